@@ -1,0 +1,47 @@
+// Command create-payment serves orders (the merchant's back end) and
+// payments (the mini-program) — design.md §3.
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/serve"
+)
+
+type config struct {
+	Serve   serve.Config
+	Store   mongostore.Config
+	WeChat  cloudhosting.Config
+	Payment payment.Config
+	Admin   httpapi.AdminConfig
+}
+
+func main() {
+	if err := realMain(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "create-payment:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context) error {
+	var cfg config
+	if err := serve.Load(ctx, &cfg); err != nil {
+		return err
+	}
+	log := serve.Logger(cfg.Serve, "create-payment")
+	store, err := mongostore.Open(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer store.Close(context.Background())
+	gw := cloudhosting.New(cfg.WeChat, &http.Client{})
+	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
+	return serve.Run(ctx, cfg.Serve, httpapi.CreatePayment(svc, cfg.Admin, log), log)
+}

@@ -1,0 +1,71 @@
+package cloudpay
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, UPPER_SNAKE error code that clients may switch on.
+// The README lists every code; httpapi maps each to an HTTP status.
+type Code string
+
+const (
+	CodeInvalidJSON      Code = "INVALID_JSON"
+	CodeInvalidField     Code = "INVALID_FIELD"
+	CodeUnknownField     Code = "UNKNOWN_FIELD"
+	CodeBodyTooLarge     Code = "BODY_TOO_LARGE"
+	CodeUnauthorized     Code = "UNAUTHORIZED"
+	CodeOpenIDRequired   Code = "OPENID_REQUIRED"
+	CodeForbidden        Code = "FORBIDDEN"
+	CodeNotFound         Code = "NOT_FOUND"
+	CodeOrderNotFound    Code = "ORDER_NOT_FOUND"
+	CodeOrderConflict    Code = "ORDER_CONFLICT"
+	CodeOrderPaid        Code = "ORDER_PAID"
+	CodeOrderClosed      Code = "ORDER_CLOSED"
+	CodeOrderExpired     Code = "ORDER_EXPIRED"
+	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
+	CodeWeChatError      Code = "WECHAT_ERROR"
+	CodeWeChatTimeout    Code = "WECHAT_TIMEOUT"
+	CodeInternal         Code = "INTERNAL"
+)
+
+// Error is a domain error: a code for programs, a message for people and,
+// for bad input, the field at fault.
+type Error struct {
+	Code    Code
+	Message string
+	Field   string
+	Err     error // the cause, for logs; never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError reports bad input in one named field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidField, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal for any other non-nil error.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

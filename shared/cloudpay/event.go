@@ -1,0 +1,63 @@
+package cloudpay
+
+import "time"
+
+// EventType names a business notification (design.md §4 outbox).
+type EventType string
+
+const (
+	EventOrderPaid   EventType = "order.paid"
+	EventOrderClosed EventType = "order.closed"
+)
+
+// EventStatus is where an outbox event is in its delivery.
+type EventStatus string
+
+const (
+	EventPending   EventStatus = "pending"
+	EventDelivered EventStatus = "delivered"
+	EventDead      EventStatus = "dead"
+)
+
+// Event is a business notification waiting in the outbox. Its ID is derived
+// from what happened (type and subject), so recording it twice is harmless.
+type Event struct {
+	ID            string         `json:"id" bson:"_id"`
+	Type          EventType      `json:"type" bson:"type"`
+	Subject       string         `json:"subject" bson:"subject"` // e.g. the out_trade_no
+	Data          map[string]any `json:"data" bson:"data"`
+	Status        EventStatus    `json:"status" bson:"status"`
+	Attempts      int            `json:"attempts" bson:"attempts"`
+	NextAttemptAt time.Time      `json:"next_attempt_at" bson:"next_attempt_at"`
+	CreatedAt     time.Time      `json:"created_at" bson:"created_at"`
+}
+
+// NewEvent builds a pending event whose ID is unique per type and subject.
+func NewEvent(typ EventType, subject string, data map[string]any, now time.Time) Event {
+	return Event{
+		ID: string(typ) + ":" + subject, Type: typ, Subject: subject, Data: data,
+		Status: EventPending, NextAttemptAt: now, CreatedAt: now,
+	}
+}
+
+// SettlementOutcome is how an order ended at WeChat.
+type SettlementOutcome string
+
+const (
+	SettledPaid   SettlementOutcome = "paid"
+	SettledClosed SettlementOutcome = "closed"
+)
+
+// Settlement is the claim that decides an order's fate: inserted once under
+// a unique key, it is the authority on whether the order was paid or closed.
+// The order document only mirrors it.
+type Settlement struct {
+	OutTradeNo    string            `bson:"_id"`
+	Outcome       SettlementOutcome `bson:"outcome"`
+	TransactionID string            `bson:"transaction_id,omitempty"`
+	AmountFen     Fen               `bson:"amount_fen"`
+	OpenID        string            `bson:"openid,omitempty"`
+	PaidAt        time.Time         `bson:"paid_at,omitzero"`
+	Source        string            `bson:"source"` // what proved it: "callback", "query", ...
+	CreatedAt     time.Time         `bson:"created_at"`
+}

@@ -1,0 +1,148 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/payment"
+)
+
+// CreatePayment is the create-payment function's handler: orders from the
+// merchant's back end (bearer) and payments for the mini-program (openid).
+func CreatePayment(svc *payment.Service, admin AdminConfig, log *slog.Logger) http.Handler {
+	r := newEngine("create-payment", log)
+	h := createPaymentHandlers{svc: svc}
+	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
+	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
+	r.POST("/payments", openID, h.createPayment)
+	r.GET("/payments/:out_trade_no", openID, h.paymentStatus)
+	return r
+}
+
+type createPaymentHandlers struct {
+	svc *payment.Service
+}
+
+type createOrderRequest struct {
+	OutTradeNo    string `json:"out_trade_no"`
+	OpenID        string `json:"openid"`
+	AmountFen     int64  `json:"amount_fen"`
+	Description   string `json:"description"`
+	Attach        string `json:"attach"`
+	ExpireMinutes int    `json:"expire_minutes"`
+}
+
+// orderView is an order as the API shows it.
+type orderView struct {
+	OutTradeNo    string     `json:"out_trade_no"`
+	OpenID        string     `json:"openid"`
+	AmountFen     int64      `json:"amount_fen"`
+	Description   string     `json:"description"`
+	Attach        string     `json:"attach,omitempty"`
+	Status        string     `json:"status"`
+	CreatedAt     time.Time  `json:"created_at"`
+	ExpiresAt     time.Time  `json:"expires_at"`
+	TransactionID string     `json:"transaction_id,omitempty"`
+	PaidAt        *time.Time `json:"paid_at,omitempty"`
+}
+
+func viewOrder(o cloudpay.Order) orderView {
+	return orderView{
+		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen),
+		Description: o.Description, Attach: o.Attach, Status: string(o.Status),
+		CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), TransactionID: o.TransactionID, PaidAt: utc(o.PaidAt),
+	}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func (h createPaymentHandlers) createOrder(c *gin.Context) {
+	raw, err := readBody(c.Writer, c.Request)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req createOrderRequest
+	if err := decodeStrict(raw, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	o, created, err := h.svc.CreateOrder(c, payment.NewOrder{
+		OutTradeNo: req.OutTradeNo, OpenID: req.OpenID, AmountFen: cloudpay.Fen(req.AmountFen),
+		Description: req.Description, Attach: req.Attach, ExpireMinutes: req.ExpireMinutes,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, viewOrder(o))
+}
+
+func (h createPaymentHandlers) getOrder(c *gin.Context) {
+	o, err := h.svc.Order(c, c.Param("out_trade_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewOrder(o))
+}
+
+type createPaymentRequest struct {
+	OutTradeNo string `json:"out_trade_no"`
+}
+
+type paymentView struct {
+	OutTradeNo string                 `json:"out_trade_no"`
+	AmountFen  int64                  `json:"amount_fen"`
+	ExpiresAt  time.Time              `json:"expires_at"`
+	Payment    cloudpay.PaymentParams `json:"payment"`
+}
+
+func (h createPaymentHandlers) createPayment(c *gin.Context) {
+	raw, err := readBody(c.Writer, c.Request)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var req createPaymentRequest
+	if err := decodeStrict(raw, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if req.OutTradeNo == "" {
+		fail(c, cloudpay.FieldError("out_trade_no", "out_trade_no is required"))
+		return
+	}
+	p, err := h.svc.CreatePayment(c, c.GetString(openIDKey), req.OutTradeNo, clientIP(c), c.GetHeader("X-WX-ENV"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, paymentView{
+		OutTradeNo: p.Order.OutTradeNo, AmountFen: int64(p.Order.AmountFen),
+		ExpiresAt: p.Order.ExpiresAt.UTC(), Payment: p.Params,
+	})
+}
+
+func (h createPaymentHandlers) paymentStatus(c *gin.Context) {
+	o, err := h.svc.PaymentStatus(c, c.GetString(openIDKey), c.Param("out_trade_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewOrder(o))
+}

@@ -1,0 +1,74 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// MaxBody is the largest request body accepted (design.md §3).
+const MaxBody = 64 << 10
+
+// readBody reads at most MaxBody bytes; a larger body is refused whole.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, cloudpay.Errorf(cloudpay.CodeBodyTooLarge, "request body is larger than %d bytes", MaxBody)
+	}
+	if err != nil {
+		return nil, cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body could not be read")
+	}
+	return raw, nil
+}
+
+// decodeStrict decodes one JSON object into dst: unknown fields, trailing
+// data and values of the wrong type are refused with the field named.
+func decodeStrict(raw []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(dst)
+	if err == nil {
+		if dec.More() || trailing(dec) {
+			return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body must be a single JSON object")
+		}
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body must be a JSON object")
+		}
+		return cloudpay.FieldError(field, "%s must be %s", field, describe(typeErr.Type.Kind().String()))
+	case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body is not valid JSON")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &cloudpay.Error{Code: cloudpay.CodeUnknownField, Field: field, Message: fmt.Sprintf("unknown field %q", field)}
+	}
+	return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body is not valid JSON")
+}
+
+func trailing(dec *json.Decoder) bool {
+	_, err := dec.Token()
+	return err != io.EOF
+}
+
+func describe(kind string) string {
+	switch kind {
+	case "int", "int64", "int32":
+		return "a whole number (an integer amount of fen or minutes, within range)"
+	case "string":
+		return "a string"
+	}
+	return "of type " + kind
+}

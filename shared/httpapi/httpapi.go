@@ -1,0 +1,212 @@
+// Package httpapi is the HTTP face of every function: gin engines with the
+// routes of design.md §3, strict JSON decoding, one table from error codes
+// to statuses, request ids and access logs.
+package httpapi
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// AdminConfig lists the bearer tokens of the merchant's back end; several
+// may be valid at once so a token can be rotated without downtime.
+type AdminConfig struct {
+	Tokens []string `env:"ADMIN_TOKENS, required"`
+}
+
+// statuses is the one table from error codes to HTTP statuses.
+var statuses = map[cloudpay.Code]int{
+	cloudpay.CodeInvalidJSON:      http.StatusBadRequest,
+	cloudpay.CodeInvalidField:     http.StatusBadRequest,
+	cloudpay.CodeUnknownField:     http.StatusBadRequest,
+	cloudpay.CodeBodyTooLarge:     http.StatusBadRequest,
+	cloudpay.CodeUnauthorized:     http.StatusUnauthorized,
+	cloudpay.CodeOpenIDRequired:   http.StatusUnauthorized,
+	cloudpay.CodeForbidden:        http.StatusForbidden,
+	cloudpay.CodeNotFound:         http.StatusNotFound,
+	cloudpay.CodeOrderNotFound:    http.StatusNotFound,
+	cloudpay.CodeMethodNotAllowed: http.StatusMethodNotAllowed,
+	cloudpay.CodeOrderConflict:    http.StatusConflict,
+	cloudpay.CodeOrderPaid:        http.StatusConflict,
+	cloudpay.CodeOrderClosed:      http.StatusConflict,
+	cloudpay.CodeOrderExpired:     http.StatusConflict,
+	cloudpay.CodeWeChatError:      http.StatusBadGateway,
+	cloudpay.CodeWeChatTimeout:    http.StatusGatewayTimeout,
+	cloudpay.CodeInternal:         http.StatusInternalServerError,
+}
+
+// Status is the HTTP status for an error code.
+func Status(code cloudpay.Code) int {
+	if s, ok := statuses[code]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code    cloudpay.Code `json:"code"`
+	Message string        `json:"message"`
+	Field   string        `json:"field,omitempty"`
+}
+
+// fail writes err as the contract's error body. Internal details stay in
+// the log: a client sees the code and a message meant for it.
+func fail(c *gin.Context, err error) {
+	var de *cloudpay.Error
+	detail := errorDetail{Code: cloudpay.CodeInternal, Message: "internal error"}
+	if errors.As(err, &de) && de.Code != cloudpay.CodeInternal {
+		detail = errorDetail{Code: de.Code, Message: de.Message, Field: de.Field}
+	}
+	_ = c.Error(err)
+	c.AbortWithStatusJSON(Status(detail.Code), errorBody{Error: detail})
+}
+
+const requestIDHeader = "X-Request-Id"
+
+var requestIDPattern = regexp.MustCompile(`^[0-9A-Za-z_.:\-]{1,64}$`)
+
+// newEngine is the gin engine every function starts from.
+func newEngine(function string, log *slog.Logger) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(requestID, accessLog(function, log), recoverJSON(log))
+	r.NoRoute(func(c *gin.Context) {
+		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		fail(c, cloudpay.Errorf(cloudpay.CodeMethodNotAllowed, "method %s not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+	return r
+}
+
+// requestID keeps a well-formed incoming X-Request-Id (Cloud Hosting and
+// API gateways set one) or makes one, and echoes it on every response.
+func requestID(c *gin.Context) {
+	id := c.GetHeader(requestIDHeader)
+	if !requestIDPattern.MatchString(id) {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	c.Set(requestIDHeader, id)
+	c.Header(requestIDHeader, id)
+	c.Next()
+}
+
+func accessLog(function string, log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		attrs := []any{
+			"request_id", c.GetString(requestIDHeader), "function", function,
+			"method", c.Request.Method, "route", c.FullPath(), "status", status,
+			"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+		}
+		switch {
+		case status >= 500:
+			log.ErrorContext(c, "request", append(attrs, "err", c.Errors.String())...)
+		case status >= 400:
+			log.InfoContext(c, "request", append(attrs, "err", c.Errors.String())...)
+		default:
+			log.InfoContext(c, "request", attrs...)
+		}
+	}
+}
+
+// recoverJSON turns a panic into a 500 with the contract's body. Nothing
+// should panic; this keeps one bug from dropping the connection.
+func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(c, "panic", "request_id", c.GetString(requestIDHeader), "panic", p)
+				fail(c, cloudpay.Errorf(cloudpay.CodeInternal, "internal error"))
+			}
+		}()
+		c.Next()
+	}
+}
+
+// bearer admits the merchant's back end. Every token is compared in
+// constant time, so timing tells nothing about which one nearly matched.
+func bearer(tokens []string) gin.HandlerFunc {
+	valid := make([][]byte, 0, len(tokens))
+	for _, t := range tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			valid = append(valid, []byte(t))
+		}
+	}
+	return func(c *gin.Context) {
+		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
+		match := 0
+		for _, t := range valid {
+			match |= subtle.ConstantTimeCompare([]byte(got), t)
+		}
+		if !ok || got == "" || match != 1 {
+			fail(c, cloudpay.Errorf(cloudpay.CodeUnauthorized, "a valid Authorization: Bearer token is required"))
+			return
+		}
+		c.Next()
+	}
+}
+
+const openIDKey = "openid"
+
+// openID admits a mini-program user by the X-WX-OPENID header Cloud Hosting
+// injects into wx.cloud.callContainer requests.
+func openID(c *gin.Context) {
+	id := c.GetHeader("X-WX-OPENID")
+	if id == "" {
+		fail(c, cloudpay.Errorf(cloudpay.CodeOpenIDRequired, "X-WX-OPENID is missing: call through wx.cloud.callContainer"))
+		return
+	}
+	if !cloudpay.ValidOpenID(id) {
+		fail(c, cloudpay.Errorf(cloudpay.CodeUnauthorized, "X-WX-OPENID is malformed"))
+		return
+	}
+	c.Set(openIDKey, id)
+	c.Next()
+}
+
+// clientIP is the user's address as Cloud Hosting reports it: the first
+// X-Forwarded-For entry, else X-Original-Forwarded-For, else the peer.
+func clientIP(c *gin.Context) string {
+	for _, h := range []string{"X-Forwarded-For", "X-Original-Forwarded-For"} {
+		if v := c.GetHeader(h); v != "" {
+			first, _, _ := strings.Cut(v, ",")
+			if first = strings.TrimSpace(first); first != "" && len(first) <= 64 {
+				return first
+			}
+		}
+	}
+	return c.RemoteIP()
+}
+
+// MaskOpenID keeps enough of an openid to correlate logs, not to identify.
+func MaskOpenID(id string) string {
+	if len(id) <= 8 {
+		return "***"
+	}
+	return id[:4] + "***" + id[len(id)-4:]
+}

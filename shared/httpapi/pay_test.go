@@ -1,0 +1,402 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+func TestPayFlowEndToEnd(t *testing.T) {
+	s := newStack(t)
+	created := s.createOrder("FLOW001", alice, 2590)
+	if created.body["status"] != "unpaid" || created.body["amount_fen"] != float64(2590) {
+		t.Fatalf("created order: %s", created.raw)
+	}
+	if created.header.Get("X-Request-Id") == "" {
+		t.Fatal("response has no X-Request-Id")
+	}
+
+	p := s.createPayment("FLOW001", alice)
+	if p.status != http.StatusOK {
+		t.Fatalf("create payment: %d %s", p.status, p.raw)
+	}
+	pay, _ := p.body["payment"].(map[string]any)
+	for _, field := range []string{"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"} {
+		if v, _ := pay[field].(string); v == "" {
+			t.Errorf("payment.%s is empty: %s", field, p.raw)
+		}
+	}
+	if pkg, _ := pay["package"].(string); !strings.HasPrefix(pkg, "prepay_id=wx") {
+		t.Errorf("payment.package = %q, want prepay_id=wx…", pkg)
+	}
+	if p.body["amount_fen"] != float64(2590) || p.body["out_trade_no"] != "FLOW001" || p.body["expires_at"] == nil {
+		t.Errorf("payment response: %s", p.raw)
+	}
+
+	// What reached WeChat: the stored amount, the caller's openid and IP, our container.
+	calls := s.simCalls("unifiedorder")
+	if len(calls) != 1 {
+		t.Fatalf("unifiedorder calls = %d, want 1", len(calls))
+	}
+	var sent map[string]any
+	raw, _ := json.Marshal(calls[0]["body"])
+	_ = json.Unmarshal(raw, &sent)
+	want := map[string]any{"total_fee": float64(2590), "openid": alice, "spbill_create_ip": "203.0.113.7",
+		"sub_mch_id": subMchID, "env_id": "test-env-1a2b3c", "callback_type": float64(2), "out_trade_no": "FLOW001"}
+	for k, v := range want {
+		if sent[k] != v {
+			t.Errorf("unifiedorder %s = %v, want %v", k, sent[k], v)
+		}
+	}
+	if c, _ := sent["container"].(map[string]any); c["service"] != "payment-callback" || c["path"] != "/callbacks/pay" {
+		t.Errorf("unifiedorder container = %v", sent["container"])
+	}
+
+	if st := s.status("FLOW001", alice); st.body["status"] != "paying" {
+		t.Fatalf("status before paying: %s", st.raw)
+	}
+	// Asking again for the same unpaid order gives a usable payment again.
+	if again := s.createPayment("FLOW001", alice); again.status != http.StatusOK {
+		t.Fatalf("second create payment: %d %s", again.status, again.raw)
+	}
+
+	paid := s.simPost("/pay", map[string]any{"out_trade_no": "FLOW001"})
+	if paid.status != http.StatusOK || !callbackOK(paid) {
+		t.Fatalf("pay: callback not acknowledged: %s", paid.raw)
+	}
+	st := s.status("FLOW001", alice)
+	if st.body["status"] != "paid" || st.body["transaction_id"] != paid.body["transaction_id"] || st.body["paid_at"] == nil {
+		t.Fatalf("status after paying: %s", st.raw)
+	}
+	evs := s.events("FLOW001")
+	if len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid || evs[0].Status != cloudpay.EventPending {
+		t.Fatalf("events = %+v, want one pending order.paid", evs)
+	}
+	if r := s.createPayment("FLOW001", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
+		t.Fatalf("payment for a paid order: %d %s", r.status, r.raw)
+	}
+	if n := len(s.simCalls("unifiedorder")); n != 2 {
+		t.Fatalf("unifiedorder calls = %d: a paid order must not reach WeChat again", n)
+	}
+}
+
+func TestCreateOrderIdempotency(t *testing.T) {
+	s := newStack(t)
+	first := s.createOrder("IDEM001", alice, 100)
+	same := s.do("POST", s.create.URL+"/orders", map[string]any{
+		"out_trade_no": "IDEM001", "openid": alice, "amount_fen": 100, "description": "course fee"}, admin())
+	if same.status != http.StatusOK || same.body["created_at"] != first.body["created_at"] {
+		t.Fatalf("same order again: %d %s", same.status, same.raw)
+	}
+	diff := s.do("POST", s.create.URL+"/orders", map[string]any{
+		"out_trade_no": "IDEM001", "openid": alice, "amount_fen": 101, "description": "course fee"}, admin())
+	if diff.status != http.StatusConflict || diff.errorCode() != "ORDER_CONFLICT" {
+		t.Fatalf("different fields: %d %s", diff.status, diff.raw)
+	}
+	gen := s.do("POST", s.create.URL+"/orders", map[string]any{"openid": alice, "amount_fen": 1, "description": "x"}, admin())
+	no, _ := gen.body["out_trade_no"].(string)
+	if gen.status != http.StatusCreated || !cloudpay.ValidOutTradeNo(no) || len(no) > 32 {
+		t.Fatalf("generated order number: %d %s", gen.status, gen.raw)
+	}
+	if got := s.order("IDEM001").AmountFen; got != 100 {
+		t.Fatalf("stored amount %d after a conflicting request, want 100", got)
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	s := newStack(t)
+	body := map[string]any{"openid": alice, "amount_fen": 1, "description": "x"}
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+		want   int
+	}{
+		{"no token", nil, http.StatusUnauthorized},
+		{"wrong token", map[string]string{"Authorization": "Bearer nope"}, http.StatusUnauthorized},
+		{"not bearer", map[string]string{"Authorization": "Basic " + adminToken}, http.StatusUnauthorized},
+		{"current token", admin(), http.StatusCreated},
+		{"rotated-out token still listed", map[string]string{"Authorization": "Bearer old-token"}, http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", s.create.URL+"/orders", body, tc.header)
+			if r.status != tc.want {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.want, r.raw)
+			}
+		})
+	}
+}
+
+func TestCreatePaymentRefusals(t *testing.T) {
+	s := newStack(t, withGatewayTimeout(300*time.Millisecond))
+	s.createOrder("REF001", alice, 500)
+
+	t.Run("no openid", func(t *testing.T) {
+		r := s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "REF001"}, nil)
+		if r.status != http.StatusUnauthorized || r.errorCode() != "OPENID_REQUIRED" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+	t.Run("another user's order", func(t *testing.T) {
+		if r := s.createPayment("REF001", bob); r.status != http.StatusForbidden || r.errorCode() != "FORBIDDEN" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		if r := s.status("REF001", bob); r.status != http.StatusForbidden {
+			t.Fatalf("status of another user's order: %d %s", r.status, r.raw)
+		}
+	})
+	t.Run("unknown order", func(t *testing.T) {
+		if r := s.createPayment("NOPE001", alice); r.status != http.StatusNotFound || r.errorCode() != "ORDER_NOT_FOUND" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+	for _, tc := range []struct {
+		name, fault string
+		extra       map[string]any
+		status      int
+		code        string
+	}{
+		{"WeChat refuses", "fail", map[string]any{"code": "SYSTEMERROR"}, http.StatusBadGateway, "WECHAT_ERROR"},
+		{"open interface error", "fail", map[string]any{"code": "-1"}, http.StatusBadGateway, "WECHAT_ERROR"},
+		{"WeChat times out", "timeout", nil, http.StatusGatewayTimeout, "WECHAT_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			no := "WX" + strings.ToUpper(strings.ReplaceAll(tc.name, " ", ""))
+			if len(no) > 32 {
+				no = no[:32]
+			}
+			s.createOrder(no, alice, 700)
+			s.fault("unifiedorder", tc.fault, 1, tc.extra)
+			r := s.createPayment(no, alice)
+			if r.status != tc.status || r.errorCode() != tc.code {
+				t.Fatalf("%d %s, want %d %s", r.status, r.raw, tc.status, tc.code)
+			}
+			if o := s.order(no); o.Status != cloudpay.OrderUnpaid || o.PrepayID != "" {
+				t.Fatalf("order half-recorded after a failed prepay: %+v", o)
+			}
+			// The next attempt, with WeChat healthy again, works.
+			if r := s.createPayment(no, alice); r.status != http.StatusOK {
+				t.Fatalf("retry after the fault: %d %s", r.status, r.raw)
+			}
+		})
+	}
+	t.Run("closed order", func(t *testing.T) {
+		s.createOrder("CLOSED01", alice, 300)
+		st := cloudpay.Settlement{OutTradeNo: "CLOSED01", Outcome: cloudpay.SettledClosed, Source: "test", CreatedAt: time.Now()}
+		if _, _, err := s.store.ClaimSettlement(context.Background(), st); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.ProjectSettlement(context.Background(), st, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if r := s.createPayment("CLOSED01", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_CLOSED" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+	t.Run("expired order", func(t *testing.T) {
+		r := s.do("POST", s.create.URL+"/orders", map[string]any{
+			"out_trade_no": "EXP001", "openid": alice, "amount_fen": 10, "description": "x", "expire_minutes": 1}, admin())
+		if r.status != http.StatusCreated {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		s.advance(2 * time.Minute)
+		if r := s.createPayment("EXP001", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_EXPIRED" {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	})
+}
+
+func TestLateCallbackSeenByStatusAndPrepay(t *testing.T) {
+	s := newStack(t)
+	for _, no := range []string{"LATE001", "LATE002"} {
+		s.createOrder(no, alice, 990)
+		if r := s.createPayment(no, alice); r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		s.fault("pay_callback", "drop", 1, nil)
+		if r := s.simPost("/pay", map[string]any{"out_trade_no": no}); r.status != http.StatusOK {
+			t.Fatalf("pay: %d %s", r.status, r.raw)
+		}
+		if o := s.order(no); o.Status != cloudpay.OrderPaying {
+			t.Fatalf("dropped callback changed the order: %+v", o)
+		}
+	}
+	// The page polls the status: WeChat is asked, the payment is recorded.
+	if st := s.status("LATE001", alice); st.body["status"] != "paid" {
+		t.Fatalf("status with a lost callback: %s", st.raw)
+	}
+	// The user taps pay again: WeChat says ORDERPAID; the payment is recorded.
+	if r := s.createPayment("LATE002", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	for _, no := range []string{"LATE001", "LATE002"} {
+		if o := s.order(no); o.Status != cloudpay.OrderPaid {
+			t.Errorf("%s: %s, want paid", no, o.Status)
+		}
+		if evs := s.events(no); len(evs) != 1 {
+			t.Errorf("%s: %d events, want 1", no, len(evs))
+		}
+	}
+}
+
+func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
+	s := newStack(t)
+	s.createOrder("DUP001", alice, 1200)
+	if r := s.createPayment("DUP001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	// The genuine callback is held back, then 200 copies arrive at once.
+	s.fault("pay_callback", "drop", 1, nil)
+	paid := s.simPost("/pay", map[string]any{"out_trade_no": "DUP001"})
+	cb, _ := paid.body["callback"].(map[string]any)
+	body, _ := json.Marshal(cb["body"])
+	if !bytes.Contains(body, []byte(`"outTradeNo":"DUP001"`)) {
+		t.Fatalf("no callback body to replay: %s", paid.raw)
+	}
+
+	const copies = 200
+	var wg sync.WaitGroup
+	for range copies {
+		wg.Go(func() {
+			resp, err := http.Post(s.callback.URL+"/callbacks/pay", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Errorf("post callback: %v", err)
+				return
+			}
+			defer resp.Body.Close()
+			var reply struct {
+				ErrCode *int `json:"errcode"`
+			}
+			if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || reply.ErrCode == nil || *reply.ErrCode != 0 {
+				t.Errorf("reply %d errcode %v (%v), want errcode 0", resp.StatusCode, reply.ErrCode, err)
+				return
+			}
+			// Acknowledged means stored: the outcome must be visible now.
+			st, found, err := s.store.Settlement(context.Background(), "DUP001")
+			if err != nil || !found || st.Outcome != cloudpay.SettledPaid {
+				t.Errorf("acknowledged before the payment was stored: %+v %v %v", st, found, err)
+			}
+			if o, err := s.store.Order(context.Background(), "DUP001"); err != nil || o.Status != cloudpay.OrderPaid {
+				t.Errorf("acknowledged before the order showed paid: %v %v", o.Status, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.count("settlements"); n != 1 {
+		t.Fatalf("settlements = %d, want exactly 1", n)
+	}
+	if evs := s.events("DUP001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
+		t.Fatalf("events = %+v, want exactly one order.paid", evs)
+	}
+	if o := s.order("DUP001"); o.Status != cloudpay.OrderPaid || o.TransactionID != paid.body["transaction_id"] {
+		t.Fatalf("order after the storm: %+v", o)
+	}
+}
+
+func TestCallbacksThatMustChangeNothing(t *testing.T) {
+	s := newStack(t)
+	s.createOrder("HINT001", alice, 800)
+	if r := s.createPayment("HINT001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	for _, tc := range []struct {
+		name    string
+		forge   map[string]any
+		wantAck bool
+	}{
+		// WeChat says NOTPAY: refuse, so a genuine-but-early callback is retried.
+		{"forged for an unpaid order", map[string]any{"out_trade_no": "HINT001"}, false},
+		{"amount differs from the order", map[string]any{"out_trade_no": "HINT001", "total_fee": 1}, false},
+		// Not ours: acknowledge, since a retry can never change the answer.
+		{"unknown order", map[string]any{"out_trade_no": "GHOST001", "service": "payment-callback", "path": "/callbacks/pay"}, true},
+		{"another merchant", map[string]any{"out_trade_no": "HINT001", "sub_mch_id": "1999999999"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.simPost("/forge", tc.forge)
+			if r.status != http.StatusOK {
+				t.Fatalf("forge: %d %s", r.status, r.raw)
+			}
+			if ok, _ := r.body["ok"].(bool); ok != tc.wantAck {
+				t.Fatalf("acknowledged = %v, want %v: %s", ok, tc.wantAck, r.raw)
+			}
+			if o := s.order("HINT001"); o.Status != cloudpay.OrderPaying || o.TransactionID != "" || o.PaidAt != nil {
+				t.Fatalf("order changed: %+v", o)
+			}
+			if n := s.count("settlements"); n != 0 {
+				t.Fatalf("settlements = %d, want 0", n)
+			}
+			if n := s.count("events"); n != 0 {
+				t.Fatalf("events = %d, want 0", n)
+			}
+			if n := s.count("orders"); n != 1 {
+				t.Fatalf("orders = %d, want 1", n)
+			}
+		})
+	}
+	t.Run("malformed body", func(t *testing.T) {
+		for _, body := range []string{"", "{", "[]", `{"outTradeNo":""}`, `{"outTradeNo":"` + strings.Repeat("A", 40) + `"}`, `{"outTradeNo":"X1","totalFee":"1"}`} {
+			r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
+			if r.status != http.StatusBadRequest || r.body["errcode"] == float64(0) {
+				t.Errorf("body %q: %d %s", body, r.status, r.raw)
+			}
+		}
+	})
+}
+
+func TestCallbackReplayedAfterRestart(t *testing.T) {
+	s := newStack(t)
+	s.createOrder("RST001", alice, 4200)
+	if r := s.createPayment("RST001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if r := s.simPost("/pay", map[string]any{"out_trade_no": "RST001"}); !callbackOK(r) {
+		t.Fatalf("pay: %s", r.raw)
+	}
+	before := s.order("RST001")
+
+	s.restartCallback()
+	replay := s.simPost("/notify", map[string]any{"out_trade_no": "RST001"})
+	if ok, _ := replay.body["ok"].(bool); replay.status != http.StatusOK || !ok {
+		t.Fatalf("replay after restart not acknowledged: %d %s", replay.status, replay.raw)
+	}
+	after := s.order("RST001")
+	if after.Status != cloudpay.OrderPaid || !after.UpdatedAt.Equal(before.UpdatedAt) && after.TransactionID != before.TransactionID {
+		t.Fatalf("order changed by the replay: before %+v after %+v", before, after)
+	}
+	if n := s.count("settlements"); n != 1 {
+		t.Fatalf("settlements = %d, want 1", n)
+	}
+	if evs := s.events("RST001"); len(evs) != 1 {
+		t.Fatalf("events = %d, want 1", len(evs))
+	}
+}
+
+func TestCallbackStoreFailureAsksForRetry(t *testing.T) {
+	s := newStack(t)
+	s.createOrder("DOWN001", alice, 100)
+	if r := s.createPayment("DOWN001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	// WeChat's query fails while the callback is handled: nothing is decided.
+	s.fault("queryorder", "fail", 1, map[string]any{"code": "SYSTEMERROR"})
+	first := s.simPost("/pay", map[string]any{"out_trade_no": "DOWN001"})
+	if callbackOK(first) {
+		t.Fatalf("callback acknowledged although the payment could not be confirmed: %s", first.raw)
+	}
+	if n := s.count("settlements"); n != 0 {
+		t.Fatalf("settlements = %d after an unconfirmed callback", n)
+	}
+	// WeChat's retry succeeds.
+	if r := s.simPost("/notify", map[string]any{"out_trade_no": "DOWN001"}); r.body["ok"] != true {
+		t.Fatalf("retry: %s", r.raw)
+	}
+	if o := s.order("DOWN001"); o.Status != cloudpay.OrderPaid {
+		t.Fatalf("order after retry: %s", o.Status)
+	}
+}

@@ -1,0 +1,263 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/storetest"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
+)
+
+const (
+	adminToken = "test-admin-token"
+	subMchID   = "1900000109"
+	alice      = "oAlice_0123456789abcdef"
+	bob        = "oBob_0123456789abcdef"
+)
+
+// stack is the pay side of cloudpay over real HTTP: the simulator, the
+// create-payment and payment-callback handlers, and a fresh database.
+type stack struct {
+	t        *testing.T
+	cfg      mongostore.Config
+	store    *mongostore.Store
+	sim      *wechatsim.Simulator
+	simURL   string
+	create   *httptest.Server
+	callback *httptest.Server
+	// callbackHandler is swapped to simulate a restart of payment-callback.
+	callbackHandler atomic.Pointer[http.Handler]
+	clock           atomic.Pointer[time.Time]
+	gwTimeout       time.Duration
+}
+
+type stackOption func(*stack)
+
+func withGatewayTimeout(d time.Duration) stackOption { return func(s *stack) { s.gwTimeout = d } }
+
+func newStack(t *testing.T, opts ...stackOption) *stack {
+	t.Helper()
+	s := &stack{t: t, gwTimeout: 2 * time.Second}
+	for _, o := range opts {
+		o(s)
+	}
+	s.cfg = storetest.Config(t)
+	var simHandler atomic.Pointer[http.Handler]
+	simSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*simHandler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(simSrv.Close)
+	s.simURL = simSrv.URL
+	s.callback = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*s.callbackHandler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.callback.Close)
+	s.sim = wechatsim.New(wechatsim.Config{
+		SubMchID:    subMchID,
+		Services:    map[string]string{"payment-callback": s.callback.URL},
+		RetryDelays: []time.Duration{time.Hour}, // tests redeliver explicitly
+	})
+	t.Cleanup(s.sim.Close)
+	h := s.sim.Handler()
+	simHandler.Store(&h)
+
+	s.store = s.openStore()
+	svc := s.service(s.store)
+	create := httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{"old-token", adminToken}}, slog.New(slog.DiscardHandler))
+	s.create = httptest.NewServer(create)
+	t.Cleanup(s.create.Close)
+	s.restartCallback()
+	return s
+}
+
+func (s *stack) openStore() *mongostore.Store {
+	s.t.Helper()
+	st, err := mongostore.Open(context.Background(), s.cfg)
+	if err != nil {
+		s.t.Fatalf("open store: %v", err)
+	}
+	s.t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return st
+}
+
+func (s *stack) service(st *mongostore.Store) *payment.Service {
+	gw := cloudhosting.New(cloudhosting.Config{
+		APIURL: s.simURL, SubMchID: subMchID, EnvID: "test-env-1a2b3c",
+		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", Timeout: s.gwTimeout,
+	}, nil)
+	return payment.New(st, gw, payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440},
+		payment.WithClock(s.now))
+}
+
+func (s *stack) now() time.Time {
+	if t := s.clock.Load(); t != nil {
+		return *t
+	}
+	return time.Now()
+}
+
+func (s *stack) advance(d time.Duration) {
+	t := s.now().Add(d)
+	s.clock.Store(&t)
+}
+
+// restartCallback replaces payment-callback with a new instance on a new
+// store connection, as a redeployed or rescheduled function would be.
+func (s *stack) restartCallback() {
+	h := httpapi.PaymentCallback(s.service(s.openStore()), slog.New(slog.DiscardHandler))
+	s.callbackHandler.Store(&h)
+}
+
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) errorCode() string {
+	e, _ := r.body["error"].(map[string]any)
+	code, _ := e["code"].(string)
+	return code
+}
+
+func (r response) errorField() string {
+	e, _ := r.body["error"].(map[string]any)
+	f, _ := e["field"].(string)
+	return f
+}
+
+func (s *stack) do(method, url string, body any, header map[string]string) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = bytes.NewBufferString(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func admin() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
+
+func user(openid string) map[string]string {
+	return map[string]string{"X-WX-OPENID": openid, "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
+}
+
+func (s *stack) createOrder(no string, openid string, fen int64) response {
+	s.t.Helper()
+	r := s.do("POST", s.create.URL+"/orders", map[string]any{
+		"out_trade_no": no, "openid": openid, "amount_fen": fen, "description": "course fee",
+	}, admin())
+	if r.status != http.StatusCreated {
+		s.t.Fatalf("create order %s: %d %s", no, r.status, r.raw)
+	}
+	return r
+}
+
+func (s *stack) createPayment(no, openid string) response {
+	return s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": no}, user(openid))
+}
+
+func (s *stack) status(no, openid string) response {
+	return s.do("GET", s.create.URL+"/payments/"+no, nil, user(openid))
+}
+
+// simPost calls a simulator control route.
+func (s *stack) simPost(path string, body any) response {
+	return s.do("POST", s.simURL+path, body, nil)
+}
+
+func (s *stack) fault(api, mode string, count int, extra map[string]any) {
+	s.t.Helper()
+	body := map[string]any{"api": api, "mode": mode, "count": count}
+	for k, v := range extra {
+		body[k] = v
+	}
+	if r := s.simPost("/faults", body); r.status >= 300 {
+		s.t.Fatalf("add fault: %d %s", r.status, r.raw)
+	}
+}
+
+func (s *stack) order(no string) cloudpay.Order {
+	s.t.Helper()
+	o, err := s.store.Order(context.Background(), no)
+	if err != nil {
+		s.t.Fatalf("load order %s: %v", no, err)
+	}
+	return o
+}
+
+func (s *stack) count(collection string) int64 {
+	s.t.Helper()
+	n, err := s.store.Database().Collection(collection).CountDocuments(context.Background(), map[string]any{})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+func (s *stack) events(no string) []cloudpay.Event {
+	s.t.Helper()
+	evs, err := s.store.Events(context.Background(), no)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return evs
+}
+
+// simCalls counts the calls the simulator received for one API.
+func (s *stack) simCalls(api string) []map[string]any {
+	s.t.Helper()
+	r := s.do("GET", s.simURL+"/calls?api="+api, nil, nil)
+	list, _ := r.body["calls"].([]any)
+	out := make([]map[string]any, 0, len(list))
+	for _, c := range list {
+		m, _ := c.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+func callbackOK(r response) bool {
+	cb, _ := r.body["callback"].(map[string]any)
+	ok, _ := cb["ok"].(bool)
+	return ok
+}

@@ -1,0 +1,85 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// CreateOrder inserts o unless an order with its number exists; it returns
+// the stored order and whether this call created it. The unique _id decides
+// between concurrent creators.
+func (s *Store) CreateOrder(ctx context.Context, o cloudpay.Order) (cloudpay.Order, bool, error) {
+	_, err := s.db.Collection(colOrders).InsertOne(ctx, o)
+	if err == nil {
+		return o, true, nil
+	}
+	if !isDuplicate(err) {
+		return cloudpay.Order{}, false, fmt.Errorf("insert order: %w", err)
+	}
+	existing, err := s.Order(ctx, o.OutTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, false, err
+	}
+	return existing, false, nil
+}
+
+// Order loads an order by its number.
+func (s *Store) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error) {
+	var o cloudpay.Order
+	err := s.db.Collection(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}}).Decode(&o)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotFound, "order %s not found", outTradeNo)
+	}
+	if err != nil {
+		return cloudpay.Order{}, fmt.Errorf("find order: %w", err)
+	}
+	return o, nil
+}
+
+// MarkPaying records that WeChat holds a prepay for an unpaid order. It is a
+// projection update only: no money decision reads it.
+func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now time.Time) error {
+	_, err := s.db.Collection(colOrders).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: outTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "status", Value: cloudpay.OrderPaying},
+			{Key: "prepay_id", Value: prepayID},
+			{Key: "updated_at", Value: now},
+		}}})
+	if err != nil {
+		return fmt.Errorf("mark order paying: %w", err)
+	}
+	return nil
+}
+
+// ProjectSettlement mirrors a settlement onto its order. Only an order still
+// awaiting payment moves, so a late repeat never regresses a refunded order.
+// Concurrent writers all write the same values, so no atomicity is needed.
+func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, now time.Time) error {
+	set := bson.D{{Key: "updated_at", Value: now}}
+	switch st.Outcome {
+	case cloudpay.SettledPaid:
+		set = append(set,
+			bson.E{Key: "status", Value: cloudpay.OrderPaid},
+			bson.E{Key: "transaction_id", Value: st.TransactionID},
+			bson.E{Key: "paid_at", Value: st.PaidAt})
+	case cloudpay.SettledClosed:
+		set = append(set, bson.E{Key: "status", Value: cloudpay.OrderClosed})
+	default:
+		return fmt.Errorf("project settlement: unknown outcome %q", st.Outcome)
+	}
+	_, err := s.db.Collection(colOrders).UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: st.OutTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
+		bson.D{{Key: "$set", Value: set}})
+	if err != nil {
+		return fmt.Errorf("project settlement: %w", err)
+	}
+	return nil
+}

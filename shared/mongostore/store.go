@@ -1,0 +1,118 @@
+// Package mongostore keeps cloudpay's state in MongoDB (or any store that
+// speaks its protocol). Correctness rests only on unique indexes: every
+// contended decision is an insert that succeeds once (design.md §4).
+package mongostore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// Config locates the database.
+type Config struct {
+	URI      string `env:"MONGODB_URI, required"`
+	Database string `env:"MONGODB_DATABASE, default=cloudpay"`
+}
+
+// Store is cloudpay's persistence. Build one per process and share it.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+	owned  bool
+}
+
+// Open connects, checks the server answers and creates the indexes.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	client, err := Connect(ctx, cfg.URI)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, client, cfg.Database)
+	if err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// Connect opens a client. Without a w= option in the URI, writes wait for a
+// majority, so an acknowledged claim survives a primary failover.
+func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
+	opts := options.Client().ApplyURI(uri).
+		SetServerSelectionTimeout(5 * time.Second).
+		SetConnectTimeout(5 * time.Second)
+	if opts.WriteConcern == nil {
+		opts.SetWriteConcern(writeconcern.Majority())
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to mongodb: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("ping mongodb: %w", err)
+	}
+	return client, nil
+}
+
+// New uses an existing client (tests share one across databases).
+func New(ctx context.Context, client *mongo.Client, database string) (*Store, error) {
+	s := &Store{client: client, db: client.Database(database)}
+	if err := s.ensureIndexes(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close disconnects the client if Open created it.
+func (s *Store) Close(ctx context.Context) error {
+	if !s.owned {
+		return nil
+	}
+	return s.client.Disconnect(ctx)
+}
+
+// Database exposes the handle for tests and maintenance tools.
+func (s *Store) Database() *mongo.Database { return s.db }
+
+const (
+	colOrders      = "orders"
+	colSettlements = "settlements"
+	colEvents      = "events"
+)
+
+// ensureIndexes is idempotent: creating an index that exists is a no-op.
+// Hot lookups use _id (the business number), the only index the embedded
+// store uses for equality; these secondary indexes serve scans by the job.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	specs := map[string][]mongo.IndexModel{
+		colOrders: {
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}},
+			{Keys: bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}},
+		},
+		colEvents: {
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}},
+		},
+	}
+	for col, models := range specs {
+		// One index per command: FerretDB 1.24 drops the connection when a
+		// single createIndexes re-creates several existing indexes.
+		for _, m := range models {
+			if _, err := s.db.Collection(col).Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("create index on %s: %w", col, err)
+			}
+		}
+	}
+	return nil
+}
+
+func isDuplicate(err error) bool { return mongo.IsDuplicateKeyError(err) }

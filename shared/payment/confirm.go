@@ -1,0 +1,148 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// Verdict is what came of a pay callback, and so what WeChat is told.
+type Verdict string
+
+const (
+	// Recorded: this callback recorded the payment.
+	Recorded Verdict = "recorded"
+	// AlreadyRecorded: the payment was recorded before; nothing changed.
+	AlreadyRecorded Verdict = "already_recorded"
+	// UnknownOrder: no such order here; a retry cannot change that.
+	UnknownOrder Verdict = "unknown_order"
+	// OtherMerchant: the callback is for another merchant; not ours.
+	OtherMerchant Verdict = "other_merchant"
+	// NotPaid: WeChat says the order is not paid (forged or stale callback).
+	NotPaid Verdict = "not_paid"
+	// Mismatch: amount, merchant or order disagree with ours; nothing recorded.
+	Mismatch Verdict = "mismatch"
+)
+
+// Acknowledge reports whether WeChat should stop redelivering the callback.
+// Not-paid and mismatch are refused: if genuine, WeChat's retry finds the
+// truth later (and a mismatch keeps alerting); if forged, nobody retries.
+func (v Verdict) Acknowledge() bool {
+	switch v {
+	case Recorded, AlreadyRecorded, UnknownOrder, OtherMerchant:
+		return true
+	}
+	return false
+}
+
+// ConfirmPayment handles an unsigned pay callback: the hint is checked
+// against our order, confirmed by querying WeChat, and only then recorded.
+// An error means nothing could be decided (store or WeChat failing): retry.
+func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Verdict, error) {
+	if hint.MchID != "" && hint.MchID != s.gw.MerchantID() {
+		s.log.WarnContext(ctx, "pay callback for another merchant ignored", "out_trade_no", hint.OutTradeNo, "mch_id", hint.MchID)
+		return OtherMerchant, nil
+	}
+	o, err := s.store.Order(ctx, hint.OutTradeNo)
+	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
+		s.log.WarnContext(ctx, "pay callback for an unknown order ignored", "out_trade_no", hint.OutTradeNo)
+		return UnknownOrder, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("confirm payment: %w", err)
+	}
+	if hint.TotalFen != o.AmountFen {
+		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
+			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
+		return Mismatch, nil
+	}
+	if st, found, err := s.store.Settlement(ctx, o.OutTradeNo); err != nil {
+		return "", fmt.Errorf("confirm payment: %w", err)
+	} else if found && st.Outcome == cloudpay.SettledPaid {
+		// Repair the projection and outbox in case a crash interrupted them.
+		if err := s.project(ctx, o, st); err != nil {
+			return "", err
+		}
+		return AlreadyRecorded, nil
+	}
+	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+	if err != nil {
+		return "", fmt.Errorf("confirm payment: %w", err)
+	}
+	if !tx.State.Paid() {
+		s.log.WarnContext(ctx, "pay callback for an order WeChat says is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State)
+		return NotPaid, nil
+	}
+	won, err := s.settlePaid(ctx, o, tx, "callback")
+	if cloudpay.ErrorCode(err) == codeMismatch {
+		return Mismatch, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("confirm payment: %w", err)
+	}
+	if !won {
+		return AlreadyRecorded, nil
+	}
+	return Recorded, nil
+}
+
+// codeMismatch marks WeChat's word disagreeing with our order; internal only.
+const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
+
+// settlePaid records that WeChat took the money for o. The settlement claim
+// decides (one insert wins); the outbox event and the order projection follow
+// and are repaired by any later caller if a crash interrupts them.
+func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx cloudpay.Transaction, source string) (bool, error) {
+	if err := matches(o, tx, s.gw.MerchantID()); err != nil {
+		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
+		return false, err
+	}
+	held, won, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{
+		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledPaid, TransactionID: tx.TransactionID,
+		AmountFen: tx.TotalFen, OpenID: tx.OpenID, PaidAt: tx.PaidAt, Source: source, CreatedAt: s.clock(),
+	})
+	if err != nil {
+		return false, err
+	}
+	if held.Outcome != cloudpay.SettledPaid {
+		// WeChat took money for an order we settled as closed: a person must act.
+		s.log.ErrorContext(ctx, "payment reported for an order settled as closed", "out_trade_no", o.OutTradeNo, "transaction_id", tx.TransactionID)
+		return false, fmt.Errorf("order %s was settled %s but WeChat reports it paid", o.OutTradeNo, held.Outcome)
+	}
+	if err := s.project(ctx, o, held); err != nil {
+		return false, err
+	}
+	if won {
+		s.log.InfoContext(ctx, "payment recorded", "out_trade_no", o.OutTradeNo, "amount_fen", held.AmountFen, "source", source)
+	}
+	return won, nil
+}
+
+// project writes what follows from a paid settlement: the order.paid event
+// (first, so the outbox never misses a paid order) and the order's status.
+func (s *Service) project(ctx context.Context, o cloudpay.Order, st cloudpay.Settlement) error {
+	data := map[string]any{
+		"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(st.AmountFen),
+		"transaction_id": st.TransactionID, "paid_at": st.PaidAt, "attach": o.Attach,
+	}
+	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventOrderPaid, o.OutTradeNo, data, s.clock())); err != nil {
+		return err
+	}
+	return s.store.ProjectSettlement(ctx, st, s.clock())
+}
+
+// matches checks WeChat's transaction against our order before it counts.
+func matches(o cloudpay.Order, tx cloudpay.Transaction, mchID string) error {
+	switch {
+	case tx.OutTradeNo != o.OutTradeNo:
+		return cloudpay.Errorf(codeMismatch, "WeChat answered for order %q", tx.OutTradeNo)
+	case tx.TotalFen != o.AmountFen:
+		return cloudpay.Errorf(codeMismatch, "WeChat paid amount %d fen, order is %d fen", tx.TotalFen, o.AmountFen)
+	case tx.MchID != "" && tx.MchID != mchID:
+		return cloudpay.Errorf(codeMismatch, "WeChat answered for merchant %q", tx.MchID)
+	case tx.OpenID != "" && tx.OpenID != o.OpenID:
+		return cloudpay.Errorf(codeMismatch, "WeChat payer differs from the order's user")
+	}
+	return nil
+}

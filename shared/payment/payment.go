@@ -1,0 +1,228 @@
+// Package payment holds the pay use cases: orders from the business back
+// end, payments for the mini-program, and confirming what WeChat says was
+// paid. It decides; the store records and the gateway talks to WeChat.
+package payment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+)
+
+// Config holds the pay rules that are the merchant's choice.
+type Config struct {
+	ExpireMinutes    int `env:"ORDER_EXPIRE_MINUTES, default=30"`
+	MaxExpireMinutes int `env:"ORDER_MAX_EXPIRE_MINUTES, default=1440"`
+}
+
+// Gateway is WeChat Pay as the use cases need it, whichever channel
+// (Cloud Hosting open interface or API v3) carries the calls.
+type Gateway interface {
+	MerchantID() string
+	Prepay(ctx context.Context, req cloudpay.PrepayRequest) (prepayID string, params cloudpay.PaymentParams, err error)
+	QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error)
+}
+
+// Service is the pay use cases. Build one per process.
+type Service struct {
+	store *mongostore.Store
+	gw    Gateway
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithClock replaces the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// New builds the service.
+func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Service {
+	if cfg.ExpireMinutes <= 0 {
+		cfg.ExpireMinutes = 30
+	}
+	if cfg.MaxExpireMinutes < cfg.ExpireMinutes {
+		cfg.MaxExpireMinutes = cfg.ExpireMinutes
+	}
+	s := &Service{store: store, gw: gw, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// NewOrder is what the business back end asks for.
+type NewOrder struct {
+	OutTradeNo    string
+	OpenID        string
+	AmountFen     cloudpay.Fen
+	Description   string
+	Attach        string
+	ExpireMinutes int // 0: the configured default
+}
+
+func (s *Service) validate(n *NewOrder) error {
+	if n.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(n.OutTradeNo) {
+		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+	}
+	if !cloudpay.ValidOpenID(n.OpenID) {
+		return cloudpay.FieldError("openid", "openid must be 1-128 characters of digits, letters, _ and -")
+	}
+	if n.AmountFen <= 0 || n.AmountFen > cloudpay.MaxFen {
+		return cloudpay.FieldError("amount_fen", "amount_fen must be a whole number of fen between 1 and %d", cloudpay.MaxFen)
+	}
+	if n.Description == "" || len(n.Description) > 128 {
+		return cloudpay.FieldError("description", "description must be 1-128 bytes")
+	}
+	if len(n.Attach) > 127 {
+		return cloudpay.FieldError("attach", "attach must be at most 127 bytes")
+	}
+	if n.ExpireMinutes == 0 {
+		n.ExpireMinutes = s.cfg.ExpireMinutes
+	}
+	if n.ExpireMinutes < 1 || n.ExpireMinutes > s.cfg.MaxExpireMinutes {
+		return cloudpay.FieldError("expire_minutes", "expire_minutes must be between 1 and %d", s.cfg.MaxExpireMinutes)
+	}
+	return nil
+}
+
+// CreateOrder records an order. The same out_trade_no with the same fields
+// returns the stored order (created false); with other fields it is a conflict.
+func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (cloudpay.Order, bool, error) {
+	if err := s.validate(&n); err != nil {
+		return cloudpay.Order{}, false, err
+	}
+	now := s.clock()
+	if n.OutTradeNo == "" {
+		n.OutTradeNo = cloudpay.NewOutTradeNo(now)
+	}
+	o := cloudpay.Order{
+		OutTradeNo: n.OutTradeNo, OpenID: n.OpenID, AmountFen: n.AmountFen,
+		Description: n.Description, Attach: n.Attach, ExpireMinutes: n.ExpireMinutes,
+		Status: cloudpay.OrderUnpaid, CreatedAt: now,
+		ExpiresAt: now.Add(time.Duration(n.ExpireMinutes) * time.Minute), UpdatedAt: now,
+	}
+	stored, created, err := s.store.CreateOrder(ctx, o)
+	if err != nil {
+		return cloudpay.Order{}, false, fmt.Errorf("create order: %w", err)
+	}
+	if !created && !stored.SameRequest(o) {
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderConflict,
+			"order %s exists with different fields", o.OutTradeNo)
+	}
+	return stored, created, nil
+}
+
+// ownOrder loads an order the caller must own.
+func (s *Service) ownOrder(ctx context.Context, openid, outTradeNo string) (cloudpay.Order, error) {
+	if !cloudpay.ValidOutTradeNo(outTradeNo) {
+		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+	}
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, err
+	}
+	if o.OpenID != openid {
+		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeForbidden, "order %s belongs to another user", outTradeNo)
+	}
+	return o, nil
+}
+
+// Payment is what the mini-program needs to call wx.requestPayment.
+type Payment struct {
+	Order  cloudpay.Order
+	Params cloudpay.PaymentParams
+}
+
+// CreatePayment asks WeChat for a prepay for the caller's own unpaid order.
+// The amount comes from the stored order, never from the client. Asking
+// again for the same order returns a usable payment again.
+func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientIP, envID string) (Payment, error) {
+	o, err := s.ownOrder(ctx, openid, outTradeNo)
+	if err != nil {
+		return Payment{}, err
+	}
+	if err := payable(o, s.clock()); err != nil {
+		return Payment{}, err
+	}
+	prepayID, params, err := s.gw.Prepay(ctx, cloudpay.PrepayRequest{Order: o, ClientIP: clientIP, EnvID: envID})
+	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
+		// WeChat knows of a payment whose callback has not arrived yet.
+		if _, serr := s.sync(ctx, o); serr != nil {
+			s.log.WarnContext(ctx, "sync after ORDERPAID failed", "out_trade_no", o.OutTradeNo, "err", serr)
+		}
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	if err := s.store.MarkPaying(ctx, o.OutTradeNo, prepayID, s.clock()); err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	o.Status = cloudpay.OrderPaying
+	return Payment{Order: o, Params: params}, nil
+}
+
+func payable(o cloudpay.Order, now time.Time) error {
+	switch {
+	case o.Status == cloudpay.OrderClosed:
+		return cloudpay.Errorf(cloudpay.CodeOrderClosed, "order %s is closed", o.OutTradeNo)
+	case !o.Status.AwaitingPayment():
+		return cloudpay.Errorf(cloudpay.CodeOrderPaid, "order %s is already paid", o.OutTradeNo)
+	case o.Expired(now):
+		return cloudpay.Errorf(cloudpay.CodeOrderExpired, "order %s expired at %s", o.OutTradeNo, o.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// PaymentStatus returns the caller's order. While it waits for payment,
+// WeChat is asked once, so a page sees a payment whose callback is late.
+// A WeChat failure is not the caller's problem: the stored state is returned.
+func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) (cloudpay.Order, error) {
+	o, err := s.ownOrder(ctx, openid, outTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, err
+	}
+	if !o.Status.AwaitingPayment() {
+		return o, nil
+	}
+	synced, err := s.sync(ctx, o)
+	if err != nil {
+		s.log.WarnContext(ctx, "payment status: WeChat query failed", "out_trade_no", o.OutTradeNo, "err", err)
+		return o, nil
+	}
+	return synced, nil
+}
+
+// Order returns any order, for the business back end.
+func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error) {
+	if !cloudpay.ValidOutTradeNo(outTradeNo) {
+		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+	}
+	return s.store.Order(ctx, outTradeNo)
+}
+
+// sync asks WeChat about an order and records a payment it reports.
+func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
+	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+	if err != nil {
+		return o, err
+	}
+	if !tx.State.Paid() {
+		return o, nil
+	}
+	if _, err := s.settlePaid(ctx, o, tx, "query"); err != nil {
+		return o, err
+	}
+	return s.store.Order(ctx, o.OutTradeNo)
+}

@@ -1,0 +1,369 @@
+package wechatsim
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Delivery triggers.
+const (
+	TriggerPay        = "pay"         // first delivery after Pay
+	TriggerRetry      = "retry"       // background redelivery after a failure
+	TriggerNotify     = "notify"      // replay requested through Notify
+	TriggerForge      = "forge"       // forged callback requested through Forge
+	TriggerForgeFault = "forge_fault" // forged callback sent by a pay_callback forge fault
+)
+
+const maxReply = 64 << 10
+
+// Delivery is one attempt to deliver a pay callback (or, when Dropped, a callback that
+// a drop fault swallowed: it is returned but never logged).
+type Delivery struct {
+	OutTradeNo string          `json:"out_trade_no"`
+	Trigger    string          `json:"trigger"`
+	Attempt    int             `json:"attempt"` // 1 for the first delivery of a callback, 2.. for redeliveries
+	URL        string          `json:"url"`
+	Body       json.RawMessage `json:"body"`
+	Status     int             `json:"status"`
+	Reply      string          `json:"reply"`
+	OK         bool            `json:"ok"`
+	Forged     bool            `json:"forged"`
+	Duplicate  bool            `json:"duplicate,omitempty"`
+	Dropped    bool            `json:"dropped,omitempty"`
+	At         time.Time       `json:"at"`
+	Error      string          `json:"error,omitempty"`
+}
+
+// payCallback is the Cloud Hosting pay callback body (facts §2.3).
+type payCallback struct {
+	ReturnCode     string `json:"returnCode"`
+	Appid          string `json:"appid"`
+	MchID          string `json:"mchId"`
+	SubAppid       string `json:"subAppid"`
+	SubMchID       string `json:"subMchId"`
+	NonceStr       string `json:"nonceStr"`
+	ResultCode     string `json:"resultCode"`
+	Openid         string `json:"openid"`
+	IsSubscribe    string `json:"isSubscribe"`
+	SubOpenid      string `json:"subOpenid"`
+	SubIsSubscribe string `json:"subIsSubscribe"`
+	TradeType      string `json:"tradeType"`
+	BankType       string `json:"bankType"`
+	TotalFee       int64  `json:"totalFee"`
+	FeeType        string `json:"feeType"`
+	CashFee        int64  `json:"cashFee"`
+	TransactionID  string `json:"transactionId"`
+	OutTradeNo     string `json:"outTradeNo"`
+	TimeEnd        string `json:"timeEnd"`
+	Attach         string `json:"attach,omitempty"`
+}
+
+// callback is a pay callback ready to send.
+type callback struct {
+	outTradeNo string
+	url        string
+	urlErr     string
+	body       []byte
+	forged     bool
+}
+
+// PayResult is what Pay returns.
+type PayResult struct {
+	OutTradeNo    string   `json:"out_trade_no"`
+	TransactionID string   `json:"transaction_id"`
+	TradeState    string   `json:"trade_state"`
+	Callback      Delivery `json:"callback"`
+}
+
+// ForgeRequest asks for a forged SUCCESS pay callback. For an unknown order Service and
+// Path are required; for a known one they override its container.
+type ForgeRequest struct {
+	OutTradeNo string `json:"out_trade_no"`
+	TotalFee   *int64 `json:"total_fee,omitempty"`
+	SubMchID   string `json:"sub_mch_id,omitempty"`
+	Service    string `json:"service,omitempty"`
+	Path       string `json:"path,omitempty"`
+}
+
+// Pay acts as the user paying a NOTPAY order, then delivers the pay callback: the first
+// attempt synchronously, redeliveries (after a failure) in the background.
+func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, error) {
+	now := s.now()
+	s.mu.Lock()
+	o := s.orders[outTradeNo]
+	if o == nil {
+		s.mu.Unlock()
+		return PayResult{}, orderNotFound(outTradeNo)
+	}
+	if o.state != stateNotPay {
+		s.mu.Unlock()
+		return PayResult{}, &Error{Status: http.StatusConflict, Code: "ORDER_NOT_PAYABLE",
+			Message: fmt.Sprintf("order %s is %s", outTradeNo, o.state)}
+	}
+	if !o.timeExpire.IsZero() && !now.Before(o.timeExpire) {
+		s.mu.Unlock()
+		return PayResult{}, &Error{Status: http.StatusConflict, Code: "ORDER_EXPIRED",
+			Message: fmt.Sprintf("expired: order %s expired at %s", outTradeNo, s.wechatTime(o.timeExpire))}
+	}
+	o.state = stateSuccess
+	o.transactionID = s.newTransactionIDLocked(now)
+	o.timeEnd = now
+	s.byTxn[o.transactionID] = o
+	cb := s.callbackLocked(o, false, ForgeRequest{})
+	res := PayResult{OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, TradeState: o.state}
+	s.mu.Unlock()
+
+	res.Callback = s.deliverGenuine(ctx, cb, TriggerPay, true)
+	return res, nil
+}
+
+// Notify delivers the genuine pay callback of a paid order again, now, without
+// background redelivery.
+func (s *Simulator) Notify(ctx context.Context, outTradeNo string) (Delivery, error) {
+	s.mu.Lock()
+	o := s.orders[outTradeNo]
+	if o == nil {
+		s.mu.Unlock()
+		return Delivery{}, orderNotFound(outTradeNo)
+	}
+	if o.state != stateSuccess {
+		s.mu.Unlock()
+		return Delivery{}, &Error{Status: http.StatusConflict, Code: "ORDER_NOT_PAID",
+			Message: fmt.Sprintf("order %s is %s: WeChat only calls back paid orders", outTradeNo, o.state)}
+	}
+	cb := s.callbackLocked(o, false, ForgeRequest{})
+	s.mu.Unlock()
+	return s.deliverGenuine(ctx, cb, TriggerNotify, false), nil
+}
+
+// Forge sends a forged SUCCESS pay callback now, whatever the order's real state; the
+// order does not change. Faults do not apply to forged callbacks.
+func (s *Simulator) Forge(ctx context.Context, req ForgeRequest) (Delivery, error) {
+	if req.OutTradeNo == "" {
+		return Delivery{}, badField("out_trade_no", "out_trade_no is required")
+	}
+	s.mu.Lock()
+	o := s.orders[req.OutTradeNo]
+	if o == nil {
+		if req.Service == "" {
+			s.mu.Unlock()
+			return Delivery{}, badField("service", "service is required for an order the simulator does not know")
+		}
+		if req.Path == "" {
+			s.mu.Unlock()
+			return Delivery{}, badField("path", "path is required for an order the simulator does not know")
+		}
+		o = &order{
+			outTradeNo: req.OutTradeNo, subMchID: s.cfg.SubMchID, subAppID: s.cfg.AppID,
+			openID: "oForged" + randString(alnum, 21), tradeType: "JSAPI", totalFee: 1,
+			callbackType: 2, state: stateNotPay,
+		}
+	}
+	cb := s.callbackLocked(o, true, req)
+	s.mu.Unlock()
+	return s.deliver(ctx, cb, TriggerForge, 1, false), nil
+}
+
+// forgeFromFault sends the forged callback a forge fault asked for, if the order is
+// still unpaid.
+func (s *Simulator) forgeFromFault(outTradeNo string) {
+	s.mu.Lock()
+	o := s.orders[outTradeNo]
+	if o == nil || o.state != stateNotPay {
+		s.mu.Unlock()
+		return
+	}
+	cb := s.callbackLocked(o, true, ForgeRequest{})
+	s.mu.Unlock()
+	s.deliver(s.ctx, cb, TriggerForgeFault, 1, false)
+}
+
+func orderNotFound(outTradeNo string) *Error {
+	return &Error{Status: http.StatusNotFound, Code: "ORDER_NOT_FOUND",
+		Message: fmt.Sprintf("order %s does not exist at WeChat", outTradeNo)}
+}
+
+// callbackLocked builds the callback for o. A forged one applies the overrides in f and
+// invents a transaction id when the order has none.
+func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callback {
+	now := s.now()
+	body := payCallback{
+		ReturnCode: "SUCCESS", Appid: SPAppID, MchID: SPMchID, SubAppid: o.subAppID,
+		SubMchID: o.subMchID, NonceStr: nonce(), ResultCode: "SUCCESS",
+		Openid: spOpenID(o.openID), IsSubscribe: "N", SubOpenid: o.openID, SubIsSubscribe: "N",
+		TradeType: o.tradeType, BankType: "OTHERS", TotalFee: o.totalFee, FeeType: "CNY",
+		CashFee: o.totalFee, TransactionID: o.transactionID, OutTradeNo: o.outTradeNo,
+		TimeEnd: s.wechatTime(o.timeEnd), Attach: o.attach,
+	}
+	if forged {
+		if body.TransactionID == "" {
+			body.TransactionID = s.newTransactionIDLocked(now)
+			body.TimeEnd = s.wechatTime(now)
+		}
+		if f.TotalFee != nil {
+			body.TotalFee, body.CashFee = *f.TotalFee, *f.TotalFee
+		}
+		if f.SubMchID != "" {
+			body.SubMchID = f.SubMchID
+		}
+	}
+	raw, err := json.Marshal(body)
+	if err != nil { // cannot happen: only strings and integers
+		raw = []byte("{}")
+	}
+	cb := callback{outTradeNo: o.outTradeNo, body: raw, forged: forged}
+
+	container, function := o.container, o.functionName
+	if f.Service != "" || f.Path != "" {
+		function = ""
+		if f.Service != "" {
+			container.Service = f.Service
+		}
+		if f.Path != "" {
+			container.Path = f.Path
+		}
+	}
+	if function != "" {
+		if base, ok := s.cfg.Services[function]; ok {
+			cb.url = base
+		} else {
+			cb.urlErr = fmt.Sprintf("unknown cloud function %q (not in Config.Services)", function)
+		}
+		return cb
+	}
+	if base, ok := s.cfg.Services[container.Service]; ok {
+		cb.url = joinURL(base, container.Path)
+	} else {
+		cb.urlErr = fmt.Sprintf("unknown container service %q (not in Config.Services)", container.Service)
+	}
+	return cb
+}
+
+func joinURL(base, path string) string {
+	if path == "" {
+		return base
+	}
+	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(path, "/")
+}
+
+// deliverGenuine delivers a genuine callback, applying pay_callback faults, and, when
+// retry is set and the attempt failed, schedules redeliveries.
+func (s *Simulator) deliverGenuine(ctx context.Context, cb callback, trigger string, retry bool) Delivery {
+	if s.consumeFault(apiPayCallback, ModeDrop) != nil {
+		return Delivery{OutTradeNo: cb.outTradeNo, Trigger: trigger, Attempt: 1, URL: cb.url,
+			Body: json.RawMessage(cb.body), Dropped: true, At: s.now(), Error: "dropped by a pay_callback drop fault"}
+	}
+	d := s.attempt(ctx, cb, trigger, 1)
+	if !d.OK && retry {
+		s.spawn(func() { s.redeliver(cb) })
+	}
+	return d
+}
+
+func (s *Simulator) redeliver(cb callback) {
+	for i, delay := range s.cfg.RetryDelays {
+		if !sleep(s.ctx, delay) {
+			return
+		}
+		s.mu.Lock()
+		acked := s.orders[cb.outTradeNo] != nil && s.orders[cb.outTradeNo].acked
+		s.mu.Unlock()
+		if acked {
+			return
+		}
+		if s.attempt(s.ctx, cb, TriggerRetry, i+2).OK {
+			return
+		}
+	}
+}
+
+// attempt makes one delivery attempt of a genuine callback, sent twice concurrently
+// when a duplicate fault applies; it reports success if any copy was acknowledged.
+func (s *Simulator) attempt(ctx context.Context, cb callback, trigger string, n int) Delivery {
+	if s.consumeFault(apiPayCallback, ModeDuplicate) == nil {
+		return s.deliver(ctx, cb, trigger, n, false)
+	}
+	var wg sync.WaitGroup
+	var ds [2]Delivery
+	for i := range ds {
+		wg.Go(func() { ds[i] = s.deliver(ctx, cb, trigger, n, true) })
+	}
+	wg.Wait()
+	if !ds[0].OK && ds[1].OK {
+		return ds[1]
+	}
+	return ds[0]
+}
+
+// deliver POSTs cb once, judges the reply and logs the attempt. It never holds the mutex
+// during HTTP.
+func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n int, dup bool) Delivery {
+	d := Delivery{OutTradeNo: cb.outTradeNo, Trigger: trigger, Attempt: n, URL: cb.url,
+		Body: json.RawMessage(cb.body), Forged: cb.forged, Duplicate: dup, At: s.now()}
+	if cb.urlErr != "" {
+		d.Error = cb.urlErr
+	} else {
+		d.Status, d.Reply, d.Error = s.post(ctx, cb.url, cb.body)
+		if d.Error == "" {
+			d.OK, d.Error = judgeReply(d.Status, []byte(d.Reply))
+		}
+	}
+	s.mu.Lock()
+	s.deliveries = append(s.deliveries, d)
+	if d.OK && !d.Forged {
+		if o := s.orders[d.OutTradeNo]; o != nil {
+			o.acked = true
+		}
+	}
+	s.mu.Unlock()
+	return d
+}
+
+func (s *Simulator) post(ctx context.Context, url string, body []byte) (status int, reply, errText string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", "build request: " + err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxReply))
+	if err != nil {
+		return resp.StatusCode, string(raw), "read reply: " + err.Error()
+	}
+	return resp.StatusCode, string(raw), ""
+}
+
+// judgeReply accepts only HTTP 200 with a JSON object whose errcode is the number 0.
+func judgeReply(status int, reply []byte) (ok bool, why string) {
+	if status != http.StatusOK {
+		return false, "reply status " + strconv.Itoa(status) + ", want 200"
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(reply, &m); err != nil || m == nil {
+		return false, "reply is not a JSON object"
+	}
+	raw, found := m["errcode"]
+	if !found {
+		return false, "reply has no errcode"
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return false, "reply errcode is not a number"
+	}
+	if f != 0 {
+		return false, "reply errcode is " + string(raw)
+	}
+	return true, ""
+}

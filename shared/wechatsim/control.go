@@ -1,0 +1,315 @@
+package wechatsim
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const maxControlBody = 64 << 10
+
+// Call is one request the simulator received on the open interface.
+type Call struct {
+	API  string          `json:"api"`
+	Path string          `json:"path"`
+	At   time.Time       `json:"at"`
+	Body json.RawMessage `json:"body"` // the raw JSON; a body that is not JSON is kept as a JSON string
+}
+
+// OrderView is WeChat's side of the truth about an order. openid/sub_openid follow
+// queryorder: sub_openid is the openid the order was placed with.
+type OrderView struct {
+	OutTradeNo     string     `json:"out_trade_no"`
+	TradeState     string     `json:"trade_state"`
+	PrepayID       string     `json:"prepay_id"`
+	TransactionID  string     `json:"transaction_id,omitempty"`
+	SubMchID       string     `json:"sub_mch_id"`
+	SubAppID       string     `json:"sub_appid"`
+	Body           string     `json:"body"`
+	Attach         string     `json:"attach,omitempty"`
+	TotalFee       int64      `json:"total_fee"`
+	CashFee        int64      `json:"cash_fee"`
+	OpenID         string     `json:"openid"`
+	SubOpenID      string     `json:"sub_openid"`
+	TradeType      string     `json:"trade_type"`
+	SpbillCreateIP string     `json:"spbill_create_ip"`
+	EnvID          string     `json:"env_id"`
+	CallbackType   int64      `json:"callback_type"`
+	Container      *Container `json:"container,omitempty"`
+	FunctionName   string     `json:"function_name,omitempty"`
+	TimeExpire     *time.Time `json:"time_expire,omitempty"`
+	TimeEnd        string     `json:"time_end,omitempty"` // yyyyMMddHHmmss, Beijing time
+	CreatedAt      time.Time  `json:"created_at"`
+	PaidAt         *time.Time `json:"paid_at,omitempty"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	CallbackAcked  bool       `json:"callback_acked"`
+}
+
+// Order returns WeChat's view of an order.
+func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.orders[outTradeNo]
+	if o == nil {
+		return OrderView{}, false
+	}
+	v := OrderView{
+		OutTradeNo: o.outTradeNo, TradeState: o.state, PrepayID: o.prepayID,
+		TransactionID: o.transactionID, SubMchID: o.subMchID, SubAppID: o.subAppID, Body: o.body,
+		Attach: o.attach, TotalFee: o.totalFee, OpenID: spOpenID(o.openID), SubOpenID: o.openID,
+		TradeType: o.tradeType, SpbillCreateIP: o.spbillIP, EnvID: o.envID,
+		CallbackType: o.callbackType, FunctionName: o.functionName,
+		CreatedAt: o.createdAt.UTC(), CallbackAcked: o.acked,
+	}
+	if o.callbackType == 2 {
+		c := o.container
+		v.Container = &c
+	}
+	if !o.timeExpire.IsZero() {
+		t := o.timeExpire.UTC()
+		v.TimeExpire = &t
+	}
+	if o.state == stateSuccess {
+		v.CashFee = o.totalFee
+		v.TimeEnd = s.wechatTime(o.timeEnd)
+		t := o.timeEnd.UTC()
+		v.PaidAt = &t
+	}
+	if !o.closedAt.IsZero() {
+		t := o.closedAt.UTC()
+		v.ClosedAt = &t
+	}
+	return v, true
+}
+
+// Calls returns the open-interface calls for api ("" for all) in arrival order.
+func (s *Simulator) Calls(api string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []Call{}
+	for _, c := range s.calls {
+		if api == "" || c.API == api {
+			c.Body = slices.Clone(c.Body)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Deliveries returns every logged delivery attempt for outTradeNo ("" for all) in the
+// order the attempts finished.
+func (s *Simulator) Deliveries(outTradeNo string) []Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []Delivery{}
+	for _, d := range s.deliveries {
+		if outTradeNo == "" || d.OutTradeNo == outTradeNo {
+			d.Body = slices.Clone(d.Body)
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (s *Simulator) logCall(api, path string, raw []byte) {
+	body := json.RawMessage(slices.Clone(raw))
+	if !json.Valid(raw) {
+		quoted, err := json.Marshal(string(raw))
+		if err != nil {
+			quoted = []byte(`""`)
+		}
+		body = quoted
+	}
+	c := Call{API: api, Path: path, At: s.now(), Body: body}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+}
+
+func (s *Simulator) routes() http.Handler {
+	mux := http.NewServeMux()
+	unified := s.openAPI(apiUnifiedOrder, s.unifiedOrder)
+	mux.HandleFunc("POST /_/pay/unifiedOrder", unified)
+	mux.HandleFunc("POST /_/pay/unifiedorder", unified)
+	mux.HandleFunc("POST /_/pay/queryorder", s.openAPI(apiQueryOrder, s.queryOrder))
+	mux.HandleFunc("POST /_/pay/closeorder", s.openAPI(apiCloseOrder, s.closeOrder))
+
+	mux.HandleFunc("POST /pay", s.handlePay)
+	mux.HandleFunc("POST /notify", s.handleNotify)
+	mux.HandleFunc("POST /forge", s.handleForge)
+	mux.HandleFunc("POST /faults", s.handleAddFault)
+	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"faults": s.Faults()})
+	})
+	mux.HandleFunc("DELETE /faults", func(w http.ResponseWriter, r *http.Request) {
+		s.ClearFaults()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /calls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"calls": s.Calls(r.URL.Query().Get("api"))})
+	})
+	mux.HandleFunc("GET /callbacks", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.Deliveries(r.URL.Query().Get("out_trade_no"))})
+	})
+	mux.HandleFunc("GET /orders/{out_trade_no}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.Order(r.PathValue("out_trade_no"))
+		if !ok {
+			writeError(w, orderNotFound(r.PathValue("out_trade_no")))
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+			if m == r.Method {
+				continue
+			}
+			other := r.Clone(r.Context())
+			other.Method = m
+			if _, pattern := mux.Handler(other); pattern != "/" && pattern != "" {
+				writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED",
+					Message: r.Method + " is not allowed on " + r.URL.Path})
+				return
+			}
+		}
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no route " + r.URL.Path})
+	})
+	return mux
+}
+
+type outTradeNoRequest struct {
+	OutTradeNo string `json:"out_trade_no"`
+}
+
+func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
+	var req outTradeNoRequest
+	if err := decodeControl(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.OutTradeNo == "" {
+		writeError(w, badField("out_trade_no", "out_trade_no is required"))
+		return
+	}
+	res, err := s.Pay(r.Context(), req.OutTradeNo)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Simulator) handleNotify(w http.ResponseWriter, r *http.Request) {
+	var req outTradeNoRequest
+	if err := decodeControl(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.OutTradeNo == "" {
+		writeError(w, badField("out_trade_no", "out_trade_no is required"))
+		return
+	}
+	d, err := s.Notify(r.Context(), req.OutTradeNo)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Simulator) handleForge(w http.ResponseWriter, r *http.Request) {
+	var req ForgeRequest
+	if err := decodeControl(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	d, err := s.Forge(r.Context(), req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *Simulator) handleAddFault(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		API     string          `json:"api"`
+		Mode    string          `json:"mode"`
+		Count   int             `json:"count"`
+		Code    json.RawMessage `json:"code"`
+		DelayMS int             `json:"delay_ms"`
+	}
+	if err := decodeControl(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	f := Fault{API: req.API, Mode: req.Mode, Count: req.Count, DelayMS: req.DelayMS}
+	if len(req.Code) > 0 && string(req.Code) != "null" {
+		if err := json.Unmarshal(req.Code, &f.Code); err != nil {
+			if _, perr := strconv.ParseInt(string(req.Code), 10, 64); perr != nil {
+				writeError(w, badField("code", "code must be an integer or a string"))
+				return
+			}
+			f.Code = string(req.Code)
+		}
+	}
+	if err := s.AddFault(f); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, f)
+}
+
+// decodeControl decodes a control request strictly: one JSON object, known fields, ≤ 64 KiB.
+func decodeControl(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxControlBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		return badRequest("INVALID_JSON", "body must be a single JSON object")
+	}
+	var typeErr *json.UnmarshalTypeError
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, io.EOF):
+		return badRequest("INVALID_JSON", "body is empty, want a JSON object")
+	case errors.As(err, &tooBig):
+		return badRequest("INVALID_JSON", "body is larger than 64 KiB")
+	case errors.As(err, &typeErr):
+		return badField(typeErr.Field, "wrong type, want "+typeErr.Type.String())
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return badField(field, "unknown field")
+	}
+	return badRequest("INVALID_JSON", "body is not valid JSON: "+err.Error())
+}
+
+func badRequest(code, msg string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: code, Message: msg}
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Status: http.StatusInternalServerError, Code: "INTERNAL", Message: err.Error()}
+	}
+	writeJSON(w, e.Status, map[string]any{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		raw = []byte(`{"error":{"code":"INTERNAL","message":"cannot encode response"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(raw, '\n'))
+}
