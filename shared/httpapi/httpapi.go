@@ -87,6 +87,7 @@ func newEngine(function string, log *slog.Logger) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(requestID, accessLog(function, log), recoverJSON(log))
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "function": function}) })
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

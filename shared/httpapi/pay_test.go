@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -261,6 +262,7 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 	}
 
 	const copies = 200
+	var recorded atomic.Int32
 	var wg sync.WaitGroup
 	for range copies {
 		wg.Go(func() {
@@ -271,11 +273,15 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 			}
 			defer resp.Body.Close()
 			var reply struct {
-				ErrCode *int `json:"errcode"`
+				ErrCode *int   `json:"errcode"`
+				ErrMsg  string `json:"errmsg"`
 			}
 			if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || reply.ErrCode == nil || *reply.ErrCode != 0 {
 				t.Errorf("reply %d errcode %v (%v), want errcode 0", resp.StatusCode, reply.ErrCode, err)
 				return
+			}
+			if reply.ErrMsg == "ok" {
+				recorded.Add(1)
 			}
 			// Acknowledged means stored: the outcome must be visible now.
 			st, found, err := s.store.Settlement(context.Background(), "DUP001")
@@ -288,6 +294,9 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	if n := recorded.Load(); n != 1 {
+		t.Fatalf("%d copies recorded the payment, want exactly 1", n)
+	}
 	if n := s.count("settlements"); n != 1 {
 		t.Fatalf("settlements = %d, want exactly 1", n)
 	}
@@ -339,6 +348,21 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 			}
 		})
 	}
+	t.Run("amount differs on an order WeChat has paid", func(t *testing.T) {
+		s.createOrder("HINT002", alice, 800)
+		if r := s.createPayment("HINT002", alice); r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		s.fault("pay_callback", "drop", 1, nil)
+		s.simPost("/pay", map[string]any{"out_trade_no": "HINT002"})
+		r := s.simPost("/forge", map[string]any{"out_trade_no": "HINT002", "total_fee": 1})
+		if ok, _ := r.body["ok"].(bool); ok {
+			t.Fatalf("a callback whose amount differs from the order was acknowledged: %s", r.raw)
+		}
+		if o := s.order("HINT002"); o.Status != cloudpay.OrderPaying || s.count("settlements") != 0 {
+			t.Fatalf("a callback with a wrong amount changed the order: %+v", o)
+		}
+	})
 	t.Run("malformed body", func(t *testing.T) {
 		for _, body := range []string{"", "{", "[]", `{"outTradeNo":""}`, `{"outTradeNo":"` + strings.Repeat("A", 40) + `"}`, `{"outTradeNo":"X1","totalFee":"1"}`} {
 			r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)

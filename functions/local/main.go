@@ -1,0 +1,51 @@
+// Command local runs all of cloudpay on one port for development: the
+// embedded store (FerretDB on SQLite under ./.data), the WeChat Pay
+// simulator under /sim/, and every function under a prefix named after it.
+// It is never deployed. `local demo` walks a whole payment and exits.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/serve"
+)
+
+// config reads the production names and falls back to development values
+// where a deployed function would refuse to start.
+type config struct {
+	Port        int      `env:"PORT, default=8080"`
+	DataDir     string   `env:"DATA_DIR, default=./.data"`
+	MongoURI    string   `env:"MONGODB_URI"`
+	Database    string   `env:"MONGODB_DATABASE, default=cloudpay"`
+	AdminTokens []string `env:"ADMIN_TOKENS, default=dev-admin-token"`
+	SubMchID    string   `env:"WECHAT_SUB_MCH_ID, default=1900000109"`
+	EnvID       string   `env:"CLOUDHOSTING_ENV_ID, default=local-env"`
+	LogLevel    string   `env:"LOG_LEVEL, default=info"`
+	Payment     payment.Config
+}
+
+func main() {
+	if err := realMain(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "local:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string) error {
+	var cfg config
+	if err := serve.Load(ctx, &cfg); err != nil {
+		return err
+	}
+	switch strings.Join(args, " ") {
+	case "":
+		return run(ctx, cfg)
+	case "demo":
+		return demo(ctx, cfg, os.Stdout)
+	default:
+		return fmt.Errorf("usage: local [demo]")
+	}
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
+)
+
+// stack is everything functions/local serves, on one listener.
+type stack struct {
+	base    string // http://127.0.0.1:PORT
+	handler http.Handler
+	closers []func()
+}
+
+func (s *stack) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+}
+
+// functions lists the deployable functions served under their own prefix.
+var functions = []string{"create-payment", "payment-callback"}
+
+func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*stack, error) {
+	port := ln.Addr().(*net.TCPAddr).Port
+	s := &stack{base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	uri := cfg.MongoURI
+	if uri == "" {
+		srv, err := embeddedmongo.Start(cfg.DataDir, nil)
+		if err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, srv.Stop)
+		uri = srv.URI()
+	}
+	store, err := mongostore.Open(ctx, mongostore.Config{URI: uri, Database: cfg.Database})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { _ = store.Close(context.Background()) })
+
+	sim := wechatsim.New(wechatsim.Config{
+		SubMchID: cfg.SubMchID,
+		// In Cloud Hosting a service name routes inside the environment;
+		// here every service is a prefix on this port.
+		Services: map[string]string{"payment-callback": s.base + "/payment-callback"},
+	})
+	s.closers = append(s.closers, sim.Close)
+
+	gw := cloudhosting.New(cloudhosting.Config{
+		APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
+		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", Timeout: 5 * time.Second,
+	}, nil)
+	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
+
+	mux := http.NewServeMux()
+	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens}, log))
+	mount(mux, "/payment-callback", httpapi.PaymentCallback(svc, log))
+	mount(mux, "/sim", sim.Handler())
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, s.usage(cfg))
+	})
+	s.handler = mux
+	return s, nil
+}
+
+func mount(mux *http.ServeMux, prefix string, h http.Handler) {
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+}
+
+func (s *stack) usage(cfg config) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "cloudpay local stack on %s\n\n", s.base)
+	for _, f := range functions {
+		fmt.Fprintf(&b, "  %-18s %s/%s/\n", f, s.base, f)
+	}
+	fmt.Fprintf(&b, "  %-18s %s/sim/  (WeChat Pay simulator: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "simulator", s.base)
+	store := "embedded FerretDB (SQLite) in " + cfg.DataDir
+	if cfg.MongoURI != "" {
+		store = "MONGODB_URI"
+	}
+	fmt.Fprintf(&b, "\nstore: %s, database %q\n", store, cfg.Database)
+	fmt.Fprintf(&b, "admin token (ADMIN_TOKENS, development value): %s\n", cfg.AdminTokens[0])
+	fmt.Fprintf(&b, "\ntry it:\n")
+	fmt.Fprintf(&b, "  curl -s -X POST %s/create-payment/orders -H 'Authorization: Bearer %s' \\\n", s.base, cfg.AdminTokens[0])
+	fmt.Fprintf(&b, "       -d '{\"openid\":\"oDemoUser0001\",\"amount_fen\":100,\"description\":\"demo\"}'\n")
+	fmt.Fprintf(&b, "  curl -s -X POST %s/create-payment/payments -H 'X-WX-OPENID: oDemoUser0001' -d '{\"out_trade_no\":\"<from above>\"}'\n", s.base)
+	fmt.Fprintf(&b, "  curl -s -X POST %s/sim/pay -d '{\"out_trade_no\":\"<from above>\"}'\n", s.base)
+	fmt.Fprintf(&b, "  curl -s %s/create-payment/payments/<no> -H 'X-WX-OPENID: oDemoUser0001'\n", s.base)
+	fmt.Fprintf(&b, "\nor run the whole walk: make demo\n")
+	return b.String()
+}
+
+func run(ctx context.Context, cfg config) error {
+	log := serve.Logger(serve.Config{LogLevel: cfg.LogLevel}, "local")
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	s, err := build(ctx, cfg, ln, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer s.close()
+	fmt.Fprint(os.Stderr, s.usage(cfg))
+	return serve.Serve(ctx, serve.Config{}, ln, s.handler, log)
+}

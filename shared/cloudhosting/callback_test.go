@@ -1,0 +1,49 @@
+package cloudhosting_test
+
+import (
+	"testing"
+
+	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+func TestParsePayCallback(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		body    string
+		wantErr bool
+		want    cloudpay.PayHint
+	}{
+		{"genuine", `{"returnCode":"SUCCESS","resultCode":"SUCCESS","subMchId":"19","subOpenid":"oU","totalFee":25,"transactionId":"42","outTradeNo":"A1","extra":[1]}`,
+			false, cloudpay.PayHint{OutTradeNo: "A1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", Success: true}},
+		{"business failure", `{"returnCode":"SUCCESS","resultCode":"FAIL","outTradeNo":"A1","totalFee":1}`,
+			false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 1}},
+		{"no order", `{"returnCode":"SUCCESS"}`, true, cloudpay.PayHint{}},
+		{"bad order number", `{"outTradeNo":"a b"}`, true, cloudpay.PayHint{}},
+		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, true, cloudpay.PayHint{}},
+		{"fractional amount", `{"outTradeNo":"A1","totalFee":2.5}`, true, cloudpay.PayHint{}},
+		{"not JSON", `returnCode=SUCCESS`, true, cloudpay.PayHint{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := cloudhosting.ParsePayCallback([]byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParsePayCallback(f *testing.F) {
+	f.Add([]byte(`{"returnCode":"SUCCESS","resultCode":"SUCCESS","totalFee":1,"outTradeNo":"A1"}`))
+	f.Add([]byte(`{"outTradeNo":"A1","totalFee":1e99}`))
+	f.Add([]byte(`{"outTradeNo":["A1"]}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		hint, err := cloudhosting.ParsePayCallback(raw)
+		if err == nil && !cloudpay.ValidOutTradeNo(hint.OutTradeNo) {
+			t.Fatalf("accepted %q with invalid order number %q", raw, hint.OutTradeNo)
+		}
+	})
+}
