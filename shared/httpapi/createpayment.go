@@ -14,6 +14,7 @@ import (
 // CreatePayment is the create-payment function's handler: orders from the
 // merchant's back end (bearer) and payments for the mini-program (openid).
 func CreatePayment(svc *payment.Service, admin AdminConfig, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
 	r := newEngine("create-payment", log)
 	h := createPaymentHandlers{svc: svc}
 	r.POST("/orders", bearer(admin.Tokens), h.createOrder)

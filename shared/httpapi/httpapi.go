@@ -80,6 +80,14 @@ const requestIDHeader = "X-Request-Id"
 
 var requestIDPattern = regexp.MustCompile(`^[0-9A-Za-z_.:\-]{1,64}$`)
 
+// orDiscard lets callers pass a nil logger.
+func orDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
 // newEngine is the gin engine every function starts from.
 func newEngine(function string, log *slog.Logger) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)

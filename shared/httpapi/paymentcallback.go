@@ -13,6 +13,7 @@ import (
 // PaymentCallback is the payment-callback function's handler: what WeChat
 // Pay calls back. Cloud Hosting callbacks are unsigned hints.
 func PaymentCallback(svc *payment.Service, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
 	r := newEngine("payment-callback", log)
 	h := callbackHandlers{svc: svc, log: log}
 	r.POST("/callbacks/pay", h.pay)

@@ -28,9 +28,16 @@ type Config struct {
 }
 
 // Load fills cfg (a pointer to the function's config struct) from the
-// environment; a missing required setting is an error naming it.
+// environment; a missing required setting is an error naming it. A variable
+// set to the empty string counts as unset: consoles and config files often
+// list every name with an empty value, and an empty merchant id or token
+// must stop start-up, not slip through.
 func Load(ctx context.Context, cfg any) error {
-	if err := envconfig.Process(ctx, cfg); err != nil {
+	nonEmpty := envconfig.LookuperFunc(func(key string) (string, bool) {
+		v, ok := os.LookupEnv(key)
+		return v, ok && strings.TrimSpace(v) != ""
+	})
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: cfg, Lookuper: nonEmpty}); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	return nil
