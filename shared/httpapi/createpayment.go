@@ -68,14 +68,8 @@ func utc(t *time.Time) *time.Time {
 }
 
 func (h createPaymentHandlers) createOrder(c *gin.Context) {
-	raw, err := readBody(c.Writer, c.Request)
-	if err != nil {
-		fail(c, err)
-		return
-	}
 	var req createOrderRequest
-	if err := decodeStrict(raw, &req); err != nil {
-		fail(c, err)
+	if !bind(c, &req) {
 		return
 	}
 	o, created, err := h.svc.CreateOrder(c, payment.NewOrder{
@@ -114,14 +108,8 @@ type paymentView struct {
 }
 
 func (h createPaymentHandlers) createPayment(c *gin.Context) {
-	raw, err := readBody(c.Writer, c.Request)
-	if err != nil {
-		fail(c, err)
-		return
-	}
 	var req createPaymentRequest
-	if err := decodeStrict(raw, &req); err != nil {
-		fail(c, err)
+	if !bind(c, &req) {
 		return
 	}
 	if req.OutTradeNo == "" {

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
@@ -26,6 +28,20 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 		return nil, cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body could not be read")
 	}
 	return raw, nil
+}
+
+// bind reads and strictly decodes the request body into dst; on failure it
+// has written the error response and returns false.
+func bind(c *gin.Context, dst any) bool {
+	raw, err := readBody(c.Writer, c.Request)
+	if err == nil {
+		err = decodeStrict(raw, dst)
+	}
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	return true
 }
 
 // decodeStrict decodes one JSON object into dst: unknown fields, trailing
