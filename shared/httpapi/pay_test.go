@@ -424,3 +424,42 @@ func TestCallbackStoreFailureAsksForRetry(t *testing.T) {
 		t.Fatalf("order after retry: %s", o.Status)
 	}
 }
+
+// A crash between the settlement claim and the order projection leaves the
+// order saying "paying"; the claim is the authority, so readers repair it
+// without WeChat's help and nobody is asked to pay again.
+func TestProjectionBehindItsSettlementIsRepaired(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	s.createOrder("CRASH001", alice, 650)
+	if r := s.createPayment("CRASH001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	st := cloudpay.Settlement{OutTradeNo: "CRASH001", Outcome: cloudpay.SettledPaid, TransactionID: "4200000000000000000000000001",
+		AmountFen: 650, Source: "callback", PaidAt: time.Now().UTC().Truncate(time.Millisecond), CreatedAt: time.Now()}
+	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	// WeChat unreachable: the repair must not depend on it.
+	s.fault("queryorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
+	s.fault("unifiedorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
+	if r := s.status("CRASH001", alice); r.body["status"] != "paid" || r.body["transaction_id"] != st.TransactionID {
+		t.Fatalf("status: %s", r.raw)
+	}
+	if evs := s.events("CRASH001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
+		t.Fatalf("events: %+v", evs)
+	}
+
+	s.createOrder("CRASH002", alice, 650)
+	st.OutTradeNo = "CRASH002"
+	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	before := len(s.simCalls("unifiedorder"))
+	if r := s.createPayment("CRASH002", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
+		t.Fatalf("payment for an order settled as paid: %d %s", r.status, r.raw)
+	}
+	if after := len(s.simCalls("unifiedorder")); after != before {
+		t.Fatal("an order settled as paid reached WeChat for a new prepay")
+	}
+}

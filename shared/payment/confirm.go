@@ -119,14 +119,16 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx cloudpay.
 	return won, nil
 }
 
-// project writes what follows from a paid settlement: the order.paid event
-// (first, so the outbox never misses a paid order) and the order's status.
+// project writes what follows from a settlement: its business event (first,
+// so the outbox never misses one) and the order's status.
 func (s *Service) project(ctx context.Context, o cloudpay.Order, st cloudpay.Settlement) error {
-	data := map[string]any{
-		"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(st.AmountFen),
-		"transaction_id": st.TransactionID, "paid_at": st.PaidAt, "attach": o.Attach,
+	typ := cloudpay.EventOrderClosed
+	data := map[string]any{"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(o.AmountFen), "attach": o.Attach}
+	if st.Outcome == cloudpay.SettledPaid {
+		typ = cloudpay.EventOrderPaid
+		data["transaction_id"], data["paid_at"] = st.TransactionID, st.PaidAt
 	}
-	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventOrderPaid, o.OutTradeNo, data, s.clock())); err != nil {
+	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(typ, o.OutTradeNo, data, s.clock())); err != nil {
 		return err
 	}
 	return s.store.ProjectSettlement(ctx, st, s.clock())

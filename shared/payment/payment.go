@@ -153,6 +153,9 @@ func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientI
 	if err != nil {
 		return Payment{}, err
 	}
+	if o, err = s.current(ctx, o); err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
 	if err := payable(o, s.clock()); err != nil {
 		return Payment{}, err
 	}
@@ -193,6 +196,9 @@ func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) 
 	if err != nil {
 		return cloudpay.Order{}, err
 	}
+	if o, err = s.current(ctx, o); err != nil {
+		return cloudpay.Order{}, fmt.Errorf("payment status: %w", err)
+	}
 	if !o.Status.AwaitingPayment() {
 		return o, nil
 	}
@@ -210,6 +216,22 @@ func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order,
 		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
 	}
 	return s.store.Order(ctx, outTradeNo)
+}
+
+// current returns o as its settlement says it is. The order document is a
+// projection; if a crash left it behind its settlement, it is repaired here.
+func (s *Service) current(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
+	if !o.Status.AwaitingPayment() {
+		return o, nil
+	}
+	st, found, err := s.store.Settlement(ctx, o.OutTradeNo)
+	if err != nil || !found {
+		return o, err
+	}
+	if err := s.project(ctx, o, st); err != nil {
+		return o, err
+	}
+	return s.store.Order(ctx, o.OutTradeNo)
 }
 
 // sync asks WeChat about an order and records a payment it reports.
