@@ -6,6 +6,8 @@ package mongostore
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -45,23 +47,46 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // Connect opens a client. Without a w= option in the URI, writes wait for a
 // majority, so an acknowledged claim survives a primary failover.
 func Connect(ctx context.Context, uri string) (*mongo.Client, error) {
-	opts := options.Client().ApplyURI(uri).
+	// Defaults first: options given in the URI override them.
+	opts := options.Client().
 		SetServerSelectionTimeout(5 * time.Second).
-		SetConnectTimeout(5 * time.Second)
+		SetConnectTimeout(5 * time.Second).
+		ApplyURI(uri)
 	if opts.WriteConcern == nil {
 		opts.SetWriteConcern(writeconcern.Majority())
 	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("mongodb uri: %s", redact(err.Error(), uri))
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
-		return nil, fmt.Errorf("connect to mongodb: %w", err)
+		return nil, fmt.Errorf("connect to mongodb: %s", redact(err.Error(), uri))
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := client.Ping(pingCtx, nil); err != nil {
 		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("ping mongodb: %w", err)
+		return nil, fmt.Errorf("ping mongodb: %s", redact(err.Error(), uri))
 	}
 	return client, nil
+}
+
+// redact removes the URI's password from a message: driver errors may quote
+// the URI, and start-up errors end up in logs.
+func redact(msg, uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		// Unparseable: the password cannot be located, so drop the URI's text.
+		if uri != "" {
+			msg = strings.ReplaceAll(msg, uri, "<MONGODB_URI>")
+		}
+		return msg
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		msg = strings.ReplaceAll(msg, pw, "*****")
+		msg = strings.ReplaceAll(msg, url.QueryEscape(pw), "*****")
+	}
+	return msg
 }
 
 // New uses an existing client (tests share one across databases).

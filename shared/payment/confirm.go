@@ -3,6 +3,7 @@ package payment
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -87,6 +88,9 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 	return Recorded, nil
 }
 
+// recordTimeout bounds the writes that record a confirmed payment.
+const recordTimeout = 15 * time.Second
+
 // codeMismatch marks WeChat's word disagreeing with our order; internal only.
 const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
 
@@ -98,6 +102,11 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx cloudpay.
 		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
 		return false, err
 	}
+	// WeChat has confirmed the payment: record it even if the caller (WeChat's
+	// callback connection, a polling page) goes away meanwhile, so claim,
+	// event and projection land together as often as possible.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	held, won, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{
 		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledPaid, TransactionID: tx.TransactionID,
 		AmountFen: tx.TotalFen, OpenID: tx.OpenID, PaidAt: tx.PaidAt, Source: source, CreatedAt: s.clock(),
