@@ -130,7 +130,14 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx cloudpay.
 
 // project writes what follows from a settlement: its business event (first,
 // so the outbox never misses one) and the order's status.
+//
+// An order that no longer awaits payment has been projected already: the
+// event is always written before the status. Skipping it keeps duplicates
+// read-only, which matters on stores where every update is costly.
 func (s *Service) project(ctx context.Context, o cloudpay.Order, st cloudpay.Settlement) error {
+	if !o.Status.AwaitingPayment() {
+		return nil
+	}
 	typ := cloudpay.EventOrderClosed
 	data := map[string]any{"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(o.AmountFen), "attach": o.Attach}
 	if st.Outcome == cloudpay.SettledPaid {

@@ -169,8 +169,10 @@ func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientI
 	if err != nil {
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
-	if err := s.store.MarkPaying(ctx, o.OutTradeNo, prepayID, s.clock()); err != nil {
-		return Payment{}, fmt.Errorf("create payment: %w", err)
+	if o.Status != cloudpay.OrderPaying || o.PrepayID != prepayID {
+		if err := s.store.MarkPaying(ctx, o.OutTradeNo, prepayID, s.clock()); err != nil {
+			return Payment{}, fmt.Errorf("create payment: %w", err)
+		}
 	}
 	o.Status = cloudpay.OrderPaying
 	return Payment{Order: o, Params: params}, nil
