@@ -44,7 +44,10 @@ func (s *Store) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, e
 }
 
 // MarkPaying records that WeChat holds a prepay for an unpaid order. It is a
-// projection update only: no money decision reads it.
+// projection update only: no money decision reads it. The status guard keeps
+// a prepay racing a callback from turning "paid" back into "paying" (atomic
+// on MongoDB; on the embedded store it costs a scan, once per prepay, and a
+// lost race is repaired by the next reader from the settlement).
 func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now time.Time) error {
 	_, err := s.db.Collection(colOrders).UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: outTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
@@ -59,9 +62,13 @@ func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now
 	return nil
 }
 
-// ProjectSettlement mirrors a settlement onto its order. Only an order still
-// awaiting payment moves, so a late repeat never regresses a refunded order.
-// Concurrent writers all write the same values, so no atomicity is needed.
+// ProjectSettlement mirrors a settlement onto its order. The settlement is
+// unique per order and, until refunds exist, nothing moves an order after
+// it, so every writer writes the same values and no guard is needed. The
+// filter is the bare _id on purpose: it is the only filter the embedded
+// store answers without scanning the collection. When refunds move orders
+// on, the status written here must be derived from settlement and refund
+// ledger together, never guessed from the previous status.
 func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, now time.Time) error {
 	set := bson.D{{Key: "updated_at", Value: now}}
 	switch st.Outcome {
@@ -75,9 +82,7 @@ func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, n
 	default:
 		return fmt.Errorf("project settlement: unknown outcome %q", st.Outcome)
 	}
-	_, err := s.db.Collection(colOrders).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: st.OutTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
-		bson.D{{Key: "$set", Value: set}})
+	_, err := s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: st.OutTradeNo}}, bson.D{{Key: "$set", Value: set}})
 	if err != nil {
 		return fmt.Errorf("project settlement: %w", err)
 	}
