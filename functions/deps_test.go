@@ -2,7 +2,6 @@
 package functions_test
 
 import (
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,9 +32,7 @@ func deployables(t *testing.T) []string {
 func TestDeployablesDoNotLinkFerretDB(t *testing.T) {
 	for _, name := range deployables(t) {
 		t.Run(name, func(t *testing.T) {
-			cmd := exec.Command("go", "list", "-deps", "./"+name)
-			cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-			out, err := cmd.CombinedOutput()
+			out, err := exec.Command("go", "list", "-deps", "./"+name).CombinedOutput()
 			if err != nil {
 				t.Fatalf("go list: %v\n%s", err, out)
 			}
