@@ -211,11 +211,3 @@ func clientIP(c *gin.Context) string {
 	}
 	return c.RemoteIP()
 }
-
-// MaskOpenID keeps enough of an openid to correlate logs, not to identify.
-func MaskOpenID(id string) string {
-	if len(id) <= 8 {
-		return "***"
-	}
-	return id[:4] + "***" + id[len(id)-4:]
-}
