@@ -112,7 +112,7 @@ func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string
 		Payment  cloudpay.PaymentParams `json:"payment"`
 	}
 	if err := c.call(ctx, "unifiedOrder", body, &resp, &resp.result); err != nil {
-		return "", cloudpay.PaymentParams{}, fmt.Errorf("unifiedorder %s: %w", o.OutTradeNo, err)
+		return "", cloudpay.PaymentParams{}, fmt.Errorf("unifiedorder %s: %w", o.OutTradeNo, domain(err))
 	}
 	// errcode 0 with an empty prepay_id has been seen in the wild: not usable.
 	if resp.PrepayID == "" || resp.Payment.Package == "" || resp.Payment.Package == "prepay_id=" {
@@ -141,7 +141,7 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Tr
 		return cloudpay.Transaction{OutTradeNo: outTradeNo, State: cloudpay.TradeNotExist}, nil
 	}
 	if err != nil {
-		return cloudpay.Transaction{}, fmt.Errorf("queryorder %s: %w", outTradeNo, err)
+		return cloudpay.Transaction{}, fmt.Errorf("queryorder %s: %w", outTradeNo, domain(err))
 	}
 	tx := cloudpay.Transaction{
 		OutTradeNo: resp.OutTradeNo, TransactionID: resp.TransactionID,
@@ -167,7 +167,7 @@ func (c *Client) CloseOrder(ctx context.Context, outTradeNo string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("closeorder %s: %w", outTradeNo, err)
+		return fmt.Errorf("closeorder %s: %w", outTradeNo, domain(err))
 	}
 	return nil
 }
@@ -182,8 +182,14 @@ type wechatError struct {
 
 func (e *wechatError) Error() string { return "wechat refused: " + e.code + " " + e.desc }
 
-// domain maps WeChat's refusal to the error clients see.
-func (e *wechatError) domain() error {
+// domain maps a refusal by WeChat to the error clients see; other errors
+// are already domain errors. Callers first handle the refusals that mean
+// something else to them (ORDERNOTEXIST to a query, ORDERCLOSED to a close).
+func domain(err error) error {
+	var e *wechatError
+	if !errors.As(err, &e) {
+		return err
+	}
 	code := cloudpay.CodeWeChatError
 	switch e.code {
 	case "ORDERPAID":
@@ -241,11 +247,7 @@ func (c *Client) call(ctx context.Context, api string, body, out any, res *resul
 		return cloudpay.Errorf(cloudpay.CodeWeChatError, "WeChat return_code %q: %s", res.ReturnCode, res.ReturnMsg)
 	}
 	if res.ResultCode != "SUCCESS" {
-		we := &wechatError{code: res.ErrCode, desc: res.ErrCodeDes}
-		if we.code == "ORDERNOTEXIST" || we.code == "ORDERCLOSED" {
-			return we // callers decide what these mean for them
-		}
-		return we.domain()
+		return &wechatError{code: res.ErrCode, desc: res.ErrCodeDes}
 	}
 	return nil
 }
