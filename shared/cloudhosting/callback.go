@@ -15,7 +15,7 @@ type payCallback struct {
 	ResultCode    string `json:"resultCode"`
 	SubMchID      string `json:"subMchId"`
 	SubOpenID     string `json:"subOpenid"`
-	TotalFee      *int64 `json:"totalFee"`
+	TotalFee      *fen   `json:"totalFee"`
 	TransactionID string `json:"transactionId"`
 	OutTradeNo    string `json:"outTradeNo"`
 }

@@ -20,7 +20,10 @@ func TestParsePayCallback(t *testing.T) {
 			false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 1}},
 		{"no order", `{"returnCode":"SUCCESS"}`, true, cloudpay.PayHint{}},
 		{"bad order number", `{"outTradeNo":"a b"}`, true, cloudpay.PayHint{}},
-		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, true, cloudpay.PayHint{}},
+		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 25}},
+		{"amount as non-numeric text", `{"outTradeNo":"A1","totalFee":"25.0"}`, true, cloudpay.PayHint{}},
+		{"negative amount", `{"outTradeNo":"A1","totalFee":-1}`, true, cloudpay.PayHint{}},
+		{"amount beyond int64", `{"outTradeNo":"A1","totalFee":99999999999999999999}`, true, cloudpay.PayHint{}},
 		{"fractional amount", `{"outTradeNo":"A1","totalFee":2.5}`, true, cloudpay.PayHint{}},
 		{"not JSON", `returnCode=SUCCESS`, true, cloudpay.PayHint{}},
 	} {

@@ -127,7 +127,7 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Tr
 	var resp struct {
 		result
 		TradeState    string `json:"trade_state"`
-		TotalFee      int64  `json:"total_fee"`
+		TotalFee      fen    `json:"total_fee"`
 		TransactionID string `json:"transaction_id"`
 		OutTradeNo    string `json:"out_trade_no"`
 		SubMchID      string `json:"sub_mch_id"`

@@ -140,3 +140,35 @@ func TestQueryAndCloseAgainstTheSimulator(t *testing.T) {
 		t.Fatalf("closeorder body %v", sent)
 	}
 }
+
+func TestQueryOrderReadsAmountsGivenEitherWay(t *testing.T) {
+	for _, tc := range []struct {
+		name, fee string
+		want      cloudpay.Fen
+		wantErr   bool
+	}{
+		{"number", `2590`, 2590, false},
+		{"text", `"2590"`, 2590, false},
+		{"fraction", `"25.90"`, 0, true},
+		{"negative", `-1`, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"SUCCESS","trade_state":"SUCCESS",`+
+					`"out_trade_no":"Q1","transaction_id":"42","sub_mch_id":"1900000109","total_fee":`+tc.fee+`}}`)
+			}))
+			defer srv.Close()
+			gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109"}, nil)
+			tx, err := gw.QueryOrder(context.Background(), "Q1")
+			if tc.wantErr {
+				if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError {
+					t.Fatalf("err = %v, want WECHAT_ERROR", err)
+				}
+				return
+			}
+			if err != nil || tx.TotalFen != tc.want {
+				t.Fatalf("tx %+v err %v, want %d fen", tx, err, tc.want)
+			}
+		})
+	}
+}
