@@ -364,7 +364,7 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 		}
 	})
 	t.Run("malformed body", func(t *testing.T) {
-		for _, body := range []string{"", "{", "[]", `{"outTradeNo":""}`, `{"outTradeNo":"` + strings.Repeat("A", 40) + `"}`, `{"outTradeNo":"X1","totalFee":"1"}`} {
+		for _, body := range []string{"", "{", "[]", `{"outTradeNo":""}`, `{"outTradeNo":"` + strings.Repeat("A", 40) + `"}`, `{"outTradeNo":"X1","totalFee":"1.5"}`} {
 			r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
 			if r.status != http.StatusBadRequest || r.body["errcode"] == float64(0) {
 				t.Errorf("body %q: %d %s", body, r.status, r.raw)
