@@ -390,7 +390,7 @@ func TestCallbackReplayedAfterRestart(t *testing.T) {
 		t.Fatalf("replay after restart not acknowledged: %d %s", replay.status, replay.raw)
 	}
 	after := s.order("RST001")
-	if after.Status != cloudpay.OrderPaid || !after.UpdatedAt.Equal(before.UpdatedAt) && after.TransactionID != before.TransactionID {
+	if after.Status != cloudpay.OrderPaid || !after.UpdatedAt.Equal(before.UpdatedAt) || after.TransactionID != before.TransactionID {
 		t.Fatalf("order changed by the replay: before %+v after %+v", before, after)
 	}
 	if n := s.count("settlements"); n != 1 {
@@ -461,5 +461,52 @@ func TestProjectionBehindItsSettlementIsRepaired(t *testing.T) {
 	}
 	if after := len(s.simCalls("unifiedorder")); after != before {
 		t.Fatal("an order settled as paid reached WeChat for a new prepay")
+	}
+}
+
+// The hint can be right while WeChat's own record disagrees with our order
+// (the same out_trade_no used outside cloudpay): WeChat's answer is checked
+// against the order too, and a disagreement records nothing.
+func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
+	s := newStack(t)
+	for _, tc := range []struct {
+		name, no    string
+		wechatFee   int64
+		wechatPayer string
+	}{
+		{"amount at WeChat differs", "WXAMT001", 99999, alice},
+		{"payer at WeChat differs", "WXPAY001", 800, bob},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// WeChat's side first, as someone else created it, then paid.
+			r := s.simPost("/_/pay/unifiedOrder", map[string]any{
+				"body": "elsewhere", "openid": tc.wechatPayer, "out_trade_no": tc.no, "spbill_create_ip": "203.0.113.9",
+				"env_id": "other-env", "sub_mch_id": subMchID, "total_fee": tc.wechatFee, "callback_type": 2,
+				"container": map[string]any{"service": "payment-callback", "path": "/callbacks/pay"}})
+			if resp, _ := r.body["respdata"].(map[string]any); resp["result_code"] != "SUCCESS" {
+				t.Fatalf("unifiedorder at the simulator: %s", r.raw)
+			}
+			s.fault("pay_callback", "drop", 1, nil)
+			s.simPost("/pay", map[string]any{"out_trade_no": tc.no})
+			s.createOrder(tc.no, alice, 800)
+
+			// A callback whose own amount matches our order.
+			fwd := s.simPost("/forge", map[string]any{"out_trade_no": tc.no, "total_fee": 800})
+			if ok, _ := fwd.body["ok"].(bool); ok {
+				t.Fatalf("acknowledged although WeChat's record differs: %s", fwd.raw)
+			}
+			if st := s.status(tc.no, alice); st.body["status"] != "unpaid" {
+				t.Fatalf("status after WeChat disagreed: %s", st.raw)
+			}
+			if o := s.order(tc.no); o.Status != cloudpay.OrderUnpaid || o.TransactionID != "" {
+				t.Fatalf("order changed: %+v", o)
+			}
+			if _, found, _ := s.store.Settlement(context.Background(), tc.no); found {
+				t.Fatal("a settlement was recorded")
+			}
+			if evs := s.events(tc.no); len(evs) != 0 {
+				t.Fatalf("events: %+v", evs)
+			}
+		})
 	}
 }
