@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -47,6 +48,9 @@ func bind(c *gin.Context, dst any) bool {
 // decodeStrict decodes one JSON object into dst: unknown fields, trailing
 // data and values of the wrong type are refused with the field named.
 func decodeStrict(raw []byte, dst any) error {
+	if err := checkKeys(raw, dst); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(dst)
@@ -87,4 +91,50 @@ func describe(kind string) string {
 		return "a string"
 	}
 	return "of type " + kind
+}
+
+// checkKeys refuses top-level keys that are not exactly one of dst's JSON
+// names, and keys given twice. encoding/json alone would accept "Amount_Fen"
+// for amount_fen and let the last of two copies win silently.
+func checkKeys(raw []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body must be a JSON object")
+	}
+	known := jsonNames(reflect.TypeOf(dst))
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body is not valid JSON")
+		}
+		key, _ := tok.(string)
+		if !known[key] {
+			return &cloudpay.Error{Code: cloudpay.CodeUnknownField, Field: key, Message: fmt.Sprintf("unknown field %q", key)}
+		}
+		if seen[key] {
+			return &cloudpay.Error{Code: cloudpay.CodeInvalidJSON, Field: key, Message: fmt.Sprintf("field %q is given twice", key)}
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body is not valid JSON")
+		}
+	}
+	return nil
+}
+
+// jsonNames lists the JSON names of a struct's fields.
+func jsonNames(t reflect.Type) map[string]bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
 }

@@ -16,6 +16,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"not an object", `[1,2]`, "INVALID_JSON", ""},
 		{"two objects", `{"amount_fen":1,` + valid + `}{}`, "INVALID_JSON", ""},
 		{"unknown field", `{"amount_fen":1,` + valid + `,"amount":5}`, "UNKNOWN_FIELD", "amount"},
+		{"mis-cased field", `{"Amount_Fen":1,` + valid + `}`, "UNKNOWN_FIELD", "Amount_Fen"},
+		{"field given twice", `{"amount_fen":1,` + valid + `,"amount_fen":5}`, "INVALID_JSON", "amount_fen"},
 		{"zero amount", `{"amount_fen":0,` + valid + `}`, "INVALID_FIELD", "amount_fen"},
 		{"negative amount", `{"amount_fen":-5,` + valid + `}`, "INVALID_FIELD", "amount_fen"},
 		{"fractional amount", `{"amount_fen":1.5,` + valid + `}`, "INVALID_FIELD", "amount_fen"},
