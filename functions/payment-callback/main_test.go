@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -71,10 +71,13 @@ func TestCallbackReplayedToARestartedProcess(t *testing.T) {
 	if err != nil || !replay.OK {
 		t.Fatalf("replay to the restarted process: %+v %v", replay, err)
 	}
-	var reply struct{ ErrMsg string }
-	_ = json.Unmarshal([]byte(replay.Reply), &reply)
-	if reply.ErrMsg != "ok: already_recorded" {
-		t.Fatalf("replay reply %q, want it seen as already recorded", replay.Reply)
+	resp, err := http.Post(base+"/callbacks/pay", "application/json", bytes.NewReader(paid.Callback.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("X-Cloudpay-Verdict"); v != "already_recorded" {
+		t.Fatalf("replay verdict %q, want already_recorded", v)
 	}
 	n, _ := store.Database().Collection("settlements").CountDocuments(ctx, map[string]any{})
 	evs, _ := store.Events(ctx, "PROC001")

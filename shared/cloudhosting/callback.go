@@ -11,8 +11,6 @@ import (
 // Only the fields cloudpay reads are declared; others are ignored, since
 // WeChat adds fields without notice.
 type payCallback struct {
-	ReturnCode    string `json:"returnCode"`
-	ResultCode    string `json:"resultCode"`
 	SubMchID      string `json:"subMchId"`
 	SubOpenID     string `json:"subOpenid"`
 	TotalFee      *fen   `json:"totalFee"`
@@ -33,10 +31,9 @@ func ParsePayCallback(raw []byte) (cloudpay.PayHint, error) {
 	hint := cloudpay.PayHint{
 		OutTradeNo: cb.OutTradeNo, TransactionID: cb.TransactionID,
 		MchID: cb.SubMchID, OpenID: cb.SubOpenID,
-		Success: cb.ReturnCode == "SUCCESS" && cb.ResultCode == "SUCCESS",
 	}
 	if cb.TotalFee != nil {
-		hint.TotalFen = cloudpay.Fen(*cb.TotalFee)
+		hint.TotalFen, hint.HasTotal = cloudpay.Fen(*cb.TotalFee), true
 	}
 	return hint, nil
 }

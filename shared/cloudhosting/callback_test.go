@@ -15,12 +15,13 @@ func TestParsePayCallback(t *testing.T) {
 		want    cloudpay.PayHint
 	}{
 		{"genuine", `{"returnCode":"SUCCESS","resultCode":"SUCCESS","subMchId":"19","subOpenid":"oU","totalFee":25,"transactionId":"42","outTradeNo":"A1","extra":[1]}`,
-			false, cloudpay.PayHint{OutTradeNo: "A1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", Success: true}},
+			false, cloudpay.PayHint{OutTradeNo: "A1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", HasTotal: true}},
 		{"business failure", `{"returnCode":"SUCCESS","resultCode":"FAIL","outTradeNo":"A1","totalFee":1}`,
-			false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 1}},
+			false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 1, HasTotal: true}},
+		{"no amount", `{"outTradeNo":"A1"}`, false, cloudpay.PayHint{OutTradeNo: "A1"}},
 		{"no order", `{"returnCode":"SUCCESS"}`, true, cloudpay.PayHint{}},
 		{"bad order number", `{"outTradeNo":"a b"}`, true, cloudpay.PayHint{}},
-		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 25}},
+		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 25, HasTotal: true}},
 		{"amount as non-numeric text", `{"outTradeNo":"A1","totalFee":"25.0"}`, true, cloudpay.PayHint{}},
 		{"negative amount", `{"outTradeNo":"A1","totalFee":-1}`, true, cloudpay.PayHint{}},
 		{"amount beyond int64", `{"outTradeNo":"A1","totalFee":99999999999999999999}`, true, cloudpay.PayHint{}},

@@ -8,5 +8,7 @@ type PayHint struct {
 	TotalFen      Fen
 	MchID         string
 	OpenID        string
-	Success       bool // returnCode and resultCode both SUCCESS
+	// HasTotal is false when the callback carried no amount; WeChat's answer
+	// to the query is then the only amount checked.
+	HasTotal bool
 }

@@ -276,11 +276,11 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 				ErrCode *int   `json:"errcode"`
 				ErrMsg  string `json:"errmsg"`
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || reply.ErrCode == nil || *reply.ErrCode != 0 {
+			if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || reply.ErrCode == nil || *reply.ErrCode != 0 || reply.ErrMsg != "ok" {
 				t.Errorf("reply %d errcode %v (%v), want errcode 0", resp.StatusCode, reply.ErrCode, err)
 				return
 			}
-			if reply.ErrMsg == "ok" {
+			if resp.Header.Get("X-Cloudpay-Verdict") == "recorded" {
 				recorded.Add(1)
 			}
 			// Acknowledged means stored: the outcome must be visible now.
@@ -508,5 +508,27 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 				t.Fatalf("events: %+v", evs)
 			}
 		})
+	}
+}
+
+// Some callbacks may lack fields; one without totalFee is still a hint, and
+// WeChat's answer decides.
+func TestCallbackWithoutAmountIsConfirmedByWeChat(t *testing.T) {
+	s := newStack(t)
+	s.createOrder("NOAMT001", alice, 1500)
+	if r := s.createPayment("NOAMT001", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	s.fault("pay_callback", "drop", 1, nil)
+	paid := s.simPost("/pay", map[string]any{"out_trade_no": "NOAMT001"})
+	cb, _ := paid.body["callback"].(map[string]any)
+	body, _ := cb["body"].(map[string]any)
+	delete(body, "totalFee")
+	r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
+	if r.body["errcode"] != float64(0) || r.header.Get("X-Cloudpay-Verdict") != "recorded" {
+		t.Fatalf("callback without an amount: %d %s %v", r.status, r.raw, r.header)
+	}
+	if o := s.order("NOAMT001"); o.Status != cloudpay.OrderPaid {
+		t.Fatalf("order %s, want paid", o.Status)
 	}
 }

@@ -53,7 +53,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
-	if hint.TotalFen != o.AmountFen {
+	if hint.HasTotal && hint.TotalFen != o.AmountFen {
 		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
 			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
 		return Mismatch, nil
