@@ -54,7 +54,7 @@ func newStack(b *testing.B) *stack {
 	log := slog.New(slog.DiscardHandler)
 	return &stack{
 		sim: sim, svc: svc,
-		create:   httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{adminToken}}, log),
+		create:   httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{adminToken}}, httpapi.UserConfig{}, log),
 		callback: httpapi.PaymentCallback(svc, log),
 	}
 }

@@ -173,7 +173,7 @@ func prepareOne(ctx context.Context, client *http.Client, sim *wechatsim.Simulat
 	if err := postJSON(ctx, client, createURL+"/orders", order, map[string]string{"Authorization": "Bearer " + adminToken}, http.StatusCreated); err != nil {
 		return nil, err
 	}
-	user := map[string]string{"X-WX-OPENID": openid, "X-Forwarded-For": "203.0.113.7"}
+	user := map[string]string{"X-WX-OPENID": openid, "X-WX-SOURCE": "wx_client", "X-Forwarded-For": "203.0.113.7"}
 	if err := postJSON(ctx, client, createURL+"/payments", map[string]any{"out_trade_no": no}, user, http.StatusOK); err != nil {
 		return nil, err
 	}

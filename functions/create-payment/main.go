@@ -21,6 +21,7 @@ type config struct {
 	WeChat  cloudhosting.Config
 	Payment payment.Config
 	Admin   httpapi.AdminConfig
+	Users   httpapi.UserConfig
 }
 
 func main() {
@@ -43,5 +44,5 @@ func realMain(ctx context.Context) error {
 	defer store.Close(context.Background())
 	gw := cloudhosting.New(cfg.WeChat, &http.Client{})
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
-	return serve.Run(ctx, cfg.Serve, httpapi.CreatePayment(svc, cfg.Admin, log), log)
+	return serve.Run(ctx, cfg.Serve, httpapi.CreatePayment(svc, cfg.Admin, cfg.Users, log), log)
 }

@@ -42,7 +42,7 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 	w := walker{out: out, client: &http.Client{Timeout: 10 * time.Second}}
 	const openid = "oDemoUser0001"
 	admin := map[string]string{"Authorization": "Bearer " + cfg.AdminTokens[0]}
-	user := map[string]string{"X-WX-OPENID": openid, "X-Forwarded-For": "203.0.113.7"}
+	user := map[string]string{"X-WX-OPENID": openid, "X-WX-SOURCE": "wx_client", "X-Forwarded-For": "203.0.113.7"}
 	no := fmt.Sprintf("DEMO%d", time.Now().Unix())
 
 	steps := []struct {

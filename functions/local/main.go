@@ -25,7 +25,9 @@ type config struct {
 	SubMchID    string   `env:"WECHAT_SUB_MCH_ID, default=1900000109"`
 	EnvID       string   `env:"CLOUDHOSTING_ENV_ID, default=local-env"`
 	LogLevel    string   `env:"LOG_LEVEL, default=info"`
-	Payment     payment.Config
+	// Locally nothing sits in front to set X-WX-SOURCE; curl is the caller.
+	RequireWXSource bool `env:"REQUIRE_WX_SOURCE, default=false"`
+	Payment         payment.Config
 }
 
 func main() {

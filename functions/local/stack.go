@@ -70,7 +70,7 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
 
 	mux := http.NewServeMux()
-	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens}, log))
+	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens}, httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}, log))
 	mount(mux, "/payment-callback", httpapi.PaymentCallback(svc, log))
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

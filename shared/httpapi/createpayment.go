@@ -13,14 +13,14 @@ import (
 
 // CreatePayment is the create-payment function's handler: orders from the
 // merchant's back end (bearer) and payments for the mini-program (openid).
-func CreatePayment(svc *payment.Service, admin AdminConfig, log *slog.Logger) http.Handler {
+func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("create-payment", log)
 	h := createPaymentHandlers{svc: svc}
 	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
 	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
-	r.POST("/payments", openID, h.createPayment)
-	r.GET("/payments/:out_trade_no", openID, h.paymentStatus)
+	r.POST("/payments", openID(users), h.createPayment)
+	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
 	return r
 }
 

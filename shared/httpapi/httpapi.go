@@ -25,6 +25,14 @@ type AdminConfig struct {
 	Tokens []string `env:"ADMIN_TOKENS, required"`
 }
 
+// UserConfig is how mini-program users are admitted. Cloud Hosting sets
+// X-WX-SOURCE on calls that came through WeChat; on a public domain (or a
+// Function URL without a trusted front) every X-WX-* header can be forged,
+// so by default a user route refuses a call without it.
+type UserConfig struct {
+	RequireWXSource bool `env:"REQUIRE_WX_SOURCE, default=true"`
+}
+
 // statuses is the one table from error codes to HTTP statuses.
 var statuses = map[cloudpay.Code]int{
 	cloudpay.CodeInvalidJSON:      http.StatusBadRequest,
@@ -184,7 +192,17 @@ const openIDKey = "openid"
 
 // openID admits a mini-program user by the X-WX-OPENID header Cloud Hosting
 // injects into wx.cloud.callContainer requests.
-func openID(c *gin.Context) {
+func openID(cfg UserConfig) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if cfg.RequireWXSource && c.GetHeader("X-WX-SOURCE") == "" {
+			fail(c, cloudpay.Errorf(cloudpay.CodeOpenIDRequired, "X-WX-SOURCE is missing: this route only takes calls made through wx.cloud.callContainer"))
+			return
+		}
+		admitUser(c)
+	}
+}
+
+func admitUser(c *gin.Context) {
 	id := c.GetHeader("X-WX-OPENID")
 	if id == "" {
 		fail(c, cloudpay.Errorf(cloudpay.CodeOpenIDRequired, "X-WX-OPENID is missing: call through wx.cloud.callContainer"))

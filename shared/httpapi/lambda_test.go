@@ -31,7 +31,7 @@ const functionURLEvent = `{
 
 func TestLambdaFunctionURLRunsTheSameHandler(t *testing.T) {
 	s := newStack(t)
-	h := httpapi.CreatePayment(s.service(s.store), httpapi.AdminConfig{Tokens: []string{adminToken}}, nil)
+	h := httpapi.CreatePayment(s.service(s.store), httpapi.AdminConfig{Tokens: []string{adminToken}}, httpapi.UserConfig{}, nil)
 	var ev events.LambdaFunctionURLRequest
 	if err := json.Unmarshal([]byte(functionURLEvent), &ev); err != nil {
 		t.Fatal(err)

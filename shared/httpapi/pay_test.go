@@ -144,6 +144,18 @@ func TestCreatePaymentRefusals(t *testing.T) {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})
+	t.Run("openid without X-WX-SOURCE", func(t *testing.T) {
+		// A public caller can forge X-WX-OPENID; only WeChat's path sets X-WX-SOURCE.
+		h := map[string]string{"X-WX-OPENID": alice}
+		for _, r := range []response{
+			s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "REF001"}, h),
+			s.do("GET", s.create.URL+"/payments/REF001", nil, h),
+		} {
+			if r.status != http.StatusUnauthorized || r.errorCode() != "OPENID_REQUIRED" {
+				t.Fatalf("%d %s", r.status, r.raw)
+			}
+		}
+	})
 	t.Run("another user's order", func(t *testing.T) {
 		if r := s.createPayment("REF001", bob); r.status != http.StatusForbidden || r.errorCode() != "FORBIDDEN" {
 			t.Fatalf("%d %s", r.status, r.raw)

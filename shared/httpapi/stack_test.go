@@ -76,7 +76,8 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 	s.store = s.openStore()
 	svc := s.service(s.store)
-	create := httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{"old-token", adminToken}}, slog.New(slog.DiscardHandler))
+	create := httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{"old-token", adminToken}},
+		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler))
 	s.create = httptest.NewServer(create)
 	t.Cleanup(s.create.Close)
 	s.restartCallback()
@@ -178,7 +179,7 @@ func (s *stack) do(method, url string, body any, header map[string]string) respo
 func admin() map[string]string { return map[string]string{"Authorization": "Bearer " + adminToken} }
 
 func user(openid string) map[string]string {
-	return map[string]string{"X-WX-OPENID": openid, "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
+	return map[string]string{"X-WX-OPENID": openid, "X-WX-SOURCE": "wx_client", "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}
 }
 
 func (s *stack) createOrder(no string, openid string, fen int64) response {
