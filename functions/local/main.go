@@ -17,7 +17,9 @@ import (
 // config reads the production names and falls back to development values
 // where a deployed function would refuse to start.
 type config struct {
-	Port        int      `env:"PORT, default=8080"`
+	Port int `env:"PORT, default=8080"`
+	// Loopback by default: the development token and /sim/pay must not face a network.
+	Host        string   `env:"HOST, default=127.0.0.1"`
 	DataDir     string   `env:"DATA_DIR, default=./.data"`
 	MongoURI    string   `env:"MONGODB_URI"`
 	Database    string   `env:"MONGODB_DATABASE, default=cloudpay"`

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,8 +71,9 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
 
 	mux := http.NewServeMux()
-	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens}, httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}, log))
-	mount(mux, "/payment-callback", httpapi.PaymentCallback(svc, log))
+	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens},
+		httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}, log.With("function", "create-payment")))
+	mount(mux, "/payment-callback", httpapi.PaymentCallback(svc, log.With("function", "payment-callback")))
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -109,8 +111,8 @@ func (s *stack) usage(cfg config) string {
 }
 
 func run(ctx context.Context, cfg config) error {
-	log := serve.Logger(serve.Config{LogLevel: cfg.LogLevel}, "local")
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", cfg.Port))
+	log := serve.Logger(serve.Config{LogLevel: cfg.LogLevel}, "")
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

@@ -102,7 +102,7 @@ func newEngine(function string, log *slog.Logger) *gin.Engine {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(requestID, accessLog(function, log), recoverJSON(log))
+	r.Use(requestID, accessLog(log), recoverJSON(log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "function": function}) })
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
@@ -127,13 +127,14 @@ func requestID(c *gin.Context) {
 	c.Next()
 }
 
-func accessLog(function string, log *slog.Logger) gin.HandlerFunc {
+// accessLog writes one line per request; the logger carries the function.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
 		status := c.Writer.Status()
 		attrs := []any{
-			"request_id", c.GetString(requestIDHeader), "function", function,
+			"request_id", c.GetString(requestIDHeader),
 			"method", c.Request.Method, "route", c.FullPath(), "status", status,
 			"latency_ms", float64(time.Since(start).Microseconds()) / 1000,
 		}

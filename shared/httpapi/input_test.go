@@ -31,6 +31,8 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"missing openid", `{"amount_fen":1,"description":"x"}`, "INVALID_FIELD", "openid"},
 		{"missing description", `{"amount_fen":1,"openid":"` + alice + `"}`, "INVALID_FIELD", "description"},
 		{"over-long description", `{"amount_fen":1,"openid":"` + alice + `","description":"` + strings.Repeat("x", 129) + `"}`, "INVALID_FIELD", "description"},
+		{"control character in description", `{"amount_fen":1,"openid":"` + alice + `","description":"a\u0000b"}`, "INVALID_FIELD", "description"},
+		{"newline in attach", `{"amount_fen":1,` + valid + `,"attach":"x\ny"}`, "INVALID_FIELD", "attach"},
 		{"expiry too long", `{"amount_fen":1,` + valid + `,"expire_minutes":100000}`, "INVALID_FIELD", "expire_minutes"},
 		{"negative expiry", `{"amount_fen":1,` + valid + `,"expire_minutes":-1}`, "INVALID_FIELD", "expire_minutes"},
 		{"body over 64 KiB", `{"amount_fen":1,` + valid + `,"attach":"` + strings.Repeat("x", 70<<10) + `"}`, "BODY_TOO_LARGE", ""},

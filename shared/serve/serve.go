@@ -43,13 +43,18 @@ func Load(ctx context.Context, cfg any) error {
 	return nil
 }
 
-// Logger is the JSON logger on stdout every function uses.
+// Logger is the JSON logger on stdout every function uses; every line
+// names the function (none when function is empty, for a host of several).
 func Logger(cfg Config, function string) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel))); err != nil {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("function", function)
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	if function != "" {
+		log = log.With("function", function)
+	}
+	return log
 }
 
 // OnLambda reports whether the process runs inside AWS Lambda.
