@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
@@ -35,6 +36,7 @@ type stormConfig struct {
 	createBin, callbackBin string
 	callbackPort           int
 	env                    baseEnv
+	store                  *embeddedmongo.Server
 	sim                    *wechatsim.Simulator
 	orders, clients        int
 }
@@ -60,6 +62,11 @@ func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error)
 		return res, err
 	}
 	defer callback.stop()
+	// payment-callback created the collections at start-up; as every local
+	// user of the embedded store does, make its _id lookups indexed.
+	if err := cfg.store.IndexIDs(ctx, callbackDB); err != nil {
+		return res, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return res, err

@@ -127,7 +127,7 @@ func run(ctx context.Context, opt settings) error {
 	if bins["payment-callback"] != "" && bins["create-payment"] != "" {
 		progress("callbacks: %d orders, %d clients", opt.orders, opt.clients)
 		res, err := callbackStorm(ctx, stormConfig{
-			createBin: bins["create-payment"], callbackBin: bins["payment-callback"], callbackPort: cbPort,
+			createBin: bins["create-payment"], callbackBin: bins["payment-callback"], callbackPort: cbPort, store: store,
 			env: env, sim: sim, orders: opt.orders, clients: opt.clients,
 		})
 		if err != nil {

@@ -41,13 +41,14 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	port := ln.Addr().(*net.TCPAddr).Port
 	s := &stack{base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	uri := cfg.MongoURI
+	var embedded *embeddedmongo.Server
 	if uri == "" {
 		srv, err := embeddedmongo.Start(cfg.DataDir, nil)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, srv.Stop)
-		uri = srv.URI()
+		uri, embedded = srv.URI(), srv
 	}
 	store, err := mongostore.Open(ctx, mongostore.Config{URI: uri, Database: cfg.Database})
 	if err != nil {
@@ -55,6 +56,12 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 		return nil, err
 	}
 	s.closers = append(s.closers, func() { _ = store.Close(context.Background()) })
+	if embedded != nil {
+		if err := embedded.IndexIDs(ctx, cfg.Database); err != nil {
+			s.close()
+			return nil, err
+		}
+	}
 
 	sim := wechatsim.New(wechatsim.Config{
 		SubMchID: cfg.SubMchID,

@@ -5,8 +5,10 @@ package mongostore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,10 +117,28 @@ const (
 	colEvents      = "events"
 )
 
+// collections lists every collection the store uses; start-up creates them
+// all, so they exist before anything (such as the embedded store's _id
+// indexing) looks for them.
+var collections = []string{colOrders, colSettlements, colEvents}
+
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
-// Hot lookups use _id (the business number), the only index the embedded
-// store uses for equality; these secondary indexes serve scans by the job.
+// Hot lookups use _id (the business number); these secondary indexes serve
+// scans by the job.
 func (s *Store) ensureIndexes(ctx context.Context) error {
+	existing, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("list collections: %w", err)
+	}
+	for _, name := range collections {
+		if slices.Contains(existing, name) {
+			continue
+		}
+		var ce mongo.CommandError
+		if err := s.db.CreateCollection(ctx, name); err != nil && !(errors.As(err, &ce) && ce.Code == 48) { // 48: NamespaceExists (a concurrent start-up)
+			return fmt.Errorf("create collection %s: %w", name, err)
+		}
+	}
 	specs := map[string][]mongo.IndexModel{
 		colOrders: {
 			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}},

@@ -20,10 +20,11 @@ import (
 // shared is one server and client per test binary: starting FerretDB per test
 // would dominate the suite's time. Each test still gets a fresh database.
 var shared struct {
-	once   sync.Once
-	uri    string
-	client *mongo.Client
-	err    error
+	once     sync.Once
+	uri      string
+	client   *mongo.Client
+	embedded *embeddedmongo.Server // nil on a real MongoDB
+	err      error
 }
 
 func client(t testing.TB) (*mongo.Client, string) {
@@ -44,7 +45,7 @@ func client(t testing.TB) (*mongo.Client, string) {
 				shared.err = err
 				return
 			}
-			shared.uri = srv.URI()
+			shared.uri, shared.embedded = srv.URI(), srv
 		}
 		shared.client, shared.err = mongostore.Connect(context.Background(), shared.uri)
 	})
@@ -59,11 +60,24 @@ func New(t testing.TB) *mongostore.Store {
 	t.Helper()
 	c, _ := client(t)
 	name := DatabaseName()
+	s := open(t, c, name)
+	t.Cleanup(func() { _ = c.Database(name).Drop(context.Background()) })
+	return s
+}
+
+// open creates the store's collections and indexes in database name, as a
+// function's start-up does, and on the embedded store indexes _id lookups.
+func open(t testing.TB, c *mongo.Client, name string) *mongostore.Store {
+	t.Helper()
 	s, err := mongostore.New(context.Background(), c, name)
 	if err != nil {
 		t.Fatalf("open test store: %v", err)
 	}
-	t.Cleanup(func() { _ = c.Database(name).Drop(context.Background()) })
+	if shared.embedded != nil {
+		if err := shared.embedded.IndexIDs(context.Background(), name); err != nil {
+			t.Fatalf("index test store: %v", err)
+		}
+	}
 	return s
 }
 
@@ -73,6 +87,7 @@ func Config(t testing.TB) mongostore.Config {
 	t.Helper()
 	c, uri := client(t)
 	name := DatabaseName()
+	open(t, c, name)
 	t.Cleanup(func() { _ = c.Database(name).Drop(context.Background()) })
 	return mongostore.Config{URI: uri, Database: name}
 }
