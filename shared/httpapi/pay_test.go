@@ -228,14 +228,7 @@ func TestCreatePaymentRefusals(t *testing.T) {
 func TestLateCallbackSeenByStatusAndPrepay(t *testing.T) {
 	s := newStack(t)
 	for _, no := range []string{"LATE001", "LATE002"} {
-		s.createOrder(no, alice, 990)
-		if r := s.createPayment(no, alice); r.status != http.StatusOK {
-			t.Fatalf("%d %s", r.status, r.raw)
-		}
-		s.fault("pay_callback", "drop", 1, nil)
-		if r := s.simPost("/pay", map[string]any{"out_trade_no": no}); r.status != http.StatusOK {
-			t.Fatalf("pay: %d %s", r.status, r.raw)
-		}
+		s.payWithCallbackHeld(no, alice, 990)
 		if o := s.order(no); o.Status != cloudpay.OrderPaying {
 			t.Fatalf("dropped callback changed the order: %+v", o)
 		}
@@ -260,15 +253,9 @@ func TestLateCallbackSeenByStatusAndPrepay(t *testing.T) {
 
 func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 	s := newStack(t)
-	s.createOrder("DUP001", alice, 1200)
-	if r := s.createPayment("DUP001", alice); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.raw)
-	}
 	// The genuine callback is held back, then 200 copies arrive at once.
-	s.fault("pay_callback", "drop", 1, nil)
-	paid := s.simPost("/pay", map[string]any{"out_trade_no": "DUP001"})
-	cb, _ := paid.body["callback"].(map[string]any)
-	body, _ := json.Marshal(cb["body"])
+	paid, cbBody := s.payWithCallbackHeld("DUP001", alice, 1200)
+	body, _ := json.Marshal(cbBody)
 	if !bytes.Contains(body, []byte(`"outTradeNo":"DUP001"`)) {
 		t.Fatalf("no callback body to replay: %s", paid.raw)
 	}
@@ -361,12 +348,7 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 		})
 	}
 	t.Run("amount differs on an order WeChat has paid", func(t *testing.T) {
-		s.createOrder("HINT002", alice, 800)
-		if r := s.createPayment("HINT002", alice); r.status != http.StatusOK {
-			t.Fatalf("%d %s", r.status, r.raw)
-		}
-		s.fault("pay_callback", "drop", 1, nil)
-		s.simPost("/pay", map[string]any{"out_trade_no": "HINT002"})
+		s.payWithCallbackHeld("HINT002", alice, 800)
 		r := s.simPost("/forge", map[string]any{"out_trade_no": "HINT002", "total_fee": 1})
 		if ok, _ := r.body["ok"].(bool); ok {
 			t.Fatalf("a callback whose amount differs from the order was acknowledged: %s", r.raw)
@@ -527,14 +509,7 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 // WeChat's answer decides.
 func TestCallbackWithoutAmountIsConfirmedByWeChat(t *testing.T) {
 	s := newStack(t)
-	s.createOrder("NOAMT001", alice, 1500)
-	if r := s.createPayment("NOAMT001", alice); r.status != http.StatusOK {
-		t.Fatalf("%d %s", r.status, r.raw)
-	}
-	s.fault("pay_callback", "drop", 1, nil)
-	paid := s.simPost("/pay", map[string]any{"out_trade_no": "NOAMT001"})
-	cb, _ := paid.body["callback"].(map[string]any)
-	body, _ := cb["body"].(map[string]any)
+	_, body := s.payWithCallbackHeld("NOAMT001", alice, 1500)
 	delete(body, "totalFee")
 	r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
 	if r.body["errcode"] != float64(0) || r.header.Get("X-Cloudpay-Verdict") != "recorded" {

@@ -262,3 +262,22 @@ func callbackOK(r response) bool {
 	ok, _ := cb["ok"].(bool)
 	return ok
 }
+
+// payWithCallbackHeld creates an order and its payment, and has the user pay
+// while WeChat's callback is lost: WeChat says paid, cloudpay has not heard.
+// It returns the simulator's answer and the genuine callback body.
+func (s *stack) payWithCallbackHeld(no, openid string, fen int64) (response, map[string]any) {
+	s.t.Helper()
+	s.createOrder(no, openid, fen)
+	if r := s.createPayment(no, openid); r.status != http.StatusOK {
+		s.t.Fatalf("create payment %s: %d %s", no, r.status, r.raw)
+	}
+	s.fault("pay_callback", "drop", 1, nil)
+	paid := s.simPost("/pay", map[string]any{"out_trade_no": no})
+	cb, _ := paid.body["callback"].(map[string]any)
+	body, _ := cb["body"].(map[string]any)
+	if paid.status != http.StatusOK || body["outTradeNo"] != no {
+		s.t.Fatalf("pay %s with the callback held: %d %s", no, paid.status, paid.raw)
+	}
+	return paid, body
+}
