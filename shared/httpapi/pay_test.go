@@ -449,8 +449,17 @@ func TestProjectionBehindItsSettlementIsRepaired(t *testing.T) {
 	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
 		t.Fatal(err)
 	}
+	// The merchant's back end sees the same truth.
+	if r := s.do("GET", s.create.URL+"/orders/CRASH002", nil, admin()); r.body["status"] != "paid" {
+		t.Fatalf("admin view of an order settled as paid: %s", r.raw)
+	}
+	st.OutTradeNo = "CRASH003"
+	s.createOrder("CRASH003", alice, 650)
+	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+		t.Fatal(err)
+	}
 	before := len(s.simCalls("unifiedorder"))
-	if r := s.createPayment("CRASH002", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
+	if r := s.createPayment("CRASH003", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
 		t.Fatalf("payment for an order settled as paid: %d %s", r.status, r.raw)
 	}
 	if after := len(s.simCalls("unifiedorder")); after != before {
@@ -517,5 +526,25 @@ func TestCallbackWithoutAmountIsConfirmedByWeChat(t *testing.T) {
 	}
 	if o := s.order("NOAMT001"); o.Status != cloudpay.OrderPaid {
 		t.Fatalf("order %s, want paid", o.Status)
+	}
+}
+
+// Without a configured environment, the callback goes to the environment
+// the mini-program called through (X-WX-ENV); with neither, nothing is sent.
+func TestCallbackEnvironmentFromTheRequest(t *testing.T) {
+	s := newStack(t, withoutEnvID())
+	s.createOrder("ENVHDR01", alice, 100)
+	h := user(alice)
+	h["X-WX-ENV"] = "prod-from-header"
+	if r := s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "ENVHDR01"}, h); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	o := s.do("GET", s.simURL+"/orders/ENVHDR01", nil, nil)
+	if o.body["env_id"] != "prod-from-header" {
+		t.Fatalf("env_id at WeChat: %s", o.raw)
+	}
+	s.createOrder("ENVHDR02", alice, 100)
+	if r := s.createPayment("ENVHDR02", alice); r.status != http.StatusInternalServerError || len(s.simCalls("unifiedorder")) != 1 {
+		t.Fatalf("no environment at all: %d %s", r.status, r.raw)
 	}
 }

@@ -228,12 +228,17 @@ func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) 
 	return synced, nil
 }
 
-// Order returns any order, for the business back end.
+// Order returns any order, for the business back end, as its settlement
+// says it is.
 func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error) {
 	if !cloudpay.ValidOutTradeNo(outTradeNo) {
 		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
 	}
-	return s.store.Order(ctx, outTradeNo)
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, err
+	}
+	return s.current(ctx, o)
 }
 
 // current returns o as its settlement says it is. The order document is a
