@@ -42,15 +42,20 @@ type stack struct {
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
 	gwTimeout       time.Duration
+	envID           string
 }
 
 type stackOption func(*stack)
 
 func withGatewayTimeout(d time.Duration) stackOption { return func(s *stack) { s.gwTimeout = d } }
 
+// withoutEnvID leaves CLOUDHOSTING_ENV_ID unset, as when the environment
+// comes from the request's X-WX-ENV.
+func withoutEnvID() stackOption { return func(s *stack) { s.envID = "" } }
+
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
-	s := &stack{t: t, gwTimeout: 2 * time.Second}
+	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c"}
 	for _, o := range opts {
 		o(s)
 	}
@@ -96,7 +101,7 @@ func (s *stack) openStore() *mongostore.Store {
 
 func (s *stack) service(st *mongostore.Store) *payment.Service {
 	gw := cloudhosting.New(cloudhosting.Config{
-		APIURL: s.simURL, SubMchID: subMchID, EnvID: "test-env-1a2b3c",
+		APIURL: s.simURL, SubMchID: subMchID, EnvID: s.envID,
 		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", Timeout: s.gwTimeout,
 	}, nil)
 	return payment.New(st, gw, payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440},

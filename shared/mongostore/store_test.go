@@ -2,7 +2,6 @@ package mongostore_test
 
 import (
 	"context"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,21 +92,5 @@ func TestOpeningTwiceKeepsIndexes(t *testing.T) {
 			t.Fatalf("open: %v", err)
 		}
 		_ = s.Close(context.Background())
-	}
-}
-
-func TestConnectErrorsNeverShowThePassword(t *testing.T) {
-	for _, uri := range []string{
-		"mongodb://app:s3cr%zzet@127.0.0.1:1/",                                // malformed escape in the password
-		"mongodb://app:s3cr3tPW@127.0.0.1:1/?w=notanumber&connectTimeoutMS=x", // bad options
-		"mongodb://app:s3cr3tPW@127.0.0.1:1/?serverSelectionTimeoutMS=200",    // unreachable
-	} {
-		_, err := mongostore.Connect(context.Background(), uri)
-		if err == nil {
-			t.Fatalf("%s: connected", uri)
-		}
-		if strings.Contains(err.Error(), "s3cr") {
-			t.Fatalf("error shows the password: %v", err)
-		}
 	}
 }
