@@ -26,6 +26,7 @@ const (
 	CodeMethodNotAllowed Code = "METHOD_NOT_ALLOWED"
 	CodeWeChatError      Code = "WECHAT_ERROR"
 	CodeWeChatTimeout    Code = "WECHAT_TIMEOUT"
+	CodeBadSignature     Code = "BAD_SIGNATURE" // a v3 notification failed verification
 	CodeInternal         Code = "INTERNAL"
 )
 
