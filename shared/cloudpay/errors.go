@@ -27,6 +27,15 @@ const (
 	CodeWeChatError      Code = "WECHAT_ERROR"
 	CodeWeChatTimeout    Code = "WECHAT_TIMEOUT"
 	CodeBadSignature     Code = "BAD_SIGNATURE" // a v3 notification failed verification
+	CodeOrderNotPaid     Code = "ORDER_NOT_PAID"
+	CodeRefundNotFound   Code = "REFUND_NOT_FOUND"
+	CodeRefundConflict   Code = "REFUND_CONFLICT"     // an idempotency key reused for another refund
+	CodeRefundExceeds    Code = "REFUND_EXCEEDS_PAID" // more than the order's refundable amount
+	CodeRefundLimit      Code = "REFUND_LIMIT"        // WeChat's 50 refunds per order
+	CodeRefundTooLate    Code = "REFUND_TOO_LATE"     // paid more than a year ago
+	CodeRefundState      Code = "REFUND_STATE"        // the refund's status does not allow this
+	CodeBatchNotFound    Code = "BATCH_NOT_FOUND"
+	CodeBatchConflict    Code = "BATCH_CONFLICT"
 	CodeInternal         Code = "INTERNAL"
 )
 

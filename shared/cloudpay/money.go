@@ -1,6 +1,10 @@
 package cloudpay
 
-import "fmt"
+import (
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Fen is an amount of money in fen (1/100 CNY). Money is never a float.
 type Fen int64
@@ -18,4 +22,18 @@ func (f Fen) String() string {
 		v = -v
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+}
+
+// Printable reports whether s is valid UTF-8 without control characters:
+// WeChat shows descriptions and reasons to the payer and echoes them back.
+func Printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

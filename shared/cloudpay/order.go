@@ -37,6 +37,8 @@ type Order struct {
 	PrepayID      string      `json:"-" bson:"prepay_id,omitempty"`
 	TransactionID string      `json:"transaction_id,omitempty" bson:"transaction_id,omitempty"`
 	PaidAt        *time.Time  `json:"paid_at,omitempty" bson:"paid_at,omitempty"`
+	RefundedFen   Fen         `json:"refunded_fen,omitempty" bson:"refunded_fen,omitempty"`
+	RefundSeq     int64       `json:"-" bson:"refund_seq,omitempty"` // the refund ledger entry the status reflects
 	UpdatedAt     time.Time   `json:"updated_at" bson:"updated_at"`
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -108,4 +109,90 @@ type RefundHint struct {
 	OutTradeNo  string
 	MchID       string
 	State       RefundState // what the callback says; informational only
+}
+
+// Refund sources: who asked for the refund.
+const (
+	SourceAdmin = "admin" // POST /refunds from the business back end
+	SourceBatch = "batch" // an item of POST /refunds/batch
+	SourceUser  = "user"  // POST /refund-requests from the mini-program
+)
+
+// RefundFailure is the last error a refund met, kept for people and retries.
+type RefundFailure struct {
+	Code    string `json:"code" bson:"code"` // ours (e.g. REFUND_EXCEEDS_PAID) or WeChat's (e.g. SYSTEM_ERROR)
+	Message string `json:"message" bson:"message"`
+}
+
+// Refund is a refund as people see it. It is a projection of the refund
+// ledger and the attempt claims (design.md §4); OutRefundNo never changes.
+type Refund struct {
+	OutRefundNo    string         `json:"out_refund_no" bson:"_id"`
+	OutTradeNo     string         `json:"out_trade_no" bson:"out_trade_no"`
+	OpenID         string         `json:"openid" bson:"openid"`
+	AmountFen      Fen            `json:"amount_fen" bson:"amount_fen"`
+	TotalFen       Fen            `json:"total_fen" bson:"total_fen"` // the order's amount
+	Reason         string         `json:"reason,omitempty" bson:"reason,omitempty"`
+	Status         RefundStatus   `json:"status" bson:"status"`
+	Retryable      bool           `json:"retryable,omitempty" bson:"retryable,omitempty"`
+	Source         string         `json:"source" bson:"source"`
+	IdempotencyKey string         `json:"idempotency_key,omitempty" bson:"idempotency_key,omitempty"`
+	BatchID        string         `json:"batch_id,omitempty" bson:"batch_id,omitempty"`
+	Label          string         `json:"label,omitempty" bson:"label,omitempty"`
+	Note           string         `json:"note,omitempty" bson:"note,omitempty"` // the reviewer's
+	RefundID       string         `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
+	Account        string         `json:"account,omitempty" bson:"account,omitempty"`
+	Round          int            `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
+	Attempts       int            `json:"attempts" bson:"attempts"`
+	LastError      *RefundFailure `json:"last_error,omitempty" bson:"last_error,omitempty"`
+	NotBefore      time.Time      `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat
+	CreatedAt      time.Time      `json:"created_at" bson:"created_at"`
+	UpdatedAt      time.Time      `json:"updated_at" bson:"updated_at"`
+	SucceededAt    *time.Time     `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
+}
+
+// RefundEntryKind is the kind of movement of an order's refundable amount.
+type RefundEntryKind string
+
+const (
+	EntryReserve RefundEntryKind = "reserve" // set aside for a refund (created or requested)
+	EntryApprove RefundEntryKind = "approve" // a requested refund approved: it takes a turn
+	EntryReject  RefundEntryKind = "reject"  // a requested refund rejected: released
+	EntrySettle  RefundEntryKind = "settle"  // refunded by WeChat: reserved becomes refunded
+	EntryRelease RefundEntryKind = "release" // failed for good or closed: released
+)
+
+// RefundEntry is one movement in an order's refund ledger. The entries of an
+// order are numbered 1, 2, … without gaps (the unique _id is "order:seq"),
+// Ref is unique per movement, and each entry carries the totals after it, so
+// the newest entry alone answers "how much may still be refunded".
+type RefundEntry struct {
+	ID          string          `bson:"_id"`
+	OutTradeNo  string          `bson:"out_trade_no"`
+	Seq         int64           `bson:"seq"`
+	Ref         string          `bson:"ref"`
+	Kind        RefundEntryKind `bson:"kind"`
+	OutRefundNo string          `bson:"out_refund_no"`
+	AmountFen   Fen             `bson:"amount_fen"`
+	Slot        time.Time       `bson:"slot,omitzero"`     // reserve/approve: when this refund may go to WeChat
+	Outcome     RefundStatus    `bson:"outcome,omitempty"` // settle/release/reject: the status it ends in
+	CreatedAt   time.Time       `bson:"created_at"`
+	// The refund as created (reserve entries of round 1), so that its
+	// document can be rebuilt if a crash lost it.
+	Refund *Refund `bson:"refund,omitempty"`
+
+	// Totals after this entry.
+	PaidFen     Fen       `bson:"paid_fen"`
+	ReservedFen Fen       `bson:"reserved_fen"` // set aside for refunds not settled yet
+	RefundedFen Fen       `bson:"refunded_fen"` // refunded for good
+	Count       int       `bson:"count"`        // refunds that count toward WeChat's limit
+	NextSlot    time.Time `bson:"next_slot,omitzero"`
+}
+
+// RefundableFen is what may still be refunded after e.
+func (e RefundEntry) RefundableFen() Fen { return e.PaidFen - e.ReservedFen - e.RefundedFen }
+
+// RefundEntryID is the _id of an order's seq-th ledger entry.
+func RefundEntryID(outTradeNo string, seq int64) string {
+	return outTradeNo + ":" + strconv.FormatInt(seq, 10)
 }

@@ -63,20 +63,26 @@ func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now
 }
 
 // ProjectSettlement mirrors a settlement onto its order. The settlement is
-// unique per order and, until refunds exist, nothing moves an order after
-// it, so every writer writes the same values and no guard is needed. The
-// filter is the bare _id on purpose: it is the only filter the embedded
-// store answers without scanning the collection. When refunds move orders
-// on, the status written here must be derived from settlement and refund
-// ledger together, never guessed from the previous status.
+// unique per order and nothing but refunds moves an order after it, so
+// every writer writes the same values. The filter is the
+// bare _id on purpose: it is the only filter the embedded store answers
+// without scanning the collection.
 func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, now time.Time) error {
 	set := bson.D{{Key: "updated_at", Value: now}}
 	switch st.Outcome {
 	case cloudpay.SettledPaid:
 		set = append(set,
-			bson.E{Key: "status", Value: cloudpay.OrderPaid},
 			bson.E{Key: "transaction_id", Value: st.TransactionID},
 			bson.E{Key: "paid_at", Value: st.PaidAt})
+		// Refunds move a paid order on; their projection owns the status
+		// from then (a late duplicate pay callback must not undo it).
+		o, err := s.Order(ctx, st.OutTradeNo)
+		if err != nil {
+			return fmt.Errorf("project settlement: %w", err)
+		}
+		if o.RefundSeq == 0 {
+			set = append(set, bson.E{Key: "status", Value: cloudpay.OrderPaid})
+		}
 	case cloudpay.SettledClosed:
 		set = append(set, bson.E{Key: "status", Value: cloudpay.OrderClosed})
 	default:

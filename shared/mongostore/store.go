@@ -29,6 +29,7 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 	owned  bool
+	hints  ledgerHints
 }
 
 // Open connects, checks the server answers and creates the indexes.
@@ -112,15 +113,19 @@ func (s *Store) Close(ctx context.Context) error {
 func (s *Store) Database() *mongo.Database { return s.db }
 
 const (
-	colOrders      = "orders"
-	colSettlements = "settlements"
-	colEvents      = "events"
+	colOrders       = "orders"
+	colSettlements  = "settlements"
+	colEvents       = "events"
+	colRefunds      = "refunds"
+	colRefundLedger = "refund_ledger"
+	colAttempts     = "refund_attempts"
+	colBatches      = "refund_batches"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
-var collections = []string{colOrders, colSettlements, colEvents}
+var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches}
 
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
 // Hot lookups use _id (the business number); these secondary indexes serve
@@ -146,6 +151,17 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		},
 		colEvents: {
 			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}},
+		},
+		colRefundLedger: {
+			// One entry per movement: the guard that no refund is reserved,
+			// settled or released twice.
+			{Keys: bson.D{{Key: "ref", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colRefunds: {
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "not_before", Value: 1}}},
+			{Keys: bson.D{{Key: "out_trade_no", Value: 1}}},
+			{Keys: bson.D{{Key: "batch_id", Value: 1}}},
+			{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}},
 		},
 	}
 	for col, models := range specs {

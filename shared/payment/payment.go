@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
@@ -84,10 +82,10 @@ func (s *Service) validate(n *NewOrder) error {
 	if n.AmountFen <= 0 || n.AmountFen > cloudpay.MaxFen {
 		return cloudpay.FieldError("amount_fen", "amount_fen must be a whole number of fen between 1 and %d", cloudpay.MaxFen)
 	}
-	if n.Description == "" || len(n.Description) > 128 || !printable(n.Description) {
+	if n.Description == "" || len(n.Description) > 128 || !cloudpay.Printable(n.Description) {
 		return cloudpay.FieldError("description", "description must be 1-128 bytes of printable UTF-8")
 	}
-	if len(n.Attach) > 127 || !printable(n.Attach) {
+	if len(n.Attach) > 127 || !cloudpay.Printable(n.Attach) {
 		return cloudpay.FieldError("attach", "attach must be at most 127 bytes of printable UTF-8")
 	}
 	if n.ExpireMinutes == 0 {
@@ -97,20 +95,6 @@ func (s *Service) validate(n *NewOrder) error {
 		return cloudpay.FieldError("expire_minutes", "expire_minutes must be between 1 and %d", s.cfg.MaxExpireMinutes)
 	}
 	return nil
-}
-
-// printable reports whether s is valid UTF-8 without control characters:
-// WeChat shows the description to the payer and echoes attach back.
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // CreateOrder records an order. The same out_trade_no with the same fields

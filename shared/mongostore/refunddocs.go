@@ -1,0 +1,287 @@
+package mongostore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// InsertRefund stores a refund document unless one with its number exists;
+// it returns the stored document and whether this call inserted it.
+func (s *Store) InsertRefund(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
+	_, err := s.db.Collection(colRefunds).InsertOne(ctx, r)
+	if err == nil {
+		return r, true, nil
+	}
+	if !isDuplicate(err) {
+		return cloudpay.Refund{}, false, fmt.Errorf("insert refund: %w", err)
+	}
+	held, err := s.Refund(ctx, r.OutRefundNo)
+	if err != nil {
+		return cloudpay.Refund{}, false, err
+	}
+	return held, false, nil
+}
+
+// Refund loads a refund by its number.
+func (s *Store) Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund, error) {
+	var r cloudpay.Refund
+	err := s.db.Collection(colRefunds).FindOne(ctx, bson.D{{Key: "_id", Value: outRefundNo}}).Decode(&r)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundNotFound, "refund %s not found", outRefundNo)
+	}
+	if err != nil {
+		return cloudpay.Refund{}, fmt.Errorf("find refund: %w", err)
+	}
+	return r, nil
+}
+
+// SaveRefund overwrites a refund's projection. Callers derive every field
+// from the ledger and the attempt claims, so a lost race writes a state
+// that the next reader repairs, never a money decision.
+func (s *Store) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
+	_, err := s.db.Collection(colRefunds).ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.OutRefundNo}}, r, options.Replace().SetUpsert(true))
+	if err != nil && !isDuplicate(err) {
+		return fmt.Errorf("save refund: %w", err)
+	}
+	return nil
+}
+
+// RefundAttempt is the claim to make one call to WeChat for a refund.
+type RefundAttempt struct {
+	ID          string    `bson:"_id"` // out_refund_no:n
+	OutRefundNo string    `bson:"out_refund_no"`
+	N           int       `bson:"n"`
+	StartedAt   time.Time `bson:"started_at"`
+}
+
+// ClaimRefundAttempt inserts the claim for attempt n of a refund; false
+// means another caller holds it (and the held claim is returned).
+func (s *Store) ClaimRefundAttempt(ctx context.Context, outRefundNo string, n int, now time.Time) (RefundAttempt, bool, error) {
+	a := RefundAttempt{ID: fmt.Sprintf("%s:%d", outRefundNo, n), OutRefundNo: outRefundNo, N: n, StartedAt: now}
+	_, err := s.db.Collection(colAttempts).InsertOne(ctx, a)
+	if err == nil {
+		return a, true, nil
+	}
+	if !isDuplicate(err) {
+		return RefundAttempt{}, false, fmt.Errorf("claim refund attempt: %w", err)
+	}
+	var held RefundAttempt
+	if err := s.db.Collection(colAttempts).FindOne(ctx, bson.D{{Key: "_id", Value: a.ID}}).Decode(&held); err != nil {
+		return RefundAttempt{}, false, fmt.Errorf("read refund attempt: %w", err)
+	}
+	return held, false, nil
+}
+
+// RefundAttemptAt reads attempt n's claim, if any.
+func (s *Store) RefundAttemptAt(ctx context.Context, outRefundNo string, n int) (RefundAttempt, bool, error) {
+	var a RefundAttempt
+	err := s.db.Collection(colAttempts).FindOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s:%d", outRefundNo, n)}}).Decode(&a)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return RefundAttempt{}, false, nil
+	}
+	if err != nil {
+		return RefundAttempt{}, false, fmt.Errorf("read refund attempt: %w", err)
+	}
+	return a, true, nil
+}
+
+// RefundFilter selects refunds for a listing; empty fields match anything.
+type RefundFilter struct {
+	OutTradeNo string
+	Status     cloudpay.RefundStatus
+	OpenID     string
+	BatchID    string
+	Label      string
+}
+
+func (f RefundFilter) bson() bson.D {
+	d := bson.D{}
+	add := func(k, v string) {
+		if v != "" {
+			d = append(d, bson.E{Key: k, Value: v})
+		}
+	}
+	add("out_trade_no", f.OutTradeNo)
+	add("status", string(f.Status))
+	add("openid", f.OpenID)
+	add("batch_id", f.BatchID)
+	add("label", f.Label)
+	return d
+}
+
+// RefundCursor marks where a listing page ended (newest first).
+type RefundCursor struct {
+	CreatedAt   time.Time `json:"t"`
+	OutRefundNo string    `json:"n"`
+}
+
+// Encode renders the cursor as an opaque URL-safe token.
+func (c RefundCursor) Encode() string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeRefundCursor parses a token made by Encode.
+func DecodeRefundCursor(token string) (RefundCursor, error) {
+	var c RefundCursor
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err == nil {
+		err = json.Unmarshal(b, &c)
+	}
+	if err != nil || c.OutRefundNo == "" {
+		return RefundCursor{}, cloudpay.FieldError("cursor", "cursor is not one this service returned")
+	}
+	return c, nil
+}
+
+// RefundTotals sums the refunds a filter selects.
+type RefundTotals struct {
+	Count     int64        `json:"count" bson:"count"`
+	AmountFen cloudpay.Fen `json:"amount_fen" bson:"amount_fen"`
+}
+
+// ListRefunds returns up to limit refunds after the cursor, newest first,
+// the cursor of the next page ("" at the end) and the filter's totals.
+func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *RefundCursor, limit int) ([]cloudpay.Refund, string, RefundTotals, error) {
+	col := s.db.Collection(colRefunds)
+	filter := f.bson()
+	var totals RefundTotals
+	cur, err := col.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$match", Value: filter}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil},
+			{Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}},
+			{Key: "amount_fen", Value: bson.D{{Key: "$sum", Value: "$amount_fen"}}}}}},
+	})
+	if err != nil {
+		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
+	}
+	var groups []RefundTotals
+	if err := cur.All(ctx, &groups); err != nil {
+		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
+	}
+	if len(groups) > 0 {
+		totals = groups[0]
+	}
+	page := filter
+	if after != nil {
+		page = append(bson.D{}, filter...)
+		page = append(page, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.CreatedAt}}}},
+			bson.D{{Key: "created_at", Value: after.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.OutRefundNo}}}},
+		}})
+	}
+	cur, err = col.Find(ctx, page, options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, "", totals, fmt.Errorf("list refunds: %w", err)
+	}
+	var out []cloudpay.Refund
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, "", totals, fmt.Errorf("list refunds: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[len(out)-1]
+		next = RefundCursor{CreatedAt: last.CreatedAt, OutRefundNo: last.OutRefundNo}.Encode()
+	}
+	return out, next, totals, nil
+}
+
+// RefundsDue lists refunds in the given status whose turn has come, oldest
+// turn first.
+func (s *Store) RefundsDue(ctx context.Context, status cloudpay.RefundStatus, now time.Time, limit int) ([]cloudpay.Refund, error) {
+	cur, err := s.db.Collection(colRefunds).Find(ctx,
+		bson.D{{Key: "status", Value: status}, {Key: "not_before", Value: bson.D{{Key: "$lte", Value: now}}}},
+		options.Find().SetSort(bson.D{{Key: "not_before", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, fmt.Errorf("find due refunds: %w", err)
+	}
+	var out []cloudpay.Refund
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("find due refunds: %w", err)
+	}
+	return out, nil
+}
+
+// ProjectOrderRefunds mirrors an order's refund totals onto it. Writers
+// pass the ledger seq they derived the status from; an older one is
+// ignored where the store can tell (and repaired by the next writer where
+// it cannot: the guard is not atomic on every store).
+func (s *Store) ProjectOrderRefunds(ctx context.Context, outTradeNo string, status cloudpay.OrderStatus, refundedFen cloudpay.Fen, seq int64, now time.Time) error {
+	o, err := s.Order(ctx, outTradeNo)
+	if err != nil {
+		return err
+	}
+	if o.RefundSeq >= seq {
+		return nil
+	}
+	_, err = s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}},
+		bson.D{{Key: "$set", Value: bson.D{
+			{Key: "status", Value: status},
+			{Key: "refunded_fen", Value: refundedFen},
+			{Key: "refund_seq", Value: seq},
+			{Key: "updated_at", Value: now},
+		}}})
+	if err != nil {
+		return fmt.Errorf("project order refunds: %w", err)
+	}
+	return nil
+}
+
+// Batch is a batch of refunds as submitted.
+type Batch struct {
+	ID             string      `bson:"_id"`
+	IdempotencyKey string      `bson:"idempotency_key"`
+	Label          string      `bson:"label,omitempty"`
+	Digest         string      `bson:"digest"` // of the items, to tell a resubmission from a conflict
+	Items          []BatchItem `bson:"items"`
+	CreatedAt      time.Time   `bson:"created_at"`
+}
+
+// BatchItem is one refund of a batch.
+type BatchItem struct {
+	OutTradeNo  string       `bson:"out_trade_no"`
+	AmountFen   cloudpay.Fen `bson:"amount_fen"`
+	Reason      string       `bson:"reason,omitempty"`
+	Key         string       `bson:"key"`
+	OutRefundNo string       `bson:"out_refund_no"`
+}
+
+// InsertBatch stores a batch unless one with its ID exists; it returns the
+// stored batch and whether this call inserted it.
+func (s *Store) InsertBatch(ctx context.Context, b Batch) (Batch, bool, error) {
+	_, err := s.db.Collection(colBatches).InsertOne(ctx, b)
+	if err == nil {
+		return b, true, nil
+	}
+	if !isDuplicate(err) {
+		return Batch{}, false, fmt.Errorf("insert batch: %w", err)
+	}
+	held, err := s.Batch(ctx, b.ID)
+	return held, false, err
+}
+
+// Batch loads a batch.
+func (s *Store) Batch(ctx context.Context, id string) (Batch, error) {
+	var b Batch
+	err := s.db.Collection(colBatches).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&b)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return Batch{}, cloudpay.Errorf(cloudpay.CodeBatchNotFound, "batch %s not found", id)
+	}
+	if err != nil {
+		return Batch{}, fmt.Errorf("find batch: %w", err)
+	}
+	return b, nil
+}
