@@ -37,3 +37,32 @@ func ParsePayCallback(raw []byte) (cloudpay.PayHint, error) {
 	}
 	return hint, nil
 }
+
+// refundCallback is the camelCase refund result Cloud Hosting POSTs to the
+// container: v2's refund notification, already decrypted.
+type refundCallback struct {
+	OutRefundNo  string `json:"outRefundNo"`
+	OutTradeNo   string `json:"outTradeNo"`
+	SubMchID     string `json:"subMchId"`
+	RefundStatus string `json:"refundStatus"`
+}
+
+// ParseRefundCallback reads a refund callback into a hint. It never panics;
+// a body that names no valid refund is an error. A status it does not know
+// is left empty: the hint only says which refund to query.
+func ParseRefundCallback(raw []byte) (cloudpay.RefundHint, error) {
+	var cb refundCallback
+	if err := json.Unmarshal(raw, &cb); err != nil {
+		return cloudpay.RefundHint{}, fmt.Errorf("refund callback is not the expected JSON: %w", err)
+	}
+	if !cloudpay.ValidOutRefundNo(cb.OutRefundNo) {
+		return cloudpay.RefundHint{}, fmt.Errorf("refund callback has no valid outRefundNo")
+	}
+	if cb.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(cb.OutTradeNo) {
+		return cloudpay.RefundHint{}, fmt.Errorf("refund callback has an invalid outTradeNo")
+	}
+	return cloudpay.RefundHint{
+		OutRefundNo: cb.OutRefundNo, OutTradeNo: cb.OutTradeNo, MchID: cb.SubMchID,
+		State: refundStates[cb.RefundStatus],
+	}, nil
+}

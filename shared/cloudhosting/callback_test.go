@@ -1,6 +1,7 @@
 package cloudhosting_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
@@ -48,6 +49,51 @@ func FuzzParsePayCallback(f *testing.F) {
 		hint, err := cloudhosting.ParsePayCallback(raw)
 		if err == nil && !cloudpay.ValidOutTradeNo(hint.OutTradeNo) {
 			t.Fatalf("accepted %q with invalid order number %q", raw, hint.OutTradeNo)
+		}
+	})
+}
+
+func TestParseRefundCallback(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		body    string
+		wantErr bool
+		want    cloudpay.RefundHint
+	}{
+		{"success", `{"returnCode":"SUCCESS","subMchId":"19","outTradeNo":"A1","outRefundNo":"R-1@x","refundId":"50","refundStatus":"SUCCESS","refundFee":1,"extra":{}}`,
+			false, cloudpay.RefundHint{OutRefundNo: "R-1@x", OutTradeNo: "A1", MchID: "19", State: cloudpay.RefundStateSuccess}},
+		{"abnormal", `{"outRefundNo":"R1","refundStatus":"CHANGE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateAbnormal}},
+		{"closed", `{"outRefundNo":"R1","refundStatus":"REFUNDCLOSE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateClosed}},
+		{"unknown status is only a trigger", `{"outRefundNo":"R1","refundStatus":"WHATEVER"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
+		{"amounts as text", `{"outRefundNo":"R1","refundFee":"1","totalFee":"2"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
+		{"no refund number", `{"outTradeNo":"A1","refundStatus":"SUCCESS"}`, true, cloudpay.RefundHint{}},
+		{"bad refund number", `{"outRefundNo":"R 1"}`, true, cloudpay.RefundHint{}},
+		{"refund number too long", `{"outRefundNo":"` + strings.Repeat("R", 65) + `"}`, true, cloudpay.RefundHint{}},
+		{"bad order number", `{"outRefundNo":"R1","outTradeNo":"A/1"}`, true, cloudpay.RefundHint{}},
+		{"refund number not a string", `{"outRefundNo":1}`, true, cloudpay.RefundHint{}},
+		{"not JSON", `outRefundNo=R1`, true, cloudpay.RefundHint{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := cloudhosting.ParseRefundCallback([]byte(tc.body))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseRefundCallback(f *testing.F) {
+	f.Add([]byte(`{"outRefundNo":"R1","outTradeNo":"A1","refundStatus":"SUCCESS"}`))
+	f.Add([]byte(`{"outRefundNo":"R1","refundFee":1e99}`))
+	f.Add([]byte(`{"outRefundNo":["R1"]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		hint, err := cloudhosting.ParseRefundCallback(raw)
+		if err == nil && !cloudpay.ValidOutRefundNo(hint.OutRefundNo) {
+			t.Fatalf("accepted %q with invalid refund number %q", raw, hint.OutRefundNo)
 		}
 	})
 }

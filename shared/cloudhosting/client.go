@@ -21,14 +21,16 @@ import (
 // Config is the channel's settings. The callback container is where WeChat
 // delivers pay results; the environment may also come from X-WX-ENV.
 type Config struct {
-	APIURL          string        `env:"CLOUDHOSTING_API_URL, default=http://api.weixin.qq.com"`
-	SubMchID        string        `env:"WECHAT_SUB_MCH_ID, required"`
-	SubAppID        string        `env:"WECHAT_SUB_APPID"`
-	EnvID           string        `env:"CLOUDHOSTING_ENV_ID"`
-	CBREnvID        string        `env:"CBR_ENV_ID"` // injected by Cloud Hosting into every container
-	CallbackService string        `env:"PAY_CALLBACK_SERVICE, default=payment-callback"`
-	CallbackPath    string        `env:"PAY_CALLBACK_PATH, default=/callbacks/pay"`
-	Timeout         time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
+	APIURL          string `env:"CLOUDHOSTING_API_URL, default=http://api.weixin.qq.com"`
+	SubMchID        string `env:"WECHAT_SUB_MCH_ID, required"`
+	SubAppID        string `env:"WECHAT_SUB_APPID"`
+	EnvID           string `env:"CLOUDHOSTING_ENV_ID"`
+	CBREnvID        string `env:"CBR_ENV_ID"` // injected by Cloud Hosting into every container
+	CallbackService string `env:"PAY_CALLBACK_SERVICE, default=payment-callback"`
+	CallbackPath    string `env:"PAY_CALLBACK_PATH, default=/callbacks/pay"`
+	// RefundCallbackPath is where, in CallbackService, WeChat delivers refund results.
+	RefundCallbackPath string        `env:"REFUND_CALLBACK_PATH, default=/callbacks/refund"`
+	Timeout            time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
 }
 
 // Client calls the open interface. Build one per process.
@@ -48,6 +50,18 @@ func New(cfg Config, hc *http.Client) *Client {
 	}
 	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
 	return &Client{cfg: cfg, http: hc}
+}
+
+// envID is the environment that receives a callback: configuration first,
+// then the request's X-WX-ENV, then Cloud Hosting's CBR_ENV_ID.
+func (c *Client) envID(fromRequest, callback string) (string, error) {
+	for _, id := range []string{c.cfg.EnvID, fromRequest, c.cfg.CBREnvID} {
+		if id != "" {
+			return id, nil
+		}
+	}
+	return "", cloudpay.Errorf(cloudpay.CodeInternal,
+		"no Cloud Hosting environment for the %s callback: set CLOUDHOSTING_ENV_ID or call through Cloud Hosting (X-WX-ENV)", callback)
 }
 
 // MerchantID is the merchant whose orders this channel handles.
@@ -86,16 +100,9 @@ type result struct {
 // Prepay creates WeChat's side of the order and returns what
 // wx.requestPayment needs. The amount is the stored order's.
 func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string, cloudpay.PaymentParams, error) {
-	envID := c.cfg.EnvID
-	if envID == "" {
-		envID = req.EnvID
-	}
-	if envID == "" {
-		envID = c.cfg.CBREnvID
-	}
-	if envID == "" {
-		return "", cloudpay.PaymentParams{}, cloudpay.Errorf(cloudpay.CodeInternal,
-			"no Cloud Hosting environment for the pay callback: set CLOUDHOSTING_ENV_ID or call through Cloud Hosting (X-WX-ENV)")
+	envID, err := c.envID(req.EnvID, "pay")
+	if err != nil {
+		return "", cloudpay.PaymentParams{}, err
 	}
 	o := req.Order
 	body := unifiedOrderRequest{
@@ -136,8 +143,7 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Tr
 	}
 	req := map[string]string{"out_trade_no": outTradeNo, "sub_mch_id": c.cfg.SubMchID}
 	err := c.call(ctx, "queryorder", req, &resp, &resp.result)
-	var we *wechatError
-	if errors.As(err, &we) && we.code == "ORDERNOTEXIST" {
+	if refusedWith(err, "ORDERNOTEXIST") {
 		return cloudpay.Transaction{OutTradeNo: outTradeNo, State: cloudpay.TradeNotExist}, nil
 	}
 	if err != nil {
@@ -162,8 +168,7 @@ func (c *Client) CloseOrder(ctx context.Context, outTradeNo string) error {
 	var resp result
 	req := map[string]string{"out_trade_no": outTradeNo, "sub_mch_id": c.cfg.SubMchID}
 	err := c.call(ctx, "closeorder", req, &resp, &resp)
-	var we *wechatError
-	if errors.As(err, &we) && we.code == "ORDERCLOSED" {
+	if refusedWith(err, "ORDERCLOSED") {
 		return nil
 	}
 	if err != nil {
@@ -175,29 +180,34 @@ func (c *Client) CloseOrder(ctx context.Context, outTradeNo string) error {
 // wechatTime is WeChat v2's time format, in Beijing time.
 const wechatTime = "20060102150405"
 
-// wechatError is a refusal by WeChat (result_code FAIL) with its err_code.
-type wechatError struct {
-	code, desc string
+// refusedWith reports whether err is WeChat's refusal (result_code FAIL)
+// with the given err_code, before domain has wrapped it.
+func refusedWith(err error, code string) bool {
+	we, ok := cloudpay.WeChatErrorOf(err)
+	return ok && we.Code == code
 }
 
-func (e *wechatError) Error() string { return "wechat refused: " + e.code + " " + e.desc }
-
-// domain maps a refusal by WeChat to the error clients see; other errors
+// domain maps a refusal by WeChat (a bare *cloudpay.WeChatError from call)
+// to the error clients see, keeping the refusal as its cause; other errors
 // are already domain errors. Callers first handle the refusals that mean
 // something else to them (ORDERNOTEXIST to a query, ORDERCLOSED to a close).
 func domain(err error) error {
-	var e *wechatError
-	if !errors.As(err, &e) {
+	var de *cloudpay.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	we, ok := cloudpay.WeChatErrorOf(err)
+	if !ok {
 		return err
 	}
 	code := cloudpay.CodeWeChatError
-	switch e.code {
+	switch we.Code {
 	case "ORDERPAID":
 		code = cloudpay.CodeOrderPaid
 	case "ORDERCLOSED":
 		code = cloudpay.CodeOrderClosed
 	}
-	return &cloudpay.Error{Code: code, Message: "WeChat Pay refused the request: " + e.code, Err: e}
+	return &cloudpay.Error{Code: code, Message: "WeChat Pay refused the request: " + we.Code, Err: we}
 }
 
 // maxResponse bounds what is read from WeChat; real replies are a few KiB.
@@ -247,7 +257,7 @@ func (c *Client) call(ctx context.Context, api string, body, out any, res *resul
 		return cloudpay.Errorf(cloudpay.CodeWeChatError, "WeChat return_code %q: %s", res.ReturnCode, res.ReturnMsg)
 	}
 	if res.ResultCode != "SUCCESS" {
-		return &wechatError{code: res.ErrCode, desc: res.ErrCodeDes}
+		return &cloudpay.WeChatError{Code: res.ErrCode, Message: res.ErrCodeDes}
 	}
 	return nil
 }

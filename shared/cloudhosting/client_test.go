@@ -56,24 +56,27 @@ func TestPrepayEnvironmentPrecedence(t *testing.T) {
 }
 
 // WeChat's answers the simulator cannot give are served by a canned handler.
+// A refusal (result_code FAIL) keeps WeChat's err_code in a WeChatError;
+// failures of the transport or the envelope carry none.
 func TestGatewayErrorMapping(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		status int
-		body   string
-		delay  time.Duration
-		want   cloudpay.Code
+		name       string
+		status     int
+		body       string
+		delay      time.Duration
+		want       cloudpay.Code
+		wantWeChat string
 	}{
-		{"transport errcode", 200, `{"errcode":-1,"errmsg":"system busy"}`, 0, cloudpay.CodeWeChatError},
-		{"return_code FAIL", 200, `{"errcode":0,"respdata":{"return_code":"FAIL","return_msg":"受理关系不存在"}}`, 0, cloudpay.CodeWeChatError},
-		{"result FAIL", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"SYSTEMERROR"}}`, 0, cloudpay.CodeWeChatError},
-		{"already paid", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"ORDERPAID"}}`, 0, cloudpay.CodeOrderPaid},
-		{"already closed", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"ORDERCLOSED"}}`, 0, cloudpay.CodeOrderClosed},
-		{"errcode 0 without prepay_id", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"SUCCESS","prepay_id":"","payment":{"package":"prepay_id="}}}`, 0, cloudpay.CodeWeChatError},
-		{"HTTP 502", 502, `bad gateway`, 0, cloudpay.CodeWeChatError},
-		{"not the envelope", 200, `<xml>nope</xml>`, 0, cloudpay.CodeWeChatError},
-		{"no errcode", 200, `{"respdata":{}}`, 0, cloudpay.CodeWeChatError},
-		{"too slow", 200, `{"errcode":0}`, 300 * time.Millisecond, cloudpay.CodeWeChatTimeout},
+		{"transport errcode", 200, `{"errcode":-1,"errmsg":"system busy"}`, 0, cloudpay.CodeWeChatError, ""},
+		{"return_code FAIL", 200, `{"errcode":0,"respdata":{"return_code":"FAIL","return_msg":"受理关系不存在"}}`, 0, cloudpay.CodeWeChatError, ""},
+		{"result FAIL", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"SYSTEMERROR","err_code_des":"busy"}}`, 0, cloudpay.CodeWeChatError, "SYSTEMERROR"},
+		{"already paid", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"ORDERPAID","err_code_des":"busy"}}`, 0, cloudpay.CodeOrderPaid, "ORDERPAID"},
+		{"already closed", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"FAIL","err_code":"ORDERCLOSED","err_code_des":"busy"}}`, 0, cloudpay.CodeOrderClosed, "ORDERCLOSED"},
+		{"errcode 0 without prepay_id", 200, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"SUCCESS","prepay_id":"","payment":{"package":"prepay_id="}}}`, 0, cloudpay.CodeWeChatError, ""},
+		{"HTTP 502", 502, `bad gateway`, 0, cloudpay.CodeWeChatError, ""},
+		{"not the envelope", 200, `<xml>nope</xml>`, 0, cloudpay.CodeWeChatError, ""},
+		{"no errcode", 200, `{"respdata":{}}`, 0, cloudpay.CodeWeChatError, ""},
+		{"too slow", 200, `{"errcode":0}`, 300 * time.Millisecond, cloudpay.CodeWeChatTimeout, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +94,13 @@ func TestGatewayErrorMapping(t *testing.T) {
 			_, _, err := gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order("MAP1"), ClientIP: "203.0.113.7"})
 			if got := cloudpay.ErrorCode(err); got != tc.want {
 				t.Fatalf("code = %s (%v), want %s", got, err, tc.want)
+			}
+			we, ok := cloudpay.WeChatErrorOf(err)
+			switch {
+			case tc.wantWeChat == "" && ok:
+				t.Fatalf("unexpected WeChatError %+v", we)
+			case tc.wantWeChat != "" && (!ok || we.Code != tc.wantWeChat || we.Message != "busy"):
+				t.Fatalf("WeChatError = %+v (found %v), want code %s with its description", we, ok, tc.wantWeChat)
 			}
 		})
 	}

@@ -1,0 +1,212 @@
+package cloudhosting
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+type refundRequest struct {
+	SubMchID     string    `json:"sub_mch_id"`
+	OutTradeNo   string    `json:"out_trade_no"`
+	OutRefundNo  string    `json:"out_refund_no"`
+	TotalFee     int64     `json:"total_fee"`
+	RefundFee    int64     `json:"refund_fee"`
+	RefundDesc   string    `json:"refund_desc,omitempty"`
+	EnvID        string    `json:"env_id"`
+	CallbackType int       `json:"callback_type"`
+	Container    container `json:"container"`
+}
+
+// Refund asks WeChat to refund part or all of a paid order. Acceptance is
+// not the refund: the result stays PROCESSING until the refund callback or
+// QueryRefund says otherwise. Retry a failed or unanswered refund with the
+// same OutRefundNo: WeChat refunds a number only once.
+func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error) {
+	envID, err := c.envID(req.EnvID, "refund")
+	if err != nil {
+		return cloudpay.RefundResult{}, err
+	}
+	body := refundRequest{
+		SubMchID: c.cfg.SubMchID, OutTradeNo: req.OutTradeNo, OutRefundNo: req.OutRefundNo,
+		TotalFee: int64(req.TotalFen), RefundFee: int64(req.RefundFen), RefundDesc: req.Reason,
+		EnvID: envID, CallbackType: 2,
+		Container: container{Service: c.cfg.CallbackService, Path: c.cfg.RefundCallbackPath},
+	}
+	var resp struct {
+		result
+		SubMchID    string `json:"sub_mch_id"`
+		OutTradeNo  string `json:"out_trade_no"`
+		OutRefundNo string `json:"out_refund_no"`
+		RefundID    string `json:"refund_id"`
+		RefundFee   fen    `json:"refund_fee"`
+		TotalFee    fen    `json:"total_fee"`
+	}
+	if err := c.call(ctx, "refund", body, &resp, &resp.result); err != nil {
+		return cloudpay.RefundResult{}, fmt.Errorf("refund %s: %w", req.OutRefundNo, domain(err))
+	}
+	res := cloudpay.RefundResult{
+		OutRefundNo: req.OutRefundNo, OutTradeNo: req.OutTradeNo, RefundID: resp.RefundID,
+		State: cloudpay.RefundStateProcessing, RefundFen: req.RefundFen, TotalFen: req.TotalFen,
+		MchID: c.cfg.SubMchID,
+	}
+	// WeChat's echo wins where it has one: it is what WeChat recorded.
+	if resp.OutTradeNo != "" {
+		res.OutTradeNo = resp.OutTradeNo
+	}
+	if resp.RefundFee != 0 {
+		res.RefundFen = cloudpay.Fen(resp.RefundFee)
+	}
+	if resp.TotalFee != 0 {
+		res.TotalFen = cloudpay.Fen(resp.TotalFee)
+	}
+	if resp.SubMchID != "" {
+		res.MchID = resp.SubMchID
+	}
+	return res, nil
+}
+
+// refundStates maps v2 refund_status (queryrefund) and refundStatus
+// (refund callback) to the domain's v3 names.
+var refundStates = map[string]cloudpay.RefundState{
+	"SUCCESS":     cloudpay.RefundStateSuccess,
+	"REFUNDCLOSE": cloudpay.RefundStateClosed,
+	"PROCESSING":  cloudpay.RefundStateProcessing,
+	"CHANGE":      cloudpay.RefundStateAbnormal,
+}
+
+// refundTime is v2's format of refund times, in Beijing time.
+const refundTime = "2006-01-02 15:04:05"
+
+// QueryRefund asks WeChat about one refund. A refund WeChat does not know
+// comes back with state NOTEXIST, not as an error.
+func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error) {
+	var resp queryRefundResponse
+	req := map[string]string{"sub_mch_id": c.cfg.SubMchID, "out_refund_no": outRefundNo}
+	err := c.call(ctx, "queryrefund", req, &resp, &resp.result)
+	if refusedWith(err, "REFUNDNOTEXIST") {
+		return cloudpay.RefundResult{OutRefundNo: outRefundNo, State: cloudpay.RefundStateNotExist}, nil
+	}
+	if err != nil {
+		return cloudpay.RefundResult{}, fmt.Errorf("queryrefund %s: %w", outRefundNo, domain(err))
+	}
+	res, err := refundEntry(resp.fields, outRefundNo)
+	if err != nil {
+		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+			Message: "queryrefund " + outRefundNo + ": WeChat answered an unreadable refund", Err: err}
+	}
+	return res, nil
+}
+
+// queryRefundResponse is queryrefund's respdata. v2 lists the order's
+// refunds in indexed fields (out_refund_no_0, refund_status_0, …), so every
+// field is also kept by name.
+type queryRefundResponse struct {
+	result
+	fields map[string]json.RawMessage
+}
+
+func (q *queryRefundResponse) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &q.result); err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &q.fields)
+}
+
+// refundEntry picks, among the refunds of a queryrefund answer, the one
+// numbered outRefundNo.
+func refundEntry(f map[string]json.RawMessage, outRefundNo string) (cloudpay.RefundResult, error) {
+	str := func(key string) (string, error) {
+		raw, ok := f[key]
+		if !ok || string(raw) == "null" {
+			return "", nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			return s, nil
+		}
+		// v2 values are text, but the conversion to JSON may give numbers.
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", fmt.Errorf("%s is neither text nor a number", key)
+		}
+		return n.String(), nil
+	}
+	amount := func(key string) (cloudpay.Fen, error) {
+		raw, ok := f[key]
+		if !ok {
+			return 0, nil
+		}
+		var v fen
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return 0, fmt.Errorf("%s: %w", key, err)
+		}
+		return cloudpay.Fen(v), nil
+	}
+	// refund_count bounds the scan; without it, entries are read until the
+	// first missing index. WeChat lists at most 50 refunds per order.
+	limit := 100
+	if s, err := str("refund_count"); err == nil && s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 && n < limit {
+			limit = n
+		}
+	}
+	for i := range limit {
+		n := strconv.Itoa(i)
+		no, err := str("out_refund_no_" + n)
+		if err != nil {
+			return cloudpay.RefundResult{}, err
+		}
+		if no == "" {
+			break
+		}
+		if no != outRefundNo {
+			continue
+		}
+		res := cloudpay.RefundResult{OutRefundNo: no}
+		status, err := str("refund_status_" + n)
+		if err != nil {
+			return res, err
+		}
+		state, ok := refundStates[status]
+		if !ok {
+			return res, fmt.Errorf("unknown refund_status_%s %q", n, status)
+		}
+		res.State = state
+		if res.RefundID, err = str("refund_id_" + n); err != nil {
+			return res, err
+		}
+		if res.RefundFen, err = amount("refund_fee_" + n); err != nil {
+			return res, err
+		}
+		if res.TotalFen, err = amount("total_fee"); err != nil {
+			return res, err
+		}
+		if res.OutTradeNo, err = str("out_trade_no"); err != nil {
+			return res, err
+		}
+		if res.MchID, err = str("sub_mch_id"); err != nil {
+			return res, err
+		}
+		if res.Account, err = str("refund_recv_accout_" + n); err != nil { // sic: v2's spelling
+			return res, err
+		}
+		at, err := str("refund_success_time_" + n)
+		if err != nil {
+			return res, err
+		}
+		if at != "" {
+			t, err := time.ParseInLocation(refundTime, at, cloudpay.Beijing)
+			if err != nil {
+				return res, fmt.Errorf("refund_success_time_%s %q is not %s", n, at, refundTime)
+			}
+			res.SucceededAt = t.UTC()
+		}
+		return res, nil
+	}
+	return cloudpay.RefundResult{}, fmt.Errorf("no entry for out_refund_no %s", outRefundNo)
+}
