@@ -16,30 +16,48 @@ import (
 // Delivery triggers.
 const (
 	TriggerPay        = "pay"         // first delivery after Pay
+	TriggerSettle     = "settle"      // first delivery after a refund settled (on its own or by SettleRefund)
 	TriggerRetry      = "retry"       // background redelivery after a failure
-	TriggerNotify     = "notify"      // replay requested through Notify
-	TriggerForge      = "forge"       // forged callback requested through Forge
-	TriggerForgeFault = "forge_fault" // forged callback sent by a pay_callback forge fault
+	TriggerNotify     = "notify"      // replay requested through Notify or NotifyRefund
+	TriggerForge      = "forge"       // forged callback requested through Forge or ForgeV3
+	TriggerForgeFault = "forge_fault" // forged callback sent by a pay_callback or v3_notify forge fault
+)
+
+// Delivery kinds: what was sent. They double as the fault api names of the deliveries.
+const (
+	KindPayCallback    = "pay_callback"    // Cloud Hosting pay callback (camelCase JSON)
+	KindRefundCallback = "refund_callback" // Cloud Hosting refund callback (camelCase JSON)
+	KindV3Notify       = "v3_notify"       // API v3 notification (signed, encrypted resource)
 )
 
 const maxReply = 64 << 10
 
-// Delivery is one attempt to deliver a pay callback (or, when Dropped, a callback that
-// a drop fault swallowed: it is returned but never logged).
+// Delivery is one attempt to deliver a callback or notification (or, when Dropped, one
+// that a drop fault swallowed: it is returned but never logged).
 type Delivery struct {
-	OutTradeNo string          `json:"out_trade_no"`
-	Trigger    string          `json:"trigger"`
-	Attempt    int             `json:"attempt"` // 1 for the first delivery of a callback, 2.. for redeliveries
-	URL        string          `json:"url"`
-	Body       json.RawMessage `json:"body"`
-	Status     int             `json:"status"`
-	Reply      string          `json:"reply"`
-	OK         bool            `json:"ok"`
-	Forged     bool            `json:"forged"`
-	Duplicate  bool            `json:"duplicate,omitempty"`
-	Dropped    bool            `json:"dropped,omitempty"`
-	At         time.Time       `json:"at"`
-	Error      string          `json:"error,omitempty"`
+	Kind        string `json:"kind"` // KindPayCallback, KindRefundCallback or KindV3Notify
+	OutTradeNo  string `json:"out_trade_no"`
+	OutRefundNo string `json:"out_refund_no,omitempty"` // refund callbacks and notifications
+	// EventType is the v3 event_type, or for a Cloud Hosting refund callback the
+	// refund state its content claims (SUCCESS, CLOSED, ABNORMAL).
+	EventType string          `json:"event_type,omitempty"`
+	Trigger   string          `json:"trigger"`
+	Attempt   int             `json:"attempt"` // 1 for the first delivery of a callback, 2.. for redeliveries
+	URL       string          `json:"url"`
+	Body      json.RawMessage `json:"body"`
+	Status    int             `json:"status"`
+	Reply     string          `json:"reply"`
+	OK        bool            `json:"ok"`
+	Forged    bool            `json:"forged"`
+	ForgeKind string          `json:"forge_kind,omitempty"` // ForgeV3 kinds
+	Duplicate bool            `json:"duplicate,omitempty"`
+	Dropped   bool            `json:"dropped,omitempty"`
+	At        time.Time       `json:"at"`
+	Error     string          `json:"error,omitempty"`
+	// Headers are the Wechatpay-* headers of a v3 notification.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Plaintext is the decrypted resource of a v3 notification.
+	Plaintext json.RawMessage `json:"plaintext,omitempty"`
 }
 
 // payCallback is the Cloud Hosting pay callback body (facts §2.3).
@@ -66,13 +84,20 @@ type payCallback struct {
 	Attach         string `json:"attach,omitempty"`
 }
 
-// callback is a pay callback ready to send.
+// callback is a callback or notification ready to send.
 type callback struct {
-	outTradeNo string
-	url        string
-	urlErr     string
-	body       []byte
-	forged     bool
+	kind        string
+	outTradeNo  string
+	outRefundNo string
+	eventType   string
+	state       string // refund kinds: the refund state the content claims
+	url         string
+	urlErr      string
+	body        []byte
+	plaintext   []byte      // v3 notifications
+	headers     http.Header // fixed headers of a forged v3 notification; nil: signed per attempt
+	forged      bool
+	forgeKind   string
 }
 
 // PayResult is what Pay returns.
@@ -93,8 +118,9 @@ type ForgeRequest struct {
 	Path       string `json:"path,omitempty"`
 }
 
-// Pay acts as the user paying a NOTPAY order, then delivers the pay callback: the first
-// attempt synchronously, redeliveries (after a failure) in the background.
+// Pay acts as the user paying a NOTPAY order of either channel, then delivers the Cloud
+// Hosting pay callback (or, for an API v3 order, the TRANSACTION.SUCCESS notification):
+// the first attempt synchronously, redeliveries (after a failure) in the background.
 func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -117,7 +143,7 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, erro
 	o.transactionID = s.newTransactionIDLocked(now)
 	o.timeEnd = now
 	s.byTxn[o.transactionID] = o
-	cb := s.callbackLocked(o, false, ForgeRequest{})
+	cb := s.payCallbackLocked(o)
 	res := PayResult{OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, TradeState: o.state}
 	s.mu.Unlock()
 
@@ -125,8 +151,8 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, erro
 	return res, nil
 }
 
-// Notify delivers the genuine pay callback of a paid order again, now, without
-// background redelivery.
+// Notify delivers the genuine pay callback (or v3 TRANSACTION.SUCCESS notification) of a
+// paid order again, now, without background redelivery.
 func (s *Simulator) Notify(ctx context.Context, outTradeNo string) (Delivery, error) {
 	s.mu.Lock()
 	o := s.orders[outTradeNo]
@@ -134,12 +160,12 @@ func (s *Simulator) Notify(ctx context.Context, outTradeNo string) (Delivery, er
 		s.mu.Unlock()
 		return Delivery{}, orderNotFound(outTradeNo)
 	}
-	if o.state != stateSuccess {
+	if !o.paid() {
 		s.mu.Unlock()
 		return Delivery{}, &Error{Status: http.StatusConflict, Code: "ORDER_NOT_PAID",
 			Message: fmt.Sprintf("order %s is %s: WeChat only calls back paid orders", outTradeNo, o.state)}
 	}
-	cb := s.callbackLocked(o, false, ForgeRequest{})
+	cb := s.payCallbackLocked(o)
 	s.mu.Unlock()
 	return s.deliverGenuine(ctx, cb, TriggerNotify, false), nil
 }
@@ -170,6 +196,14 @@ func (s *Simulator) Forge(ctx context.Context, req ForgeRequest) (Delivery, erro
 	cb := s.callbackLocked(o, true, req)
 	s.mu.Unlock()
 	return s.deliver(ctx, cb, TriggerForge, 1, false), nil
+}
+
+// payCallbackLocked builds the genuine payment callback of o for its channel.
+func (s *Simulator) payCallbackLocked(o *order) callback {
+	if o.channel == ChannelV3 {
+		return s.transactionNotifyLocked(o)
+	}
+	return s.callbackLocked(o, false, ForgeRequest{})
 }
 
 // forgeFromFault sends the forged callback a forge fault asked for, if the order is
@@ -219,7 +253,7 @@ func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callba
 	if err != nil { // cannot happen: only strings and integers
 		raw = []byte("{}")
 	}
-	cb := callback{outTradeNo: o.outTradeNo, body: raw, forged: forged}
+	cb := callback{kind: KindPayCallback, outTradeNo: o.outTradeNo, body: raw, forged: forged}
 
 	container, function := o.container, o.functionName
 	if f.Service != "" || f.Path != "" {
@@ -231,20 +265,23 @@ func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callba
 			container.Path = f.Path
 		}
 	}
+	cb.url, cb.urlErr = s.targetURL(container, function)
+	return cb
+}
+
+// targetURL maps a Cloud Hosting callback target (a cloud function, or else a container)
+// to a URL through Config.Services.
+func (s *Simulator) targetURL(container Container, function string) (url, urlErr string) {
 	if function != "" {
 		if base, ok := s.cfg.Services[function]; ok {
-			cb.url = base
-		} else {
-			cb.urlErr = fmt.Sprintf("unknown cloud function %q (not in Config.Services)", function)
+			return base, ""
 		}
-		return cb
+		return "", fmt.Sprintf("unknown cloud function %q (not in Config.Services)", function)
 	}
 	if base, ok := s.cfg.Services[container.Service]; ok {
-		cb.url = joinURL(base, container.Path)
-	} else {
-		cb.urlErr = fmt.Sprintf("unknown container service %q (not in Config.Services)", container.Service)
+		return joinURL(base, container.Path), ""
 	}
-	return cb
+	return "", fmt.Sprintf("unknown container service %q (not in Config.Services)", container.Service)
 }
 
 func joinURL(base, path string) string {
@@ -254,12 +291,14 @@ func joinURL(base, path string) string {
 	return strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(path, "/")
 }
 
-// deliverGenuine delivers a genuine callback, applying pay_callback faults, and, when
+// deliverGenuine delivers a genuine callback, applying the faults of its kind, and, when
 // retry is set and the attempt failed, schedules redeliveries.
 func (s *Simulator) deliverGenuine(ctx context.Context, cb callback, trigger string, retry bool) Delivery {
-	if s.consumeFault(apiPayCallback, ModeDrop) != nil {
-		return Delivery{OutTradeNo: cb.outTradeNo, Trigger: trigger, Attempt: 1, URL: cb.url,
-			Body: json.RawMessage(cb.body), Dropped: true, At: s.now(), Error: "dropped by a pay_callback drop fault"}
+	if s.consumeFault(cb.kind, ModeDrop) != nil {
+		d := s.newDelivery(cb, trigger, 1, false)
+		d.Dropped = true
+		d.Error = "dropped by a " + cb.kind + " drop fault"
+		return d
 	}
 	d := s.attempt(ctx, cb, trigger, 1)
 	if !d.OK && retry {
@@ -274,7 +313,7 @@ func (s *Simulator) redeliver(cb callback) {
 			return
 		}
 		s.mu.Lock()
-		acked := s.orders[cb.outTradeNo] != nil && s.orders[cb.outTradeNo].acked
+		acked := s.ackedLocked(cb)
 		s.mu.Unlock()
 		if acked {
 			return
@@ -288,7 +327,7 @@ func (s *Simulator) redeliver(cb callback) {
 // attempt makes one delivery attempt of a genuine callback, sent twice concurrently
 // when a duplicate fault applies; it reports success if any copy was acknowledged.
 func (s *Simulator) attempt(ctx context.Context, cb callback, trigger string, n int) Delivery {
-	if s.consumeFault(apiPayCallback, ModeDuplicate) == nil {
+	if s.consumeFault(cb.kind, ModeDuplicate) == nil {
 		return s.deliver(ctx, cb, trigger, n, false)
 	}
 	var wg sync.WaitGroup
@@ -303,34 +342,80 @@ func (s *Simulator) attempt(ctx context.Context, cb callback, trigger string, n 
 	return ds[0]
 }
 
+func (s *Simulator) newDelivery(cb callback, trigger string, n int, dup bool) Delivery {
+	d := Delivery{Kind: cb.kind, OutTradeNo: cb.outTradeNo, OutRefundNo: cb.outRefundNo,
+		EventType: cb.eventType, Trigger: trigger, Attempt: n, URL: cb.url,
+		Body: json.RawMessage(cb.body), Forged: cb.forged, ForgeKind: cb.forgeKind, Duplicate: dup, At: s.now()}
+	if len(cb.plaintext) > 0 {
+		d.Plaintext = json.RawMessage(cb.plaintext)
+	}
+	return d
+}
+
 // deliver POSTs cb once, judges the reply and logs the attempt. It never holds the mutex
-// during HTTP.
+// during HTTP. A genuine v3 notification is signed afresh for each attempt.
 func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n int, dup bool) Delivery {
-	d := Delivery{OutTradeNo: cb.outTradeNo, Trigger: trigger, Attempt: n, URL: cb.url,
-		Body: json.RawMessage(cb.body), Forged: cb.forged, Duplicate: dup, At: s.now()}
+	d := s.newDelivery(cb, trigger, n, dup)
+	headers := cb.headers
+	if cb.kind == KindV3Notify && headers == nil {
+		headers = s.v3SignedHeaders(cb.body)
+	}
+	if len(headers) > 0 {
+		d.Headers = map[string]string{}
+		for k := range headers {
+			d.Headers[k] = headers.Get(k)
+		}
+	}
 	if cb.urlErr != "" {
 		d.Error = cb.urlErr
 	} else {
-		d.Status, d.Reply, d.Error = s.post(ctx, cb.url, cb.body)
+		d.Status, d.Reply, d.Error = s.post(ctx, cb.url, cb.body, headers)
 		if d.Error == "" {
-			d.OK, d.Error = judgeReply(d.Status, []byte(d.Reply))
+			if cb.kind == KindV3Notify {
+				d.OK, d.Error = judgeV3Reply(d.Status)
+			} else {
+				d.OK, d.Error = judgeReply(d.Status, []byte(d.Reply))
+			}
 		}
 	}
 	s.mu.Lock()
 	s.deliveries = append(s.deliveries, d)
 	if d.OK && !d.Forged {
-		if o := s.orders[d.OutTradeNo]; o != nil {
-			o.acked = true
-		}
+		s.markAckedLocked(cb)
 	}
 	s.mu.Unlock()
 	return d
 }
 
-func (s *Simulator) post(ctx context.Context, url string, body []byte) (status int, reply, errText string) {
+// ackedLocked reports whether a genuine delivery of what cb carries was acknowledged.
+func (s *Simulator) ackedLocked(cb callback) bool {
+	if cb.outRefundNo != "" {
+		r := s.refunds[cb.outRefundNo]
+		return r != nil && r.acked[cb.state]
+	}
+	o := s.orders[cb.outTradeNo]
+	return o != nil && o.acked
+}
+
+func (s *Simulator) markAckedLocked(cb callback) {
+	if cb.outRefundNo != "" {
+		if r := s.refunds[cb.outRefundNo]; r != nil {
+			r.acked[cb.state] = true
+		}
+		return
+	}
+	if o := s.orders[cb.outTradeNo]; o != nil {
+		o.acked = true
+	}
+}
+
+func (s *Simulator) post(ctx context.Context, url string, body []byte, headers http.Header) (status int, reply, errText string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return 0, "", "build request: " + err.Error()
+	}
+	for k, vs := range headers {
+		req.Header[k] = vs
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.cfg.HTTPClient.Do(req)
@@ -343,6 +428,14 @@ func (s *Simulator) post(ctx context.Context, url string, body []byte) (status i
 		return resp.StatusCode, string(raw), "read reply: " + err.Error()
 	}
 	return resp.StatusCode, string(raw), ""
+}
+
+// judgeV3Reply accepts HTTP 200 or 204, whatever the body (facts §5.6).
+func judgeV3Reply(status int) (ok bool, why string) {
+	if status == http.StatusOK || status == http.StatusNoContent {
+		return true, ""
+	}
+	return false, "reply status " + strconv.Itoa(status) + ", want 200 or 204"
 }
 
 // judgeReply accepts only HTTP 200 with a JSON object whose errcode is the number 0.

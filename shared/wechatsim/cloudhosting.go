@@ -10,18 +10,28 @@ import (
 	"time"
 )
 
-// Open-interface API names, as used in the call log and in faults.
+// API names, as used in the call log and in faults. Each names an open-interface endpoint
+// and its API v3 counterpart.
 const (
-	apiUnifiedOrder = "unifiedorder"
-	apiQueryOrder   = "queryorder"
-	apiCloseOrder   = "closeorder"
+	apiUnifiedOrder = "unifiedorder" // also POST /v3/pay/transactions/jsapi
+	apiQueryOrder   = "queryorder"   // also GET /v3/pay/transactions/out-trade-no/{no}
+	apiCloseOrder   = "closeorder"   // also POST /v3/pay/transactions/out-trade-no/{no}/close
+	apiRefund       = "refund"       // also POST /v3/refund/domestic/refunds
+	apiQueryRefund  = "queryrefund"  // also GET /v3/refund/domestic/refunds/{no}
 )
 
-// Trade states (v2 values).
+// Trade states (v2 values; v3 uses the same).
 const (
 	stateNotPay  = "NOTPAY"
 	stateSuccess = "SUCCESS"
+	stateRefund  = "REFUND" // paid, and at least one refund succeeded
 	stateClosed  = "CLOSED"
+)
+
+// Channels an order or a refund was created through.
+const (
+	ChannelCloudHosting = "cloudhosting"
+	ChannelV3           = "v3"
 )
 
 const maxAPIBody = 1 << 20
@@ -33,6 +43,8 @@ type Container struct {
 }
 
 type order struct {
+	channel       string // ChannelCloudHosting or ChannelV3
+	notifyURL     string // v3 only
 	outTradeNo    string
 	subMchID      string
 	subAppID      string
@@ -53,7 +65,23 @@ type order struct {
 	timeEnd       time.Time
 	createdAt     time.Time
 	closedAt      time.Time
-	acked         bool // a genuine callback delivery was acknowledged
+	acked         bool      // a genuine callback delivery was acknowledged
+	refunds       []*refund // in creation order
+}
+
+// paid reports whether the user paid the order (refunds do not undo that).
+func (o *order) paid() bool { return o.state == stateSuccess || o.state == stateRefund }
+
+func tradeStateDesc(state string) string {
+	switch state {
+	case stateSuccess:
+		return "支付成功"
+	case stateRefund:
+		return "转入退款"
+	case stateClosed:
+		return "订单已关闭"
+	}
+	return "订单未支付"
 }
 
 // apiFunc handles one parsed open-interface request. It returns the respdata and,
@@ -263,6 +291,7 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 	switch {
 	case o == nil:
 		o = &order{
+			channel:    ChannelCloudHosting,
 			outTradeNo: q.outTradeNo, subMchID: q.subMchID, subAppID: subAppID, body: q.body,
 			attach: q.attach, openID: q.openID, spbillIP: q.spbillIP, envID: q.envID,
 			tradeType: q.tradeType, callbackType: q.callbackType, container: q.container,
@@ -270,7 +299,7 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
 		}
 		s.orders[o.outTradeNo] = o
-	case o.state == stateSuccess:
+	case o.paid():
 		s.mu.Unlock()
 		return failResp(resp, "ORDERPAID", "order already paid"), nil
 	case o.state == stateClosed:
@@ -281,7 +310,7 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 		return failResp(resp, "OUT_TRADE_NO_USED", "out_trade_no already used with a different total_fee, body or openid"), nil
 	}
 	prepayID := o.prepayID
-	forge := s.consumeFaultLocked(apiPayCallback, ModeForge) != nil
+	forge := s.consumeFaultLocked(KindPayCallback, ModeForge) != nil
 	s.mu.Unlock()
 
 	resp["trade_type"] = q.tradeType
@@ -345,18 +374,13 @@ func (s *Simulator) queryOrder(p params) (map[string]any, func()) {
 	if o.attach != "" {
 		resp["attach"] = o.attach
 	}
-	switch o.state {
-	case stateSuccess:
-		resp["trade_state_desc"] = "支付成功"
+	resp["trade_state_desc"] = tradeStateDesc(o.state)
+	if o.paid() {
 		resp["bank_type"] = "OTHERS"
 		resp["cash_fee"] = o.totalFee
 		resp["cash_fee_type"] = "CNY"
 		resp["transaction_id"] = o.transactionID
 		resp["time_end"] = s.wechatTime(o.timeEnd)
-	case stateClosed:
-		resp["trade_state_desc"] = "订单已关闭"
-	default:
-		resp["trade_state_desc"] = "订单未支付"
 	}
 	return resp, nil
 }
@@ -380,7 +404,7 @@ func (s *Simulator) closeOrder(p params) (map[string]any, func()) {
 	switch {
 	case o == nil || o.subMchID != sub:
 		return failResp(resp, "ORDERNOTEXIST", "order does not exist"), nil
-	case o.state == stateSuccess:
+	case o.paid():
 		return failResp(resp, "ORDERPAID", "order already paid"), nil
 	case o.state == stateClosed:
 		return failResp(resp, "ORDERCLOSED", "order already closed"), nil

@@ -1,9 +1,11 @@
 package wechatsim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,10 +15,10 @@ import (
 
 const maxControlBody = 64 << 10
 
-// Call is one request the simulator received on the open interface.
+// Call is one request the simulator received on the open interface or API v3.
 type Call struct {
 	API  string          `json:"api"`
-	Path string          `json:"path"`
+	Path string          `json:"path"` // for API v3, with the query string
 	At   time.Time       `json:"at"`
 	Body json.RawMessage `json:"body"` // the raw JSON; a body that is not JSON is kept as a JSON string
 }
@@ -24,6 +26,7 @@ type Call struct {
 // OrderView is WeChat's side of the truth about an order. openid/sub_openid follow
 // queryorder: sub_openid is the openid the order was placed with.
 type OrderView struct {
+	Channel        string     `json:"channel"` // ChannelCloudHosting or ChannelV3: how it was created
 	OutTradeNo     string     `json:"out_trade_no"`
 	TradeState     string     `json:"trade_state"`
 	PrepayID       string     `json:"prepay_id"`
@@ -40,6 +43,7 @@ type OrderView struct {
 	SpbillCreateIP string     `json:"spbill_create_ip"`
 	EnvID          string     `json:"env_id"`
 	CallbackType   int64      `json:"callback_type"`
+	NotifyURL      string     `json:"notify_url,omitempty"` // API v3 orders
 	Container      *Container `json:"container,omitempty"`
 	FunctionName   string     `json:"function_name,omitempty"`
 	TimeExpire     *time.Time `json:"time_expire,omitempty"`
@@ -59,7 +63,7 @@ func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
 		return OrderView{}, false
 	}
 	v := OrderView{
-		OutTradeNo: o.outTradeNo, TradeState: o.state, PrepayID: o.prepayID,
+		Channel: o.channel, NotifyURL: o.notifyURL, OutTradeNo: o.outTradeNo, TradeState: o.state, PrepayID: o.prepayID,
 		TransactionID: o.transactionID, SubMchID: o.subMchID, SubAppID: o.subAppID, Body: o.body,
 		Attach: o.attach, TotalFee: o.totalFee, OpenID: spOpenID(o.openID), SubOpenID: o.openID,
 		TradeType: o.tradeType, SpbillCreateIP: o.spbillIP, EnvID: o.envID,
@@ -74,7 +78,7 @@ func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
 		t := o.timeExpire.UTC()
 		v.TimeExpire = &t
 	}
-	if o.state == stateSuccess {
+	if o.paid() {
 		v.CashFee = o.totalFee
 		v.TimeEnd = s.wechatTime(o.timeEnd)
 		t := o.timeEnd.UTC()
@@ -101,15 +105,27 @@ func (s *Simulator) Calls(api string) []Call {
 	return out
 }
 
-// Deliveries returns every logged delivery attempt for outTradeNo ("" for all) in the
-// order the attempts finished.
+// Deliveries returns every logged delivery attempt concerning the order outTradeNo ("" for
+// all), its refunds' included, in the order the attempts finished.
 func (s *Simulator) Deliveries(outTradeNo string) []Delivery {
+	return s.deliveriesWhere(func(d *Delivery) bool { return outTradeNo == "" || d.OutTradeNo == outTradeNo })
+}
+
+// RefundDeliveries returns every logged delivery attempt of the callbacks and
+// notifications of the refund outRefundNo, in the order the attempts finished.
+func (s *Simulator) RefundDeliveries(outRefundNo string) []Delivery {
+	return s.deliveriesWhere(func(d *Delivery) bool { return d.OutRefundNo == outRefundNo })
+}
+
+func (s *Simulator) deliveriesWhere(keep func(*Delivery) bool) []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Delivery{}
 	for _, d := range s.deliveries {
-		if outTradeNo == "" || d.OutTradeNo == outTradeNo {
+		if keep(&d) {
 			d.Body = slices.Clone(d.Body)
+			d.Plaintext = slices.Clone(d.Plaintext)
+			d.Headers = maps.Clone(d.Headers)
 			out = append(out, d)
 		}
 	}
@@ -138,6 +154,30 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /_/pay/unifiedorder", unified)
 	mux.HandleFunc("POST /_/pay/queryorder", s.openAPI(apiQueryOrder, s.queryOrder))
 	mux.HandleFunc("POST /_/pay/closeorder", s.openAPI(apiCloseOrder, s.closeOrder))
+	mux.HandleFunc("POST /_/pay/refund", s.openAPI(apiRefund, s.chRefund))
+	mux.HandleFunc("POST /_/pay/queryrefund", s.openAPI(apiQueryRefund, s.chQueryRefund))
+
+	mux.HandleFunc("POST /v3/pay/transactions/jsapi", s.v3API(apiUnifiedOrder, s.v3Jsapi))
+	mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.v3API(apiQueryOrder, s.v3QueryOrder))
+	mux.HandleFunc("GET /v3/pay/transactions/id/{transaction_id}", s.v3API(apiQueryOrder, s.v3QueryOrder))
+	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.v3API(apiCloseOrder, s.v3CloseOrder))
+	mux.HandleFunc("POST /v3/refund/domestic/refunds", s.v3API(apiRefund, s.v3CreateRefund))
+	mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.v3API(apiQueryRefund, s.v3QueryRefund))
+	mux.HandleFunc("/v3/", s.v3NotFound)
+
+	mux.HandleFunc("GET /refunds", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"refunds": s.Refunds(r.URL.Query().Get("out_trade_no"))})
+	})
+	mux.HandleFunc("GET /refunds/{out_refund_no}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.Refund(r.PathValue("out_refund_no"))
+		if !ok {
+			writeError(w, refundNotFound(r.PathValue("out_refund_no")))
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	mux.HandleFunc("POST /refunds/{out_refund_no}/settle", s.handleSettleRefund)
+	mux.HandleFunc("POST /refunds/{out_refund_no}/notify", s.handleNotifyRefund)
 
 	mux.HandleFunc("POST /pay", s.handlePay)
 	mux.HandleFunc("POST /notify", s.handleNotify)
@@ -154,7 +194,11 @@ func (s *Simulator) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"calls": s.Calls(r.URL.Query().Get("api"))})
 	})
 	mux.HandleFunc("GET /callbacks", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.Deliveries(r.URL.Query().Get("out_trade_no"))})
+		q := r.URL.Query()
+		tradeNo, refundNo := q.Get("out_trade_no"), q.Get("out_refund_no")
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.deliveriesWhere(func(d *Delivery) bool {
+			return (tradeNo == "" || d.OutTradeNo == tradeNo) && (refundNo == "" || d.OutRefundNo == refundNo)
+		})})
 	})
 	mux.HandleFunc("GET /orders/{out_trade_no}", func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.Order(r.PathValue("out_trade_no"))
@@ -223,12 +267,68 @@ func (s *Simulator) handleNotify(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) handleForge(w http.ResponseWriter, r *http.Request) {
-	var req ForgeRequest
+	raw, err := readControl(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var probe map[string]json.RawMessage
+	var d Delivery
+	if json.Unmarshal(raw, &probe) == nil && probe["kind"] != nil {
+		var req ForgeV3Request
+		if err := decodeStrict(raw, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		d, err = s.ForgeV3(r.Context(), req)
+	} else {
+		var req ForgeRequest
+		if err := decodeStrict(raw, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+		d, err = s.Forge(r.Context(), req)
+	}
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+type refundStatusRequest struct {
+	Status string `json:"status"`
+}
+
+func (s *Simulator) handleSettleRefund(w http.ResponseWriter, r *http.Request) {
+	var req refundStatusRequest
 	if err := decodeControl(w, r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	d, err := s.Forge(r.Context(), req)
+	v, err := s.SettleRefund(r.Context(), r.PathValue("out_refund_no"), req.Status)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// handleNotifyRefund accepts an empty body as {}.
+func (s *Simulator) handleNotifyRefund(w http.ResponseWriter, r *http.Request) {
+	raw, err := readControl(w, r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	var req refundStatusRequest
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if err := decodeStrict(raw, &req); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
+	d, err := s.NotifyRefund(r.Context(), r.PathValue("out_refund_no"), req.Status)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -267,21 +367,40 @@ func (s *Simulator) handleAddFault(w http.ResponseWriter, r *http.Request) {
 
 // decodeControl decodes a control request strictly: one JSON object, known fields, ≤ 64 KiB.
 func decodeControl(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxControlBody))
+	raw, err := readControl(w, r)
+	if err != nil {
+		return err
+	}
+	return decodeStrict(raw, v)
+}
+
+// readControl reads a control request body of at most 64 KiB.
+func readControl(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, badRequest("INVALID_JSON", "body is larger than 64 KiB")
+	case err != nil:
+		return nil, badRequest("INVALID_JSON", "cannot read body: "+err.Error())
+	}
+	return raw, nil
+}
+
+// decodeStrict decodes raw strictly into v: one JSON object, known fields.
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
 		return badRequest("INVALID_JSON", "body must be a single JSON object")
 	}
 	var typeErr *json.UnmarshalTypeError
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, io.EOF):
 		return badRequest("INVALID_JSON", "body is empty, want a JSON object")
-	case errors.As(err, &tooBig):
-		return badRequest("INVALID_JSON", "body is larger than 64 KiB")
 	case errors.As(err, &typeErr):
 		return badField(typeErr.Field, "wrong type, want "+typeErr.Type.String())
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

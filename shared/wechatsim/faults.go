@@ -8,25 +8,38 @@ import (
 )
 
 // Fault modes.
+//
+// An API fault (unifiedorder, queryorder, closeorder, refund, queryrefund) applies to the
+// open-interface endpoint and to its API v3 counterpart alike, whichever is called next.
+// With mode fail, the open interface answers a numeric Code as the transport errcode and
+// any other Code as result_code FAIL, err_code=Code; API v3 answers {"code":Code} with the
+// HTTP status WeChat uses for it (SYSTEM_ERROR 500, FREQUENCY_LIMITED 429, NOT_ENOUGH,
+// USER_ACCOUNT_ABNORMAL and NO_AUTH 403, PARAM_ERROR and INVALID_REQUEST 400,
+// RESOURCE_NOT_EXISTS 404, SIGN_ERROR 401, others 400; the v2 default SYSTEMERROR is
+// answered as SYSTEM_ERROR 500), and a numeric Code as that HTTP status (400 to 599, else
+// 500) with code SYSTEM_ERROR.
 const (
-	ModeFail      = "fail"      // API: the call fails (numeric Code: transport errcode; else result_code FAIL, err_code=Code)
+	ModeFail      = "fail"      // API: the call fails without taking effect
 	ModeTimeout   = "timeout"   // API: the call takes effect, the reply is held until the caller gives up (≤ 60 s, or DelayMS)
 	ModeDelay     = "delay"     // API: sleep DelayMS, then answer normally
-	ModeDuplicate = "duplicate" // pay_callback: each delivery attempt is sent twice, concurrently
-	ModeDrop      = "drop"      // pay_callback: the callback is lost: never delivered nor redelivered
-	ModeForge     = "forge"     // pay_callback: after a successful unifiedorder, a forged SUCCESS callback is sent for the unpaid order
+	ModeDuplicate = "duplicate" // callbacks: each delivery attempt is sent twice, concurrently
+	ModeDrop      = "drop"      // callbacks: the callback is lost: never delivered nor redelivered
+	ModeForge     = "forge"     // pay_callback: after a successful unifiedorder, a forged SUCCESS callback is sent for the unpaid order;
+	// v3_notify: after a successful v3 jsapi call, a bad_signature TRANSACTION.SUCCESS notification is sent for the unpaid order
 )
 
-const apiPayCallback = "pay_callback"
+// faultAPIs is the error text listing the apis a fault can name.
+const faultAPIs = "unifiedorder, queryorder, closeorder, refund, queryrefund, pay_callback, refund_callback or v3_notify"
 
-// faultModes lists the modes a fault api accepts (nil: unknown api). The API v3 endpoints
-// and the refund/notify callbacks get their cases when they are simulated.
+// faultModes lists the modes a fault api accepts (nil: unknown api).
 func faultModes(api string) []string {
 	switch api {
-	case apiUnifiedOrder, apiQueryOrder, apiCloseOrder:
+	case apiUnifiedOrder, apiQueryOrder, apiCloseOrder, apiRefund, apiQueryRefund:
 		return []string{ModeFail, ModeTimeout, ModeDelay}
-	case apiPayCallback:
+	case KindPayCallback, KindV3Notify:
 		return []string{ModeDuplicate, ModeDrop, ModeForge}
+	case KindRefundCallback:
+		return []string{ModeDuplicate, ModeDrop}
 	}
 	return nil
 }
@@ -47,7 +60,7 @@ type Fault struct {
 func (s *Simulator) AddFault(f Fault) error {
 	modes := faultModes(f.API)
 	if modes == nil {
-		return badField("api", fmt.Sprintf("unknown api %q (want unifiedorder, queryorder, closeorder or pay_callback)", f.API))
+		return badField("api", fmt.Sprintf("unknown api %q (want %s)", f.API, faultAPIs))
 	}
 	if !slices.Contains(modes, f.Mode) {
 		return badField("mode", fmt.Sprintf("mode %q is not valid for api %q (want one of %v)", f.Mode, f.API, modes))

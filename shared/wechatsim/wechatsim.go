@@ -1,17 +1,31 @@
-// Package wechatsim plays WeChat Pay's side of the WeChat Cloud Hosting open interface
-// (`/_/pay/unifiedOrder`, `queryorder`, `closeorder`), statefully, for local development and
-// for tests that call it over real HTTP. It delivers the camelCase pay callback to the
-// container service/path named in the order, redelivers on failure, and offers control
-// routes to act as the user (pay), replay or forge callbacks, inject faults and inspect
-// what reached "WeChat".
+// Package wechatsim plays WeChat Pay, statefully, for local development and for tests that
+// call it over real HTTP. One simulated WeChat serves both channels a merchant can use, with
+// one set of orders and refunds:
 //
-// The API v3 channel is meant to live beside this one (its own routes under /v3/ and its
-// own file); faults, the call log and deliveries are shared.
+//   - the WeChat Cloud Hosting open interface (`/_/pay/unifiedOrder`, `queryorder`,
+//     `closeorder`, `refund`, `queryrefund`; JSON, v2 semantics, no keys), which delivers the
+//     camelCase pay and refund callbacks to the container service/path named in the request;
+//   - WeChat Pay API v3 (`/v3/pay/transactions/jsapi`, order query and close,
+//     `/v3/refund/domestic/refunds`), which verifies the merchant's request signature, signs
+//     every response with the platform key (RSA-SHA256, public-key mode) and sends
+//     AES-256-GCM encrypted, signed notifications to the order's or refund's notify_url, so
+//     the unmodified wechatpay-go SDK accepts it.
+//
+// Refunds of either channel share one state machine: PROCESSING, then SUCCESS on their own
+// after Config.RefundSettleDelay, or SUCCESS / CLOSED / ABNORMAL when a test settles them.
+// Control routes (see Handler) act as the user (pay), settle refunds, replay callbacks and
+// notifications, forge them (including v3 notifications with bad signatures, stale
+// timestamps, tampered bodies or undecryptable resources), inject faults and show what
+// reached "WeChat": its orders, refunds, received calls and delivery attempts.
+//
+// Signature timestamps (v3 requests, responses and notifications) use the wall clock, as the
+// SDK does; everything else (order and refund times, the refund rules) uses Config.Now.
 package wechatsim
 
 import (
 	"context"
 	"crypto/md5"
+	"crypto/rsa"
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
@@ -49,6 +63,29 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+
+	// RefundSettleDelay is how long a new refund stays PROCESSING before it becomes SUCCESS
+	// on its own and its callback or notification is sent. 0 means right after the reply to
+	// the create call (asynchronously); a negative value means never on its own (the test
+	// settles it with SettleRefund).
+	RefundSettleDelay time.Duration
+	// RefundMinInterval, when positive, is the least time (by Now) between two new refunds
+	// of one order; a new refund sooner is refused with FREQUENCY_LIMITED.
+	RefundMinInterval time.Duration
+
+	// MchID is the API v3 merchant number; default DevMchID.
+	MchID string
+	// MerchantSerial is the serial number the merchant signs v3 requests with; default
+	// DevMerchantSerial.
+	MerchantSerial string
+	// MerchantPublicKey verifies v3 request signatures; default DevMerchantPublicKeyPEM.
+	MerchantPublicKey *rsa.PublicKey
+	// PlatformKey signs v3 responses and notifications; default DevPlatformPrivateKeyPEM.
+	PlatformKey *rsa.PrivateKey
+	// PublicKeyID names PlatformKey (the Wechatpay-Serial header); default DevPublicKeyID.
+	PublicKeyID string
+	// APIv3Key encrypts notification resources (32 bytes); default DevAPIv3Key.
+	APIv3Key string
 }
 
 // Simulator is a stateful WeChat Pay simulator. It is safe for concurrent use.
@@ -60,13 +97,15 @@ type Simulator struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu         sync.Mutex
-	closed     bool
-	orders     map[string]*order
-	byTxn      map[string]*order
-	calls      []Call
-	deliveries []Delivery
-	faults     []*Fault
+	mu          sync.Mutex
+	closed      bool
+	orders      map[string]*order
+	byTxn       map[string]*order
+	refunds     map[string]*refund // by out_refund_no
+	refundsByID map[string]*refund // by refund_id
+	calls       []Call
+	deliveries  []Delivery
+	faults      []*Fault
 }
 
 // Error is what the Go control methods return; the HTTP control routes render it as
@@ -79,7 +118,8 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// New returns a Simulator. Call Close when done to stop background redeliveries.
+// New returns a Simulator. Call Close when done to stop background redeliveries and
+// refund settlements. It panics if Config.APIv3Key is set but is not 32 bytes long.
 func New(cfg Config) *Simulator {
 	if cfg.AppID == "" {
 		cfg.AppID = DefaultAppID
@@ -101,20 +141,60 @@ func New(cfg Config) *Simulator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MchID == "" {
+		cfg.MchID = DevMchID
+	}
+	if cfg.MerchantSerial == "" {
+		cfg.MerchantSerial = DevMerchantSerial
+	}
+	if cfg.PublicKeyID == "" {
+		cfg.PublicKeyID = DevPublicKeyID
+	}
+	if cfg.APIv3Key == "" {
+		cfg.APIv3Key = DevAPIv3Key
+	}
+	if len(cfg.APIv3Key) != 32 {
+		panic("wechatsim: Config.APIv3Key must be 32 bytes long")
+	}
+	if cfg.MerchantPublicKey == nil || cfg.PlatformKey == nil {
+		keys := loadDevKeys()
+		if cfg.MerchantPublicKey == nil {
+			cfg.MerchantPublicKey = keys.merchantPub
+		}
+		if cfg.PlatformKey == nil {
+			cfg.PlatformKey = keys.platform
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{
-		cfg:    cfg,
-		loc:    time.FixedZone("CST", 8*3600), // Asia/Shanghai has no DST; no tzdata needed
-		ctx:    ctx,
-		cancel: cancel,
-		orders: map[string]*order{},
-		byTxn:  map[string]*order{},
+		cfg:         cfg,
+		loc:         time.FixedZone("CST", 8*3600), // Asia/Shanghai has no DST; no tzdata needed
+		ctx:         ctx,
+		cancel:      cancel,
+		orders:      map[string]*order{},
+		byTxn:       map[string]*order{},
+		refunds:     map[string]*refund{},
+		refundsByID: map[string]*refund{},
 	}
 	s.handler = s.routes()
 	return s
 }
 
-// Handler serves the open-interface and control routes, rooted at "/".
+// Handler serves, rooted at "/":
+//
+// Cloud Hosting open interface: POST /_/pay/unifiedOrder (and unifiedorder), queryorder,
+// closeorder, refund, queryrefund.
+//
+// API v3: POST /v3/pay/transactions/jsapi; GET /v3/pay/transactions/out-trade-no/{no}?mchid=
+// and /v3/pay/transactions/id/{transaction_id}?mchid=; POST
+// /v3/pay/transactions/out-trade-no/{no}/close; POST /v3/refund/domestic/refunds; GET
+// /v3/refund/domestic/refunds/{out_refund_no}.
+//
+// Control: POST /pay, /notify, /forge (a body with "kind" is a ForgeV3Request, otherwise a
+// ForgeRequest); POST, GET, DELETE /faults; GET /calls?api=; GET
+// /callbacks?out_trade_no=&out_refund_no=; GET /orders/{out_trade_no}; GET
+// /refunds?out_trade_no=; GET /refunds/{out_refund_no}; POST /refunds/{out_refund_no}/settle
+// {"status"}; POST /refunds/{out_refund_no}/notify {"status"?}.
 func (s *Simulator) Handler() http.Handler { return s.handler }
 
 // Close stops background redeliveries and forged sends and waits for them. Replies held
