@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,6 +180,210 @@ func TestQueryOrderReadsAmountsGivenEitherWay(t *testing.T) {
 			}
 			if err != nil || tx.TotalFen != tc.want {
 				t.Fatalf("tx %+v err %v, want %d fen", tx, err, tc.want)
+			}
+		})
+	}
+}
+
+// callbackSink is the payment-callback container: it records what Cloud
+// Hosting delivers and acknowledges it.
+type callbackSink struct {
+	mu     sync.Mutex
+	bodies map[string][][]byte // by path
+}
+
+func newCallbackSink(t *testing.T) (*callbackSink, *httptest.Server) {
+	sink := &callbackSink{bodies: map[string][][]byte{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		sink.mu.Lock()
+		sink.bodies[r.URL.Path] = append(sink.bodies[r.URL.Path], raw)
+		sink.mu.Unlock()
+		_, _ = io.WriteString(w, `{"errcode":0,"errmsg":"ok"}`)
+	}))
+	t.Cleanup(srv.Close)
+	return sink, srv
+}
+
+func (s *callbackSink) received(path string) [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([][]byte(nil), s.bodies[path]...)
+}
+
+// paidOrder creates an order at the simulator and pays it.
+func paidOrder(t *testing.T, sim *wechatsim.Simulator, gw *cloudhosting.Client, no string) {
+	t.Helper()
+	if _, _, err := gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Pay(context.Background(), no); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRefundAgainstTheSimulator(t *testing.T) {
+	sink, cbSrv := newCallbackSink(t)
+	sim := wechatsim.New(wechatsim.Config{SubMchID: "1900000109", RefundSettleDelay: -1,
+		Services: map[string]string{"payment-callback": cbSrv.URL}})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109", CBREnvID: "cbr-env",
+		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund"}, nil)
+	ctx := context.Background()
+	paidOrder(t, sim, gw, "RF1")
+
+	res, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RF1", OutRefundNo: "RF1-R1", TotalFen: 100, RefundFen: 40, Reason: "broken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.State != cloudpay.RefundStateProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
+		res.OutTradeNo != "RF1" || res.OutRefundNo != "RF1-R1" || res.MchID != "1900000109" {
+		t.Fatalf("accepted refund: %+v", res)
+	}
+	var sent map[string]any
+	calls := sim.Calls("refund")
+	if err := json.Unmarshal(calls[len(calls)-1].Body, &sent); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"sub_mch_id": "1900000109", "out_trade_no": "RF1", "out_refund_no": "RF1-R1", "total_fee": 100.0,
+		"refund_fee": 40.0, "refund_desc": "broken", "env_id": "cbr-env", "callback_type": 2.0,
+		"container": map[string]any{"service": "payment-callback", "path": "/callbacks/refund"}}
+	if !reflect.DeepEqual(sent, want) {
+		t.Fatalf("refund request\n got %v\nwant %v", sent, want)
+	}
+
+	q, err := gw.QueryRefund(ctx, "RF1-R1")
+	if err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || q.TotalFen != 100 || !q.SucceededAt.IsZero() {
+		t.Fatalf("processing: %+v %v", q, err)
+	}
+	if _, err := sim.SettleRefund(ctx, "RF1-R1", "SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	q, err = gw.QueryRefund(ctx, "RF1-R1")
+	if err != nil || q.State != cloudpay.RefundStateSuccess || q.Account == "" || q.OutTradeNo != "RF1" || q.MchID != "1900000109" ||
+		time.Since(q.SucceededAt).Abs() > time.Minute || q.SucceededAt.Location() != time.UTC {
+		t.Fatalf("succeeded: %+v %v", q, err)
+	}
+
+	// The callback WeChat delivered names the refund and its outcome.
+	bodies := sink.received("/callbacks/refund")
+	if len(bodies) != 1 {
+		t.Fatalf("%d refund callbacks delivered, want 1", len(bodies))
+	}
+	hint, err := cloudhosting.ParseRefundCallback(bodies[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hint != (cloudpay.RefundHint{OutRefundNo: "RF1-R1", OutTradeNo: "RF1", MchID: "1900000109", State: cloudpay.RefundStateSuccess}) {
+		t.Fatalf("hint %+v from %s", hint, bodies[0])
+	}
+
+	// A second refund of the same order is found among its refunds.
+	if _, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RF1", OutRefundNo: "RF1-R2", TotalFen: 100, RefundFen: 60}); err != nil {
+		t.Fatal(err)
+	}
+	if q, err := gw.QueryRefund(ctx, "RF1-R2"); err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundFen != 60 {
+		t.Fatalf("second refund: %+v %v", q, err)
+	}
+
+	q, err = gw.QueryRefund(ctx, "NEVER-R1")
+	if err != nil || q.State != cloudpay.RefundStateNotExist || q.OutRefundNo != "NEVER-R1" {
+		t.Fatalf("unknown refund: %+v %v", q, err)
+	}
+}
+
+func TestRefundFaults(t *testing.T) {
+	sim := wechatsim.New(wechatsim.Config{SubMchID: "1900000109", RefundSettleDelay: -1})
+	t.Cleanup(sim.Close)
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109", EnvID: "e",
+		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
+		Timeout: 300 * time.Millisecond}, nil)
+	ctx := context.Background()
+	paidOrder(t, sim, gw, "RFF1")
+	refund := func(no string) error {
+		_, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFF1", OutRefundNo: no, TotalFen: 100, RefundFen: 10})
+		return err
+	}
+
+	for _, tc := range []struct{ api, code string }{{"refund", "NOTENOUGH"}, {"refund", "SYSTEMERROR"}, {"queryrefund", "SYSTEMERROR"}} {
+		t.Run(tc.api+" fails with "+tc.code, func(t *testing.T) {
+			if err := sim.AddFault(wechatsim.Fault{API: tc.api, Mode: wechatsim.ModeFail, Count: 1, Code: tc.code}); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if tc.api == "refund" {
+				err = refund("RFF1-FAIL")
+			} else {
+				_, err = gw.QueryRefund(ctx, "RFF1-FAIL")
+			}
+			we, ok := cloudpay.WeChatErrorOf(err)
+			if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError || !ok || we.Code != tc.code {
+				t.Fatalf("err = %v (WeChatError %+v), want WECHAT_ERROR with code %s", err, we, tc.code)
+			}
+		})
+	}
+	if _, ok := sim.Refund("RFF1-FAIL"); ok {
+		t.Fatal("a failed refund was made")
+	}
+
+	// No answer in time: the refund may have been made, and it was.
+	if err := sim.AddFault(wechatsim.Fault{API: "refund", Mode: wechatsim.ModeTimeout, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := refund("RFF1-SLOW"); cloudpay.ErrorCode(err) != cloudpay.CodeWeChatTimeout {
+		t.Fatalf("err = %v, want WECHAT_TIMEOUT", err)
+	}
+	if _, ok := sim.Refund("RFF1-SLOW"); !ok {
+		t.Fatal("the timed-out refund is not at WeChat")
+	}
+	q, err := gw.QueryRefund(ctx, "RFF1-SLOW")
+	if err != nil || q.State != cloudpay.RefundStateProcessing {
+		t.Fatalf("query after timeout: %+v %v", q, err)
+	}
+}
+
+// The open interface converts v2's XML, where every value is text: counts
+// and amounts may come as numbers or as numeric strings.
+func TestQueryRefundReadsValuesGivenEitherWay(t *testing.T) {
+	for _, tc := range []struct {
+		name, fields string
+		want         cloudpay.RefundResult
+		wantErr      bool
+	}{
+		{"numbers", `"refund_count":2,"total_fee":100,"out_refund_no_0":"R0","refund_status_0":"SUCCESS","refund_fee_0":1,` +
+			`"out_refund_no_1":"R1","refund_id_1":"50","refund_status_1":"CHANGE","refund_fee_1":40,"refund_recv_accout_1":"支付用户的零钱"`,
+			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: cloudpay.RefundStateAbnormal, RefundFen: 40, TotalFen: 100, MchID: "1900000109", Account: "支付用户的零钱"}, false},
+		{"text", `"refund_count":"2","total_fee":"100","out_refund_no_0":"R0","refund_status_0":"SUCCESS","refund_fee_0":"1",` +
+			`"out_refund_no_1":"R1","refund_id_1":50,"refund_status_1":"REFUNDCLOSE","refund_fee_1":"40"`,
+			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: cloudpay.RefundStateClosed, RefundFen: 40, TotalFen: 100, MchID: "1900000109"}, false},
+		{"no count", `"total_fee":100,"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":40,"refund_success_time_0":"2026-01-02 08:04:05"`,
+			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", State: cloudpay.RefundStateSuccess, RefundFen: 40, TotalFen: 100, MchID: "1900000109",
+				SucceededAt: time.Date(2026, 1, 2, 0, 4, 5, 0, time.UTC)}, false},
+		{"not listed", `"refund_count":1,"out_refund_no_0":"R0","refund_status_0":"SUCCESS"`, cloudpay.RefundResult{}, true},
+		{"unknown status", `"out_refund_no_0":"R1","refund_status_0":"MAYBE"`, cloudpay.RefundResult{}, true},
+		{"fractional amount", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":"0.40"`, cloudpay.RefundResult{}, true},
+		{"bad time", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_success_time_0":"20260102080405"`, cloudpay.RefundResult{}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"errcode":0,"respdata":{"return_code":"SUCCESS","result_code":"SUCCESS",`+
+					`"out_trade_no":"Q1","sub_mch_id":"1900000109",`+tc.fields+`}}`)
+			}))
+			defer srv.Close()
+			gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109"}, nil)
+			got, err := gw.QueryRefund(context.Background(), "R1")
+			if tc.wantErr {
+				if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError {
+					t.Fatalf("err = %v, want WECHAT_ERROR", err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v\nwant %+v", got, err, tc.want)
 			}
 		})
 	}
