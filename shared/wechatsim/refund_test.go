@@ -334,7 +334,10 @@ func TestRefundSettlesOnItsOwn(t *testing.T) {
 					t.Fatalf("status %s right after the create call", v.Status)
 				}
 			}
-			eventually(t, "the refund callback", func() bool { return len(refundCallbacks(e.svc.received())) == 1 })
+			eventually(t, "the acknowledged refund callback", func() bool {
+				v, _ := e.sim.Refund("ASR1")
+				return v.CallbackAcked
+			})
 			if time.Since(start) < tt.delay {
 				t.Fatalf("settled after %v, before the delay", time.Since(start))
 			}
