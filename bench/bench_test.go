@@ -55,7 +55,7 @@ func newStack(b *testing.B) *stack {
 	return &stack{
 		sim: sim, svc: svc,
 		create:   httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{adminToken}}, httpapi.UserConfig{}, log),
-		callback: httpapi.PaymentCallback(svc, log),
+		callback: httpapi.PaymentCallback(httpapi.Callbacks{Payments: svc}, log),
 	}
 }
 

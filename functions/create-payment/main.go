@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
@@ -18,7 +18,7 @@ import (
 type config struct {
 	Serve   serve.Config
 	Store   mongostore.Config
-	WeChat  cloudhosting.Config
+	Channel gateway.Config
 	Payment payment.Config
 	Admin   httpapi.AdminConfig
 	Users   httpapi.UserConfig
@@ -37,12 +37,16 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	log := serve.Logger(cfg.Serve, "create-payment")
+	// The channel first: its settings are checked before anything connects.
+	gw, _, err := gateway.Load(ctx, cfg.Channel, &http.Client{})
+	if err != nil {
+		return err
+	}
 	store, err := mongostore.Open(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
 	defer store.Close(context.Background())
-	gw := cloudhosting.New(cfg.WeChat, &http.Client{})
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
 	return serve.Run(ctx, cfg.Serve, httpapi.CreatePayment(svc, cfg.Admin, cfg.Users, log), log)
 }

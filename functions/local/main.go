@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
@@ -29,7 +30,11 @@ type config struct {
 	LogLevel    string   `env:"LOG_LEVEL, default=info"`
 	// Locally nothing sits in front to set X-WX-SOURCE; curl is the caller.
 	RequireWXSource bool `env:"REQUIRE_WX_SOURCE, default=false"`
-	Payment         payment.Config
+	// cloudhosting or v3; v3 runs the official SDK against the simulator
+	// with its development keys.
+	Channel string `env:"PAY_CHANNEL, default=cloudhosting"`
+	Payment payment.Config
+	Refund  refund.Config
 }
 
 func main() {

@@ -14,10 +14,13 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
+	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -35,7 +38,7 @@ func (s *stack) close() {
 }
 
 // functions lists the deployable functions served under their own prefix.
-var functions = []string{"create-payment", "payment-callback"}
+var functions = []string{"create-payment", "payment-callback", "refund"}
 
 func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*stack, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -71,16 +74,25 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	})
 	s.closers = append(s.closers, sim.Close)
 
-	gw := cloudhosting.New(cloudhosting.Config{
-		APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
-		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", Timeout: 5 * time.Second,
-	}, nil)
+	gw, v3, err := s.gateway(ctx, cfg)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
+	refunds := refund.New(store, gw, cfg.Refund, refund.WithLogger(log))
+	s.closers = append(s.closers, refunds.Close)
+	cb := httpapi.Callbacks{Payments: svc, Refunds: refunds}
+	if v3 != nil {
+		cb.V3 = v3
+	}
 
 	mux := http.NewServeMux()
-	mount(mux, "/create-payment", httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: cfg.AdminTokens},
-		httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}, log.With("function", "create-payment")))
-	mount(mux, "/payment-callback", httpapi.PaymentCallback(svc, log.With("function", "payment-callback")))
+	admin := httpapi.AdminConfig{Tokens: cfg.AdminTokens}
+	users := httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}
+	mount(mux, "/create-payment", httpapi.CreatePayment(svc, admin, users, log.With("function", "create-payment")))
+	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
+	mount(mux, "/refund", httpapi.Refund(refunds, admin, users, log.With("function", "refund")))
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -88,6 +100,27 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	})
 	s.handler = mux
 	return s, nil
+}
+
+// gateway builds the configured channel's client, pointed at the simulator.
+func (s *stack) gateway(ctx context.Context, cfg config) (gateway.Gateway, *wechatpay.Client, error) {
+	switch cfg.Channel {
+	case gateway.CloudHosting:
+		return cloudhosting.New(cloudhosting.Config{
+			APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
+			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
+			Timeout: 5 * time.Second,
+		}, nil), nil, nil
+	case gateway.V3:
+		c, err := wechatpay.New(ctx, wechatpay.Config{
+			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
+			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
+			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
+			NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
+		}, nil)
+		return c, c, err
+	}
+	return nil, nil, fmt.Errorf("PAY_CHANNEL must be %q or %q, not %q", gateway.CloudHosting, gateway.V3, cfg.Channel)
 }
 
 func mount(mux *http.ServeMux, prefix string, h http.Handler) {

@@ -8,18 +8,20 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
 type config struct {
 	Serve   serve.Config
 	Store   mongostore.Config
-	WeChat  cloudhosting.Config
+	Channel gateway.Config
 	Payment payment.Config
+	Refund  refund.Config
 }
 
 func main() {
@@ -35,12 +37,22 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	log := serve.Logger(cfg.Serve, "payment-callback")
+	// The channel first: its settings are checked before anything connects.
+	gw, v3, err := gateway.Load(ctx, cfg.Channel, &http.Client{})
+	if err != nil {
+		return err
+	}
 	store, err := mongostore.Open(ctx, cfg.Store)
 	if err != nil {
 		return err
 	}
 	defer store.Close(context.Background())
-	gw := cloudhosting.New(cfg.WeChat, &http.Client{})
-	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
-	return serve.Run(ctx, cfg.Serve, httpapi.PaymentCallback(svc, log), log)
+	cb := httpapi.Callbacks{
+		Payments: payment.New(store, gw, cfg.Payment, payment.WithLogger(log)),
+		Refunds:  refund.New(store, gw, cfg.Refund, refund.WithLogger(log)),
+	}
+	if v3 != nil {
+		cb.V3 = v3
+	}
+	return serve.Run(ctx, cfg.Serve, httpapi.PaymentCallback(cb, log), log)
 }

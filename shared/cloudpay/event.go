@@ -6,8 +6,10 @@ import "time"
 type EventType string
 
 const (
-	EventOrderPaid   EventType = "order.paid"
-	EventOrderClosed EventType = "order.closed"
+	EventOrderPaid       EventType = "order.paid"
+	EventOrderClosed     EventType = "order.closed"
+	EventRefundSucceeded EventType = "refund.succeeded"
+	EventRefundFailed    EventType = "refund.failed"
 )
 
 // EventStatus is where an outbox event is in its delivery.

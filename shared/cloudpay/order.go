@@ -54,12 +54,13 @@ func (o Order) SameRequest(other Order) bool {
 func (o Order) Expired(now time.Time) bool { return !now.Before(o.ExpiresAt) }
 
 var (
-	outTradeNoPattern = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{1,32}$`)
+	outTradeNoPattern = regexp.MustCompile(`^[0-9A-Za-z_\-|*]{6,32}$`)
 	openIDPattern     = regexp.MustCompile(`^[0-9A-Za-z_\-]{1,128}$`)
 )
 
 // ValidOutTradeNo reports whether s follows WeChat's rule for merchant order
-// numbers: 1–32 characters of digits, letters and _-|*.
+// numbers: 6–32 characters of digits, letters and _-|* (API v3's rule; the
+// open interface's 1–32 is looser, and one order may use either channel).
 func ValidOutTradeNo(s string) bool { return outTradeNoPattern.MatchString(s) }
 
 // ValidOpenID reports whether s looks like a WeChat openid.

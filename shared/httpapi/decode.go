@@ -20,10 +20,14 @@ const MaxBody = 64 << 10
 
 // readBody reads at most MaxBody bytes; a larger body is refused whole.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	return readBodyLimit(w, r, MaxBody)
+}
+
+func readBodyLimit(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, cloudpay.Errorf(cloudpay.CodeBodyTooLarge, "request body is larger than %d bytes", MaxBody)
+		return nil, cloudpay.Errorf(cloudpay.CodeBodyTooLarge, "request body is larger than %d bytes", limit)
 	}
 	if err != nil {
 		return nil, cloudpay.Errorf(cloudpay.CodeInvalidJSON, "request body could not be read")
@@ -33,9 +37,25 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 
 // bind reads and strictly decodes the request body into dst; on failure it
 // has written the error response and returns false.
-func bind(c *gin.Context, dst any) bool {
-	raw, err := readBody(c.Writer, c.Request)
+func bind(c *gin.Context, dst any) bool { return bindLimit(c, dst, MaxBody) }
+
+// bindLimit is bind for the few routes that take larger bodies.
+func bindLimit(c *gin.Context, dst any, limit int64) bool {
+	raw, err := readBodyLimit(c.Writer, c.Request, limit)
 	if err == nil {
+		err = decodeStrict(raw, dst)
+	}
+	if err != nil {
+		fail(c, err)
+		return false
+	}
+	return true
+}
+
+// bindOptional is bind for routes whose body may be left out entirely.
+func bindOptional(c *gin.Context, dst any) bool {
+	raw, err := readBody(c.Writer, c.Request)
+	if err == nil && len(bytes.TrimSpace(raw)) > 0 {
 		err = decodeStrict(raw, dst)
 	}
 	if err != nil {

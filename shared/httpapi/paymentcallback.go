@@ -1,27 +1,42 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
+// Callbacks is what the payment-callback function records results with.
+type Callbacks struct {
+	Payments *payment.Service
+	Refunds  *refund.Service
+	// V3 verifies API v3 notifications; nil when the v3 channel is not
+	// configured (then /callbacks/v3 answers 404).
+	V3 Notifications
+}
+
 // PaymentCallback is the payment-callback function's handler: what WeChat
-// Pay calls back. Cloud Hosting callbacks are unsigned hints.
-func PaymentCallback(svc *payment.Service, log *slog.Logger) http.Handler {
+// Pay calls back. Cloud Hosting callbacks are unsigned hints; API v3
+// notifications are verified before anything is read from them.
+func PaymentCallback(cb Callbacks, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("payment-callback", log)
-	h := callbackHandlers{svc: svc, log: log}
+	h := callbackHandlers{cb: cb, log: log}
 	r.POST("/callbacks/pay", h.pay)
+	r.POST("/callbacks/refund", h.refund)
+	r.POST("/callbacks/v3", h.v3)
 	return r
 }
 
 type callbackHandlers struct {
-	svc *payment.Service
+	cb  Callbacks
 	log *slog.Logger
 }
 
@@ -32,38 +47,57 @@ type cloudHostingReply struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-// pay acknowledges only once the outcome is stored (or proven irrelevant).
-func (h callbackHandlers) pay(c *gin.Context) {
+// verdict is what came of one callback: payment.Verdict or refund.Verdict.
+type verdict interface {
+	~string
+	Acknowledge() bool
+}
+
+// cloudHosting runs a Cloud Hosting callback: parse the hint, confirm and
+// record it, and acknowledge only once the outcome is stored (or proven
+// irrelevant).
+func cloudHosting[H any, V verdict](c *gin.Context, log *slog.Logger, kind string, parse func([]byte) (H, error), confirm func(context.Context, H) (V, error)) {
 	raw, err := readBody(c.Writer, c.Request)
 	if err != nil {
 		_ = c.Error(err)
 		c.JSON(http.StatusBadRequest, cloudHostingReply{ErrCode: 1, ErrMsg: "unreadable body"})
 		return
 	}
-	hint, err := cloudhosting.ParsePayCallback(raw)
+	hint, err := parse(raw)
 	if err != nil {
 		_ = c.Error(err)
 		c.JSON(http.StatusBadRequest, cloudHostingReply{ErrCode: 1, ErrMsg: "malformed callback"})
 		return
 	}
-	verdict, err := h.svc.ConfirmPayment(c, hint)
+	v, err := confirm(c, hint)
 	if err != nil {
 		// Nothing decided: WeChat must come back. 200 with a non-zero errcode
 		// is the protocol's way to ask for that.
-		h.log.ErrorContext(c, "pay callback not recorded; WeChat will retry", "request_id", c.GetString(requestIDHeader),
-			"out_trade_no", hint.OutTradeNo, "err", err)
+		log.ErrorContext(c, kind+" callback not recorded; WeChat will retry", "request_id", c.GetString(requestIDHeader), "err", err)
 		c.JSON(http.StatusOK, cloudHostingReply{ErrCode: 1, ErrMsg: "temporarily unable to record; retry"})
 		return
 	}
 	// WeChat reads the body; the header tells people (and tests) what became
 	// of this copy of the callback, e.g. which of many copies recorded it.
-	c.Header(verdictHeader, string(verdict))
-	if !verdict.Acknowledge() {
-		c.JSON(http.StatusOK, cloudHostingReply{ErrCode: 1, ErrMsg: string(verdict)})
+	c.Header(verdictHeader, string(v))
+	if !v.Acknowledge() {
+		c.JSON(http.StatusOK, cloudHostingReply{ErrCode: 1, ErrMsg: string(v)})
 		return
 	}
 	c.JSON(http.StatusOK, cloudHostingReply{ErrCode: 0, ErrMsg: "ok"})
 }
 
-// verdictHeader carries payment.Verdict on callback replies.
+func (h callbackHandlers) pay(c *gin.Context) {
+	cloudHosting(c, h.log, "pay", cloudhosting.ParsePayCallback, h.cb.Payments.ConfirmPayment)
+}
+
+func (h callbackHandlers) refund(c *gin.Context) {
+	if h.cb.Refunds == nil {
+		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "refunds are not configured"))
+		return
+	}
+	cloudHosting(c, h.log, "refund", cloudhosting.ParseRefundCallback, h.cb.Refunds.ConfirmCallback)
+}
+
+// verdictHeader carries the callback's verdict on replies.
 const verdictHeader = "X-Cloudpay-Verdict"

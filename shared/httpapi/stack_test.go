@@ -14,10 +14,13 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/storetest"
+	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -28,16 +31,21 @@ const (
 	bob        = "oBob_0123456789abcdef"
 )
 
-// stack is the pay side of cloudpay over real HTTP: the simulator, the
-// create-payment and payment-callback handlers, and a fresh database.
+// stack is cloudpay over real HTTP: the simulator, the create-payment,
+// payment-callback and refund handlers, and a fresh database.
 type stack struct {
-	t        *testing.T
-	cfg      mongostore.Config
-	store    *mongostore.Store
-	sim      *wechatsim.Simulator
-	simURL   string
-	create   *httptest.Server
-	callback *httptest.Server
+	t           *testing.T
+	cfg         mongostore.Config
+	store       *mongostore.Store
+	sim         *wechatsim.Simulator
+	simURL      string
+	create      *httptest.Server
+	callback    *httptest.Server
+	refunds     *httptest.Server
+	refund      *refund.Service
+	channel     string
+	refundCfg   refund.Config
+	settleDelay time.Duration // the simulator's RefundSettleDelay
 	// callbackHandler is swapped to simulate a restart of payment-callback.
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
@@ -49,13 +57,32 @@ type stackOption func(*stack)
 
 func withGatewayTimeout(d time.Duration) stackOption { return func(s *stack) { s.gwTimeout = d } }
 
+// withChannel picks the WeChat Pay channel (gateway.CloudHosting by default).
+func withChannel(ch string) stackOption { return func(s *stack) { s.channel = ch } }
+
+// withManualRefunds keeps refunds PROCESSING at the simulator until a test settles them.
+func withManualRefunds() stackOption { return func(s *stack) { s.settleDelay = -1 } }
+
+func withRefundConfig(cfg refund.Config) stackOption { return func(s *stack) { s.refundCfg = cfg } }
+
+// channels lists the channels every channel-neutral test runs on.
+var channels = []string{gateway.CloudHosting, gateway.V3}
+
+// forEachChannel runs a test once per WeChat Pay channel.
+func forEachChannel(t *testing.T, test func(t *testing.T, ch string)) {
+	for _, ch := range channels {
+		t.Run(ch, func(t *testing.T) { test(t, ch) })
+	}
+}
+
 // withoutEnvID leaves CLOUDHOSTING_ENV_ID unset, as when the environment
 // comes from the request's X-WX-ENV.
 func withoutEnvID() stackOption { return func(s *stack) { s.envID = "" } }
 
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
-	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c"}
+	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c", channel: gateway.CloudHosting,
+		refundCfg: refund.Config{MinInterval: time.Minute}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -71,9 +98,10 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	}))
 	t.Cleanup(s.callback.Close)
 	s.sim = wechatsim.New(wechatsim.Config{
-		SubMchID:    subMchID,
-		Services:    map[string]string{"payment-callback": s.callback.URL},
-		RetryDelays: []time.Duration{time.Hour}, // tests redeliver explicitly
+		SubMchID:          subMchID,
+		Services:          map[string]string{"payment-callback": s.callback.URL},
+		RetryDelays:       []time.Duration{time.Hour}, // tests redeliver explicitly
+		RefundSettleDelay: s.settleDelay,
 	})
 	t.Cleanup(s.sim.Close)
 	h := s.sim.Handler()
@@ -85,6 +113,11 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler))
 	s.create = httptest.NewServer(create)
 	t.Cleanup(s.create.Close)
+	s.refund = s.refundService(s.store)
+	t.Cleanup(s.refund.Close)
+	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.AdminConfig{Tokens: []string{adminToken}},
+		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(s.refunds.Close)
 	s.restartCallback()
 	return s
 }
@@ -99,13 +132,37 @@ func (s *stack) openStore() *mongostore.Store {
 	return st
 }
 
-func (s *stack) service(st *mongostore.Store) *payment.Service {
-	gw := cloudhosting.New(cloudhosting.Config{
+// gateway builds the channel's client, as a function would at start-up.
+func (s *stack) gateway() (gateway.Gateway, *wechatpay.Client) {
+	s.t.Helper()
+	if s.channel == gateway.V3 {
+		c, err := wechatpay.New(context.Background(), wechatpay.Config{
+			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
+			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
+			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
+			NotifyURL: s.callback.URL + "/callbacks/v3", APIURL: s.simURL, Timeout: s.gwTimeout,
+		}, nil)
+		if err != nil {
+			s.t.Fatalf("v3 client: %v", err)
+		}
+		return c, c
+	}
+	return cloudhosting.New(cloudhosting.Config{
 		APIURL: s.simURL, SubMchID: subMchID, EnvID: s.envID,
-		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", Timeout: s.gwTimeout,
-	}, nil)
+		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
+		Timeout: s.gwTimeout,
+	}, nil), nil
+}
+
+func (s *stack) service(st *mongostore.Store) *payment.Service {
+	gw, _ := s.gateway()
 	return payment.New(st, gw, payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440},
 		payment.WithClock(s.now))
+}
+
+func (s *stack) refundService(st *mongostore.Store) *refund.Service {
+	gw, _ := s.gateway()
+	return refund.New(st, gw, s.refundCfg, refund.WithClock(s.now))
 }
 
 func (s *stack) now() time.Time {
@@ -123,7 +180,12 @@ func (s *stack) advance(d time.Duration) {
 // restartCallback replaces payment-callback with a new instance on a new
 // store connection, as a redeployed or rescheduled function would be.
 func (s *stack) restartCallback() {
-	h := httpapi.PaymentCallback(s.service(s.openStore()), slog.New(slog.DiscardHandler))
+	st := s.openStore()
+	cb := httpapi.Callbacks{Payments: s.service(st), Refunds: s.refundService(st)}
+	if _, v3 := s.gateway(); v3 != nil {
+		cb.V3 = v3
+	}
+	h := httpapi.PaymentCallback(cb, slog.New(slog.DiscardHandler))
 	s.callbackHandler.Store(&h)
 }
 

@@ -155,22 +155,26 @@ type RefundTotals struct {
 func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *RefundCursor, limit int) ([]cloudpay.Refund, string, RefundTotals, error) {
 	col := s.db.Collection(colRefunds)
 	filter := f.bson()
+	// Summed here rather than with $group: the embedded store's $sum
+	// misreads int64 fields, and both scan the same documents.
 	var totals RefundTotals
-	cur, err := col.Aggregate(ctx, mongo.Pipeline{
-		{{Key: "$match", Value: filter}},
-		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil},
-			{Key: "count", Value: bson.D{{Key: "$sum", Value: 1}}},
-			{Key: "amount_fen", Value: bson.D{{Key: "$sum", Value: "$amount_fen"}}}}}},
-	})
+	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount_fen", Value: 1}}))
 	if err != nil {
 		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
 	}
-	var groups []RefundTotals
-	if err := cur.All(ctx, &groups); err != nil {
-		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
+	for cur.Next(ctx) {
+		var r struct {
+			AmountFen cloudpay.Fen `bson:"amount_fen"`
+		}
+		if err := cur.Decode(&r); err != nil {
+			_ = cur.Close(ctx)
+			return nil, "", totals, fmt.Errorf("total refunds: %w", err)
+		}
+		totals.Count++
+		totals.AmountFen += r.AmountFen
 	}
-	if len(groups) > 0 {
-		totals = groups[0]
+	if err := cur.Close(ctx); err != nil {
+		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
 	}
 	page := filter
 	if after != nil {

@@ -71,16 +71,38 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
+	return s.record(ctx, o, tx, "callback")
+}
+
+// Notified records a payment notification whose signature was verified
+// (API v3): it is WeChat's own word, so no query is needed.
+func (s *Service) Notified(ctx context.Context, tx cloudpay.Transaction) (Verdict, error) {
+	if tx.MchID != "" && tx.MchID != s.gw.MerchantID() {
+		return OtherMerchant, nil
+	}
+	o, err := s.store.Order(ctx, tx.OutTradeNo)
+	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
+		s.log.WarnContext(ctx, "payment notification for an unknown order ignored", "out_trade_no", tx.OutTradeNo)
+		return UnknownOrder, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("payment notification: %w", err)
+	}
+	return s.record(ctx, o, tx, "notification")
+}
+
+// record settles o as paid if WeChat's transaction says so.
+func (s *Service) record(ctx context.Context, o cloudpay.Order, tx cloudpay.Transaction, source string) (Verdict, error) {
 	if !tx.State.Paid() {
-		s.log.WarnContext(ctx, "pay callback for an order WeChat says is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State)
+		s.log.WarnContext(ctx, "WeChat says the order is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State, "source", source)
 		return NotPaid, nil
 	}
-	won, err := s.settlePaid(ctx, o, tx, "callback")
+	won, err := s.settlePaid(ctx, o, tx, source)
 	if cloudpay.ErrorCode(err) == codeMismatch {
 		return Mismatch, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("confirm payment: %w", err)
+		return "", fmt.Errorf("record payment: %w", err)
 	}
 	if !won {
 		return AlreadyRecorded, nil

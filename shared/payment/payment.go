@@ -74,7 +74,7 @@ type NewOrder struct {
 
 func (s *Service) validate(n *NewOrder) error {
 	if n.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(n.OutTradeNo) {
-		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
 	}
 	if !cloudpay.ValidOpenID(n.OpenID) {
 		return cloudpay.FieldError("openid", "openid must be 1-128 characters of digits, letters, _ and -")
@@ -127,7 +127,7 @@ func (s *Service) CreateOrder(ctx context.Context, n NewOrder) (cloudpay.Order, 
 // ownOrder loads an order the caller must own.
 func (s *Service) ownOrder(ctx context.Context, openid, outTradeNo string) (cloudpay.Order, error) {
 	if !cloudpay.ValidOutTradeNo(outTradeNo) {
-		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
 	}
 	o, err := s.store.Order(ctx, outTradeNo)
 	if err != nil {
@@ -216,7 +216,7 @@ func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) 
 // says it is.
 func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error) {
 	if !cloudpay.ValidOutTradeNo(outTradeNo) {
-		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 1-32 characters of digits, letters and _-|*")
+		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
 	}
 	o, err := s.store.Order(ctx, outTradeNo)
 	if err != nil {

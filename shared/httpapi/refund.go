@@ -1,0 +1,220 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/refund"
+)
+
+// Refund is the refund function's handler: refunds, batches and reviews
+// for the merchant's back end (bearer), refund requests for users (openid).
+func Refund(svc *refund.Service, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
+	r := newEngine("refund", log)
+	h := refundHandlers{svc: svc}
+	auth := bearer(admin.Tokens)
+	r.POST("/refunds", auth, h.create)
+	r.GET("/refunds", auth, h.list)
+	r.POST("/refunds/batch", auth, h.createBatch)
+	r.GET("/refunds/batches/:batch_id", auth, h.batch)
+	r.GET("/refunds/:out_refund_no", auth, h.detail)
+	r.POST("/refunds/:out_refund_no/retry", auth, h.retry)
+	r.POST("/refunds/:out_refund_no/approve", auth, h.approve)
+	r.POST("/refunds/:out_refund_no/reject", auth, h.reject)
+	r.POST("/refund-requests", openID(users), h.request)
+	return r
+}
+
+type refundHandlers struct {
+	svc *refund.Service
+}
+
+type createRefundRequest struct {
+	OutTradeNo     string `json:"out_trade_no"`
+	AmountFen      int64  `json:"amount_fen"`
+	Reason         string `json:"reason"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+func (h refundHandlers) create(c *gin.Context) {
+	var req createRefundRequest
+	if !bind(c, &req) {
+		return
+	}
+	r, created, err := h.svc.Create(c, refund.NewRefund{
+		OutTradeNo: req.OutTradeNo, AmountFen: cloudpay.Fen(req.AmountFen), Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
+	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, r)
+}
+
+type batchRequest struct {
+	IdempotencyKey string             `json:"idempotency_key"`
+	Label          string             `json:"label"`
+	Items          []batchItemRequest `json:"items"`
+}
+
+type batchItemRequest struct {
+	OutTradeNo string `json:"out_trade_no"`
+	AmountFen  int64  `json:"amount_fen"`
+	Reason     string `json:"reason"`
+	Key        string `json:"key"`
+}
+
+// maxBatchBody fits 1000 items with long reasons; other routes keep 64 KiB.
+const maxBatchBody = 512 << 10
+
+func (h refundHandlers) createBatch(c *gin.Context) {
+	var req batchRequest
+	if !bindLimit(c, &req, maxBatchBody) {
+		return
+	}
+	items := make([]refund.BatchItem, len(req.Items))
+	for i, it := range req.Items {
+		items[i] = refund.BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: cloudpay.Fen(it.AmountFen), Reason: it.Reason, Key: it.Key}
+	}
+	id, created, err := h.svc.CreateBatch(c, refund.NewBatch{IdempotencyKey: req.IdempotencyKey, Label: req.Label, Items: items})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusAccepted
+	}
+	c.JSON(status, gin.H{"batch_id": id, "created": created})
+}
+
+func (h refundHandlers) batch(c *gin.Context) {
+	p, err := h.svc.BatchProgress(c, c.Param("batch_id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, p)
+}
+
+var listParams = []string{"out_trade_no", "status", "openid", "batch_id", "label", "cursor", "limit"}
+
+func (h refundHandlers) list(c *gin.Context) {
+	q := c.Request.URL.Query()
+	for name, vs := range q {
+		if !contains(listParams, name) {
+			fail(c, &cloudpay.Error{Code: cloudpay.CodeUnknownField, Field: name, Message: "unknown query parameter " + strconv.Quote(name)})
+			return
+		}
+		if len(vs) > 1 {
+			fail(c, cloudpay.FieldError(name, "%s is given more than once", name))
+			return
+		}
+	}
+	limit := 0
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fail(c, cloudpay.FieldError("limit", "limit must be an integer"))
+			return
+		}
+		limit = n
+		if n == 0 {
+			limit = -1 // explicit 0 is out of range, not "the default"
+		}
+	}
+	page, err := h.svc.List(c, refund.Filter{
+		OutTradeNo: q.Get("out_trade_no"), Status: cloudpay.RefundStatus(q.Get("status")), OpenID: q.Get("openid"),
+		BatchID: q.Get("batch_id"), Label: q.Get("label"),
+	}, q.Get("cursor"), limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, page)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+type refundDetail struct {
+	cloudpay.Refund
+	WeChat *refund.Live `json:"wechat,omitempty"`
+}
+
+func (h refundHandlers) detail(c *gin.Context) {
+	r, live, err := h.svc.Detail(c, c.Param("out_refund_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, refundDetail{Refund: r, WeChat: live})
+}
+
+func (h refundHandlers) retry(c *gin.Context) {
+	var none struct{}
+	if !bindOptional(c, &none) {
+		return
+	}
+	r, err := h.svc.Retry(c, c.Param("out_refund_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+type reviewRequest struct {
+	Note string `json:"note"`
+}
+
+func (h refundHandlers) approve(c *gin.Context) { h.review(c, h.svc.Approve) }
+func (h refundHandlers) reject(c *gin.Context)  { h.review(c, h.svc.Reject) }
+
+func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, no, note string) (cloudpay.Refund, error)) {
+	var req reviewRequest
+	if !bindOptional(c, &req) {
+		return
+	}
+	r, err := decide(c, c.Param("out_refund_no"), req.Note)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, r)
+}
+
+type refundRequestRequest struct {
+	OutTradeNo string `json:"out_trade_no"`
+	AmountFen  int64  `json:"amount_fen"`
+	Reason     string `json:"reason"`
+}
+
+func (h refundHandlers) request(c *gin.Context) {
+	var req refundRequestRequest
+	if !bind(c, &req) {
+		return
+	}
+	r, err := h.svc.Request(c, c.GetString(openIDKey), req.OutTradeNo, cloudpay.Fen(req.AmountFen), req.Reason)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, r)
+}

@@ -1,0 +1,463 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/refund"
+)
+
+// paid creates an order and has the user pay it, callback recorded.
+func (s *stack) paid(no, openid string, fen int64) {
+	s.t.Helper()
+	s.createOrder(no, openid, fen)
+	if r := s.createPayment(no, openid); r.status != http.StatusOK {
+		s.t.Fatalf("create payment %s: %d %s", no, r.status, r.raw)
+	}
+	if r := s.simPost("/pay", map[string]any{"out_trade_no": no}); r.status != http.StatusOK || !callbackOK(r) {
+		s.t.Fatalf("pay %s: %d %s", no, r.status, r.raw)
+	}
+	if o := s.order(no); o.Status != cloudpay.OrderPaid {
+		s.t.Fatalf("order %s after paying: %s", no, o.Status)
+	}
+}
+
+func (s *stack) postRefund(no string, fen int64, key string) response {
+	return s.do("POST", s.refunds.URL+"/refunds", map[string]any{
+		"out_trade_no": no, "amount_fen": fen, "reason": "course cancelled", "idempotency_key": key,
+	}, admin())
+}
+
+func (s *stack) getRefund(outRefundNo string) response {
+	return s.do("GET", s.refunds.URL+"/refunds/"+outRefundNo, nil, admin())
+}
+
+// refundDoc reads a refund's stored projection.
+func (s *stack) refundDoc(outRefundNo string) cloudpay.Refund {
+	s.t.Helper()
+	r, err := s.store.Refund(context.Background(), outRefundNo)
+	if err != nil {
+		s.t.Fatalf("load refund %s: %v", outRefundNo, err)
+	}
+	return r
+}
+
+// ledger reads an order's newest refund ledger entry.
+func (s *stack) ledger(no string) cloudpay.RefundEntry {
+	s.t.Helper()
+	e, _, err := s.store.RefundLedgerTail(context.Background(), no)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return e
+}
+
+// settle has WeChat finish a refund; its callback or notification is
+// delivered before this returns.
+func (s *stack) settle(outRefundNo, state string) response {
+	s.t.Helper()
+	r := s.simPost("/refunds/"+outRefundNo+"/settle", map[string]any{"status": state})
+	if r.status != http.StatusOK {
+		s.t.Fatalf("settle %s %s: %d %s", outRefundNo, state, r.status, r.raw)
+	}
+	return r
+}
+
+// simRefunds lists WeChat's refunds of an order.
+func (s *stack) simRefunds(no string) []map[string]any {
+	s.t.Helper()
+	r := s.do("GET", s.simURL+"/refunds?out_trade_no="+no, nil, nil)
+	var out struct {
+		Refunds []map[string]any `json:"refunds"`
+	}
+	if err := json.Unmarshal(r.raw, &out); err != nil {
+		s.t.Fatalf("sim refunds: %s", r.raw)
+	}
+	return out.Refunds
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+func TestRefundEndToEnd(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds())
+		s.paid("RFE001", alice, 5000)
+
+		r := s.postRefund("RFE001", 2000, "k-rf001-1")
+		if r.status != http.StatusAccepted || r.body["status"] != "processing" {
+			t.Fatalf("create refund: %d %s", r.status, r.raw)
+		}
+		no := str(r.body["out_refund_no"])
+		if !cloudpay.ValidOutRefundNo(no) || no != cloudpay.OutRefundNoForKey("k-rf001-1") {
+			t.Fatalf("out_refund_no = %q", no)
+		}
+		// The same key again: the same refund, nothing new at WeChat.
+		if again := s.postRefund("RFE001", 2000, "k-rf001-1"); again.status != http.StatusOK || again.body["out_refund_no"] != no {
+			t.Fatalf("same key again: %d %s", again.status, again.raw)
+		}
+		if again := s.postRefund("RFE001", 2100, "k-rf001-1"); again.status != http.StatusConflict || again.errorCode() != "REFUND_CONFLICT" {
+			t.Fatalf("same key, other amount: %d %s", again.status, again.raw)
+		}
+		if n := len(s.simCalls("refund")); n != 1 {
+			t.Fatalf("refund calls = %d, want 1", n)
+		}
+		d := s.getRefund(no)
+		live, _ := d.body["wechat"].(map[string]any)
+		if d.status != http.StatusOK || live["status"] != "PROCESSING" {
+			t.Fatalf("detail while processing: %d %s", d.status, d.raw)
+		}
+
+		s.settle(no, "SUCCESS")
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded || doc.SucceededAt == nil {
+			t.Fatalf("refund after WeChat's callback: %+v", doc)
+		}
+		if o := s.order("RFE001"); o.Status != cloudpay.OrderPartiallyRefunded || o.RefundedFen != 2000 {
+			t.Fatalf("order after a partial refund: %s %d", o.Status, o.RefundedFen)
+		}
+		evs := s.events(no)
+		if len(evs) != 1 || evs[0].Type != cloudpay.EventRefundSucceeded {
+			t.Fatalf("events of %s = %+v", no, evs)
+		}
+		// More than is left is refused and changes nothing.
+		if over := s.postRefund("RFE001", 3001, "k-rf001-2"); over.status != http.StatusUnprocessableEntity || over.errorCode() != "REFUND_EXCEEDS_PAID" {
+			t.Fatalf("refund over the rest: %d %s", over.status, over.raw)
+		}
+		// The rest, after WeChat's minute between two refunds of one order.
+		rest := s.postRefund("RFE001", 3000, "k-rf001-3")
+		if rest.status != http.StatusAccepted || rest.body["status"] != "approved" || rest.body["not_before"] == nil {
+			t.Fatalf("second refund within a minute must queue: %d %s", rest.status, rest.raw)
+		}
+		s.advance(61 * time.Second)
+		if n, err := s.refund.SendDue(context.Background(), 10); err != nil || n != 1 {
+			t.Fatalf("send due = %d, %v", n, err)
+		}
+		rest2 := str(rest.body["out_refund_no"])
+		s.settle(rest2, "SUCCESS")
+		if o := s.order("RFE001"); o.Status != cloudpay.OrderRefunded || o.RefundedFen != 5000 {
+			t.Fatalf("order after refunding all: %s %d", o.Status, o.RefundedFen)
+		}
+		if e := s.ledger("RFE001"); e.RefundedFen != 5000 || e.ReservedFen != 0 || e.Count != 2 {
+			t.Fatalf("ledger: %+v", e)
+		}
+		// A late pay callback replay does not undo the refund status.
+		if r := s.simPost("/notify", map[string]any{"out_trade_no": "RFE001"}); r.status != http.StatusOK {
+			t.Fatalf("replay pay callback: %d %s", r.status, r.raw)
+		}
+		if o := s.order("RFE001"); o.Status != cloudpay.OrderRefunded {
+			t.Fatalf("order after a replayed pay callback: %s", o.Status)
+		}
+	})
+}
+
+func TestConcurrentPartialRefundsNeverExceedThePaidAmount(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch))
+		const paidFen = 10_000
+		s.paid("RFC001", alice, paidFen)
+
+		// 100 requests: amounts 50..545 fen (sum 29,750, three times what was
+		// paid); every fifth shares its key with the one before.
+		type req struct {
+			key string
+			fen int64
+		}
+		reqs := make([]req, 100)
+		for i := range reqs {
+			reqs[i] = req{key: fmt.Sprintf("k-%d", i), fen: int64(50 + 5*i)}
+			if i%5 == 4 {
+				reqs[i] = reqs[i-1]
+			}
+		}
+		var wg sync.WaitGroup
+		results := make([]response, len(reqs))
+		for i, rq := range reqs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = s.postRefund("RFC001", rq.fen, rq.key)
+			}()
+		}
+		wg.Wait()
+		accepted := map[string]int64{}
+		for i, r := range results {
+			switch r.status {
+			case http.StatusAccepted, http.StatusOK:
+				accepted[str(r.body["out_refund_no"])] = reqs[i].fen
+			case http.StatusUnprocessableEntity:
+				if r.errorCode() != "REFUND_EXCEEDS_PAID" && r.errorCode() != "REFUND_LIMIT" {
+					t.Fatalf("refusal: %s", r.raw)
+				}
+			default:
+				t.Fatalf("refund %d: %d %s", i, r.status, r.raw)
+			}
+		}
+		var reserved int64
+		for _, fen := range accepted {
+			reserved += fen
+		}
+		if reserved > paidFen || len(accepted) > 50 {
+			t.Fatalf("accepted %d refunds for %d fen of %d paid", len(accepted), reserved, paidFen)
+		}
+		// Let every queued refund have its turn, a minute apart.
+		for range len(accepted) + 1 {
+			s.advance(61 * time.Second)
+			if _, err := s.refund.SendDue(context.Background(), 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.refund.Wait()
+		amountOf := map[string]map[int64]bool{}
+		var sent int64
+		for _, c := range s.simCalls("refund") {
+			no, fen := refundCall(t, c)
+			if amountOf[no] == nil {
+				amountOf[no] = map[int64]bool{}
+				sent += fen
+			}
+			amountOf[no][fen] = true
+		}
+		for no, amounts := range amountOf {
+			if len(amounts) != 1 {
+				t.Errorf("%s sent with amounts %v", no, amounts)
+			}
+			if _, ok := accepted[no]; !ok {
+				t.Errorf("%s reached WeChat but was never accepted here", no)
+			}
+		}
+		if sent > paidFen || len(amountOf) != len(accepted) {
+			t.Fatalf("WeChat got %d refunds for %d fen; %d accepted for %d", len(amountOf), sent, len(accepted), reserved)
+		}
+		e := s.ledger("RFC001")
+		if int64(e.ReservedFen+e.RefundedFen) != reserved || e.Count != len(accepted) {
+			t.Fatalf("ledger %+v, refunds hold %d fen in %d", e, reserved, len(accepted))
+		}
+	})
+}
+
+// refundCall reads out_refund_no and the amount from a refund call of
+// either channel.
+func refundCall(t *testing.T, c map[string]any) (string, int64) {
+	t.Helper()
+	var b struct {
+		OutRefundNo string `json:"out_refund_no"`
+		RefundFee   int64  `json:"refund_fee"`
+		Amount      struct {
+			Refund int64 `json:"refund"`
+		} `json:"amount"`
+	}
+	raw, _ := json.Marshal(c["body"])
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatalf("refund call body: %s", raw)
+	}
+	return b.OutRefundNo, b.RefundFee + b.Amount.Refund
+}
+
+func TestRefundTimeoutThenRetryUsesTheSameNumber(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds(), withGatewayTimeout(500*time.Millisecond))
+		s.paid("RFT001", alice, 3000)
+		s.fault("refund", "timeout", 1, nil)
+		r := s.postRefund("RFT001", 1000, "k-timeout")
+		no := str(r.body["out_refund_no"])
+		if r.status != http.StatusAccepted || r.body["status"] != "processing" {
+			t.Fatalf("refund that timed out must stay processing: %d %s", r.status, r.raw)
+		}
+		if e, _ := r.body["last_error"].(map[string]any); e["code"] != "WECHAT_TIMEOUT" {
+			t.Fatalf("last_error: %s", r.raw)
+		}
+		retry := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin())
+		if retry.status != http.StatusOK || retry.body["out_refund_no"] != no || retry.body["status"] != "processing" {
+			t.Fatalf("retry: %d %s", retry.status, retry.raw)
+		}
+		if refunds := s.simRefunds("RFT001"); len(refunds) != 1 || refunds[0]["out_refund_no"] != no {
+			t.Fatalf("WeChat's refunds: %v", refunds)
+		}
+		for _, c := range s.simCalls("refund") {
+			if got, _ := refundCall(t, c); got != no {
+				t.Fatalf("a retry used %s instead of %s", got, no)
+			}
+		}
+		s.settle(no, "SUCCESS")
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded {
+			t.Fatalf("refund: %s", doc.Status)
+		}
+	})
+}
+
+func TestRefundFailures(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds(), withRefundConfig(cloudpayNoInterval()))
+		s.paid("RFF001", alice, 3000)
+
+		// Final: released at once, and the order can be refunded in full.
+		s.fault("refund", "fail", 1, map[string]any{"code": "INVALID_REQUEST"})
+		r := s.postRefund("RFF001", 1000, "k-final")
+		if r.status != http.StatusAccepted || r.body["status"] != "failed" || r.body["retryable"] == true {
+			t.Fatalf("final failure: %d %s", r.status, r.raw)
+		}
+		if e := s.ledger("RFF001"); e.RefundableFen() != 3000 {
+			t.Fatalf("after a final failure %d fen refundable, want 3000", e.RefundableFen())
+		}
+		if evs := s.events(str(r.body["out_refund_no"])); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundFailed {
+			t.Fatalf("events: %+v", evs)
+		}
+
+		// Retryable: the amount stays reserved, a retry reuses the number.
+		s.fault("refund", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+		r = s.postRefund("RFF001", 1000, "k-retryable")
+		no := str(r.body["out_refund_no"])
+		if r.body["status"] != "failed" || r.body["retryable"] != true {
+			t.Fatalf("retryable failure: %s", r.raw)
+		}
+		if e := s.ledger("RFF001"); e.RefundableFen() != 2000 {
+			t.Fatalf("after a retryable failure %d fen refundable, want 2000", e.RefundableFen())
+		}
+		retry := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin())
+		if retry.status != http.StatusOK || retry.body["status"] != "processing" || retry.body["out_refund_no"] != no {
+			t.Fatalf("retry: %d %s", retry.status, retry.raw)
+		}
+		s.settle(no, "CLOSED")
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundClosed {
+			t.Fatalf("closed refund: %s", doc.Status)
+		}
+		if e := s.ledger("RFF001"); e.RefundableFen() != 3000 {
+			t.Fatalf("after CLOSED %d fen refundable, want 3000", e.RefundableFen())
+		}
+		// A closed refund is final.
+		if again := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); again.status != http.StatusConflict || again.errorCode() != "REFUND_STATE" {
+			t.Fatalf("retry a closed refund: %d %s", again.status, again.raw)
+		}
+		// An order that is not paid cannot be refunded.
+		s.createOrder("RFF002", alice, 100)
+		if r := s.postRefund("RFF002", 100, "k-unpaid"); r.status != http.StatusConflict || r.errorCode() != "ORDER_NOT_PAID" {
+			t.Fatalf("refund of an unpaid order: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+func cloudpayNoInterval() refund.Config { return refund.Config{MinInterval: 0} }
+
+func TestRefundNotificationsThatMustChangeNothingWrong(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds())
+		s.paid("RFN001", alice, 3000)
+		no := str(s.postRefund("RFN001", 1000, "k-notify").body["out_refund_no"])
+
+		// Forged: WeChat still says PROCESSING, or the signature fails.
+		if ch == gateway.CloudHosting {
+			forged := s.do("POST", s.callback.URL+"/callbacks/refund", map[string]any{
+				"returnCode": "SUCCESS", "subMchId": subMchID, "outRefundNo": no, "outTradeNo": "RFN001",
+				"refundStatus": "SUCCESS", "refundFee": 1000, "totalFee": 3000,
+			}, nil)
+			if forged.body["errcode"] == float64(0) {
+				t.Fatalf("forged refund callback acknowledged: %s", forged.raw)
+			}
+		} else {
+			for _, kind := range []string{"bad_signature", "signtest", "stale", "tampered", "unknown_serial", "bad_resource"} {
+				d := s.simPost("/forge", map[string]any{"kind": kind, "out_refund_no": no, "event_type": "REFUND.SUCCESS"})
+				if d.status != http.StatusOK || d.body["ok"] == true {
+					t.Fatalf("forged %s notification accepted: %d %s", kind, d.status, d.raw)
+				}
+			}
+		}
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundProcessing {
+			t.Fatalf("refund after forgeries: %s", doc.Status)
+		}
+
+		s.settle(no, "SUCCESS")
+		// Duplicates and stale genuine ones arrive afterwards.
+		for _, state := range []string{"", "", "ABNORMAL", "CLOSED"} {
+			if r := s.simPost("/refunds/"+no+"/notify", map[string]any{"status": state}); r.status != http.StatusOK {
+				t.Fatalf("replay %q: %d %s", state, r.status, r.raw)
+			}
+		}
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded {
+			t.Fatalf("refund after replays: %s", doc.Status)
+		}
+		if evs := s.events(no); len(evs) != 1 {
+			t.Fatalf("events after replays: %+v", evs)
+		}
+		if e := s.ledger("RFN001"); e.RefundedFen != 1000 || e.ReservedFen != 0 {
+			t.Fatalf("ledger after replays: %+v", e)
+		}
+		// A notification for a refund we never made is acknowledged and ignored.
+		if r := s.getRefund("RFunknown"); r.status != http.StatusNotFound || r.errorCode() != "REFUND_NOT_FOUND" {
+			t.Fatalf("unknown refund: %d %s", r.status, r.raw)
+		}
+	})
+}
+
+func TestRefundRequestsAndReview(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds())
+		s.paid("RFR001", alice, 3000)
+		request := func(openid string, fen int64) response {
+			return s.do("POST", s.refunds.URL+"/refund-requests",
+				map[string]any{"out_trade_no": "RFR001", "amount_fen": fen, "reason": "cannot attend"}, user(openid))
+		}
+		if r := request(bob, 100); r.status != http.StatusForbidden || r.errorCode() != "FORBIDDEN" {
+			t.Fatalf("another user's order: %d %s", r.status, r.raw)
+		}
+		if r := s.do("POST", s.refunds.URL+"/refund-requests", map[string]any{"out_trade_no": "RFR001", "amount_fen": 100}, nil); r.status != http.StatusUnauthorized {
+			t.Fatalf("request without identity: %d %s", r.status, r.raw)
+		}
+		first := request(alice, 2000)
+		if first.status != http.StatusCreated || first.body["status"] != "pending_review" {
+			t.Fatalf("request: %d %s", first.status, first.raw)
+		}
+		if r := request(alice, 1001); r.errorCode() != "REFUND_EXCEEDS_PAID" {
+			t.Fatalf("requests beyond the paid amount: %d %s", r.status, r.raw)
+		}
+		no1 := str(first.body["out_refund_no"])
+		rej := s.do("POST", s.refunds.URL+"/refunds/"+no1+"/reject", map[string]any{"note": "attended"}, admin())
+		if rej.status != http.StatusOK || rej.body["status"] != "rejected" || rej.body["note"] != "attended" {
+			t.Fatalf("reject: %d %s", rej.status, rej.raw)
+		}
+		if e := s.ledger("RFR001"); e.RefundableFen() != 3000 {
+			t.Fatalf("rejecting must release: %d refundable", e.RefundableFen())
+		}
+		if r := s.do("POST", s.refunds.URL+"/refunds/"+no1+"/approve", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
+			t.Fatalf("approve a rejected request: %d %s", r.status, r.raw)
+		}
+		if n := len(s.simCalls("refund")); n != 0 {
+			t.Fatalf("refund calls = %d before any approval", n)
+		}
+
+		second := request(alice, 1500)
+		no2 := str(second.body["out_refund_no"])
+		app := s.do("POST", s.refunds.URL+"/refunds/"+no2+"/approve", map[string]any{"note": "ok"}, admin())
+		if app.status != http.StatusOK || app.body["status"] != "processing" {
+			t.Fatalf("approve: %d %s", app.status, app.raw)
+		}
+		if r := s.do("POST", s.refunds.URL+"/refunds/"+no2+"/reject", nil, admin()); r.errorCode() != "REFUND_STATE" {
+			t.Fatalf("reject an approved request: %d %s", r.status, r.raw)
+		}
+		s.settle(no2, "SUCCESS")
+		if doc := s.refundDoc(no2); doc.Status != cloudpay.RefundSucceeded {
+			t.Fatalf("approved request: %s", doc.Status)
+		}
+		list := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=RFR001&limit=1", nil, admin())
+		totals, _ := list.body["totals"].(map[string]any)
+		refunds, _ := list.body["refunds"].([]any)
+		if list.status != http.StatusOK || totals["count"] != float64(2) || totals["amount_fen"] != float64(3500) || len(refunds) != 1 || list.body["next_cursor"] == nil {
+			t.Fatalf("list: %d %s", list.status, list.raw)
+		}
+		next := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=RFR001&limit=1&cursor="+str(list.body["next_cursor"]), nil, admin())
+		refunds2, _ := next.body["refunds"].([]any)
+		if len(refunds2) != 1 || next.body["next_cursor"] != nil {
+			t.Fatalf("second page: %s", next.raw)
+		}
+		a, _ := refunds[0].(map[string]any)
+		b, _ := refunds2[0].(map[string]any)
+		if a["out_refund_no"] == b["out_refund_no"] {
+			t.Fatal("pages repeat a refund")
+		}
+	})
+}

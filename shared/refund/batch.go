@@ -1,0 +1,261 @@
+package refund
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+)
+
+// BatchItem is one refund of a batch as submitted.
+type BatchItem struct {
+	OutTradeNo string
+	AmountFen  cloudpay.Fen
+	Reason     string
+	Key        string // the item's idempotency key: it fixes the item's out_refund_no
+}
+
+// NewBatch is a batch of refunds from the business back end.
+type NewBatch struct {
+	IdempotencyKey string
+	Label          string
+	Items          []BatchItem
+}
+
+// CreateBatch records a batch and starts it in the background. The same
+// key with the same items returns the same batch (created false) and
+// resumes it; with other items it is a conflict. Items are refunds keyed
+// by their own key, so an item resubmitted in any batch refunds once.
+func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, error) {
+	if err := validateKey("idempotency_key", nb.IdempotencyKey); err != nil {
+		return "", false, err
+	}
+	if len([]rune(nb.Label)) > maxLabel || !cloudpay.Printable(nb.Label) {
+		return "", false, cloudpay.FieldError("label", "label must be at most %d characters of printable text", maxLabel)
+	}
+	if len(nb.Items) == 0 || len(nb.Items) > s.cfg.MaxBatchItems {
+		return "", false, cloudpay.FieldError("items", "items must hold 1-%d refunds", s.cfg.MaxBatchItems)
+	}
+	digest := sha256.New()
+	seen := make(map[string]int, len(nb.Items))
+	items := make([]mongostore.BatchItem, len(nb.Items))
+	for i, it := range nb.Items {
+		if err := validateRefund(it.OutTradeNo, it.AmountFen, it.Reason); err != nil {
+			e := err.(*cloudpay.Error)
+			e.Field = fmt.Sprintf("items[%d].%s", i, e.Field)
+			e.Message = fmt.Sprintf("items[%d]: %s", i, e.Message)
+			return "", false, e
+		}
+		if err := validateKey(fmt.Sprintf("items[%d].key", i), it.Key); err != nil {
+			return "", false, err
+		}
+		if j, dup := seen[it.Key]; dup {
+			return "", false, cloudpay.FieldError(fmt.Sprintf("items[%d].key", i), "items[%d] and items[%d] have the same key", j, i)
+		}
+		seen[it.Key] = i
+		items[i] = mongostore.BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
+			Key: it.Key, OutRefundNo: cloudpay.OutRefundNoForKey(it.Key)}
+		fmt.Fprintf(digest, "%q %d %q %q\n", it.OutTradeNo, it.AmountFen, it.Reason, it.Key)
+	}
+	sum := sha256.Sum256([]byte("batch-key:" + nb.IdempotencyKey))
+	b := mongostore.Batch{
+		ID: "RB" + hex.EncodeToString(sum[:12]), IdempotencyKey: nb.IdempotencyKey, Label: nb.Label,
+		Digest: hex.EncodeToString(digest.Sum(nil)), Items: items, CreatedAt: s.clock(),
+	}
+	held, created, err := s.store.InsertBatch(ctx, b)
+	if err != nil {
+		return "", false, err
+	}
+	if held.Digest != b.Digest || held.Label != b.Label {
+		return "", false, cloudpay.Errorf(cloudpay.CodeBatchConflict, "batch key %q was used for other items", nb.IdempotencyKey)
+	}
+	s.startBatch(held.ID)
+	return held.ID, created, nil
+}
+
+// batchBudget bounds one background run of a batch; what is left (refunds
+// waiting a minute for their turn, say) is sent by SendDue.
+const batchBudget = 30 * time.Minute
+
+// startBatch runs a batch in the background unless this process runs it
+// already. Another process running it at the same time is harmless: every
+// item is a keyed refund and every call an attempt claim.
+func (s *Service) startBatch(id string) {
+	if _, running := s.batches.LoadOrStore(id, true); running {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		defer s.batches.Delete(id)
+		ctx, cancel := context.WithTimeout(s.base, batchBudget)
+		defer cancel()
+		if err := s.RunBatch(ctx, id); err != nil {
+			s.log.ErrorContext(ctx, "batch run stopped", "batch_id", id, "error", err)
+		}
+	}()
+}
+
+// RunBatch creates and sends the refunds of a batch: several at a time,
+// within the merchant-wide call rate, and then waits for the items that
+// queue behind another refund of the same order.
+func (s *Service) RunBatch(ctx context.Context, id string) error {
+	b, err := s.store.Batch(ctx, id)
+	if err != nil {
+		return err
+	}
+	sem := make(chan struct{}, s.cfg.BatchConcurrency)
+	var wg sync.WaitGroup
+	for _, it := range b.Items {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.runItem(ctx, b, it)
+		}()
+	}
+	wg.Wait()
+	for ctx.Err() == nil {
+		wait, err := s.sendBatchDue(ctx, b)
+		if err != nil {
+			return err
+		}
+		if wait <= 0 {
+			return nil
+		}
+		if !s.sleep(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+	return ctx.Err()
+}
+
+// runItem creates one item's refund. A refusal by the rules is recorded on
+// the item's refund (failed, nothing reserved), so the batch shows it and
+// a retry can reserve again.
+func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore.BatchItem) {
+	r := cloudpay.Refund{
+		OutRefundNo: it.OutRefundNo, OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
+		Source: cloudpay.SourceBatch, IdempotencyKey: it.Key, BatchID: b.ID, Label: b.Label,
+	}
+	_, _, err := s.create(ctx, r)
+	switch cloudpay.ErrorCode(err) {
+	case "":
+		return
+	case cloudpay.CodeOrderNotFound, cloudpay.CodeOrderNotPaid, cloudpay.CodeRefundExceeds,
+		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate:
+		now := s.clock()
+		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
+		r.LastError = &cloudpay.RefundFailure{Code: string(cloudpay.ErrorCode(err)), Message: message(err)}
+		if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
+			s.log.ErrorContext(ctx, "record refused batch item", "out_refund_no", r.OutRefundNo, "error", err)
+		}
+	default:
+		s.log.ErrorContext(ctx, "batch item", "batch_id", b.ID, "out_refund_no", r.OutRefundNo, "error", err)
+	}
+}
+
+func message(err error) string {
+	if e, ok := err.(*cloudpay.Error); ok {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// sendBatchDue sends the batch's queued items whose turn has come and
+// returns how long until the next one's turn (0: none left).
+func (s *Service) sendBatchDue(ctx context.Context, b mongostore.Batch) (time.Duration, error) {
+	var wait time.Duration
+	for _, it := range b.Items {
+		r, err := s.store.Refund(ctx, it.OutRefundNo)
+		if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if r.Status != cloudpay.RefundApproved {
+			continue
+		}
+		if d := r.NotBefore.Sub(s.clock()); d > 0 {
+			if wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		if _, err := s.resume(ctx, r); err != nil {
+			return 0, err
+		}
+	}
+	return wait, nil
+}
+
+// Progress is a batch's state: the data of a progress bar.
+type Progress struct {
+	BatchID     string         `json:"batch_id"`
+	Label       string         `json:"label,omitempty"`
+	Total       int            `json:"total"`
+	Done        int            `json:"done"` // succeeded + failed
+	Succeeded   int            `json:"succeeded"`
+	Failed      int            `json:"failed"`     // failed, closed (retryable failures too)
+	Processing  int            `json:"processing"` // not created yet, queued, sent, abnormal
+	AmountFen   cloudpay.Fen   `json:"amount_fen"` // of all items
+	RefundedFen cloudpay.Fen   `json:"refunded_fen"`
+	CreatedAt   time.Time      `json:"created_at"`
+	Items       []ProgressItem `json:"items"`
+}
+
+// ProgressItem is one item's state.
+type ProgressItem struct {
+	Key         string                  `json:"key"`
+	OutTradeNo  string                  `json:"out_trade_no"`
+	OutRefundNo string                  `json:"out_refund_no"`
+	AmountFen   cloudpay.Fen            `json:"amount_fen"`
+	Status      string                  `json:"status"` // a refund status, or "pending" before it exists
+	Retryable   bool                    `json:"retryable,omitempty"`
+	Error       *cloudpay.RefundFailure `json:"error,omitempty"`
+}
+
+// BatchProgress reads a batch's progress from its items' refunds.
+func (s *Service) BatchProgress(ctx context.Context, id string) (Progress, error) {
+	if len(id) > 64 || !cloudpay.ValidOutRefundNo(id) {
+		return Progress{}, cloudpay.FieldError("batch_id", "batch_id is malformed")
+	}
+	b, err := s.store.Batch(ctx, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	p := Progress{BatchID: b.ID, Label: b.Label, Total: len(b.Items), CreatedAt: b.CreatedAt, Items: make([]ProgressItem, len(b.Items))}
+	for i, it := range b.Items {
+		item := ProgressItem{Key: it.Key, OutTradeNo: it.OutTradeNo, OutRefundNo: it.OutRefundNo, AmountFen: it.AmountFen, Status: "pending"}
+		p.AmountFen += it.AmountFen
+		r, err := s.store.Refund(ctx, it.OutRefundNo)
+		switch {
+		case err == nil:
+			item.Status, item.Retryable, item.Error = string(r.Status), r.Retryable, r.LastError
+		case cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound:
+			return Progress{}, err
+		}
+		switch cloudpay.RefundStatus(item.Status) {
+		case cloudpay.RefundSucceeded:
+			p.Succeeded++
+			p.RefundedFen += it.AmountFen
+		case cloudpay.RefundFailed, cloudpay.RefundClosed, cloudpay.RefundRejected:
+			p.Failed++
+		default:
+			p.Processing++
+		}
+		p.Items[i] = item
+	}
+	p.Done = p.Succeeded + p.Failed
+	return p, nil
+}

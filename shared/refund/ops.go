@@ -1,0 +1,277 @@
+package refund
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+)
+
+// Retry sends a refund again under the same out_refund_no. A refund whose
+// result is unknown is first looked up at WeChat; one refused for good (or
+// never reserved) reserves its amount again, under the rules of now.
+func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refund, error) {
+	r, err := s.get(ctx, outRefundNo)
+	if err != nil {
+		return cloudpay.Refund{}, err
+	}
+	switch r.Status {
+	case cloudpay.RefundApproved:
+		return s.resume(ctx, r)
+	case cloudpay.RefundProcessing, cloudpay.RefundAbnormal:
+		res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+		if err != nil {
+			return r, fmt.Errorf("retry refund %s: %w", outRefundNo, err)
+		}
+		if res.State != cloudpay.RefundStateNotExist {
+			r, err = s.apply(ctx, r, res)
+			if err == nil && r.Status == cloudpay.RefundAbnormal {
+				err = cloudpay.Errorf(cloudpay.CodeRefundState,
+					"refund %s is abnormal at WeChat (the payer's account cannot receive it): settle it in the merchant platform", outRefundNo)
+			}
+			return r, err
+		}
+		return s.send(ctx, r)
+	case cloudpay.RefundFailed:
+		if r.Retryable && r.Round > 0 {
+			return s.send(ctx, r)
+		}
+		return s.reserveAgain(ctx, r)
+	}
+	return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s is %s and cannot be retried", outRefundNo, r.Status)
+}
+
+// reserveAgain starts a new round for a refund that holds no reservation.
+func (s *Service) reserveAgain(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	now := s.clock()
+	_, st, err := s.paidOrder(ctx, r.OutTradeNo, now)
+	if err != nil {
+		return r, err
+	}
+	r.Round++
+	r.Status, r.Retryable, r.UpdatedAt = cloudpay.RefundApproved, false, now
+	if r.TotalFen == 0 {
+		r.TotalFen = st.AmountFen
+	}
+	e, _, err := s.reserve(ctx, r, st, now)
+	if err != nil {
+		return cloudpay.Refund{}, err
+	}
+	r.NotBefore, r.LastError = e.Slot, nil
+	if err := s.store.SaveRefund(ctx, r); err != nil {
+		return r, err
+	}
+	return s.resume(ctx, r)
+}
+
+func (s *Service) get(ctx context.Context, outRefundNo string) (cloudpay.Refund, error) {
+	if !cloudpay.ValidOutRefundNo(outRefundNo) {
+		return cloudpay.Refund{}, cloudpay.FieldError("out_refund_no", "out_refund_no is malformed")
+	}
+	return s.store.Refund(ctx, outRefundNo)
+}
+
+// Live is WeChat's current word on a refund, next to ours.
+type Live struct {
+	State       cloudpay.RefundState `json:"status"`
+	RefundID    string               `json:"refund_id,omitempty"`
+	AmountFen   cloudpay.Fen         `json:"amount_fen,omitempty"`
+	Account     string               `json:"account,omitempty"`
+	Error       string               `json:"error,omitempty"` // WeChat could not be asked
+	ErrorDetail string               `json:"error_message,omitempty"`
+}
+
+// Detail returns a refund with WeChat's live status, recording that status
+// if it settles the refund. WeChat failing to answer is reported in Live,
+// not as an error.
+func (s *Service) Detail(ctx context.Context, outRefundNo string) (cloudpay.Refund, *Live, error) {
+	r, err := s.get(ctx, outRefundNo)
+	if err != nil {
+		return cloudpay.Refund{}, nil, err
+	}
+	if r.Attempts == 0 {
+		return r, nil, nil // never sent: WeChat knows nothing of it
+	}
+	res, err := s.gw.QueryRefund(ctx, outRefundNo)
+	if err != nil {
+		e := &cloudpay.Error{}
+		errors.As(err, &e)
+		return r, &Live{Error: string(cloudpay.ErrorCode(err)), ErrorDetail: e.Message}, nil
+	}
+	live := &Live{State: res.State, RefundID: res.RefundID, AmountFen: res.RefundFen, Account: res.Account}
+	if settled, err := s.apply(ctx, r, res); err == nil {
+		r = settled
+	} else if !errors.Is(err, errMismatch) {
+		return r, live, err
+	}
+	return r, live, nil
+}
+
+// Verdict is what came of a refund callback, and so what WeChat is told.
+type Verdict string
+
+const (
+	Recorded        Verdict = "recorded"
+	AlreadyRecorded Verdict = "already_recorded"
+	UnknownRefund   Verdict = "unknown_refund"
+	OtherMerchant   Verdict = "other_merchant"
+	NotSettled      Verdict = "not_settled" // WeChat does not confirm a final state
+	Mismatch        Verdict = "mismatch"
+)
+
+// Acknowledge reports whether WeChat should stop redelivering.
+func (v Verdict) Acknowledge() bool {
+	switch v {
+	case Recorded, AlreadyRecorded, UnknownRefund, OtherMerchant:
+		return true
+	}
+	return false
+}
+
+// ConfirmCallback handles an unsigned refund callback: only WeChat's answer
+// to a query by out_refund_no is recorded, never the callback's word.
+func (s *Service) ConfirmCallback(ctx context.Context, hint cloudpay.RefundHint) (Verdict, error) {
+	if hint.MchID != "" && hint.MchID != s.gw.MerchantID() {
+		return OtherMerchant, nil
+	}
+	r, err := s.store.Refund(ctx, hint.OutRefundNo)
+	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
+		s.log.WarnContext(ctx, "refund callback for an unknown refund ignored", "out_refund_no", hint.OutRefundNo)
+		return UnknownRefund, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("confirm refund: %w", err)
+	}
+	if r.Status.Final() {
+		return AlreadyRecorded, nil
+	}
+	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+	if err != nil {
+		return "", fmt.Errorf("confirm refund: %w", err)
+	}
+	return s.settle(ctx, r, res)
+}
+
+// Notified records a refund notification whose signature was verified.
+func (s *Service) Notified(ctx context.Context, res cloudpay.RefundResult) (Verdict, error) {
+	if res.MchID != "" && res.MchID != s.gw.MerchantID() {
+		return OtherMerchant, nil
+	}
+	r, err := s.store.Refund(ctx, res.OutRefundNo)
+	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
+		s.log.WarnContext(ctx, "refund notification for an unknown refund ignored", "out_refund_no", res.OutRefundNo)
+		return UnknownRefund, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("refund notification: %w", err)
+	}
+	if r.Status.Final() {
+		return AlreadyRecorded, nil
+	}
+	return s.settle(ctx, r, res)
+}
+
+func (s *Service) settle(ctx context.Context, r cloudpay.Refund, res cloudpay.RefundResult) (Verdict, error) {
+	switch res.State {
+	case cloudpay.RefundStateSuccess, cloudpay.RefundStateClosed, cloudpay.RefundStateAbnormal:
+	default:
+		return NotSettled, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	before := r.Status
+	after, err := s.apply(ctx, r, res)
+	if errors.Is(err, errMismatch) {
+		return Mismatch, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if after.Status == before {
+		return AlreadyRecorded, nil
+	}
+	return Recorded, nil
+}
+
+// SendDue sends approved refunds whose turn has come, up to limit, and
+// reports how many it sent.
+func (s *Service) SendDue(ctx context.Context, limit int) (int, error) {
+	due, err := s.store.RefundsDue(ctx, cloudpay.RefundApproved, s.clock(), limit)
+	if err != nil {
+		return 0, err
+	}
+	sent := 0
+	for _, r := range due {
+		if ctx.Err() != nil {
+			break
+		}
+		if _, err := s.resume(ctx, r); err != nil {
+			s.log.ErrorContext(ctx, "send due refund", "out_refund_no", r.OutRefundNo, "error", err)
+			continue
+		}
+		sent++
+	}
+	return sent, nil
+}
+
+// Page is one page of a refund listing.
+type Page struct {
+	Refunds    []cloudpay.Refund       `json:"refunds"`
+	NextCursor string                  `json:"next_cursor,omitempty"`
+	Totals     mongostore.RefundTotals `json:"totals"`
+}
+
+// Filter selects refunds for List.
+type Filter = mongostore.RefundFilter
+
+// MaxPage bounds a listing page.
+const MaxPage = 200
+
+// List returns refunds matching f, newest first, from cursor on.
+func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) (Page, error) {
+	if limit == 0 {
+		limit = 50
+	}
+	if limit < 1 || limit > MaxPage {
+		return Page{}, cloudpay.FieldError("limit", "limit must be between 1 and %d", MaxPage)
+	}
+	if f.Status != "" && !knownStatus(f.Status) {
+		return Page{}, cloudpay.FieldError("status", "status %q is not a refund status", f.Status)
+	}
+	if f.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(f.OutTradeNo) {
+		return Page{}, cloudpay.FieldError("out_trade_no", "out_trade_no is malformed")
+	}
+	if f.OpenID != "" && !cloudpay.ValidOpenID(f.OpenID) {
+		return Page{}, cloudpay.FieldError("openid", "openid is malformed")
+	}
+	if len(f.BatchID) > 64 || len(f.Label) > maxLabel || !cloudpay.Printable(f.BatchID+f.Label) {
+		return Page{}, cloudpay.FieldError("label", "batch_id and label must be short printable text")
+	}
+	var after *mongostore.RefundCursor
+	if cursor != "" {
+		c, err := mongostore.DecodeRefundCursor(cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		after = &c
+	}
+	refunds, next, totals, err := s.store.ListRefunds(ctx, f, after, limit)
+	if err != nil {
+		return Page{}, err
+	}
+	if refunds == nil {
+		refunds = []cloudpay.Refund{}
+	}
+	return Page{Refunds: refunds, NextCursor: next, Totals: totals}, nil
+}
+
+func knownStatus(st cloudpay.RefundStatus) bool {
+	switch st {
+	case cloudpay.RefundPendingReview, cloudpay.RefundApproved, cloudpay.RefundRejected, cloudpay.RefundProcessing,
+		cloudpay.RefundSucceeded, cloudpay.RefundFailed, cloudpay.RefundClosed, cloudpay.RefundAbnormal:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,356 @@
+// Package refund holds the refund use cases: refunds from the business back
+// end (single and in batches), refund requests from users with review, and
+// settling what WeChat says happened. The refundable amount of an order is
+// an append-only ledger (design.md §4); out_refund_no is fixed when a
+// refund is created and reused by every retry and query.
+package refund
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+)
+
+// Config holds WeChat's refund rules and how fast cloudpay may call.
+type Config struct {
+	MinInterval      time.Duration `env:"REFUND_MIN_INTERVAL, default=60s"` // WeChat: ≥ 1 min between refunds of one order
+	MaxPerOrder      int           `env:"REFUND_MAX_PER_ORDER, default=50"`
+	MaxAge           time.Duration `env:"REFUND_MAX_AGE, default=8760h"` // none after a year
+	RatePerSecond    int           `env:"REFUND_RATE_PER_SECOND, default=100"`
+	BatchConcurrency int           `env:"REFUND_BATCH_CONCURRENCY, default=8"`
+	MaxBatchItems    int           `env:"REFUND_MAX_BATCH_ITEMS, default=1000"`
+}
+
+// wechatMaxRate is WeChat's refund limit per merchant (calls per second).
+const wechatMaxRate = 150
+
+// Gateway is WeChat Pay's refunds, whichever channel carries them.
+type Gateway interface {
+	MerchantID() string
+	Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error)
+	QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error)
+}
+
+// Service is the refund use cases. Build one per process.
+type Service struct {
+	store *mongostore.Store
+	gw    Gateway
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) bool
+	rate  limiter
+
+	inFlight, peak atomic.Int64
+	calls          atomic.Int64
+	batches        sync.Map // batch IDs running in this process
+	bg             sync.WaitGroup
+	base           context.Context // ends background batch runs on Close
+	stop           context.CancelFunc
+}
+
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithClock replaces the clock (tests).
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithSleep replaces how a batch waits for queued refunds' turn (tests
+// that move a fake clock instead).
+func WithSleep(sleep func(ctx context.Context, d time.Duration) bool) Option {
+	return func(s *Service) { s.sleep = sleep }
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// New builds the service.
+func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Service {
+	if cfg.MaxPerOrder <= 0 || cfg.MaxPerOrder > 50 {
+		cfg.MaxPerOrder = 50
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 365 * 24 * time.Hour
+	}
+	if cfg.RatePerSecond <= 0 || cfg.RatePerSecond > wechatMaxRate {
+		cfg.RatePerSecond = 100
+	}
+	if cfg.BatchConcurrency <= 0 {
+		cfg.BatchConcurrency = 8
+	}
+	if cfg.MaxBatchItems <= 0 {
+		cfg.MaxBatchItems = 1000
+	}
+	s := &Service{store: store, gw: gw, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, sleep: sleepCtx}
+	s.rate.every = time.Second / time.Duration(cfg.RatePerSecond)
+	s.base, s.stop = context.WithCancel(context.Background())
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Wait blocks until background batch runs started by this service end.
+func (s *Service) Wait() { s.bg.Wait() }
+
+// Close stops background batch runs between two refunds and waits for
+// them. What they leave is picked up by a later run or by SendDue: every
+// item is a keyed refund, so nothing is lost or done twice.
+func (s *Service) Close() {
+	s.stop()
+	s.bg.Wait()
+}
+
+// Stats reports the calls made to WeChat and the most made at once.
+type Stats struct {
+	Calls        int64 `json:"calls"`
+	PeakInFlight int64 `json:"peak_in_flight"`
+}
+
+// Stats returns the service's call counters.
+func (s *Service) Stats() Stats { return Stats{Calls: s.calls.Load(), PeakInFlight: s.peak.Load()} }
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// limiter spaces calls evenly: at most one per every, across goroutines.
+type limiter struct {
+	mu    sync.Mutex
+	next  time.Time
+	every time.Duration
+}
+
+func (l *limiter) wait(ctx context.Context) error {
+	l.mu.Lock()
+	now := time.Now()
+	at := l.next
+	if at.Before(now) {
+		at = now
+	}
+	l.next = at.Add(l.every)
+	l.mu.Unlock()
+	if d := time.Until(at); d > 0 && !sleepCtx(ctx, d) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// NewRefund is a refund the business back end asks for.
+type NewRefund struct {
+	OutTradeNo     string
+	AmountFen      cloudpay.Fen
+	Reason         string
+	IdempotencyKey string
+}
+
+const (
+	maxReason = 80 // WeChat's limit on the reason shown to the payer
+	maxKey    = 128
+	maxNote   = 200
+	maxLabel  = 64
+)
+
+func validateRefund(outTradeNo string, amount cloudpay.Fen, reason string) error {
+	if !cloudpay.ValidOutTradeNo(outTradeNo) {
+		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
+	}
+	if amount <= 0 || amount > cloudpay.MaxFen {
+		return cloudpay.FieldError("amount_fen", "amount_fen must be a positive integer number of fen, at most %d", cloudpay.MaxFen)
+	}
+	if len([]rune(reason)) > maxReason || !cloudpay.Printable(reason) {
+		return cloudpay.FieldError("reason", "reason must be at most %d characters of printable text", maxReason)
+	}
+	return nil
+}
+
+func validateKey(field, key string) error {
+	if key == "" || len(key) > maxKey || !cloudpay.Printable(key) {
+		return cloudpay.FieldError(field, "%s must be 1-%d bytes of printable text", field, maxKey)
+	}
+	return nil
+}
+
+// Create records a refund and, when its turn has come, sends it. The
+// idempotency key fixes the out_refund_no: the same key with the same order
+// and amount returns the same refund (created false); with others it is a
+// conflict. A refund whose order had another refund less than a minute ago
+// waits for its turn (status approved, not_before set).
+func (s *Service) Create(ctx context.Context, n NewRefund) (cloudpay.Refund, bool, error) {
+	if err := validateRefund(n.OutTradeNo, n.AmountFen, n.Reason); err != nil {
+		return cloudpay.Refund{}, false, err
+	}
+	if err := validateKey("idempotency_key", n.IdempotencyKey); err != nil {
+		return cloudpay.Refund{}, false, err
+	}
+	r := cloudpay.Refund{
+		OutRefundNo: cloudpay.OutRefundNoForKey(n.IdempotencyKey), OutTradeNo: n.OutTradeNo,
+		AmountFen: n.AmountFen, Reason: n.Reason, Source: cloudpay.SourceAdmin, IdempotencyKey: n.IdempotencyKey,
+	}
+	return s.create(ctx, r)
+}
+
+// create reserves r's amount (round 1) unless r exists, stores it and sends
+// it if its turn has come.
+func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
+	held, err := s.store.Refund(ctx, r.OutRefundNo)
+	if err == nil {
+		if held.OutTradeNo != r.OutTradeNo || held.AmountFen != r.AmountFen {
+			return cloudpay.Refund{}, false, conflict(held)
+		}
+		held, err = s.resume(ctx, held)
+		return held, false, err
+	}
+	if cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound {
+		return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)
+	}
+	now := s.clock()
+	o, st, err := s.paidOrder(ctx, r.OutTradeNo, now)
+	if err != nil {
+		return cloudpay.Refund{}, false, err
+	}
+	r.OpenID, r.TotalFen = o.OpenID, st.AmountFen
+	r.Status, r.Round = cloudpay.RefundApproved, 1
+	if r.Source == cloudpay.SourceUser {
+		r.Status = cloudpay.RefundPendingReview
+	}
+	r.CreatedAt, r.UpdatedAt = now, now
+	e, appended, err := s.reserve(ctx, r, st, now)
+	if err != nil {
+		return cloudpay.Refund{}, false, err
+	}
+	// The entry holds the refund as reserved: ours, or, if a concurrent
+	// create with the same key won, theirs, which then decides.
+	if e.Refund == nil || e.Refund.OutTradeNo != r.OutTradeNo || e.Refund.AmountFen != r.AmountFen {
+		return cloudpay.Refund{}, false, cloudpay.Errorf(cloudpay.CodeRefundConflict,
+			"refund %s exists for another order or amount", r.OutRefundNo)
+	}
+	r = *e.Refund
+	r, _, err = s.store.InsertRefund(ctx, r)
+	if err != nil {
+		return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)
+	}
+	r, err = s.resume(ctx, r)
+	return r, appended, err
+}
+
+func conflict(held cloudpay.Refund) error {
+	return cloudpay.Errorf(cloudpay.CodeRefundConflict,
+		"idempotency key already used for refund %s of order %s (%d fen)", held.OutRefundNo, held.OutTradeNo, held.AmountFen)
+}
+
+// paidOrder returns the order and the settlement proving it was paid, and
+// refuses orders that cannot be refunded.
+func (s *Service) paidOrder(ctx context.Context, outTradeNo string, now time.Time) (cloudpay.Order, cloudpay.Settlement, error) {
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, cloudpay.Settlement{}, err
+	}
+	st, found, err := s.store.Settlement(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.Order{}, cloudpay.Settlement{}, fmt.Errorf("refund: %w", err)
+	}
+	if !found || st.Outcome != cloudpay.SettledPaid {
+		return cloudpay.Order{}, cloudpay.Settlement{}, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "order %s is not paid", outTradeNo)
+	}
+	if !st.PaidAt.IsZero() && now.Sub(st.PaidAt) > s.cfg.MaxAge {
+		return cloudpay.Order{}, cloudpay.Settlement{}, cloudpay.Errorf(cloudpay.CodeRefundTooLate,
+			"order %s was paid on %s: WeChat refunds orders up to a year after payment", outTradeNo, st.PaidAt.Format(time.DateOnly))
+	}
+	return o, st, nil
+}
+
+// first is the totals of an order before its first ledger entry.
+func first(st cloudpay.Settlement) cloudpay.RefundEntry {
+	return cloudpay.RefundEntry{PaidFen: st.AmountFen}
+}
+
+// reserve appends the reservation of r's current round. Refunds that need
+// no review get their turn (slot) in the same entry.
+func (s *Service) reserve(ctx context.Context, r cloudpay.Refund, st cloudpay.Settlement, now time.Time) (cloudpay.RefundEntry, bool, error) {
+	snapshot := r
+	return s.store.AppendRefundEntry(ctx, r.OutTradeNo, reserveRef(r.OutRefundNo, r.Round),
+		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
+			if !found {
+				tail = first(st)
+			}
+			if r.AmountFen > tail.RefundableFen() {
+				return cloudpay.RefundEntry{}, cloudpay.Errorf(cloudpay.CodeRefundExceeds,
+					"refund of %d fen exceeds what order %s can still refund (%d fen)", r.AmountFen, r.OutTradeNo, max(tail.RefundableFen(), 0))
+			}
+			if tail.Count >= s.cfg.MaxPerOrder {
+				return cloudpay.RefundEntry{}, cloudpay.Errorf(cloudpay.CodeRefundLimit,
+					"order %s already has %d refunds, WeChat's limit", r.OutTradeNo, tail.Count)
+			}
+			e := next(tail, cloudpay.EntryReserve, r, now)
+			e.ReservedFen += r.AmountFen
+			e.Count++
+			if r.Status != cloudpay.RefundPendingReview {
+				e.Slot, e.NextSlot = s.slot(tail, now)
+				snapshot.NotBefore = e.Slot
+			}
+			snap := snapshot
+			e.Refund = &snap
+			return e, nil
+		})
+}
+
+// slot is a refund's turn: now, or a minute after the order's last one.
+func (s *Service) slot(tail cloudpay.RefundEntry, now time.Time) (slot, nextSlot time.Time) {
+	slot = now
+	if tail.NextSlot.After(now) {
+		slot = tail.NextSlot
+	}
+	return slot, slot.Add(s.cfg.MinInterval)
+}
+
+// next starts the entry after tail: same totals, a new movement.
+func next(tail cloudpay.RefundEntry, kind cloudpay.RefundEntryKind, r cloudpay.Refund, now time.Time) cloudpay.RefundEntry {
+	return cloudpay.RefundEntry{
+		Kind: kind, OutRefundNo: r.OutRefundNo, AmountFen: r.AmountFen, CreatedAt: now,
+		PaidFen: tail.PaidFen, ReservedFen: tail.ReservedFen, RefundedFen: tail.RefundedFen,
+		Count: tail.Count, NextSlot: tail.NextSlot,
+	}
+}
+
+func reserveRef(outRefundNo string, round int) string {
+	return fmt.Sprintf("reserve:%s:%d", outRefundNo, round)
+}
+func endRef(outRefundNo string, round int) string {
+	return fmt.Sprintf("end:%s:%d", outRefundNo, round)
+}
+func reviewRef(outRefundNo string) string { return "review:" + outRefundNo }
+
+// Refundable reports an order's refund totals from its ledger.
+func (s *Service) Refundable(ctx context.Context, outTradeNo string) (cloudpay.RefundEntry, error) {
+	tail, found, err := s.store.RefundLedgerTail(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.RefundEntry{}, fmt.Errorf("refundable: %w", err)
+	}
+	if found {
+		return tail, nil
+	}
+	st, ok, err := s.store.Settlement(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.RefundEntry{}, fmt.Errorf("refundable: %w", err)
+	}
+	if !ok || st.Outcome != cloudpay.SettledPaid {
+		return cloudpay.RefundEntry{}, nil
+	}
+	return first(st), nil
+}

@@ -1,0 +1,97 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// Request records a user's request to refund their own paid order. The
+// amount is reserved at once (so requests can never add up to more than was
+// paid) and waits for an admin's review.
+func (s *Service) Request(ctx context.Context, openid, outTradeNo string, amount cloudpay.Fen, reason string) (cloudpay.Refund, error) {
+	if err := validateRefund(outTradeNo, amount, reason); err != nil {
+		return cloudpay.Refund{}, err
+	}
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return cloudpay.Refund{}, err
+	}
+	if o.OpenID != openid {
+		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeForbidden, "order %s belongs to another user", outTradeNo)
+	}
+	r := cloudpay.Refund{
+		OutRefundNo: cloudpay.NewOutRefundNo(s.clock()), OutTradeNo: outTradeNo,
+		AmountFen: amount, Reason: reason, Source: cloudpay.SourceUser,
+	}
+	r, _, err = s.create(ctx, r)
+	return r, err
+}
+
+// Approve lets a requested refund go to WeChat, in its turn.
+func (s *Service) Approve(ctx context.Context, outRefundNo, note string) (cloudpay.Refund, error) {
+	return s.review(ctx, outRefundNo, note, cloudpay.EntryApprove)
+}
+
+// Reject refuses a requested refund and releases its amount.
+func (s *Service) Reject(ctx context.Context, outRefundNo, note string) (cloudpay.Refund, error) {
+	return s.review(ctx, outRefundNo, note, cloudpay.EntryReject)
+}
+
+// review appends the one review entry a request may have: whichever of a
+// concurrent approve and reject lands first decides, and the other gets
+// REFUND_STATE.
+func (s *Service) review(ctx context.Context, outRefundNo, note string, kind cloudpay.RefundEntryKind) (cloudpay.Refund, error) {
+	if len([]rune(note)) > maxNote || !cloudpay.Printable(note) {
+		return cloudpay.Refund{}, cloudpay.FieldError("note", "note must be at most %d characters of printable text", maxNote)
+	}
+	if !cloudpay.ValidOutRefundNo(outRefundNo) {
+		return cloudpay.Refund{}, cloudpay.FieldError("out_refund_no", "out_refund_no is malformed")
+	}
+	r, err := s.store.Refund(ctx, outRefundNo)
+	if err != nil {
+		return cloudpay.Refund{}, err
+	}
+	if r.Source != cloudpay.SourceUser {
+		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s was not requested by a user; there is nothing to review", outRefundNo)
+	}
+	now := s.clock()
+	e, _, err := s.store.AppendRefundEntry(ctx, r.OutTradeNo, reviewRef(outRefundNo),
+		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
+			if !found {
+				return cloudpay.RefundEntry{}, fmt.Errorf("review %s: no reservation in the ledger", outRefundNo)
+			}
+			e := next(tail, kind, r, now)
+			if kind == cloudpay.EntryApprove {
+				e.Slot, e.NextSlot = s.slot(tail, now)
+				e.Outcome = cloudpay.RefundApproved
+			} else {
+				e.ReservedFen -= r.AmountFen
+				e.Count--
+				e.Outcome = cloudpay.RefundRejected
+			}
+			return e, nil
+		})
+	if err != nil {
+		return cloudpay.Refund{}, fmt.Errorf("review refund %s: %w", outRefundNo, err)
+	}
+	if e.Kind != kind {
+		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s was already %s", outRefundNo, e.Outcome)
+	}
+	if r.Status == cloudpay.RefundPendingReview {
+		// First writer of the projection after the review entry (or a
+		// repeat of the same review): mirror the entry.
+		r.Status, r.Note, r.UpdatedAt = e.Outcome, note, now
+		if kind == cloudpay.EntryApprove {
+			r.NotBefore = e.Slot
+		}
+		if err := s.store.SaveRefund(ctx, r); err != nil {
+			return cloudpay.Refund{}, err
+		}
+	}
+	if kind == cloudpay.EntryReject {
+		return r, s.projectOrder(ctx, r.OutTradeNo)
+	}
+	return s.resume(ctx, r)
+}

@@ -1,0 +1,276 @@
+package refund
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// attemptLease is how long an attempt's claim keeps others from sending the
+// same refund: longer than any call to WeChat takes. After it, the claim's
+// owner is presumed dead and its call's result unknown, so the next attempt
+// may go (with the same out_refund_no, which WeChat refunds only once).
+const attemptLease = 2 * time.Minute
+
+// settleTimeout bounds the writes that record what WeChat said, detached
+// from the caller: once WeChat has answered, the answer must be kept.
+const settleTimeout = 15 * time.Second
+
+// resume sends an approved refund whose turn has come; other refunds are
+// returned as they are.
+func (s *Service) resume(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	if r.Status != cloudpay.RefundApproved || r.NotBefore.After(s.clock()) {
+		return r, nil
+	}
+	return s.send(ctx, r)
+}
+
+// send makes one call to WeChat for r under an attempt claim, after
+// recording that the refund is processing. It returns the refund as the
+// answer (or its absence) left it; an error only when the store failed.
+func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	now := s.clock()
+	n := r.Attempts + 1
+	for {
+		a, won, err := s.store.ClaimRefundAttempt(ctx, r.OutRefundNo, n, now)
+		if err != nil {
+			return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+		}
+		if won {
+			break
+		}
+		if now.Sub(a.StartedAt) < attemptLease {
+			// Someone is sending it right now; their answer will be recorded.
+			held, err := s.store.Refund(ctx, r.OutRefundNo)
+			if err != nil {
+				return r, err
+			}
+			return held, nil
+		}
+		n++
+	}
+	r.Attempts, r.Status, r.Retryable, r.UpdatedAt = n, cloudpay.RefundProcessing, false, now
+	if err := s.store.SaveRefund(ctx, r); err != nil {
+		return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+	}
+	res, err := s.call(ctx, r)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if err != nil {
+		return s.failed(ctx, r, err)
+	}
+	return s.apply(ctx, r, res)
+}
+
+// call asks WeChat for the refund, within the merchant-wide rate.
+func (s *Service) call(ctx context.Context, r cloudpay.Refund) (cloudpay.RefundResult, error) {
+	if err := s.rate.wait(ctx); err != nil {
+		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "gave up waiting for a turn to call WeChat", Err: err}
+	}
+	in := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	for {
+		p := s.peak.Load()
+		if in <= p || s.peak.CompareAndSwap(p, in) {
+			break
+		}
+	}
+	s.calls.Add(1)
+	return s.gw.Refund(ctx, cloudpay.RefundRequest{
+		OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
+		TotalFen: r.TotalFen, RefundFen: r.AmountFen, Reason: r.Reason,
+	})
+}
+
+// Failure classes of a call to WeChat.
+type failure int
+
+const (
+	failUnknown   failure = iota // no answer: the refund may or may not exist
+	failRetryable                // refused for now: same out_refund_no later
+	failFinal                    // refused for good
+)
+
+// retryableCodes are WeChat's codes that mean "not now" (v3 and v2 names).
+var retryableCodes = map[string]bool{
+	"SYSTEM_ERROR": true, "SYSTEMERROR": true, "FREQUENCY_LIMITED": true, "RATELIMIT_EXCEEDED": true,
+	"NOT_ENOUGH": true, "NOTENOUGH": true, "SERVICE_UNAVAILABLE": true, "BIZERR_NEED_RETRY": true,
+	"ERROR": true, // v2: "retry with the same parameters"
+}
+
+func classify(err error) failure {
+	we, ok := cloudpay.WeChatErrorOf(err)
+	if !ok {
+		// No verdict from WeChat (a timeout, unreachable, a reply we could
+		// not read): nothing says the refund was not made.
+		return failUnknown
+	}
+	if retryableCodes[we.Code] || we.HTTPStatus == http.StatusTooManyRequests || we.HTTPStatus >= 500 {
+		return failRetryable
+	}
+	return failFinal
+}
+
+func failureOf(err error) *cloudpay.RefundFailure {
+	if we, ok := cloudpay.WeChatErrorOf(err); ok {
+		return &cloudpay.RefundFailure{Code: we.Code, Message: we.Message}
+	}
+	code := cloudpay.ErrorCode(err)
+	msg := "WeChat Pay did not answer"
+	if e, ok := err.(*cloudpay.Error); ok {
+		msg = e.Message
+	}
+	return &cloudpay.RefundFailure{Code: string(code), Message: msg}
+}
+
+// failed records a call that brought no refund.
+func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) (cloudpay.Refund, error) {
+	r.LastError = failureOf(callErr)
+	r.UpdatedAt = s.clock()
+	switch classify(callErr) {
+	case failUnknown:
+		// Stays processing: a query or a callback will say what happened.
+		s.log.WarnContext(ctx, "refund call without answer", "out_refund_no", r.OutRefundNo, "error", callErr)
+		return r, s.store.SaveRefund(ctx, r)
+	case failRetryable:
+		s.log.WarnContext(ctx, "refund refused for now", "out_refund_no", r.OutRefundNo, "error", callErr)
+		r.Status, r.Retryable = cloudpay.RefundFailed, true
+		return r, s.store.SaveRefund(ctx, r)
+	}
+	// A final refusal releases the amount, but only once WeChat confirms it
+	// holds no refund under this number (an earlier attempt may have
+	// reached it without us hearing back).
+	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+	if err != nil {
+		s.log.WarnContext(ctx, "refund refused but unconfirmed; kept", "out_refund_no", r.OutRefundNo, "error", callErr, "query_error", err)
+		r.Status, r.Retryable = cloudpay.RefundFailed, true
+		return r, s.store.SaveRefund(ctx, r)
+	}
+	if res.State != cloudpay.RefundStateNotExist {
+		return s.apply(ctx, r, res)
+	}
+	s.log.InfoContext(ctx, "refund refused", "out_refund_no", r.OutRefundNo, "error", callErr)
+	return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundFailed, cloudpay.RefundResult{})
+}
+
+// apply records WeChat's word on a refund. It never moves a refund out of
+// a final status, and refuses an answer that disagrees with the refund.
+func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res cloudpay.RefundResult) (cloudpay.Refund, error) {
+	if res.State == cloudpay.RefundStateNotExist || r.Status.Final() {
+		return r, nil
+	}
+	if (res.RefundFen != 0 && res.RefundFen != r.AmountFen) || (res.OutTradeNo != "" && res.OutTradeNo != r.OutTradeNo) ||
+		(res.OutRefundNo != "" && res.OutRefundNo != r.OutRefundNo) {
+		s.log.ErrorContext(ctx, "WeChat's refund disagrees with ours; not recorded", "out_refund_no", r.OutRefundNo,
+			"wechat_fen", res.RefundFen, "our_fen", r.AmountFen, "wechat_order", res.OutTradeNo)
+		return r, errMismatch
+	}
+	if res.RefundID != "" {
+		r.RefundID = res.RefundID
+	}
+	if res.Account != "" {
+		r.Account = res.Account
+	}
+	switch res.State {
+	case cloudpay.RefundStateSuccess:
+		return s.end(ctx, r, cloudpay.EntrySettle, cloudpay.RefundSucceeded, res)
+	case cloudpay.RefundStateClosed:
+		return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundClosed, res)
+	case cloudpay.RefundStateAbnormal:
+		r.Status = cloudpay.RefundAbnormal
+	case cloudpay.RefundStateProcessing:
+		if r.Status == cloudpay.RefundAbnormal {
+			return r, nil
+		}
+		r.Status = cloudpay.RefundProcessing
+	default:
+		return r, fmt.Errorf("refund %s: unknown WeChat state %q", r.OutRefundNo, res.State)
+	}
+	r.Retryable, r.LastError, r.UpdatedAt = false, nil, s.clock()
+	return r, s.store.SaveRefund(ctx, r)
+}
+
+// errMismatch marks an answer from WeChat that does not fit our refund.
+var errMismatch = cloudpay.Errorf("REFUND_MISMATCH", "WeChat's refund does not match ours")
+
+// end appends the one entry that ends r's current round: settle (refunded)
+// or release (failed or closed). If another writer ended it first, its
+// entry decides. The outbox event, the refund and the order follow.
+func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.RefundEntryKind, outcome cloudpay.RefundStatus, res cloudpay.RefundResult) (cloudpay.Refund, error) {
+	now := s.clock()
+	e, _, err := s.store.AppendRefundEntry(ctx, r.OutTradeNo, endRef(r.OutRefundNo, r.Round),
+		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
+			if !found {
+				return cloudpay.RefundEntry{}, fmt.Errorf("refund %s: no reservation in the ledger of %s", r.OutRefundNo, r.OutTradeNo)
+			}
+			e := next(tail, kind, r, now)
+			e.Outcome = outcome
+			e.ReservedFen -= r.AmountFen
+			switch kind {
+			case cloudpay.EntrySettle:
+				e.RefundedFen += r.AmountFen
+			case cloudpay.EntryRelease:
+				if outcome == cloudpay.RefundFailed {
+					e.Count-- // WeChat never accepted it
+				}
+			}
+			return e, nil
+		})
+	if err != nil {
+		return r, fmt.Errorf("settle refund %s: %w", r.OutRefundNo, err)
+	}
+	return s.projectEnd(ctx, r, e, res)
+}
+
+// projectEnd mirrors an end entry onto the outbox, the refund and the order.
+func (s *Service) projectEnd(ctx context.Context, r cloudpay.Refund, e cloudpay.RefundEntry, res cloudpay.RefundResult) (cloudpay.Refund, error) {
+	r.Status, r.UpdatedAt = e.Outcome, s.clock()
+	data := map[string]any{
+		"out_refund_no": r.OutRefundNo, "out_trade_no": r.OutTradeNo, "amount_fen": int64(r.AmountFen),
+		"refund_id": r.RefundID, "status": string(r.Status),
+	}
+	var ev cloudpay.Event
+	switch e.Kind {
+	case cloudpay.EntrySettle:
+		at := res.SucceededAt
+		if at.IsZero() {
+			at = e.CreatedAt
+		}
+		r.SucceededAt, r.Retryable, r.LastError = &at, false, nil
+		data["succeeded_at"] = at
+		ev = cloudpay.NewEvent(cloudpay.EventRefundSucceeded, r.OutRefundNo, data, e.CreatedAt)
+	default:
+		r.Retryable = false
+		if r.LastError != nil {
+			data["error"] = r.LastError.Code
+		}
+		ev = cloudpay.NewEvent(cloudpay.EventRefundFailed, r.OutRefundNo, data, e.CreatedAt)
+		ev.ID = fmt.Sprintf("%s:%d", ev.ID, r.Round)
+	}
+	if err := s.store.EnqueueEvent(ctx, ev); err != nil {
+		return r, err
+	}
+	if err := s.store.SaveRefund(ctx, r); err != nil {
+		return r, err
+	}
+	return r, s.projectOrder(ctx, r.OutTradeNo)
+}
+
+// projectOrder mirrors the newest ledger totals onto the order's status.
+func (s *Service) projectOrder(ctx context.Context, outTradeNo string) error {
+	tail, found, err := s.store.RefundLedgerTail(ctx, outTradeNo)
+	if err != nil || !found {
+		return err
+	}
+	status := cloudpay.OrderPaid
+	switch {
+	case tail.RefundedFen >= tail.PaidFen:
+		status = cloudpay.OrderRefunded
+	case tail.RefundedFen > 0:
+		status = cloudpay.OrderPartiallyRefunded
+	}
+	return s.store.ProjectOrderRefunds(ctx, outTradeNo, status, tail.RefundedFen, tail.Seq, s.clock())
+}
