@@ -15,18 +15,18 @@ func TestParsePayCallback(t *testing.T) {
 		wantErr bool
 		want    cloudpay.PayHint
 	}{
-		{"genuine", `{"returnCode":"SUCCESS","resultCode":"SUCCESS","subMchId":"19","subOpenid":"oU","totalFee":25,"transactionId":"42","outTradeNo":"A1","extra":[1]}`,
-			false, cloudpay.PayHint{OutTradeNo: "A1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", HasTotal: true}},
-		{"business failure", `{"returnCode":"SUCCESS","resultCode":"FAIL","outTradeNo":"A1","totalFee":1}`,
-			false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 1, HasTotal: true}},
-		{"no amount", `{"outTradeNo":"A1"}`, false, cloudpay.PayHint{OutTradeNo: "A1"}},
+		{"genuine", `{"returnCode":"SUCCESS","resultCode":"SUCCESS","subMchId":"19","subOpenid":"oU","totalFee":25,"transactionId":"42","outTradeNo":"ORDER1","extra":[1]}`,
+			false, cloudpay.PayHint{OutTradeNo: "ORDER1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", HasTotal: true}},
+		{"business failure", `{"returnCode":"SUCCESS","resultCode":"FAIL","outTradeNo":"ORDER1","totalFee":1}`,
+			false, cloudpay.PayHint{OutTradeNo: "ORDER1", TotalFen: 1, HasTotal: true}},
+		{"no amount", `{"outTradeNo":"ORDER1"}`, false, cloudpay.PayHint{OutTradeNo: "ORDER1"}},
 		{"no order", `{"returnCode":"SUCCESS"}`, true, cloudpay.PayHint{}},
 		{"bad order number", `{"outTradeNo":"a b"}`, true, cloudpay.PayHint{}},
-		{"amount as text", `{"outTradeNo":"A1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "A1", TotalFen: 25, HasTotal: true}},
-		{"amount as non-numeric text", `{"outTradeNo":"A1","totalFee":"25.0"}`, true, cloudpay.PayHint{}},
-		{"negative amount", `{"outTradeNo":"A1","totalFee":-1}`, true, cloudpay.PayHint{}},
-		{"amount beyond int64", `{"outTradeNo":"A1","totalFee":99999999999999999999}`, true, cloudpay.PayHint{}},
-		{"fractional amount", `{"outTradeNo":"A1","totalFee":2.5}`, true, cloudpay.PayHint{}},
+		{"amount as text", `{"outTradeNo":"ORDER1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "ORDER1", TotalFen: 25, HasTotal: true}},
+		{"amount as non-numeric text", `{"outTradeNo":"ORDER1","totalFee":"25.0"}`, true, cloudpay.PayHint{}},
+		{"negative amount", `{"outTradeNo":"ORDER1","totalFee":-1}`, true, cloudpay.PayHint{}},
+		{"amount beyond int64", `{"outTradeNo":"ORDER1","totalFee":99999999999999999999}`, true, cloudpay.PayHint{}},
+		{"fractional amount", `{"outTradeNo":"ORDER1","totalFee":2.5}`, true, cloudpay.PayHint{}},
 		{"not JSON", `returnCode=SUCCESS`, true, cloudpay.PayHint{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -42,9 +42,9 @@ func TestParsePayCallback(t *testing.T) {
 }
 
 func FuzzParsePayCallback(f *testing.F) {
-	f.Add([]byte(`{"returnCode":"SUCCESS","resultCode":"SUCCESS","totalFee":1,"outTradeNo":"A1"}`))
-	f.Add([]byte(`{"outTradeNo":"A1","totalFee":1e99}`))
-	f.Add([]byte(`{"outTradeNo":["A1"]}`))
+	f.Add([]byte(`{"returnCode":"SUCCESS","resultCode":"SUCCESS","totalFee":1,"outTradeNo":"ORDER1"}`))
+	f.Add([]byte(`{"outTradeNo":"ORDER1","totalFee":1e99}`))
+	f.Add([]byte(`{"outTradeNo":["ORDER1"]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		hint, err := cloudhosting.ParsePayCallback(raw)
 		if err == nil && !cloudpay.ValidOutTradeNo(hint.OutTradeNo) {
@@ -60,13 +60,13 @@ func TestParseRefundCallback(t *testing.T) {
 		wantErr bool
 		want    cloudpay.RefundHint
 	}{
-		{"success", `{"returnCode":"SUCCESS","subMchId":"19","outTradeNo":"A1","outRefundNo":"R-1@x","refundId":"50","refundStatus":"SUCCESS","refundFee":1,"extra":{}}`,
-			false, cloudpay.RefundHint{OutRefundNo: "R-1@x", OutTradeNo: "A1", MchID: "19", State: cloudpay.RefundStateSuccess}},
+		{"success", `{"returnCode":"SUCCESS","subMchId":"19","outTradeNo":"ORDER1","outRefundNo":"R-1@x","refundId":"50","refundStatus":"SUCCESS","refundFee":1,"extra":{}}`,
+			false, cloudpay.RefundHint{OutRefundNo: "R-1@x", OutTradeNo: "ORDER1", MchID: "19", State: cloudpay.RefundStateSuccess}},
 		{"abnormal", `{"outRefundNo":"R1","refundStatus":"CHANGE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateAbnormal}},
 		{"closed", `{"outRefundNo":"R1","refundStatus":"REFUNDCLOSE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateClosed}},
 		{"unknown status is only a trigger", `{"outRefundNo":"R1","refundStatus":"WHATEVER"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
 		{"amounts as text", `{"outRefundNo":"R1","refundFee":"1","totalFee":"2"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
-		{"no refund number", `{"outTradeNo":"A1","refundStatus":"SUCCESS"}`, true, cloudpay.RefundHint{}},
+		{"no refund number", `{"outTradeNo":"ORDER1","refundStatus":"SUCCESS"}`, true, cloudpay.RefundHint{}},
 		{"bad refund number", `{"outRefundNo":"R 1"}`, true, cloudpay.RefundHint{}},
 		{"refund number too long", `{"outRefundNo":"` + strings.Repeat("R", 65) + `"}`, true, cloudpay.RefundHint{}},
 		{"bad order number", `{"outRefundNo":"R1","outTradeNo":"A/1"}`, true, cloudpay.RefundHint{}},
@@ -86,7 +86,7 @@ func TestParseRefundCallback(t *testing.T) {
 }
 
 func FuzzParseRefundCallback(f *testing.F) {
-	f.Add([]byte(`{"outRefundNo":"R1","outTradeNo":"A1","refundStatus":"SUCCESS"}`))
+	f.Add([]byte(`{"outRefundNo":"R1","outTradeNo":"ORDER1","refundStatus":"SUCCESS"}`))
 	f.Add([]byte(`{"outRefundNo":"R1","refundFee":1e99}`))
 	f.Add([]byte(`{"outRefundNo":["R1"]}`))
 	f.Add([]byte(`null`))

@@ -232,14 +232,14 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109", CBREnvID: "cbr-env",
 		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund"}, nil)
 	ctx := context.Background()
-	paidOrder(t, sim, gw, "RF1")
+	paidOrder(t, sim, gw, "RFORD1")
 
-	res, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RF1", OutRefundNo: "RF1-R1", TotalFen: 100, RefundFen: 40, Reason: "broken"})
+	res, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R1", TotalFen: 100, RefundFen: 40, Reason: "broken"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.State != cloudpay.RefundStateProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
-		res.OutTradeNo != "RF1" || res.OutRefundNo != "RF1-R1" || res.MchID != "1900000109" {
+		res.OutTradeNo != "RFORD1" || res.OutRefundNo != "RFORD1-R1" || res.MchID != "1900000109" {
 		t.Fatalf("accepted refund: %+v", res)
 	}
 	var sent map[string]any
@@ -247,22 +247,22 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	if err := json.Unmarshal(calls[len(calls)-1].Body, &sent); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"sub_mch_id": "1900000109", "out_trade_no": "RF1", "out_refund_no": "RF1-R1", "total_fee": 100.0,
+	want := map[string]any{"sub_mch_id": "1900000109", "out_trade_no": "RFORD1", "out_refund_no": "RFORD1-R1", "total_fee": 100.0,
 		"refund_fee": 40.0, "refund_desc": "broken", "env_id": "cbr-env", "callback_type": 2.0,
 		"container": map[string]any{"service": "payment-callback", "path": "/callbacks/refund"}}
 	if !reflect.DeepEqual(sent, want) {
 		t.Fatalf("refund request\n got %v\nwant %v", sent, want)
 	}
 
-	q, err := gw.QueryRefund(ctx, "RF1-R1")
+	q, err := gw.QueryRefund(ctx, "RFORD1-R1")
 	if err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || q.TotalFen != 100 || !q.SucceededAt.IsZero() {
 		t.Fatalf("processing: %+v %v", q, err)
 	}
-	if _, err := sim.SettleRefund(ctx, "RF1-R1", "SUCCESS"); err != nil {
+	if _, err := sim.SettleRefund(ctx, "RFORD1-R1", "SUCCESS"); err != nil {
 		t.Fatal(err)
 	}
-	q, err = gw.QueryRefund(ctx, "RF1-R1")
-	if err != nil || q.State != cloudpay.RefundStateSuccess || q.Account == "" || q.OutTradeNo != "RF1" || q.MchID != "1900000109" ||
+	q, err = gw.QueryRefund(ctx, "RFORD1-R1")
+	if err != nil || q.State != cloudpay.RefundStateSuccess || q.Account == "" || q.OutTradeNo != "RFORD1" || q.MchID != "1900000109" ||
 		time.Since(q.SucceededAt).Abs() > time.Minute || q.SucceededAt.Location() != time.UTC {
 		t.Fatalf("succeeded: %+v %v", q, err)
 	}
@@ -276,15 +276,15 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hint != (cloudpay.RefundHint{OutRefundNo: "RF1-R1", OutTradeNo: "RF1", MchID: "1900000109", State: cloudpay.RefundStateSuccess}) {
+	if hint != (cloudpay.RefundHint{OutRefundNo: "RFORD1-R1", OutTradeNo: "RFORD1", MchID: "1900000109", State: cloudpay.RefundStateSuccess}) {
 		t.Fatalf("hint %+v from %s", hint, bodies[0])
 	}
 
 	// A second refund of the same order is found among its refunds.
-	if _, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RF1", OutRefundNo: "RF1-R2", TotalFen: 100, RefundFen: 60}); err != nil {
+	if _, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R2", TotalFen: 100, RefundFen: 60}); err != nil {
 		t.Fatal(err)
 	}
-	if q, err := gw.QueryRefund(ctx, "RF1-R2"); err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundFen != 60 {
+	if q, err := gw.QueryRefund(ctx, "RFORD1-R2"); err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundFen != 60 {
 		t.Fatalf("second refund: %+v %v", q, err)
 	}
 
@@ -303,9 +303,9 @@ func TestRefundFaults(t *testing.T) {
 		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
 		Timeout: 300 * time.Millisecond}, nil)
 	ctx := context.Background()
-	paidOrder(t, sim, gw, "RFF1")
+	paidOrder(t, sim, gw, "RFFORD1")
 	refund := func(no string) error {
-		_, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFF1", OutRefundNo: no, TotalFen: 100, RefundFen: 10})
+		_, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFFORD1", OutRefundNo: no, TotalFen: 100, RefundFen: 10})
 		return err
 	}
 
@@ -316,9 +316,9 @@ func TestRefundFaults(t *testing.T) {
 			}
 			var err error
 			if tc.api == "refund" {
-				err = refund("RFF1-FAIL")
+				err = refund("RFFORD1-FAIL")
 			} else {
-				_, err = gw.QueryRefund(ctx, "RFF1-FAIL")
+				_, err = gw.QueryRefund(ctx, "RFFORD1-FAIL")
 			}
 			we, ok := cloudpay.WeChatErrorOf(err)
 			if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError || !ok || we.Code != tc.code {
@@ -326,7 +326,7 @@ func TestRefundFaults(t *testing.T) {
 			}
 		})
 	}
-	if _, ok := sim.Refund("RFF1-FAIL"); ok {
+	if _, ok := sim.Refund("RFFORD1-FAIL"); ok {
 		t.Fatal("a failed refund was made")
 	}
 
@@ -334,13 +334,13 @@ func TestRefundFaults(t *testing.T) {
 	if err := sim.AddFault(wechatsim.Fault{API: "refund", Mode: wechatsim.ModeTimeout, Count: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := refund("RFF1-SLOW"); cloudpay.ErrorCode(err) != cloudpay.CodeWeChatTimeout {
+	if err := refund("RFFORD1-SLOW"); cloudpay.ErrorCode(err) != cloudpay.CodeWeChatTimeout {
 		t.Fatalf("err = %v, want WECHAT_TIMEOUT", err)
 	}
-	if _, ok := sim.Refund("RFF1-SLOW"); !ok {
+	if _, ok := sim.Refund("RFFORD1-SLOW"); !ok {
 		t.Fatal("the timed-out refund is not at WeChat")
 	}
-	q, err := gw.QueryRefund(ctx, "RFF1-SLOW")
+	q, err := gw.QueryRefund(ctx, "RFFORD1-SLOW")
 	if err != nil || q.State != cloudpay.RefundStateProcessing {
 		t.Fatalf("query after timeout: %+v %v", q, err)
 	}
