@@ -332,11 +332,8 @@ func (c *Client) fail(ctx context.Context, op string, result *core.APIResult, er
 	var apiErr *core.APIError
 	var ne net.Error
 	var ue *url.Error
-	var de *cloudpay.Error
 	var out *cloudpay.Error
 	switch {
-	case errors.As(err, &de):
-		out = de
 	case errors.As(err, &apiErr):
 		code := cloudpay.CodeWeChatError
 		switch apiErr.Code {

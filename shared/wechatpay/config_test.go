@@ -163,6 +163,9 @@ func TestNewAcceptsEveryWayOfGivingKeys(t *testing.T) {
 			if gw.MerchantID() != wechatsim.DevMchID {
 				t.Fatalf("MerchantID = %q", gw.MerchantID())
 			}
+			if out := fmt.Sprintf("%+v %#v", gw, gw); strings.Contains(out, wechatsim.DevAPIv3Key) || !strings.Contains(out, wechatsim.DevMchID) {
+				t.Fatalf("a printed Client shows a secret or nothing: %s", out)
+			}
 		})
 	}
 }
