@@ -289,3 +289,52 @@ func (s *Store) Batch(ctx context.Context, id string) (Batch, error) {
 	}
 	return b, nil
 }
+
+// RefundOutcome is the claim that ends one round of a refund: inserted
+// once, it decides between refunded and released, and it is found by _id,
+// so every writer of the refund's projection can check it cheaply.
+type RefundOutcome struct {
+	ID          string                   `bson:"_id"` // out_refund_no:round
+	OutRefundNo string                   `bson:"out_refund_no"`
+	Round       int                      `bson:"round"`
+	Kind        cloudpay.RefundEntryKind `bson:"kind"`    // settle or release
+	Outcome     cloudpay.RefundStatus    `bson:"outcome"` // succeeded, closed or failed
+	RefundID    string                   `bson:"refund_id,omitempty"`
+	SucceededAt time.Time                `bson:"succeeded_at,omitzero"`
+	CreatedAt   time.Time                `bson:"created_at"`
+}
+
+// RefundOutcomeID names the outcome claim of a refund's round.
+func RefundOutcomeID(outRefundNo string, round int) string {
+	return fmt.Sprintf("%s:%d", outRefundNo, round)
+}
+
+// ClaimRefundOutcome inserts o unless the round has an outcome; it returns
+// the outcome that holds and whether this call inserted it.
+func (s *Store) ClaimRefundOutcome(ctx context.Context, o RefundOutcome) (RefundOutcome, bool, error) {
+	_, err := s.db.Collection(colOutcomes).InsertOne(ctx, o)
+	if err == nil {
+		return o, true, nil
+	}
+	if !isDuplicate(err) {
+		return RefundOutcome{}, false, fmt.Errorf("claim refund outcome: %w", err)
+	}
+	held, found, err := s.RefundOutcomeOf(ctx, o.OutRefundNo, o.Round)
+	if err == nil && !found {
+		err = fmt.Errorf("claim refund outcome %s: duplicate key but no document", o.ID)
+	}
+	return held, false, err
+}
+
+// RefundOutcomeOf reads the outcome of a refund's round, if it has one.
+func (s *Store) RefundOutcomeOf(ctx context.Context, outRefundNo string, round int) (RefundOutcome, bool, error) {
+	var o RefundOutcome
+	err := s.db.Collection(colOutcomes).FindOne(ctx, bson.D{{Key: "_id", Value: RefundOutcomeID(outRefundNo, round)}}).Decode(&o)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return RefundOutcome{}, false, nil
+	}
+	if err != nil {
+		return RefundOutcome{}, false, fmt.Errorf("read refund outcome: %w", err)
+	}
+	return o, true, nil
+}

@@ -120,12 +120,13 @@ const (
 	colRefundLedger = "refund_ledger"
 	colAttempts     = "refund_attempts"
 	colBatches      = "refund_batches"
+	colOutcomes     = "refund_outcomes"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
-var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches}
+var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes}
 
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
 // Hot lookups use _id (the business number); these secondary indexes serve

@@ -239,6 +239,9 @@ func (s *Service) BatchProgress(ctx context.Context, id string) (Progress, error
 		item := ProgressItem{Key: it.Key, OutTradeNo: it.OutTradeNo, OutRefundNo: it.OutRefundNo, AmountFen: it.AmountFen, Status: "pending"}
 		p.AmountFen += it.AmountFen
 		r, err := s.store.Refund(ctx, it.OutRefundNo)
+		if err == nil {
+			r, err = s.current(ctx, r)
+		}
 		switch {
 		case err == nil:
 			item.Status, item.Retryable, item.Error = string(r.Status), r.Retryable, r.LastError

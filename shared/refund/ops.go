@@ -70,7 +70,25 @@ func (s *Service) get(ctx context.Context, outRefundNo string) (cloudpay.Refund,
 	if !cloudpay.ValidOutRefundNo(outRefundNo) {
 		return cloudpay.Refund{}, cloudpay.FieldError("out_refund_no", "out_refund_no is malformed")
 	}
-	return s.store.Refund(ctx, outRefundNo)
+	r, err := s.store.Refund(ctx, outRefundNo)
+	if err != nil {
+		return r, err
+	}
+	return s.current(ctx, r)
+}
+
+// current is r with its round's outcome, if the projection has not caught
+// up with the claim yet (a crash, or a writer racing the one that ended
+// it): readers never see a refund go back from a final status.
+func (s *Service) current(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	if r.Status.Final() || r.Round == 0 {
+		return r, nil
+	}
+	o, ended, err := s.store.RefundOutcomeOf(ctx, r.OutRefundNo, r.Round)
+	if err != nil || !ended || (r.Status == o.Outcome && !r.Retryable) {
+		return r, err
+	}
+	return s.finish(ctx, r, o)
 }
 
 // Live is WeChat's current word on a refund, next to ours.

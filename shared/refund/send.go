@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
 )
 
 // attemptLease is how long an attempt's claim keeps others from sending the
@@ -53,8 +54,12 @@ func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund,
 		n++
 	}
 	r.Attempts, r.Status, r.Retryable, r.UpdatedAt = n, cloudpay.RefundProcessing, false, now
-	if err := s.store.SaveRefund(ctx, r); err != nil {
+	r, err := s.saveProgress(ctx, r)
+	if err != nil {
 		return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+	}
+	if r.Status != cloudpay.RefundProcessing {
+		return r, nil // it ended meanwhile
 	}
 	res, err := s.call(ctx, r)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
@@ -134,11 +139,11 @@ func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) 
 	case failUnknown:
 		// Stays processing: a query or a callback will say what happened.
 		s.log.WarnContext(ctx, "refund call without answer", "out_refund_no", r.OutRefundNo, "error", callErr)
-		return r, s.store.SaveRefund(ctx, r)
+		return s.saveProgress(ctx, r)
 	case failRetryable:
 		s.log.WarnContext(ctx, "refund refused for now", "out_refund_no", r.OutRefundNo, "error", callErr)
 		r.Status, r.Retryable = cloudpay.RefundFailed, true
-		return r, s.store.SaveRefund(ctx, r)
+		return s.saveProgress(ctx, r)
 	}
 	// A final refusal releases the amount, but only once WeChat confirms it
 	// holds no refund under this number (an earlier attempt may have
@@ -147,7 +152,7 @@ func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) 
 	if err != nil {
 		s.log.WarnContext(ctx, "refund refused but unconfirmed; kept", "out_refund_no", r.OutRefundNo, "error", callErr, "query_error", err)
 		r.Status, r.Retryable = cloudpay.RefundFailed, true
-		return r, s.store.SaveRefund(ctx, r)
+		return s.saveProgress(ctx, r)
 	}
 	if res.State != cloudpay.RefundStateNotExist {
 		return s.apply(ctx, r, res)
@@ -190,30 +195,43 @@ func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res cloudpay.Ref
 		return r, fmt.Errorf("refund %s: unknown WeChat state %q", r.OutRefundNo, res.State)
 	}
 	r.Retryable, r.LastError, r.UpdatedAt = false, nil, s.clock()
-	return r, s.store.SaveRefund(ctx, r)
+	return s.saveProgress(ctx, r)
 }
 
 // errMismatch marks an answer from WeChat that does not fit our refund.
 var errMismatch = cloudpay.Errorf("REFUND_MISMATCH", "WeChat's refund does not match ours")
 
-// end appends the one entry that ends r's current round: settle (refunded)
-// or release (failed or closed). If another writer ended it first, its
-// entry decides. The outbox event, the refund and the order follow.
+// end decides how r's current round ends — refunded (settle) or released
+// (failed or closed) — with one outcome claim; whoever claims first
+// decides. The ledger entry, the outbox event, the refund and the order
+// follow, and are repaired from the claim by any later writer.
 func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.RefundEntryKind, outcome cloudpay.RefundStatus, res cloudpay.RefundResult) (cloudpay.Refund, error) {
-	now := s.clock()
+	held, _, err := s.store.ClaimRefundOutcome(ctx, mongostore.RefundOutcome{
+		ID: mongostore.RefundOutcomeID(r.OutRefundNo, r.Round), OutRefundNo: r.OutRefundNo, Round: r.Round,
+		Kind: kind, Outcome: outcome, RefundID: r.RefundID, SucceededAt: res.SucceededAt, CreatedAt: s.clock(),
+	})
+	if err != nil {
+		return r, fmt.Errorf("settle refund %s: %w", r.OutRefundNo, err)
+	}
+	return s.finish(ctx, r, held)
+}
+
+// finish mirrors an outcome claim onto the ledger (one entry, by ref), the
+// outbox, the refund and the order. It is idempotent.
+func (s *Service) finish(ctx context.Context, r cloudpay.Refund, o mongostore.RefundOutcome) (cloudpay.Refund, error) {
 	e, _, err := s.store.AppendRefundEntry(ctx, r.OutTradeNo, endRef(r.OutRefundNo, r.Round),
 		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
 			if !found {
 				return cloudpay.RefundEntry{}, fmt.Errorf("refund %s: no reservation in the ledger of %s", r.OutRefundNo, r.OutTradeNo)
 			}
-			e := next(tail, kind, r, now)
-			e.Outcome = outcome
+			e := next(tail, o.Kind, r, o.CreatedAt)
+			e.Outcome = o.Outcome
 			e.ReservedFen -= r.AmountFen
-			switch kind {
+			switch o.Kind {
 			case cloudpay.EntrySettle:
 				e.RefundedFen += r.AmountFen
 			case cloudpay.EntryRelease:
-				if outcome == cloudpay.RefundFailed {
+				if o.Outcome == cloudpay.RefundFailed {
 					e.Count-- // WeChat never accepted it
 				}
 			}
@@ -222,7 +240,32 @@ func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.Refu
 	if err != nil {
 		return r, fmt.Errorf("settle refund %s: %w", r.OutRefundNo, err)
 	}
-	return s.projectEnd(ctx, r, e, res)
+	if r.RefundID == "" {
+		r.RefundID = o.RefundID
+	}
+	return s.projectEnd(ctx, r, e, cloudpay.RefundResult{SucceededAt: o.SucceededAt})
+}
+
+// saveProgress stores a refund's non-final status unless its round has
+// ended. The check after the write closes the race with a concurrent end:
+// either that writer's final projection lands after ours, or we see its
+// claim here and write the final status ourselves.
+func (s *Service) saveProgress(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	for i := range 2 {
+		o, ended, err := s.store.RefundOutcomeOf(ctx, r.OutRefundNo, r.Round)
+		if err != nil {
+			return r, err
+		}
+		if ended {
+			return s.finish(ctx, r, o)
+		}
+		if i == 0 {
+			if err := s.store.SaveRefund(ctx, r); err != nil {
+				return r, err
+			}
+		}
+	}
+	return r, nil
 }
 
 // projectEnd mirrors an end entry onto the outbox, the refund and the order.
