@@ -12,10 +12,14 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
-func TestPayFlowEndToEnd(t *testing.T) {
-	s := newStack(t)
+func TestPayFlowEndToEnd(t *testing.T) { forEachChannel(t, testPayFlowEndToEnd) }
+
+func testPayFlowEndToEnd(t *testing.T, ch string) {
+	s := newStack(t, withChannel(ch))
 	created := s.createOrder("FLOW001", alice, 2590)
 	if created.body["status"] != "unpaid" || created.body["amount_fen"] != float64(2590) {
 		t.Fatalf("created order: %s", created.raw)
@@ -49,15 +53,27 @@ func TestPayFlowEndToEnd(t *testing.T) {
 	var sent map[string]any
 	raw, _ := json.Marshal(calls[0]["body"])
 	_ = json.Unmarshal(raw, &sent)
-	want := map[string]any{"total_fee": float64(2590), "openid": alice, "spbill_create_ip": "203.0.113.7",
-		"sub_mch_id": subMchID, "env_id": "test-env-1a2b3c", "callback_type": float64(2), "out_trade_no": "FLOW001"}
-	for k, v := range want {
-		if sent[k] != v {
-			t.Errorf("unifiedorder %s = %v, want %v", k, sent[k], v)
+	if ch == gateway.V3 {
+		amount, _ := sent["amount"].(map[string]any)
+		payer, _ := sent["payer"].(map[string]any)
+		if amount["total"] != float64(2590) || payer["openid"] != alice || sent["mchid"] != wechatsim.DevMchID ||
+			sent["out_trade_no"] != "FLOW001" || sent["notify_url"] != s.callback.URL+"/callbacks/v3" {
+			t.Errorf("jsapi request: %s", raw)
 		}
-	}
-	if c, _ := sent["container"].(map[string]any); c["service"] != "payment-callback" || c["path"] != "/callbacks/pay" {
-		t.Errorf("unifiedorder container = %v", sent["container"])
+		if pay["signType"] != "RSA" {
+			t.Errorf("v3 payment signType = %v, want RSA", pay["signType"])
+		}
+	} else {
+		want := map[string]any{"total_fee": float64(2590), "openid": alice, "spbill_create_ip": "203.0.113.7",
+			"sub_mch_id": subMchID, "env_id": "test-env-1a2b3c", "callback_type": float64(2), "out_trade_no": "FLOW001"}
+		for k, v := range want {
+			if sent[k] != v {
+				t.Errorf("unifiedorder %s = %v, want %v", k, sent[k], v)
+			}
+		}
+		if c, _ := sent["container"].(map[string]any); c["service"] != "payment-callback" || c["path"] != "/callbacks/pay" {
+			t.Errorf("unifiedorder container = %v", sent["container"])
+		}
 	}
 
 	if st := s.status("FLOW001", alice); st.body["status"] != "paying" {
@@ -134,8 +150,14 @@ func TestAdminAuth(t *testing.T) {
 	}
 }
 
-func TestCreatePaymentRefusals(t *testing.T) {
-	s := newStack(t, withGatewayTimeout(300*time.Millisecond))
+func TestCreatePaymentRefusals(t *testing.T) { forEachChannel(t, testCreatePaymentRefusals) }
+
+func testCreatePaymentRefusals(t *testing.T, ch string) {
+	s := newStack(t, withGatewayTimeout(300*time.Millisecond), withChannel(ch))
+	transportFailure := "-1" // the open interface's own errcode
+	if ch == gateway.V3 {
+		transportFailure = "503" // an HTTP status
+	}
 	s.createOrder("REF001", alice, 500)
 
 	t.Run("no openid", func(t *testing.T) {
@@ -176,7 +198,7 @@ func TestCreatePaymentRefusals(t *testing.T) {
 		code        string
 	}{
 		{"WeChat refuses", "fail", map[string]any{"code": "SYSTEMERROR"}, http.StatusBadGateway, "WECHAT_ERROR"},
-		{"open interface error", "fail", map[string]any{"code": "-1"}, http.StatusBadGateway, "WECHAT_ERROR"},
+		{"transport error", "fail", map[string]any{"code": transportFailure}, http.StatusBadGateway, "WECHAT_ERROR"},
 		{"WeChat times out", "timeout", nil, http.StatusGatewayTimeout, "WECHAT_TIMEOUT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,7 +248,11 @@ func TestCreatePaymentRefusals(t *testing.T) {
 }
 
 func TestLateCallbackSeenByStatusAndPrepay(t *testing.T) {
-	s := newStack(t)
+	forEachChannel(t, testLateCallbackSeenByStatusAndPrepay)
+}
+
+func testLateCallbackSeenByStatusAndPrepay(t *testing.T, ch string) {
+	s := newStack(t, withChannel(ch))
 	for _, no := range []string{"LATE001", "LATE002"} {
 		s.payWithCallbackHeld(no, alice, 990)
 		if o := s.order(no); o.Status != cloudpay.OrderPaying {
@@ -368,7 +394,11 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 }
 
 func TestCallbackReplayedAfterRestart(t *testing.T) {
-	s := newStack(t)
+	forEachChannel(t, testCallbackReplayedAfterRestart)
+}
+
+func testCallbackReplayedAfterRestart(t *testing.T, ch string) {
+	s := newStack(t, withChannel(ch))
 	s.createOrder("RST001", alice, 4200)
 	if r := s.createPayment("RST001", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
@@ -423,7 +453,11 @@ func TestCallbackStoreFailureAsksForRetry(t *testing.T) {
 // order saying "paying"; the claim is the authority, so readers repair it
 // without WeChat's help and nobody is asked to pay again.
 func TestProjectionBehindItsSettlementIsRepaired(t *testing.T) {
-	s := newStack(t)
+	forEachChannel(t, testProjectionBehindItsSettlementIsRepaired)
+}
+
+func testProjectionBehindItsSettlementIsRepaired(t *testing.T, ch string) {
+	s := newStack(t, withChannel(ch))
 	ctx := context.Background()
 	s.createOrder("CRASH001", alice, 650)
 	if r := s.createPayment("CRASH001", alice); r.status != http.StatusOK {
