@@ -139,6 +139,8 @@ func (s *Simulator) openAPI(name string, fn apiFunc) http.HandlerFunc {
 		}
 		writeEnvelope(w, 0, "ok", resp)
 		if after != nil {
+			// "After the reply" means after the caller could read it.
+			_ = http.NewResponseController(w).Flush()
 			after()
 		}
 	}

@@ -119,6 +119,8 @@ func (s *Simulator) v3API(name string, fn v3Func) http.HandlerFunc {
 		}
 		s.writeV3(w, rep)
 		if after != nil {
+			// "After the reply" means after the caller could read it.
+			_ = http.NewResponseController(w).Flush()
 			after()
 		}
 	}
