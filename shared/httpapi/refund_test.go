@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -460,4 +461,112 @@ func TestRefundRequestsAndReview(t *testing.T) {
 			t.Fatal("pages repeat a refund")
 		}
 	})
+}
+
+func TestRefundRules(t *testing.T) {
+	s := newStack(t, withManualRefunds(), withRefundConfig(refund.Config{MinInterval: 0}))
+	s.paid("RULE001", alice, 100)
+	for i := range 50 {
+		if r := s.postRefund("RULE001", 1, fmt.Sprintf("k-rule-%d", i)); r.status != http.StatusAccepted {
+			t.Fatalf("refund %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if r := s.postRefund("RULE001", 1, "k-rule-50"); r.status != http.StatusUnprocessableEntity || r.errorCode() != "REFUND_LIMIT" {
+		t.Fatalf("51st refund of an order: %d %s", r.status, r.raw)
+	}
+	if e := s.ledger("RULE001"); e.Count != 50 || e.ReservedFen != 50 {
+		t.Fatalf("ledger after the limit: %+v", e)
+	}
+
+	s.paid("RULE002", alice, 100)
+	s.advance(366 * 24 * time.Hour)
+	if r := s.postRefund("RULE002", 1, "k-late"); r.status != http.StatusUnprocessableEntity || r.errorCode() != "REFUND_TOO_LATE" {
+		t.Fatalf("refund after a year: %d %s", r.status, r.raw)
+	}
+	if _, found, _ := s.store.RefundLedgerTail(context.Background(), "RULE002"); found {
+		t.Fatal("a refused refund wrote to the ledger")
+	}
+}
+
+func TestRefundAbnormalThenSucceeded(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch), withManualRefunds())
+		s.paid("ABN001", alice, 900)
+		no := str(s.postRefund("ABN001", 900, "k-abnormal").body["out_refund_no"])
+		s.settle(no, "ABNORMAL")
+		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundAbnormal {
+			t.Fatalf("after ABNORMAL: %s", doc.Status)
+		}
+		if e := s.ledger("ABN001"); e.ReservedFen != 900 {
+			t.Fatalf("an abnormal refund keeps its amount reserved: %+v", e)
+		}
+		// Retrying an abnormal refund asks WeChat, and says what to do.
+		if r := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
+			t.Fatalf("retry an abnormal refund: %d %s", r.status, r.raw)
+		}
+		s.settle(no, "SUCCESS")
+		if o := s.order("ABN001"); o.Status != cloudpay.OrderRefunded {
+			t.Fatalf("order after the abnormal refund succeeded: %s", o.Status)
+		}
+	})
+}
+
+func TestRefundInputIsRefused(t *testing.T) {
+	s := newStack(t)
+	s.paid("BADIN001", alice, 100)
+	valid := func() map[string]any {
+		return map[string]any{"out_trade_no": "BADIN001", "amount_fen": 1, "reason": "r", "idempotency_key": "k"}
+	}
+	for _, tc := range []struct {
+		name, field, code string
+		edit              func(m map[string]any)
+	}{
+		{"zero amount", "amount_fen", "INVALID_FIELD", func(m map[string]any) { m["amount_fen"] = 0 }},
+		{"negative amount", "amount_fen", "INVALID_FIELD", func(m map[string]any) { m["amount_fen"] = -5 }},
+		{"fractional amount", "amount_fen", "INVALID_FIELD", func(m map[string]any) { m["amount_fen"] = 1.5 }},
+		{"amount as text", "amount_fen", "INVALID_FIELD", func(m map[string]any) { m["amount_fen"] = "1" }},
+		{"huge amount", "amount_fen", "INVALID_FIELD", func(m map[string]any) { m["amount_fen"] = 1e12 }},
+		{"no key", "idempotency_key", "INVALID_FIELD", func(m map[string]any) { delete(m, "idempotency_key") }},
+		{"bad order number", "out_trade_no", "INVALID_FIELD", func(m map[string]any) { m["out_trade_no"] = "x y" }},
+		{"control character in reason", "reason", "INVALID_FIELD", func(m map[string]any) { m["reason"] = "a\u0000b" }},
+		{"reason too long", "reason", "INVALID_FIELD", func(m map[string]any) { m["reason"] = strings.Repeat("退", 81) }},
+		{"unknown field", "out_refund_no", "UNKNOWN_FIELD", func(m map[string]any) { m["out_refund_no"] = "RF1" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := valid()
+			tc.edit(body)
+			r := s.do("POST", s.refunds.URL+"/refunds", body, admin())
+			if r.status != http.StatusBadRequest || r.errorCode() != tc.code || r.errorField() != tc.field {
+				t.Fatalf("%d %s, want 400 %s naming %s", r.status, r.raw, tc.code, tc.field)
+			}
+		})
+	}
+	batchItem := map[string]any{"out_trade_no": "BADIN001", "amount_fen": 1, "reason": "r", "key": "a"}
+	for _, tc := range []struct {
+		name, field string
+		body        map[string]any
+	}{
+		{"no items", "items", map[string]any{"idempotency_key": "b1", "items": []any{}}},
+		{"bad item amount", "items[1].amount_fen", map[string]any{"idempotency_key": "b2", "items": []any{batchItem,
+			map[string]any{"out_trade_no": "BADIN001", "amount_fen": 0, "key": "b"}}}},
+		{"repeated item key", "items[1].key", map[string]any{"idempotency_key": "b3", "items": []any{batchItem, batchItem}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do("POST", s.refunds.URL+"/refunds/batch", tc.body, admin())
+			if r.status != http.StatusBadRequest || r.errorField() != tc.field {
+				t.Fatalf("%d %s, want 400 naming %s", r.status, r.raw, tc.field)
+			}
+		})
+	}
+	for _, q := range []string{"limit=0", "limit=201", "limit=x", "status=paid", "cursor=nope", "colour=red", "limit=1&limit=2"} {
+		if r := s.do("GET", s.refunds.URL+"/refunds?"+q, nil, admin()); r.status != http.StatusBadRequest {
+			t.Errorf("list ?%s: %d %s", q, r.status, r.raw)
+		}
+	}
+	if r := s.do("GET", s.refunds.URL+"/refunds", nil, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("list without a token: %d", r.status)
+	}
+	if n := len(s.simCalls("refund")); n != 0 || s.count("refunds") != 0 || s.count("refund_ledger") != 0 {
+		t.Fatalf("refused input changed something: %d calls, %d refunds", n, s.count("refunds"))
+	}
 }
