@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
@@ -44,6 +45,8 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 	admin := map[string]string{"Authorization": "Bearer " + cfg.AdminTokens[0]}
 	user := map[string]string{"X-WX-OPENID": openid, "X-WX-SOURCE": "wx_client", "X-Forwarded-For": "203.0.113.7"}
 	no := fmt.Sprintf("DEMO%d", time.Now().Unix())
+	refundKey := no + "-refund-1"
+	refundNo := cloudpay.OutRefundNoForKey(refundKey)
 
 	steps := []struct {
 		title, method, url string
@@ -62,13 +65,20 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 		{"6. WeChat delivers the callback again: acknowledged, nothing changes", "POST", s.base + "/sim/notify",
 			map[string]any{"out_trade_no": no}, nil, 200},
 		{"7. Paying twice is refused", "POST", s.base + "/create-payment/payments", map[string]any{"out_trade_no": no}, user, 409},
+		{"8. The back end refunds part of it; the idempotency key fixes out_refund_no", "POST", s.base + "/refund/refunds",
+			map[string]any{"out_trade_no": no, "amount_fen": 1000, "reason": "one lesson cancelled", "idempotency_key": refundKey}, admin, 202},
+		{"9. The same request again: the same refund, nothing new at WeChat", "POST", s.base + "/refund/refunds",
+			map[string]any{"out_trade_no": no, "amount_fen": 1000, "reason": "one lesson cancelled", "idempotency_key": refundKey}, admin, 200},
+		{"10. The refund, with WeChat's live status", "GET", s.base + "/refund/refunds/" + refundNo, nil, admin, 200},
+		{"11. More than is left is refused", "POST", s.base + "/refund/refunds",
+			map[string]any{"out_trade_no": no, "amount_fen": 1591, "reason": "too much", "idempotency_key": no + "-refund-2"}, admin, 422},
 	}
 	for _, st := range steps {
 		if err := w.step(st.title, st.method, st.url, st.body, st.header, st.want); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintln(out, "\nDemo complete: order created, paid once, confirmed with WeChat, status paid.")
+	fmt.Fprintf(out, "\nDemo complete (%s channel): order created, paid once, confirmed with WeChat, partly refunded once.\n", cfg.Channel)
 	return nil
 }
 

@@ -12,20 +12,29 @@ import (
 )
 
 // The demo is the newcomer's first contact: it must walk the whole payment
-// on the local stack exactly as `make demo` does.
+// and a refund on the local stack exactly as `make demo` does, on either channel.
 func TestDemoWalksAWholePayment(t *testing.T) {
-	var cfg config
-	if err := serve.Load(context.Background(), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := demo(context.Background(), cfg, &out); err != nil {
-		t.Fatalf("demo: %v\n%s", err, out.String())
-	}
-	for _, want := range []string{`"status": "paid"`, `"errmsg\":\"ok\"`, "ORDER_PAID", "Demo complete"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo output lacks %s", want)
-		}
+	for _, channel := range []string{"cloudhosting", "v3"} {
+		t.Run(channel, func(t *testing.T) {
+			var cfg config
+			if err := serve.Load(context.Background(), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			cfg.Channel = channel
+			var out bytes.Buffer
+			if err := demo(context.Background(), cfg, &out); err != nil {
+				t.Fatalf("demo: %v\n%s", err, out.String())
+			}
+			want := []string{`"status": "paid"`, "ORDER_PAID", `"status": "processing"`, "REFUND_EXCEEDS_PAID", "Demo complete (" + channel}
+			if channel == "cloudhosting" {
+				want = append(want, `"errmsg\":\"ok\"`)
+			}
+			for _, w := range want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("demo output lacks %s\n%s", w, out.String())
+				}
+			}
+		})
 	}
 }
 
@@ -47,7 +56,7 @@ func TestUsageNamesEveryRouteAndACurlExample(t *testing.T) {
 	}
 	defer s.close()
 	usage := s.usage(cfg)
-	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/sim/",
+	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/refund/", s.base + "/sim/",
 		"curl -s -X POST " + s.base + "/create-payment/orders", "Bearer " + cfg.AdminTokens[0]} {
 		if !strings.Contains(usage, want) {
 			t.Errorf("usage lacks %q:\n%s", want, usage)
