@@ -10,7 +10,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -123,8 +122,9 @@ func (s *Store) RefundLedgerTail(ctx context.Context, outTradeNo string) (cloudp
 // one, else by doubling and then bisecting (entries have no gaps).
 func (s *Store) refundTail(ctx context.Context, outTradeNo string, hint int64) (cloudpay.RefundEntry, bool, error) {
 	exists := func(seq int64) (bool, error) {
-		err := s.db.Collection(colRefundLedger).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.RefundEntryID(outTradeNo, seq)}},
-			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		// No projection: with one, the embedded store stops using the _id
+		// index and scans the collection.
+		err := s.db.Collection(colRefundLedger).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.RefundEntryID(outTradeNo, seq)}}).Err()
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil
 		}
