@@ -12,6 +12,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
@@ -568,5 +569,74 @@ func TestRefundInputIsRefused(t *testing.T) {
 	}
 	if n := len(s.simCalls("refund")); n != 0 || s.count("refunds") != 0 || s.count("refund_ledger") != 0 {
 		t.Fatalf("refused input changed something: %d calls, %d refunds", n, s.count("refunds"))
+	}
+}
+
+// A crash can stop a writer between any two of its writes; the claims and
+// the ledger are the authority and the next caller completes the rest.
+func TestRefundCrashPointsAreRepaired(t *testing.T) {
+	s := newStack(t, withManualRefunds())
+	ctx := context.Background()
+	s.paid("CRASHRF1", alice, 1000)
+
+	// 1. Reserved in the ledger, then the process died before the refund
+	// document was written: the same request again completes it once.
+	no := cloudpay.OutRefundNoForKey("k-crash-1")
+	snapshot := cloudpay.Refund{OutRefundNo: no, OutTradeNo: "CRASHRF1", OpenID: alice, AmountFen: 400, TotalFen: 1000,
+		Status: cloudpay.RefundApproved, Round: 1, Source: cloudpay.SourceAdmin, IdempotencyKey: "k-crash-1",
+		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(), NotBefore: time.Now().UTC()}
+	_, appended, err := s.store.AppendRefundEntry(ctx, "CRASHRF1", "reserve:"+no+":1",
+		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
+			return cloudpay.RefundEntry{Kind: cloudpay.EntryReserve, OutRefundNo: no, AmountFen: 400, PaidFen: 1000,
+				ReservedFen: 400, Count: 1, Slot: snapshot.NotBefore, NextSlot: snapshot.NotBefore.Add(time.Minute), Refund: &snapshot}, nil
+		})
+	if err != nil || !appended {
+		t.Fatalf("seed the reservation: %v %v", appended, err)
+	}
+	r := s.postRefund("CRASHRF1", 400, "k-crash-1")
+	if r.status != http.StatusOK || r.body["out_refund_no"] != no || r.body["status"] != "processing" {
+		t.Fatalf("request after the crash: %d %s", r.status, r.raw)
+	}
+	if e := s.ledger("CRASHRF1"); e.Seq != 1 || e.ReservedFen != 400 {
+		t.Fatalf("ledger after the repair: %+v", e)
+	}
+
+	// 2. WeChat's success was claimed, then the process died before the
+	// ledger, the event and the projection: the next reader finishes them.
+	s.fault("refund_callback", "drop", 1, nil)
+	s.settle(no, "SUCCESS")
+	if _, _, err := s.store.ClaimRefundOutcome(ctx, mongostore.RefundOutcome{
+		ID: mongostore.RefundOutcomeID(no, 1), OutRefundNo: no, Round: 1, Kind: cloudpay.EntrySettle,
+		Outcome: cloudpay.RefundSucceeded, CreatedAt: time.Now().UTC(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if doc := s.refundDoc(no); doc.Status != cloudpay.RefundProcessing {
+		t.Fatalf("projection before the repair: %s", doc.Status)
+	}
+	// WeChat is down: the repair must not need it.
+	s.fault("queryrefund", "fail", 5, map[string]any{"code": "SYSTEM_ERROR"})
+	p := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=CRASHRF1", nil, admin())
+	if listed, _ := p.body["refunds"].([]any); len(listed) != 1 || listed[0].(map[string]any)["status"] != "succeeded" {
+		t.Fatalf("list after the crash: %d %s", p.status, p.raw)
+	}
+	if d := s.getRefund(no); d.body["status"] != "succeeded" {
+		t.Fatalf("detail after the crash: %s", d.raw)
+	}
+	if e := s.ledger("CRASHRF1"); e.RefundedFen != 400 || e.ReservedFen != 0 {
+		t.Fatalf("ledger after the repair: %+v", e)
+	}
+	if evs := s.events(no); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundSucceeded {
+		t.Fatalf("events after the repair: %+v", evs)
+	}
+	if o := s.order("CRASHRF1"); o.Status != cloudpay.OrderPartiallyRefunded {
+		t.Fatalf("order after the repair: %s", o.Status)
+	}
+	// The callback arrives at last: nothing more happens.
+	if r := s.simPost("/refunds/"+no+"/notify", map[string]any{}); r.status != http.StatusOK {
+		t.Fatalf("late callback: %d %s", r.status, r.raw)
+	}
+	if e := s.ledger("CRASHRF1"); e.RefundedFen != 400 || len(s.events(no)) != 1 {
+		t.Fatalf("late callback changed the ledger: %+v", e)
 	}
 }

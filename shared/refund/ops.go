@@ -282,6 +282,11 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 	if refunds == nil {
 		refunds = []cloudpay.Refund{}
 	}
+	for i, r := range refunds {
+		if refunds[i], err = s.current(ctx, r); err != nil {
+			return Page{}, err
+		}
+	}
 	return Page{Refunds: refunds, NextCursor: next, Totals: totals}, nil
 }
 
