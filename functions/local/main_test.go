@@ -25,7 +25,7 @@ func TestDemoWalksAWholePayment(t *testing.T) {
 			if err := demo(context.Background(), cfg, &out); err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
-			want := []string{`"status": "paid"`, "ORDER_PAID", `"status": "processing"`, "REFUND_EXCEEDS_PAID", "Demo complete (" + channel}
+			want := []string{`"status": "paid"`, "ORDER_PAID", `"refund_id"`, "REFUND_EXCEEDS_PAID", "Demo complete (" + channel}
 			if channel == "cloudhosting" {
 				want = append(want, `"errmsg\":\"ok\"`)
 			}
