@@ -118,8 +118,9 @@ const (
 	SourceUser  = "user"  // POST /refund-requests from the mini-program
 )
 
-// RefundFailure is the last error a refund met, kept for people and retries.
-type RefundFailure struct {
+// Failure is the last error a refund or withdrawal met, kept for people
+// and retries.
+type Failure struct {
 	Code    string `json:"code" bson:"code"` // ours (e.g. REFUND_EXCEEDS_PAID) or WeChat's (e.g. SYSTEM_ERROR)
 	Message string `json:"message" bson:"message"`
 }
@@ -127,28 +128,28 @@ type RefundFailure struct {
 // Refund is a refund as people see it. It is a projection of the refund
 // ledger and the attempt claims (design.md §4); OutRefundNo never changes.
 type Refund struct {
-	OutRefundNo    string         `json:"out_refund_no" bson:"_id"`
-	OutTradeNo     string         `json:"out_trade_no" bson:"out_trade_no"`
-	OpenID         string         `json:"openid" bson:"openid"`
-	AmountFen      Fen            `json:"amount_fen" bson:"amount_fen"`
-	TotalFen       Fen            `json:"total_fen" bson:"total_fen"` // the order's amount
-	Reason         string         `json:"reason,omitempty" bson:"reason,omitempty"`
-	Status         RefundStatus   `json:"status" bson:"status"`
-	Retryable      bool           `json:"retryable,omitempty" bson:"retryable,omitempty"`
-	Source         string         `json:"source" bson:"source"`
-	IdempotencyKey string         `json:"idempotency_key,omitempty" bson:"idempotency_key,omitempty"`
-	BatchID        string         `json:"batch_id,omitempty" bson:"batch_id,omitempty"`
-	Label          string         `json:"label,omitempty" bson:"label,omitempty"`
-	Note           string         `json:"note,omitempty" bson:"note,omitempty"` // the reviewer's
-	RefundID       string         `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
-	Account        string         `json:"account,omitempty" bson:"account,omitempty"`
-	Round          int            `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
-	Attempts       int            `json:"attempts" bson:"attempts"`
-	LastError      *RefundFailure `json:"last_error,omitempty" bson:"last_error,omitempty"`
-	NotBefore      time.Time      `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat
-	CreatedAt      time.Time      `json:"created_at" bson:"created_at"`
-	UpdatedAt      time.Time      `json:"updated_at" bson:"updated_at"`
-	SucceededAt    *time.Time     `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
+	OutRefundNo    string       `json:"out_refund_no" bson:"_id"`
+	OutTradeNo     string       `json:"out_trade_no" bson:"out_trade_no"`
+	OpenID         string       `json:"openid" bson:"openid"`
+	AmountFen      Fen          `json:"amount_fen" bson:"amount_fen"`
+	TotalFen       Fen          `json:"total_fen" bson:"total_fen"` // the order's amount
+	Reason         string       `json:"reason,omitempty" bson:"reason,omitempty"`
+	Status         RefundStatus `json:"status" bson:"status"`
+	Retryable      bool         `json:"retryable,omitempty" bson:"retryable,omitempty"`
+	Source         string       `json:"source" bson:"source"`
+	IdempotencyKey string       `json:"idempotency_key,omitempty" bson:"idempotency_key,omitempty"`
+	BatchID        string       `json:"batch_id,omitempty" bson:"batch_id,omitempty"`
+	Label          string       `json:"label,omitempty" bson:"label,omitempty"`
+	Note           string       `json:"note,omitempty" bson:"note,omitempty"` // the reviewer's
+	RefundID       string       `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
+	Account        string       `json:"account,omitempty" bson:"account,omitempty"`
+	Round          int          `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
+	Attempts       int          `json:"attempts" bson:"attempts"`
+	LastError      *Failure     `json:"last_error,omitempty" bson:"last_error,omitempty"`
+	NotBefore      time.Time    `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat
+	CreatedAt      time.Time    `json:"created_at" bson:"created_at"`
+	UpdatedAt      time.Time    `json:"updated_at" bson:"updated_at"`
+	SucceededAt    *time.Time   `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
 }
 
 // RefundEntryKind is the kind of movement of an order's refundable amount.
@@ -192,7 +193,15 @@ type RefundEntry struct {
 // RefundableFen is what may still be refunded after e.
 func (e RefundEntry) RefundableFen() Fen { return e.PaidFen - e.ReservedFen - e.RefundedFen }
 
-// RefundEntryID is the _id of an order's seq-th ledger entry.
-func RefundEntryID(outTradeNo string, seq int64) string {
-	return outTradeNo + ":" + strconv.FormatInt(seq, 10)
+// LedgerEntryID is the _id of an owner's seq-th ledger entry.
+func LedgerEntryID(owner string, seq int64) string {
+	return owner + ":" + strconv.FormatInt(seq, 10)
 }
+
+// Place puts the entry at seq in an order's ledger under ref.
+func (e *RefundEntry) Place(owner, ref string, seq int64) {
+	e.ID, e.OutTradeNo, e.Ref, e.Seq = LedgerEntryID(owner, seq), owner, ref, seq
+}
+
+// Position reports the entry's seq and ref.
+func (e *RefundEntry) Position() (int64, string) { return e.Seq, e.Ref }

@@ -293,7 +293,7 @@ func TestRefundTimeoutThenRetryUsesTheSameNumber(t *testing.T) {
 	})
 }
 
-func TestRefundFailures(t *testing.T) {
+func TestFailures(t *testing.T) {
 	forEachChannel(t, func(t *testing.T, ch string) {
 		s := newStack(t, withChannel(ch), withManualRefunds(), withRefundConfig(cloudpayNoInterval()))
 		s.paid("RFF001", alice, 3000)

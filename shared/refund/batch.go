@@ -155,7 +155,7 @@ func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore
 		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate:
 		now := s.clock()
 		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
-		r.LastError = &cloudpay.RefundFailure{Code: string(cloudpay.ErrorCode(err)), Message: message(err)}
+		r.LastError = &cloudpay.Failure{Code: string(cloudpay.ErrorCode(err)), Message: message(err)}
 		if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
 			s.log.ErrorContext(ctx, "record refused batch item", "out_refund_no", r.OutRefundNo, "error", err)
 		}
@@ -216,13 +216,13 @@ type Progress struct {
 
 // ProgressItem is one item's state.
 type ProgressItem struct {
-	Key         string                  `json:"key"`
-	OutTradeNo  string                  `json:"out_trade_no"`
-	OutRefundNo string                  `json:"out_refund_no"`
-	AmountFen   cloudpay.Fen            `json:"amount_fen"`
-	Status      string                  `json:"status"` // a refund status, or "pending" before it exists
-	Retryable   bool                    `json:"retryable,omitempty"`
-	Error       *cloudpay.RefundFailure `json:"error,omitempty"`
+	Key         string            `json:"key"`
+	OutTradeNo  string            `json:"out_trade_no"`
+	OutRefundNo string            `json:"out_refund_no"`
+	AmountFen   cloudpay.Fen      `json:"amount_fen"`
+	Status      string            `json:"status"` // a refund status, or "pending" before it exists
+	Retryable   bool              `json:"retryable,omitempty"`
+	Error       *cloudpay.Failure `json:"error,omitempty"`
 }
 
 // BatchProgress reads a batch's progress from its items' refunds.

@@ -119,16 +119,16 @@ func classify(err error) failure {
 	return failFinal
 }
 
-func failureOf(err error) *cloudpay.RefundFailure {
+func failureOf(err error) *cloudpay.Failure {
 	if we, ok := cloudpay.WeChatErrorOf(err); ok {
-		return &cloudpay.RefundFailure{Code: we.Code, Message: we.Message}
+		return &cloudpay.Failure{Code: we.Code, Message: we.Message}
 	}
 	code := cloudpay.ErrorCode(err)
 	msg := "WeChat Pay did not answer"
 	if e, ok := err.(*cloudpay.Error); ok {
 		msg = e.Message
 	}
-	return &cloudpay.RefundFailure{Code: string(code), Message: msg}
+	return &cloudpay.Failure{Code: string(code), Message: msg}
 }
 
 // failed records a call that brought no refund.

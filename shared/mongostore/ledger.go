@@ -1,0 +1,260 @@
+package mongostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// A ledger is an append-only list of movements per owner (an order's
+// refundable amount, a user's wallet). Entries of one owner are numbered 1,
+// 2, … without gaps under a unique _id (owner:seq), every movement has a
+// unique ref, and every entry carries the totals after it (design.md §4).
+// A writer reads the newest entry, checks its rules, inserts seq+1 and, if
+// another writer took that seq, tries again on the new newest entry.
+type ledger[E any, P entry[E]] struct {
+	s   *Store
+	col string
+}
+
+// entry is what a ledger needs of its entry type.
+type entry[E any] interface {
+	*E
+	Place(owner, ref string, seq int64)
+	Position() (seq int64, ref string)
+}
+
+// Next builds the entry that follows tail (found is false for an owner
+// without entries). It checks the rules against tail's totals and returns
+// an error to refuse; it must not have side effects, because it runs again
+// whenever a concurrent writer takes the sequence number first.
+type Next[E any] func(tail E, found bool) (E, error)
+
+// maxLedgerRetries bounds how often an append retries after losing the race
+// for a sequence number; each loss means another writer made progress.
+const maxLedgerRetries = 1000
+
+// append adds the entry next builds under ref. If an entry with ref exists,
+// it is returned with appended false and next's answer is discarded.
+func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next Next[E]) (E, bool, error) {
+	var zero E
+	tail, found, err := l.tail(ctx, owner)
+	if err != nil {
+		return zero, false, err
+	}
+	for range maxLedgerRetries {
+		e, err := next(tail, found)
+		if err != nil {
+			return zero, false, err
+		}
+		seq := int64(0)
+		if found {
+			seq, _ = P(&tail).Position()
+		}
+		P(&e).Place(owner, ref, seq+1)
+		_, err = l.s.db.Collection(l.col).InsertOne(ctx, e)
+		if err == nil {
+			l.s.setLedgerHint(l.col, owner, seq+1)
+			return e, true, nil
+		}
+		if !isDuplicate(err) {
+			return zero, false, fmt.Errorf("append to %s: %w", l.col, err)
+		}
+		// Either another writer took this seq or ref exists. Walk the entries
+		// written since tail: one of them may be ours.
+		newTail, newFound, held, err := l.walk(ctx, owner, tail, found, ref)
+		if err != nil {
+			return zero, false, err
+		}
+		if held != nil {
+			return *held, false, nil
+		}
+		if newSeq, _ := P(&newTail).Position(); newFound && newSeq > seq {
+			tail, found = newTail, true
+			jitter(ctx)
+			continue
+		}
+		// Nobody took the seq, so ref exists from before we started.
+		held, err = l.byRef(ctx, ref)
+		if err != nil {
+			return zero, false, err
+		}
+		if held == nil {
+			return zero, false, fmt.Errorf("append to %s %s: duplicate key but no entry", l.col, ref)
+		}
+		return *held, false, nil
+	}
+	return zero, false, fmt.Errorf("append to %s %s: too much contention on %s", l.col, ref, owner)
+}
+
+// jitter spreads writers that lost a race so they do not collide again in lockstep.
+func jitter(ctx context.Context) {
+	t := time.NewTimer(time.Duration(rand.IntN(2000)) * time.Microsecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// walk reads the entries after tail up to the newest, looking for ref on the way.
+func (l ledger[E, P]) walk(ctx context.Context, owner string, tail E, found bool, ref string) (E, bool, *E, error) {
+	seq := int64(0)
+	if found {
+		seq, _ = P(&tail).Position()
+	}
+	for {
+		e, ok, err := l.at(ctx, owner, seq+1)
+		if err != nil {
+			return tail, found, nil, err
+		}
+		if !ok {
+			if seq > 0 {
+				l.s.setLedgerHint(l.col, owner, seq)
+			}
+			return tail, found, nil, nil
+		}
+		if _, r := P(&e).Position(); ref != "" && r == ref {
+			return e, true, &e, nil
+		}
+		tail, found, seq = e, true, seq+1
+	}
+}
+
+// tail finds the newest entry with point lookups by _id, the only lookup
+// the embedded store indexes: forward from a known seq if there is one,
+// else by doubling and then bisecting (entries have no gaps).
+func (l ledger[E, P]) tail(ctx context.Context, owner string) (E, bool, error) {
+	var zero E
+	exists := func(seq int64) (bool, error) {
+		// No projection: with one, the embedded store stops using the _id
+		// index and scans the collection.
+		err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Err()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", l.col, err)
+		}
+		return true, nil
+	}
+	lo, hi := int64(0), int64(1) // lo exists (or is 0), hi is the next probe
+	if hint := l.s.ledgerHint(l.col, owner); hint > 0 {
+		ok, err := exists(hint)
+		if err != nil {
+			return zero, false, err
+		}
+		if ok {
+			lo, hi = hint, hint+1
+		}
+	}
+	for step := int64(1); ; step *= 2 {
+		ok, err := exists(hi)
+		if err != nil {
+			return zero, false, err
+		}
+		if !ok {
+			break
+		}
+		lo, hi = hi, hi+step
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := exists(mid)
+		if err != nil {
+			return zero, false, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return zero, false, nil
+	}
+	e, ok, err := l.at(ctx, owner, lo)
+	if err != nil || !ok {
+		return zero, false, err
+	}
+	// Writers may have appended meanwhile; walk to the real end.
+	t, found, _, err := l.walk(ctx, owner, e, true, "")
+	return t, found, err
+}
+
+// at reads an owner's seq-th entry.
+func (l ledger[E, P]) at(ctx context.Context, owner string, seq int64) (E, bool, error) {
+	var e E
+	err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Decode(&e)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return e, false, nil
+	}
+	if err != nil {
+		return e, false, fmt.Errorf("read %s entry: %w", l.col, err)
+	}
+	return e, true, nil
+}
+
+// byRef finds the entry of one movement (nil if none). On the embedded
+// store this scans; callers reach it only after a crash or a race.
+func (l ledger[E, P]) byRef(ctx context.Context, ref string) (*E, error) {
+	var e E
+	err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "ref", Value: ref}}).Decode(&e)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find %s entry: %w", l.col, err)
+	}
+	return &e, nil
+}
+
+// all returns an owner's entries, oldest first.
+func (l ledger[E, P]) all(ctx context.Context, owner string) ([]E, error) {
+	var out []E
+	for seq := int64(1); ; seq++ {
+		e, ok, err := l.at(ctx, owner, seq)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return out, nil
+		}
+		out = append(out, e)
+	}
+}
+
+// ledgerHints remembers the newest seq seen per ledger and owner, so the
+// next append starts its search there. Only a hint: a stale one costs a
+// few lookups.
+type ledgerHints struct {
+	mu sync.Mutex
+	m  map[string]int64
+}
+
+const maxLedgerHints = 10000
+
+func (s *Store) ledgerHint(col, owner string) int64 {
+	s.hints.mu.Lock()
+	defer s.hints.mu.Unlock()
+	return s.hints.m[col+"\x00"+owner]
+}
+
+func (s *Store) setLedgerHint(col, owner string, seq int64) {
+	s.hints.mu.Lock()
+	defer s.hints.mu.Unlock()
+	if s.hints.m == nil || len(s.hints.m) >= maxLedgerHints {
+		s.hints.m = map[string]int64{}
+	}
+	if k := col + "\x00" + owner; seq > s.hints.m[k] {
+		s.hints.m[k] = seq
+	}
+}
