@@ -108,6 +108,15 @@ func TestNewNamesBadSettings(t *testing.T) {
 		{"notify URL plain http for real WeChat", func(c *wechatpay.Config) { c.APIURL, c.NotifyURL = "", "http://pay.example.com/v3" },
 			[]string{"WECHATPAY_NOTIFY_URL must be https"}, ""},
 		{"API URL", func(c *wechatpay.Config) { c.APIURL = "localhost:8080" }, []string{"WECHATPAY_API_URL must be an http(s) URL"}, ""},
+		{"report info without content", func(c *wechatpay.Config) { c.TransferReportInfos = "活动名称=回收奖励;奖励说明" },
+			[]string{"WECHATPAY_TRANSFER_REPORT_INFOS: item 2 is not info_type=info_content"}, ""},
+		{"report info without type", func(c *wechatpay.Config) { c.TransferReportInfos = "=回收奖励" },
+			[]string{"WECHATPAY_TRANSFER_REPORT_INFOS: item 1"}, ""},
+		{"report info too long", func(c *wechatpay.Config) {
+			c.TransferReportInfos = "活动名称=回收奖励;奖励说明=" + strings.Repeat("长", 33)
+		}, []string{"WECHATPAY_TRANSFER_REPORT_INFOS: item 2: info_type and info_content must be at most 32 characters"}, ""},
+		{"transfer scene too long", func(c *wechatpay.Config) { c.TransferSceneID = strings.Repeat("1", 37) },
+			[]string{"WECHATPAY_TRANSFER_SCENE_ID must be at most 36 characters"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := devConfig("http://127.0.0.1:1/sim", "https://pay.example.com/callbacks/v3")
@@ -152,6 +161,12 @@ func TestNewAcceptsEveryWayOfGivingKeys(t *testing.T) {
 			c.PublicKey = strings.ReplaceAll(c.PublicKey, "\n", `\n`)
 		}},
 		{"production URL", func(c *wechatpay.Config) { c.APIURL = "" }},
+		// 32 characters (not bytes) per part, spaces and a trailing
+		// semicolon as a console may leave them.
+		{"transfer settings", func(c *wechatpay.Config) {
+			c.TransferSceneID, c.TransferPerception = "1005", "劳务报酬"
+			c.TransferReportInfos = " 岗位类型 = " + strings.Repeat("回", 32) + " ; 报酬说明=回收收益提现;"
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := devConfig("http://127.0.0.1:1/sim", "https://pay.example.com/callbacks/v3")
