@@ -40,6 +40,7 @@ type Client struct {
 	refunds                 *refunddomestic.RefundsApiService
 	notify                  *notify.Handler
 	notifyValidator         *validators.WechatPayNotifyValidator
+	transfer                transferSettings
 }
 
 // New checks cfg, loads the keys and builds the SDK client. hc may be nil
@@ -82,6 +83,7 @@ func New(ctx context.Context, cfg Config, hc *http.Client) (*Client, error) {
 		jsapi:   &jsapi.JsapiApiService{Client: sdk},
 		refunds: &refunddomestic.RefundsApiService{Client: sdk},
 		notify:  handler, notifyValidator: validators.NewWechatPayNotifyValidator(verifier),
+		transfer: transferSettings{sceneID: k.transferSceneID, reportInfos: k.reportInfos, perception: cfg.TransferPerception},
 	}, nil
 }
 

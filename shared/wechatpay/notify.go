@@ -18,10 +18,12 @@ import (
 // Notification is a verified, decrypted WeChat Pay notification.
 type Notification struct {
 	ID, EventType string
-	Transaction   *cloudpay.Transaction  // TRANSACTION.*
-	Refund        *cloudpay.RefundResult // REFUND.*
-	// Resource is the decrypted plaintext of other types (MCHTRANSFER.*).
-	// It can hold personal data: never log it.
+	Transaction   *cloudpay.Transaction    // TRANSACTION.*
+	Refund        *cloudpay.RefundResult   // REFUND.*
+	Transfer      *cloudpay.TransferResult // MCHTRANSFER.BILL.FINISHED
+	// Resource is the decrypted plaintext of other types (the old batch
+	// transfers' MCHTRANSFER.BATCH.*, …). It can hold personal data: never
+	// log it.
 	Resource []byte
 }
 
@@ -105,6 +107,11 @@ func (c *Client) ParseNotification(r *http.Request) (Notification, error) {
 		if res, err = refundNotice(plaintext, env.EventType); err == nil {
 			n.Refund = &res
 		}
+	case env.EventType == transferFinished:
+		var res cloudpay.TransferResult
+		if res, err = c.transferNotice(plaintext); err == nil {
+			n.Transfer = &res
+		}
 	default:
 		n.Resource = []byte(plaintext)
 	}
@@ -114,6 +121,10 @@ func (c *Client) ParseNotification(r *http.Request) (Notification, error) {
 	}
 	return n, nil
 }
+
+// transferFinished is the event of a transfer bill that reached SUCCESS,
+// FAIL or CANCELLED.
+const transferFinished = "MCHTRANSFER.BILL.FINISHED"
 
 // signatureType is the only notification signature the SDK checks; it is
 // also its default when the header is absent.

@@ -112,7 +112,9 @@ func TestParseNotificationEdgeCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	const nonce = "abcdefghijkl"
-	transfer := `{"mchid":"1900000109","out_bill_no":"W1","transfer_bill_no":"T1","state":"SUCCESS","transfer_amount":30,"openid":"oUser0001"}`
+	transfer := `{"mchid":"1900000109","out_bill_no":"W1","transfer_bill_no":"T1","state":"SUCCESS","transfer_amount":30,"openid":"oUser0001",` +
+		`"create_time":"2026-01-02T08:04:05+08:00","update_time":"2026-01-02T08:05:06+08:00"}`
+	batch := `{"out_batch_no":"B1","batch_id":"BT1","batch_status":"FINISHED"}`
 	for _, tc := range []struct {
 		name string
 		req  func() *http.Request
@@ -122,10 +124,40 @@ func TestParseNotificationEdgeCases(t *testing.T) {
 	}{
 		{"transfer finished", func() *http.Request { return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED", transfer, nonce)) }, "",
 			func(t *testing.T, n wechatpay.Notification) {
-				if n.EventType != "MCHTRANSFER.BILL.FINISHED" || n.ID != "EV-1" || string(n.Resource) != transfer || n.Transaction != nil || n.Refund != nil {
+				if n.EventType != "MCHTRANSFER.BILL.FINISHED" || n.ID != "EV-1" || n.Transfer == nil || n.Resource != nil || n.Transaction != nil || n.Refund != nil {
 					t.Fatalf("%+v", n)
 				}
+				want := cloudpay.TransferResult{OutBillNo: "W1", TransferBillNo: "T1", State: cloudpay.TransferSuccess, AmountFen: 30,
+					OpenID: "oUser0001", MchID: "1900000109",
+					CreatedAt: time.Date(2026, 1, 2, 0, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 0, 5, 6, 0, time.UTC)}
+				if *n.Transfer != want {
+					t.Fatalf("transfer %+v, want %+v", *n.Transfer, want)
+				}
 			}},
+		{"transfer failed", func() *http.Request {
+			return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED",
+				`{"mchid":"1900000109","out_bill_no":"W2","state":"FAIL","fail_reason":"ACCOUNT_FROZEN","transfer_amount":30}`, nonce))
+		}, "", func(t *testing.T, n wechatpay.Notification) {
+			if n.Transfer == nil || n.Transfer.State != cloudpay.TransferFail || n.Transfer.FailReason != "ACCOUNT_FROZEN" || n.Transfer.OutBillNo != "W2" {
+				t.Fatalf("%+v", n.Transfer)
+			}
+		}},
+		{"old batch transfer kept as plaintext", func() *http.Request {
+			return signed(t, envelope(t, "MCHTRANSFER.BATCH.FINISHED", batch, nonce))
+		}, "", func(t *testing.T, n wechatpay.Notification) {
+			if string(n.Resource) != batch || n.Transfer != nil {
+				t.Fatalf("%+v", n)
+			}
+		}},
+		{"signed, transfer in an unknown state", func() *http.Request {
+			return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED", `{"out_bill_no":"W1","state":"MAYBE"}`, nonce))
+		}, cloudpay.CodeInvalidJSON, nil},
+		{"signed, transfer without bill", func() *http.Request {
+			return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED", `{"state":"SUCCESS","transfer_amount":30}`, nonce))
+		}, cloudpay.CodeInvalidJSON, nil},
+		{"signed, transfer time not RFC 3339", func() *http.Request {
+			return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED", `{"out_bill_no":"W1","state":"SUCCESS","update_time":"2026-01-02 08:05:06"}`, nonce))
+		}, cloudpay.CodeInvalidJSON, nil},
 		{"refund status from the event type", func() *http.Request {
 			return signed(t, envelope(t, "REFUND.ABNORMAL", `{"out_refund_no":"R1","out_trade_no":"ORDER1","amount":{"refund":3,"total":9}}`, nonce))
 		}, "", func(t *testing.T, n wechatpay.Notification) {
@@ -193,7 +225,7 @@ func TestParseNotificationLeavesTheBodyReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := envelope(t, "MCHTRANSFER.BILL.FINISHED", `{"out_bill_no":"W1"}`, "abcdefghijkl")
+	body := envelope(t, "MCHTRANSFER.BILL.FINISHED", `{"out_bill_no":"W1","state":"CANCELLED"}`, "abcdefghijkl")
 	r := signed(t, body)
 	if _, err := gw.ParseNotification(r); err != nil {
 		t.Fatal(err)
