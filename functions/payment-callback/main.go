@@ -14,14 +14,16 @@ import (
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 type config struct {
-	Serve   serve.Config
-	Store   mongostore.Config
-	Channel gateway.Config
-	Payment payment.Config
-	Refund  refund.Config
+	Serve    serve.Config
+	Store    mongostore.Config
+	Channel  gateway.Config
+	Payment  payment.Config
+	Refund   refund.Config
+	Withdraw withdraw.Config
 }
 
 func main() {
@@ -42,6 +44,10 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	transfers, err := gateway.Transfers(ctx, v3, &http.Client{})
+	if err != nil {
+		return err
+	}
 	store, err := mongostore.Open(ctx, cfg.Store)
 	if err != nil {
 		return err
@@ -51,8 +57,11 @@ func realMain(ctx context.Context) error {
 		Payments: payment.New(store, gw, cfg.Payment, payment.WithLogger(log)),
 		Refunds:  refund.New(store, gw, cfg.Refund, refund.WithLogger(log)),
 	}
-	if v3 != nil {
-		cb.V3 = v3
+	if transfers != nil {
+		// Every v3 notification (payments, refunds, transfers) is verified
+		// with the same merchant's keys.
+		cb.V3 = transfers
+		cb.Withdrawals = withdraw.New(store, transfers, cfg.Withdraw, withdraw.WithLogger(log))
 	}
 	return serve.Run(ctx, cfg.Serve, httpapi.PaymentCallback(cb, log), log)
 }

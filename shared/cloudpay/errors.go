@@ -36,7 +36,17 @@ const (
 	CodeRefundState      Code = "REFUND_STATE"        // the refund's status does not allow this
 	CodeBatchNotFound    Code = "BATCH_NOT_FOUND"
 	CodeBatchConflict    Code = "BATCH_CONFLICT"
-	CodeInternal         Code = "INTERNAL"
+	// Withdrawals.
+	CodeWithdrawalNotFound  Code = "WITHDRAWAL_NOT_FOUND"
+	CodeWithdrawalConflict  Code = "WITHDRAWAL_CONFLICT"  // an idempotency key reused for another amount
+	CodeCreditConflict      Code = "CREDIT_CONFLICT"      // a credit_id reused for another user or amount
+	CodeInsufficientBalance Code = "INSUFFICIENT_BALANCE" // more than the wallet's available balance
+	CodeBelowMinimum        Code = "WITHDRAWAL_BELOW_MINIMUM"
+	CodeAboveMaximum        Code = "WITHDRAWAL_ABOVE_MAXIMUM"
+	CodeDailyCountExceeded  Code = "DAILY_COUNT_EXCEEDED"
+	CodeDailyAmountExceeded Code = "DAILY_AMOUNT_EXCEEDED"
+	CodeRealNameRequired    Code = "REAL_NAME_REQUIRED" // WeChat needs the payee's name at ≥ 2000 CNY
+	CodeInternal            Code = "INTERNAL"
 )
 
 // Error is a domain error: a code for programs, a message for people and,

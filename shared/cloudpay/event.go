@@ -6,10 +6,12 @@ import "time"
 type EventType string
 
 const (
-	EventOrderPaid       EventType = "order.paid"
-	EventOrderClosed     EventType = "order.closed"
-	EventRefundSucceeded EventType = "refund.succeeded"
-	EventRefundFailed    EventType = "refund.failed"
+	EventOrderPaid           EventType = "order.paid"
+	EventOrderClosed         EventType = "order.closed"
+	EventRefundSucceeded     EventType = "refund.succeeded"
+	EventRefundFailed        EventType = "refund.failed"
+	EventWithdrawalSucceeded EventType = "withdrawal.succeeded"
+	EventWithdrawalFailed    EventType = "withdrawal.failed"
 )
 
 // EventStatus is where an outbox event is in its delivery.

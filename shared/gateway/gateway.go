@@ -65,3 +65,23 @@ func Load(ctx context.Context, cfg Config, hc *http.Client) (Gateway, *wechatpay
 	}
 	return nil, nil, fmt.Errorf("PAY_CHANNEL must be %q or %q, not %q", CloudHosting, V3, cfg.Channel)
 }
+
+// Transfers returns the API v3 client that carries transfers (withdrawals
+// exist only on v3): the channel's own client when the channel is v3, else
+// one built from the WECHATPAY_* settings if they are given, else nil.
+func Transfers(ctx context.Context, channel *wechatpay.Client, hc *http.Client) (*wechatpay.Client, error) {
+	if channel != nil {
+		return channel, nil
+	}
+	var probe struct {
+		MchID string `env:"WECHATPAY_MCH_ID"`
+	}
+	if err := serve.Load(ctx, &probe); err != nil || probe.MchID == "" {
+		return nil, err
+	}
+	var cfg wechatpay.Config
+	if err := serve.Load(ctx, &cfg); err != nil {
+		return nil, err
+	}
+	return wechatpay.New(ctx, cfg, hc)
+}

@@ -11,12 +11,15 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 // Callbacks is what the payment-callback function records results with.
 type Callbacks struct {
 	Payments *payment.Service
 	Refunds  *refund.Service
+	// Withdrawals records transfer results; nil without v3 credentials.
+	Withdrawals *withdraw.Service
 	// V3 verifies API v3 notifications; nil when the v3 channel is not
 	// configured (then /callbacks/v3 answers 404).
 	V3 Notifications

@@ -50,8 +50,11 @@ func (h callbackHandlers) v3(c *gin.Context) {
 	case strings.HasPrefix(n.EventType, "REFUND.") && n.Refund != nil && h.cb.Refunds != nil:
 		rv, e := h.cb.Refunds.Notified(c, *n.Refund)
 		v, ack, err = string(rv), rv.Acknowledge(), e
+	case strings.HasPrefix(n.EventType, "MCHTRANSFER.BILL.") && n.Transfer != nil && h.cb.Withdrawals != nil:
+		wv, e := h.cb.Withdrawals.Notified(c, *n.Transfer)
+		v, ack, err = string(wv), wv.Acknowledge(), e
 	default:
-		// Not something cloudpay acts on (yet): acknowledged, so WeChat stops.
+		// Not something cloudpay acts on: acknowledged, so WeChat stops.
 		v, ack = "ignored", true
 	}
 	if err != nil {

@@ -56,43 +56,31 @@ func (s *Store) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
 	return nil
 }
 
-// RefundAttempt is the claim to make one call to WeChat for a refund.
-type RefundAttempt struct {
-	ID          string    `bson:"_id"` // out_refund_no:n
-	OutRefundNo string    `bson:"out_refund_no"`
-	N           int       `bson:"n"`
-	StartedAt   time.Time `bson:"started_at"`
+// Attempt is the claim to make one call to WeChat for an outbound effect
+// (a refund, a transfer), so two processes never send it at once.
+type Attempt struct {
+	ID        string    `bson:"_id"`     // subject:n
+	Subject   string    `bson:"subject"` // out_refund_no or withdrawal id
+	N         int       `bson:"n"`
+	StartedAt time.Time `bson:"started_at"`
 }
 
-// ClaimRefundAttempt inserts the claim for attempt n of a refund; false
-// means another caller holds it (and the held claim is returned).
-func (s *Store) ClaimRefundAttempt(ctx context.Context, outRefundNo string, n int, now time.Time) (RefundAttempt, bool, error) {
-	a := RefundAttempt{ID: fmt.Sprintf("%s:%d", outRefundNo, n), OutRefundNo: outRefundNo, N: n, StartedAt: now}
+// ClaimAttempt inserts the claim for attempt n on subject; false means
+// another caller holds it (and the held claim is returned).
+func (s *Store) ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (Attempt, bool, error) {
+	a := Attempt{ID: fmt.Sprintf("%s:%d", subject, n), Subject: subject, N: n, StartedAt: now}
 	_, err := s.db.Collection(colAttempts).InsertOne(ctx, a)
 	if err == nil {
 		return a, true, nil
 	}
 	if !isDuplicate(err) {
-		return RefundAttempt{}, false, fmt.Errorf("claim refund attempt: %w", err)
+		return Attempt{}, false, fmt.Errorf("claim attempt: %w", err)
 	}
-	var held RefundAttempt
+	var held Attempt
 	if err := s.db.Collection(colAttempts).FindOne(ctx, bson.D{{Key: "_id", Value: a.ID}}).Decode(&held); err != nil {
-		return RefundAttempt{}, false, fmt.Errorf("read refund attempt: %w", err)
+		return Attempt{}, false, fmt.Errorf("read attempt: %w", err)
 	}
 	return held, false, nil
-}
-
-// RefundAttemptAt reads attempt n's claim, if any.
-func (s *Store) RefundAttemptAt(ctx context.Context, outRefundNo string, n int) (RefundAttempt, bool, error) {
-	var a RefundAttempt
-	err := s.db.Collection(colAttempts).FindOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("%s:%d", outRefundNo, n)}}).Decode(&a)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return RefundAttempt{}, false, nil
-	}
-	if err != nil {
-		return RefundAttempt{}, false, fmt.Errorf("read refund attempt: %w", err)
-	}
-	return a, true, nil
 }
 
 // RefundFilter selects refunds for a listing; empty fields match anything.

@@ -118,15 +118,20 @@ const (
 	colEvents       = "events"
 	colRefunds      = "refunds"
 	colRefundLedger = "refund_ledger"
-	colAttempts     = "refund_attempts"
+	colAttempts     = "attempts"
 	colBatches      = "refund_batches"
 	colOutcomes     = "refund_outcomes"
+	colWallets      = "wallets"
+	colWalletLedger = "wallet_ledger"
+	colWithdrawals  = "withdrawals"
+	colWdOutcomes   = "withdrawal_outcomes"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
-var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes}
+var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes}
 
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
 // Hot lookups use _id (the business number); these secondary indexes serve
@@ -157,6 +162,15 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			// One entry per movement: the guard that no refund is reserved,
 			// settled or released twice.
 			{Keys: bson.D{{Key: "ref", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colWalletLedger: {
+			// One entry per movement: no credit applies twice and no
+			// withdrawal freezes, debits or unfreezes twice.
+			{Keys: bson.D{{Key: "ref", Value: 1}}, Options: options.Index().SetUnique(true)},
+		},
+		colWithdrawals: {
+			{Keys: bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}},
+			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "updated_at", Value: 1}}},
 		},
 		colRefunds: {
 			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "not_before", Value: 1}}},

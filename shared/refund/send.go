@@ -36,7 +36,7 @@ func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund,
 	now := s.clock()
 	n := r.Attempts + 1
 	for {
-		a, won, err := s.store.ClaimRefundAttempt(ctx, r.OutRefundNo, n, now)
+		a, won, err := s.store.ClaimAttempt(ctx, r.OutRefundNo, n, now)
 		if err != nil {
 			return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
 		}

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
+)
+
+// Withdraw is the withdraw function's handler: wallet credits and profiles
+// for the merchant's back end (bearer), the wallet and withdrawals for
+// users (openid).
+func Withdraw(svc *withdraw.Service, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
+	r := newEngine("withdraw", log)
+	h := withdrawHandlers{svc: svc}
+	auth := bearer(admin.Tokens)
+	r.POST("/wallets/:openid/credits", auth, h.credit)
+	r.PUT("/wallets/:openid/profile", auth, h.profile)
+	r.GET("/wallets/:openid", auth, h.adminWallet)
+	r.GET("/wallet", openID(users), h.wallet)
+	r.POST("/withdrawals", openID(users), h.withdraw)
+	r.GET("/withdrawals", openID(users), h.list)
+	r.GET("/withdrawals/:id", openID(users), h.get)
+	return r
+}
+
+type withdrawHandlers struct {
+	svc *withdraw.Service
+}
+
+type creditRequest struct {
+	CreditID  string `json:"credit_id"`
+	AmountFen int64  `json:"amount_fen"`
+	Memo      string `json:"memo"`
+}
+
+func (h withdrawHandlers) credit(c *gin.Context) {
+	var req creditRequest
+	if !bind(c, &req) {
+		return
+	}
+	w, created, err := h.svc.Credit(c, c.Param("openid"), req.CreditID, cloudpay.Fen(req.AmountFen), req.Memo)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, gin.H{"credit_id": req.CreditID, "amount_fen": req.AmountFen, "created": created, "wallet": w})
+}
+
+type profileRequest struct {
+	RealName string `json:"real_name"`
+}
+
+func (h withdrawHandlers) profile(c *gin.Context) {
+	var req profileRequest
+	if !bind(c, &req) {
+		return
+	}
+	if err := h.svc.SetRealName(c, c.Param("openid"), req.RealName); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"openid": c.Param("openid"), "real_name_on_file": true})
+}
+
+func (h withdrawHandlers) adminWallet(c *gin.Context) {
+	w, err := h.svc.Wallet(c, c.Param("openid"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, w)
+}
+
+func (h withdrawHandlers) wallet(c *gin.Context) {
+	w, err := h.svc.Wallet(c, c.GetString(openIDKey))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, w)
+}
+
+type withdrawRequest struct {
+	AmountFen      int64  `json:"amount_fen"`
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+func (h withdrawHandlers) withdraw(c *gin.Context) {
+	var req withdrawRequest
+	if !bind(c, &req) {
+		return
+	}
+	w, created, err := h.svc.Withdraw(c, c.GetString(openIDKey), cloudpay.Fen(req.AmountFen), req.IdempotencyKey)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, w)
+}
+
+func (h withdrawHandlers) list(c *gin.Context) {
+	list, err := h.svc.Withdrawals(c, c.GetString(openIDKey))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"withdrawals": list})
+}
+
+func (h withdrawHandlers) get(c *gin.Context) {
+	w, err := h.svc.Withdrawal(c, c.GetString(openIDKey), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, w)
+}

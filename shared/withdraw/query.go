@@ -1,0 +1,129 @@
+package withdraw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// Withdrawal returns one of the user's withdrawals. While WeChat has it in
+// flight, WeChat is asked once, so a page polling after
+// wx.requestMerchantTransfer sees the result even if the notification is
+// late; WeChat failing here is not an error.
+func (s *Service) Withdrawal(ctx context.Context, openid, id string) (cloudpay.Withdrawal, error) {
+	if len(id) > 32 || !cloudpay.ValidOutTradeNo(id) {
+		return cloudpay.Withdrawal{}, cloudpay.FieldError("id", "withdrawal id is malformed")
+	}
+	w, err := s.store.Withdrawal(ctx, id)
+	if err != nil {
+		return cloudpay.Withdrawal{}, err
+	}
+	if w.OpenID != openid {
+		return cloudpay.Withdrawal{}, cloudpay.Errorf(cloudpay.CodeForbidden, "withdrawal %s belongs to another user", id)
+	}
+	return s.Sync(ctx, w)
+}
+
+// Sync asks WeChat about a withdrawal in flight and records a change; a
+// withdrawal frozen but never sent is sent. Errors from WeChat leave it as
+// it was.
+func (s *Service) Sync(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, error) {
+	w, err := s.current(ctx, w)
+	if err != nil || w.Status.Final() {
+		return w, err
+	}
+	if w.Status == cloudpay.WithdrawalCreated {
+		return s.send(ctx, w)
+	}
+	res, err := s.gw.QueryTransfer(ctx, w.ID)
+	if err != nil {
+		s.log.WarnContext(ctx, "query transfer", "withdrawal_id", w.ID, "error", err)
+		return w, nil
+	}
+	if res.State == cloudpay.TransferNotExist {
+		return w, nil // sent without an answer, and WeChat has no bill (yet): stays frozen
+	}
+	settled, err := s.apply(ctx, w, res)
+	if errors.Is(err, errMismatch) {
+		return w, nil
+	}
+	return settled, err
+}
+
+// maxList bounds a user's withdrawal listing.
+const maxList = 100
+
+// Withdrawals lists the user's withdrawals, newest first.
+func (s *Service) Withdrawals(ctx context.Context, openid string) ([]cloudpay.Withdrawal, error) {
+	list, err := s.store.Withdrawals(ctx, openid, maxList)
+	if err != nil {
+		return nil, err
+	}
+	for i, w := range list {
+		if list[i], err = s.current(ctx, w); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
+}
+
+// Verdict is what came of a transfer notification.
+type Verdict string
+
+const (
+	Recorded          Verdict = "recorded"
+	AlreadyRecorded   Verdict = "already_recorded"
+	UnknownWithdrawal Verdict = "unknown_withdrawal"
+	OtherMerchant     Verdict = "other_merchant"
+	NotFinal          Verdict = "not_final"
+	Mismatch          Verdict = "mismatch"
+)
+
+// Acknowledge reports whether WeChat should stop redelivering.
+func (v Verdict) Acknowledge() bool {
+	switch v {
+	case Recorded, AlreadyRecorded, UnknownWithdrawal, OtherMerchant:
+		return true
+	}
+	return false
+}
+
+// Notified records a MCHTRANSFER.BILL.FINISHED notification whose
+// signature was verified.
+func (s *Service) Notified(ctx context.Context, res cloudpay.TransferResult) (Verdict, error) {
+	if res.MchID != "" && res.MchID != s.gw.MerchantID() {
+		return OtherMerchant, nil
+	}
+	w, err := s.store.Withdrawal(ctx, res.OutBillNo)
+	if cloudpay.ErrorCode(err) == cloudpay.CodeWithdrawalNotFound {
+		s.log.WarnContext(ctx, "transfer notification for an unknown withdrawal ignored", "out_bill_no", res.OutBillNo)
+		return UnknownWithdrawal, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("transfer notification: %w", err)
+	}
+	if w, err = s.current(ctx, w); err != nil {
+		return "", err
+	}
+	if w.Status.Final() {
+		return AlreadyRecorded, nil
+	}
+	if !res.State.Final() {
+		return NotFinal, nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	after, err := s.apply(ctx, w, res)
+	if errors.Is(err, errMismatch) {
+		return Mismatch, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if after.Status == w.Status {
+		return AlreadyRecorded, nil
+	}
+	return Recorded, nil
+}
