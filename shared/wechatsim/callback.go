@@ -16,9 +16,13 @@ import (
 // Delivery triggers.
 const (
 	TriggerPay        = "pay"         // first delivery after Pay
-	TriggerSettle     = "settle"      // first delivery after a refund settled (on its own or by SettleRefund)
+	TriggerSettle     = "settle"      // first delivery after a refund settled (on its own or by SettleRefund), or a transfer bill did (Config.TransferNoConfirm or SettleTransfer)
+	TriggerConfirm    = "confirm"     // first delivery after ConfirmTransfer
+	TriggerDecline    = "decline"     // first delivery after DeclineTransfer
+	TriggerCancel     = "cancel"      // first delivery after a cancel call's bill became CANCELLED
+	TriggerOverdue    = "overdue"     // first delivery after a transfer bill was found past its confirm window
 	TriggerRetry      = "retry"       // background redelivery after a failure
-	TriggerNotify     = "notify"      // replay requested through Notify or NotifyRefund
+	TriggerNotify     = "notify"      // replay requested through Notify, NotifyRefund or NotifyTransfer
 	TriggerForge      = "forge"       // forged callback requested through Forge or ForgeV3
 	TriggerForgeFault = "forge_fault" // forged callback sent by a pay_callback or v3_notify forge fault
 )
@@ -38,6 +42,7 @@ type Delivery struct {
 	Kind        string `json:"kind"` // KindPayCallback, KindRefundCallback or KindV3Notify
 	OutTradeNo  string `json:"out_trade_no"`
 	OutRefundNo string `json:"out_refund_no,omitempty"` // refund callbacks and notifications
+	OutBillNo   string `json:"out_bill_no,omitempty"`   // transfer bill notifications
 	// EventType is the v3 event_type, or for a Cloud Hosting refund callback the
 	// refund state its content claims (SUCCESS, CLOSED, ABNORMAL).
 	EventType string          `json:"event_type,omitempty"`
@@ -89,8 +94,9 @@ type callback struct {
 	kind        string
 	outTradeNo  string
 	outRefundNo string
+	outBillNo   string
 	eventType   string
-	state       string // refund kinds: the refund state the content claims
+	state       string // refund kinds: the refund state the content claims; transfers: the bill's state
 	url         string
 	urlErr      string
 	body        []byte
@@ -343,7 +349,7 @@ func (s *Simulator) attempt(ctx context.Context, cb callback, trigger string, n 
 }
 
 func (s *Simulator) newDelivery(cb callback, trigger string, n int, dup bool) Delivery {
-	d := Delivery{Kind: cb.kind, OutTradeNo: cb.outTradeNo, OutRefundNo: cb.outRefundNo,
+	d := Delivery{Kind: cb.kind, OutTradeNo: cb.outTradeNo, OutRefundNo: cb.outRefundNo, OutBillNo: cb.outBillNo,
 		EventType: cb.eventType, Trigger: trigger, Attempt: n, URL: cb.url,
 		Body: json.RawMessage(cb.body), Forged: cb.forged, ForgeKind: cb.forgeKind, Duplicate: dup, At: s.now()}
 	if len(cb.plaintext) > 0 {
@@ -389,6 +395,10 @@ func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n 
 
 // ackedLocked reports whether a genuine delivery of what cb carries was acknowledged.
 func (s *Simulator) ackedLocked(cb callback) bool {
+	if cb.outBillNo != "" {
+		t := s.transfers[cb.outBillNo]
+		return t != nil && t.acked
+	}
 	if cb.outRefundNo != "" {
 		r := s.refunds[cb.outRefundNo]
 		return r != nil && r.acked[cb.state]
@@ -398,6 +408,12 @@ func (s *Simulator) ackedLocked(cb callback) bool {
 }
 
 func (s *Simulator) markAckedLocked(cb callback) {
+	if cb.outBillNo != "" {
+		if t := s.transfers[cb.outBillNo]; t != nil && t.state == cb.state {
+			t.acked = true
+		}
+		return
+	}
 	if cb.outRefundNo != "" {
 		if r := s.refunds[cb.outRefundNo]; r != nil {
 			r.acked[cb.state] = true

@@ -163,7 +163,19 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.v3API(apiCloseOrder, s.v3CloseOrder))
 	mux.HandleFunc("POST /v3/refund/domestic/refunds", s.v3API(apiRefund, s.v3CreateRefund))
 	mux.HandleFunc("GET /v3/refund/domestic/refunds/{out_refund_no}", s.v3API(apiQueryRefund, s.v3QueryRefund))
+	mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills", s.v3API(apiTransfer, s.v3CreateTransfer))
+	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
+	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
+	mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel", s.v3API(apiCancelTransfer, s.v3CancelTransfer))
 	mux.HandleFunc("/v3/", s.v3NotFound)
+
+	// Transfer bills: WeChat's view, and the user's side.
+	mux.HandleFunc("GET /transfers", s.handleTransfers)
+	mux.HandleFunc("GET /transfers/{out_bill_no}", s.handleTransfer)
+	mux.HandleFunc("POST /transfers/{out_bill_no}/confirm", s.handleTransferAction(s.ConfirmTransfer))
+	mux.HandleFunc("POST /transfers/{out_bill_no}/decline", s.handleTransferAction(s.DeclineTransfer))
+	mux.HandleFunc("POST /transfers/{out_bill_no}/settle", s.handleSettleTransfer)
+	mux.HandleFunc("POST /transfers/{out_bill_no}/notify", s.handleNotifyTransfer)
 
 	mux.HandleFunc("GET /refunds", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"refunds": s.Refunds(r.URL.Query().Get("out_trade_no"))})
@@ -195,9 +207,10 @@ func (s *Simulator) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /callbacks", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		tradeNo, refundNo := q.Get("out_trade_no"), q.Get("out_refund_no")
+		tradeNo, refundNo, billNo := q.Get("out_trade_no"), q.Get("out_refund_no"), q.Get("out_bill_no")
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.deliveriesWhere(func(d *Delivery) bool {
-			return (tradeNo == "" || d.OutTradeNo == tradeNo) && (refundNo == "" || d.OutRefundNo == refundNo)
+			return (tradeNo == "" || d.OutTradeNo == tradeNo) && (refundNo == "" || d.OutRefundNo == refundNo) &&
+				(billNo == "" || d.OutBillNo == billNo)
 		})})
 	})
 	mux.HandleFunc("GET /orders/{out_trade_no}", func(w http.ResponseWriter, r *http.Request) {

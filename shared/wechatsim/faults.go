@@ -11,11 +11,13 @@ import (
 //
 // An API fault (unifiedorder, queryorder, closeorder, refund, queryrefund) applies to the
 // open-interface endpoint and to its API v3 counterpart alike, whichever is called next.
+// The transfer faults (transfer, querytransfer, canceltransfer) apply to the API v3
+// transfer-bill create, query and cancel calls, with the same modes and codes.
 // With mode fail, the open interface answers a numeric Code as the transport errcode and
 // any other Code as result_code FAIL, err_code=Code; API v3 answers {"code":Code} with the
 // HTTP status WeChat uses for it (SYSTEM_ERROR 500, FREQUENCY_LIMITED 429, NOT_ENOUGH,
 // USER_ACCOUNT_ABNORMAL and NO_AUTH 403, PARAM_ERROR and INVALID_REQUEST 400,
-// RESOURCE_NOT_EXISTS 404, SIGN_ERROR 401, others 400; the v2 default SYSTEMERROR is
+// RESOURCE_NOT_EXISTS and NOT_FOUND 404, SIGN_ERROR 401, others 400; the v2 default SYSTEMERROR is
 // answered as SYSTEM_ERROR 500), and a numeric Code as that HTTP status (400 to 599, else
 // 500) with code SYSTEM_ERROR.
 const (
@@ -29,12 +31,13 @@ const (
 )
 
 // faultAPIs is the error text listing the apis a fault can name.
-const faultAPIs = "unifiedorder, queryorder, closeorder, refund, queryrefund, pay_callback, refund_callback or v3_notify"
+const faultAPIs = "unifiedorder, queryorder, closeorder, refund, queryrefund, transfer, querytransfer, canceltransfer, pay_callback, refund_callback or v3_notify"
 
 // faultModes lists the modes a fault api accepts (nil: unknown api).
 func faultModes(api string) []string {
 	switch api {
-	case apiUnifiedOrder, apiQueryOrder, apiCloseOrder, apiRefund, apiQueryRefund:
+	case apiUnifiedOrder, apiQueryOrder, apiCloseOrder, apiRefund, apiQueryRefund,
+		apiTransfer, apiQueryTransfer, apiCancelTransfer:
 		return []string{ModeFail, ModeTimeout, ModeDelay}
 	case KindPayCallback, KindV3Notify:
 		return []string{ModeDuplicate, ModeDrop, ModeForge}

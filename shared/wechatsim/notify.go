@@ -39,13 +39,15 @@ const (
 var forgeKinds = []string{ForgeBadSignature, ForgeSignTest, ForgeStale, ForgeTampered, ForgeUnknownSerial, ForgeBadResource}
 
 // ForgeV3Request asks for a forged v3 notification. Its content is a SUCCESS of the named
-// refund (OutRefundNo, REFUND.SUCCESS) or else order (OutTradeNo, TRANSACTION.SUCCESS),
-// whatever their real state; EventType overrides the event_type and URL the target, which
-// defaults to the refund's or order's notify_url.
+// refund (OutRefundNo, REFUND.SUCCESS), else transfer bill (OutBillNo,
+// MCHTRANSFER.BILL.FINISHED with state SUCCESS), else order (OutTradeNo,
+// TRANSACTION.SUCCESS), whatever their real state; EventType overrides the event_type and
+// URL the target, which defaults to the refund's, bill's or order's notify_url.
 type ForgeV3Request struct {
 	Kind        string `json:"kind"`
 	OutTradeNo  string `json:"out_trade_no,omitempty"`
 	OutRefundNo string `json:"out_refund_no,omitempty"`
+	OutBillNo   string `json:"out_bill_no,omitempty"`
 	EventType   string `json:"event_type,omitempty"`
 	URL         string `json:"url,omitempty"`
 }
@@ -97,6 +99,8 @@ func summaryOf(eventType string) string {
 		return "退款关闭"
 	case EventRefundAbnormal:
 		return "退款异常"
+	case EventTransferFinished:
+		return "商家转账单据终态通知"
 	}
 	return "通知"
 }
@@ -211,7 +215,7 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 		return callback{}, badField("kind", fmt.Sprintf("kind %q is not one of %s", req.Kind, strings.Join(forgeKinds, ", ")))
 	}
 	var content any
-	var eventType, originalType, url, outTradeNo string
+	var eventType, originalType, url, outTradeNo, outBillNo string
 	s.mu.Lock()
 	switch {
 	case req.OutRefundNo != "":
@@ -225,6 +229,14 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 		if o := s.orders[r.outTradeNo]; url == "" && o != nil {
 			url = o.notifyURL
 		}
+	case req.OutBillNo != "":
+		t := s.transfers[req.OutBillNo]
+		if t == nil {
+			s.mu.Unlock()
+			return callback{}, transferNotFound(req.OutBillNo)
+		}
+		content = s.transferContentLocked(t, true)
+		eventType, originalType, url, outBillNo = EventTransferFinished, transferOriginalType, t.notifyURL, t.outBillNo
 	case req.OutTradeNo != "":
 		o := s.orders[req.OutTradeNo]
 		if o == nil {
@@ -235,7 +247,7 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 		eventType, originalType, url, outTradeNo = EventTransactionSuccess, "transaction", o.notifyURL, o.outTradeNo
 	default:
 		s.mu.Unlock()
-		return callback{}, badField("out_trade_no", "out_trade_no or out_refund_no is required")
+		return callback{}, badField("out_trade_no", "out_trade_no, out_refund_no or out_bill_no is required")
 	}
 	s.mu.Unlock()
 	if req.EventType != "" {
@@ -245,7 +257,7 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 		url = req.URL
 	}
 	if url == "" {
-		return callback{}, badField("url", "the order or refund has no notify_url; give url")
+		return callback{}, badField("url", "the order, refund or transfer bill has no notify_url; give url")
 	}
 
 	key := []byte(s.cfg.APIv3Key)
@@ -280,7 +292,7 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 	case ForgeBadResource:
 		h = v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, now, body)
 	}
-	return callback{kind: KindV3Notify, outTradeNo: outTradeNo, outRefundNo: req.OutRefundNo,
+	return callback{kind: KindV3Notify, outTradeNo: outTradeNo, outRefundNo: req.OutRefundNo, outBillNo: outBillNo,
 		eventType: eventType, url: url, body: body, plaintext: pt, headers: h,
 		forged: true, forgeKind: req.Kind}, nil
 }

@@ -68,7 +68,7 @@ func v3FaultError(code string) *v3Error {
 		return v3Err(http.StatusTooManyRequests, code, msg)
 	case "NOT_ENOUGH", "USER_ACCOUNT_ABNORMAL", "NO_AUTH":
 		return v3Err(http.StatusForbidden, code, msg)
-	case "RESOURCE_NOT_EXISTS":
+	case "RESOURCE_NOT_EXISTS", "NOT_FOUND":
 		return v3Err(http.StatusNotFound, code, msg)
 	case "SIGN_ERROR":
 		return v3Err(http.StatusUnauthorized, code, msg)

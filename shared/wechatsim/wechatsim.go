@@ -1,25 +1,40 @@
 // Package wechatsim plays WeChat Pay, statefully, for local development and for tests that
 // call it over real HTTP. One simulated WeChat serves both channels a merchant can use, with
-// one set of orders and refunds:
+// one set of orders, refunds and transfer bills:
 //
 //   - the WeChat Cloud Hosting open interface (`/_/pay/unifiedOrder`, `queryorder`,
 //     `closeorder`, `refund`, `queryrefund`; JSON, v2 semantics, no keys), which delivers the
 //     camelCase pay and refund callbacks to the container service/path named in the request;
 //   - WeChat Pay API v3 (`/v3/pay/transactions/jsapi`, order query and close,
-//     `/v3/refund/domestic/refunds`), which verifies the merchant's request signature, signs
-//     every response with the platform key (RSA-SHA256, public-key mode) and sends
-//     AES-256-GCM encrypted, signed notifications to the order's or refund's notify_url, so
-//     the unmodified wechatpay-go SDK accepts it.
+//     `/v3/refund/domestic/refunds`, and the 商家转账 transfer bills
+//     `/v3/fund-app/mch-transfer/transfer-bills`: create, query, cancel), which verifies the
+//     merchant's request signature, signs every response with the platform key
+//     (RSA-SHA256, public-key mode), decrypts the RSA-OAEP encrypted user_name of a transfer
+//     with it, and sends AES-256-GCM encrypted, signed notifications to the order's,
+//     refund's or bill's notify_url, so the unmodified wechatpay-go SDK accepts it.
 //
 // Refunds of either channel share one state machine: PROCESSING, then SUCCESS on their own
 // after Config.RefundSettleDelay, or SUCCESS / CLOSED / ABNORMAL when a test settles them.
-// Control routes (see Handler) act as the user (pay), settle refunds, replay callbacks and
-// notifications, forge them (including v3 notifications with bad signatures, stale
-// timestamps, tampered bodies or undecryptable resources), inject faults and show what
-// reached "WeChat": its orders, refunds, received calls and delivery attempts.
+//
+// Transfer bills (API v3 only) wait for the user: a new bill is WAIT_USER_CONFIRM with a
+// package_info until ConfirmTransfer (the user confirms: TRANSFERING, then SUCCESS) or
+// DeclineTransfer (FAIL, fail_reason USER_REFUSED, a reason the simulator invented), until
+// the merchant cancels it (CANCELING, then CANCELLED right after the reply), or until
+// Config.TransferConfirmWindow (24 h by Config.Now) has passed, when the next look at it
+// finds it FAIL with OVERDUE_CLOSE. With Config.TransferNoConfirm a new bill is PROCESSING
+// and becomes SUCCESS right after the reply. SettleTransfer forces SUCCESS or FAIL. Each
+// final state sends one MCHTRANSFER.BILL.FINISHED notification (original_type and
+// associated_data mch_payment), redelivered like the others.
+//
+// Control routes (see Handler) act as the user (pay, confirm or decline a transfer),
+// settle refunds and transfers, replay callbacks and notifications, forge them (including
+// v3 notifications with bad signatures, stale timestamps, tampered bodies or
+// undecryptable resources), inject faults and show what reached "WeChat": its orders,
+// refunds, transfer bills, received calls and delivery attempts.
 //
 // Signature timestamps (v3 requests, responses and notifications) use the wall clock, as the
-// SDK does; everything else (order and refund times, the refund rules) uses Config.Now.
+// SDK does; everything else (order, refund and bill times, the refund rules, the transfer
+// confirm window) uses Config.Now.
 package wechatsim
 
 import (
@@ -86,6 +101,20 @@ type Config struct {
 	PublicKeyID string
 	// APIv3Key encrypts notification resources (32 bytes); default DevAPIv3Key.
 	APIv3Key string
+
+	// TransferMinFen and TransferMaxFen are the scene's per-bill limits (0: none); a new
+	// bill outside them is refused with INVALID_REQUEST 超过单笔转账上下限.
+	TransferMinFen int64
+	TransferMaxFen int64
+	// TransferConfirmWindow is how long (by Now) a WAIT_USER_CONFIRM bill waits for the
+	// user; once it has passed, the next look at the bill (query, cancel, create again,
+	// control view, confirm, ...) finds it FAIL with fail_reason OVERDUE_CLOSE and sends its
+	// notification. 0 means 24 h; a negative value means forever.
+	TransferConfirmWindow time.Duration
+	// TransferNoConfirm makes new bills skip the user: the create call answers PROCESSING
+	// and the bill becomes SUCCESS right after the reply (asynchronously), with its
+	// notification.
+	TransferNoConfirm bool
 }
 
 // Simulator is a stateful WeChat Pay simulator. It is safe for concurrent use.
@@ -97,15 +126,17 @@ type Simulator struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu          sync.Mutex
-	closed      bool
-	orders      map[string]*order
-	byTxn       map[string]*order
-	refunds     map[string]*refund // by out_refund_no
-	refundsByID map[string]*refund // by refund_id
-	calls       []Call
-	deliveries  []Delivery
-	faults      []*Fault
+	mu            sync.Mutex
+	closed        bool
+	orders        map[string]*order
+	byTxn         map[string]*order
+	refunds       map[string]*refund   // by out_refund_no
+	refundsByID   map[string]*refund   // by refund_id
+	transfers     map[string]*transfer // by out_bill_no
+	transfersByID map[string]*transfer // by transfer_bill_no
+	calls         []Call
+	deliveries    []Delivery
+	faults        []*Fault
 }
 
 // Error is what the Go control methods return; the HTTP control routes render it as
@@ -153,6 +184,9 @@ func New(cfg Config) *Simulator {
 	if cfg.APIv3Key == "" {
 		cfg.APIv3Key = DevAPIv3Key
 	}
+	if cfg.TransferConfirmWindow == 0 {
+		cfg.TransferConfirmWindow = defaultConfirmWindow
+	}
 	if len(cfg.APIv3Key) != 32 {
 		panic("wechatsim: Config.APIv3Key must be 32 bytes long")
 	}
@@ -167,14 +201,16 @@ func New(cfg Config) *Simulator {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{
-		cfg:         cfg,
-		loc:         time.FixedZone("CST", 8*3600), // Asia/Shanghai has no DST; no tzdata needed
-		ctx:         ctx,
-		cancel:      cancel,
-		orders:      map[string]*order{},
-		byTxn:       map[string]*order{},
-		refunds:     map[string]*refund{},
-		refundsByID: map[string]*refund{},
+		cfg:           cfg,
+		loc:           time.FixedZone("CST", 8*3600), // Asia/Shanghai has no DST; no tzdata needed
+		ctx:           ctx,
+		cancel:        cancel,
+		orders:        map[string]*order{},
+		byTxn:         map[string]*order{},
+		refunds:       map[string]*refund{},
+		refundsByID:   map[string]*refund{},
+		transfers:     map[string]*transfer{},
+		transfersByID: map[string]*transfer{},
 	}
 	s.handler = s.routes()
 	return s
@@ -188,13 +224,19 @@ func New(cfg Config) *Simulator {
 // API v3: POST /v3/pay/transactions/jsapi; GET /v3/pay/transactions/out-trade-no/{no}?mchid=
 // and /v3/pay/transactions/id/{transaction_id}?mchid=; POST
 // /v3/pay/transactions/out-trade-no/{no}/close; POST /v3/refund/domestic/refunds; GET
-// /v3/refund/domestic/refunds/{out_refund_no}.
+// /v3/refund/domestic/refunds/{out_refund_no}; POST /v3/fund-app/mch-transfer/transfer-bills;
+// GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no} and
+// .../transfer-bills/transfer-bill-no/{transfer_bill_no}; POST
+// /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel.
 //
 // Control: POST /pay, /notify, /forge (a body with "kind" is a ForgeV3Request, otherwise a
 // ForgeRequest); POST, GET, DELETE /faults; GET /calls?api=; GET
-// /callbacks?out_trade_no=&out_refund_no=; GET /orders/{out_trade_no}; GET
+// /callbacks?out_trade_no=&out_refund_no=&out_bill_no=; GET /orders/{out_trade_no}; GET
 // /refunds?out_trade_no=; GET /refunds/{out_refund_no}; POST /refunds/{out_refund_no}/settle
-// {"status"}; POST /refunds/{out_refund_no}/notify {"status"?}.
+// {"status"}; POST /refunds/{out_refund_no}/notify {"status"?}; GET /transfers?openid=;
+// GET /transfers/{out_bill_no}; POST /transfers/{out_bill_no}/confirm and /decline (act as
+// the user; empty body); POST /transfers/{out_bill_no}/settle {"state","fail_reason"?};
+// POST /transfers/{out_bill_no}/notify (empty body).
 func (s *Simulator) Handler() http.Handler { return s.handler }
 
 // Close stops background redeliveries and forged sends and waits for them. Replies held

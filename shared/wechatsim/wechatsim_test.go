@@ -787,7 +787,7 @@ func TestAPIFaults(t *testing.T) {
 		fault any
 		field string
 	}{
-		{"unknown api", map[string]any{"api": "transfer", "mode": "fail", "count": 1}, "api"},
+		{"unknown api", map[string]any{"api": "transfer_batches", "mode": "fail", "count": 1}, "api"},
 		{"mode of another callback", map[string]any{"api": "refund_callback", "mode": "forge", "count": 1}, "mode"},
 		{"mode of another api", map[string]any{"api": "queryorder", "mode": "drop", "count": 1}, "mode"},
 		{"count zero", map[string]any{"api": "queryorder", "mode": "fail"}, "count"},
