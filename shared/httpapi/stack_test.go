@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 const (
@@ -46,6 +47,11 @@ type stack struct {
 	channel     string
 	refundCfg   refund.Config
 	settleDelay time.Duration // the simulator's RefundSettleDelay
+	// withdrawals serves the withdraw function; only on the v3 channel,
+	// the one that carries transfers.
+	withdrawals *httptest.Server
+	withdrawCfg withdraw.Config
+	simCfg      func(*wechatsim.Config)
 	// callbackHandler is swapped to simulate a restart of payment-callback.
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
@@ -65,6 +71,13 @@ func withManualRefunds() stackOption { return func(s *stack) { s.settleDelay = -
 
 func withRefundConfig(cfg refund.Config) stackOption { return func(s *stack) { s.refundCfg = cfg } }
 
+func withWithdrawConfig(cfg withdraw.Config) stackOption {
+	return func(s *stack) { s.withdrawCfg = cfg }
+}
+
+// withSim adjusts the simulator's configuration.
+func withSim(f func(*wechatsim.Config)) stackOption { return func(s *stack) { s.simCfg = f } }
+
 // channels lists the channels every channel-neutral test runs on.
 var channels = []string{gateway.CloudHosting, gateway.V3}
 
@@ -82,7 +95,8 @@ func withoutEnvID() stackOption { return func(s *stack) { s.envID = "" } }
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
 	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c", channel: gateway.CloudHosting,
-		refundCfg: refund.Config{MinInterval: time.Minute}}
+		refundCfg:   refund.Config{MinInterval: time.Minute},
+		withdrawCfg: withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 1000, DailyFen: 100_000_000}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -97,12 +111,16 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		(*s.callbackHandler.Load()).ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.callback.Close)
-	s.sim = wechatsim.New(wechatsim.Config{
+	simCfg := wechatsim.Config{
 		SubMchID:          subMchID,
 		Services:          map[string]string{"payment-callback": s.callback.URL},
 		RetryDelays:       []time.Duration{time.Hour}, // tests redeliver explicitly
 		RefundSettleDelay: s.settleDelay,
-	})
+	}
+	if s.simCfg != nil {
+		s.simCfg(&simCfg)
+	}
+	s.sim = wechatsim.New(simCfg)
 	t.Cleanup(s.sim.Close)
 	h := s.sim.Handler()
 	simHandler.Store(&h)
@@ -118,8 +136,18 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.AdminConfig{Tokens: []string{adminToken}},
 		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.refunds.Close)
+	if s.channel == gateway.V3 {
+		s.withdrawals = httptest.NewServer(httpapi.Withdraw(s.withdrawService(s.store), httpapi.AdminConfig{Tokens: []string{adminToken}},
+			httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
+		t.Cleanup(s.withdrawals.Close)
+	}
 	s.restartCallback()
 	return s
+}
+
+func (s *stack) withdrawService(st *mongostore.Store) *withdraw.Service {
+	_, v3 := s.gateway()
+	return withdraw.New(st, v3, s.withdrawCfg, withdraw.WithClock(s.now))
 }
 
 func (s *stack) openStore() *mongostore.Store {
@@ -141,6 +169,7 @@ func (s *stack) gateway() (gateway.Gateway, *wechatpay.Client) {
 			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
 			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
 			NotifyURL: s.callback.URL + "/callbacks/v3", APIURL: s.simURL, Timeout: s.gwTimeout,
+			TransferReportInfos: "活动名称=回收奖励;奖励说明=回收收益提现",
 		}, nil)
 		if err != nil {
 			s.t.Fatalf("v3 client: %v", err)
@@ -184,6 +213,7 @@ func (s *stack) restartCallback() {
 	cb := httpapi.Callbacks{Payments: s.service(st), Refunds: s.refundService(st)}
 	if _, v3 := s.gateway(); v3 != nil {
 		cb.V3 = v3
+		cb.Withdrawals = s.withdrawService(st)
 	}
 	h := httpapi.PaymentCallback(cb, slog.New(slog.DiscardHandler))
 	s.callbackHandler.Store(&h)

@@ -1,0 +1,323 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
+)
+
+func (s *stack) credit(openid, creditID string, fen int64) response {
+	return s.do("POST", s.withdrawals.URL+"/wallets/"+openid+"/credits",
+		map[string]any{"credit_id": creditID, "amount_fen": fen, "memo": "recycling reward"}, admin())
+}
+
+func (s *stack) withdraw(openid string, fen int64, key string) response {
+	return s.do("POST", s.withdrawals.URL+"/withdrawals", map[string]any{"amount_fen": fen, "idempotency_key": key}, user(openid))
+}
+
+func (s *stack) wallet(openid string) withdraw.Wallet {
+	s.t.Helper()
+	r := s.do("GET", s.withdrawals.URL+"/wallet", nil, user(openid))
+	if r.status != http.StatusOK {
+		s.t.Fatalf("wallet: %d %s", r.status, r.raw)
+	}
+	var w withdraw.Wallet
+	decode(s.t, r.raw, &w)
+	return w
+}
+
+// checkWallet asserts the ledger's invariant at every entry.
+func (s *stack) checkWallet(openid string) []cloudpay.WalletEntry {
+	s.t.Helper()
+	entries, err := s.store.WalletLedger(context.Background(), openid)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Balanced() {
+			s.t.Fatalf("entry %d (%s %s) unbalanced: available %d + frozen %d + debited %d != credited %d",
+				e.Seq, e.Kind, e.Ref, e.AvailableFen, e.FrozenFen, e.DebitedFen, e.CreditedFen)
+		}
+	}
+	return entries
+}
+
+func TestWithdrawalEndToEnd(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	if r := s.credit(alice, "recycle-001", 10_000); r.status != http.StatusCreated {
+		t.Fatalf("credit: %d %s", r.status, r.raw)
+	}
+	r := s.withdraw(alice, 3000, "wd-1")
+	if r.status != http.StatusCreated || r.body["status"] != "waiting_user" || str(r.body["package_info"]) == "" {
+		t.Fatalf("withdraw: %d %s", r.status, r.raw)
+	}
+	id := str(r.body["id"])
+	if w := s.wallet(alice); w.AvailableFen != 7000 || w.FrozenFen != 3000 || w.WithdrawnTodayFen != 3000 {
+		t.Fatalf("wallet while waiting: %+v", w)
+	}
+	// The user taps 确认收款 in wx.requestMerchantTransfer; WeChat notifies.
+	if c := s.simPost("/transfers/"+id+"/confirm", nil); c.status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", c.status, c.raw)
+	}
+	got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+	if got.body["status"] != "succeeded" || got.body["package_info"] != nil {
+		t.Fatalf("withdrawal after confirming: %s", got.raw)
+	}
+	if w := s.wallet(alice); w.AvailableFen != 7000 || w.FrozenFen != 0 || w.DebitedFen != 3000 {
+		t.Fatalf("wallet after the transfer: %+v", w)
+	}
+	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalSucceeded {
+		t.Fatalf("events: %+v", evs)
+	}
+	if again := s.withdraw(alice, 3000, "wd-1"); again.status != http.StatusOK || again.body["id"] != id {
+		t.Fatalf("same key again: %d %s", again.status, again.raw)
+	}
+	if again := s.withdraw(alice, 3001, "wd-1"); again.status != http.StatusConflict || again.errorCode() != "WITHDRAWAL_CONFLICT" {
+		t.Fatalf("same key, other amount: %d %s", again.status, again.raw)
+	}
+	if n := len(s.simCalls("transfer")); n != 1 {
+		t.Fatalf("transfer calls = %d, want 1", n)
+	}
+	if r := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(bob)); r.status != http.StatusForbidden {
+		t.Fatalf("another user's withdrawal: %d %s", r.status, r.raw)
+	}
+	list := s.do("GET", s.withdrawals.URL+"/withdrawals", nil, user(alice))
+	if l, _ := list.body["withdrawals"].([]any); len(l) != 1 {
+		t.Fatalf("list: %s", list.raw)
+	}
+	s.checkWallet(alice)
+}
+
+func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	for i := range 5 {
+		if r := s.credit(alice, fmt.Sprintf("c-%d", i), 2000); r.status != http.StatusCreated {
+			t.Fatalf("credit: %d %s", r.status, r.raw)
+		}
+	}
+	// 200 withdrawals of 100..298 fen (about 40,000 in all) against 10,000.
+	const n = 200
+	var wg sync.WaitGroup
+	results := make([]response, n)
+	for i := range n {
+		wg.Go(func() { results[i] = s.withdraw(alice, int64(100+i%100*2), fmt.Sprintf("wd-%d", i)) })
+	}
+	wg.Wait()
+	var frozen int64
+	accepted := map[string]int64{}
+	for i, r := range results {
+		switch r.status {
+		case http.StatusCreated:
+			accepted[str(r.body["id"])] = int64(100 + i%100*2)
+			frozen += int64(100 + i%100*2)
+		case http.StatusUnprocessableEntity:
+			if r.errorCode() != "INSUFFICIENT_BALANCE" {
+				t.Fatalf("refusal: %s", r.raw)
+			}
+		default:
+			t.Fatalf("withdrawal %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	if frozen > 10_000 || len(accepted) == 0 {
+		t.Fatalf("accepted %d withdrawals for %d fen of 10,000", len(accepted), frozen)
+	}
+	entries := s.checkWallet(alice)
+	tail := entries[len(entries)-1]
+	if int64(tail.FrozenFen) != frozen || tail.AvailableFen != cloudpay.Fen(10_000-frozen) {
+		t.Fatalf("wallet %+v, accepted %d fen", tail, frozen)
+	}
+	sent := map[string]int{}
+	for _, c := range s.simCalls("transfer") {
+		body, _ := c["body"].(map[string]any)
+		sent[str(body["out_bill_no"])]++
+	}
+	for id := range accepted {
+		if sent[id] != 1 {
+			t.Errorf("withdrawal %s sent %d times", id, sent[id])
+		}
+	}
+	if len(sent) != len(accepted) {
+		t.Fatalf("%d bills at WeChat, %d withdrawals accepted", len(sent), len(accepted))
+	}
+}
+
+func TestCreditPostedConcurrentlyCountsOnce(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	var created atomic.Int32
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			r := s.credit(alice, "order-4711-reward", 1234)
+			switch r.status {
+			case http.StatusCreated:
+				created.Add(1)
+			case http.StatusOK:
+			default:
+				t.Errorf("credit: %d %s", r.status, r.raw)
+			}
+		})
+	}
+	wg.Wait()
+	if created.Load() != 1 {
+		t.Fatalf("%d credits created, want 1", created.Load())
+	}
+	if w := s.wallet(alice); w.AvailableFen != 1234 || w.CreditedFen != 1234 {
+		t.Fatalf("wallet: %+v", w)
+	}
+	for _, tc := range []struct {
+		openid string
+		fen    int64
+	}{{alice, 1235}, {bob, 1234}} {
+		if r := s.credit(tc.openid, "order-4711-reward", tc.fen); r.status != http.StatusConflict || r.errorCode() != "CREDIT_CONFLICT" {
+			t.Fatalf("credit_id reused: %d %s", r.status, r.raw)
+		}
+	}
+	if len(s.checkWallet(alice)) != 1 || len(s.checkWallet(bob)) != 0 {
+		t.Fatal("a conflicting credit changed a wallet")
+	}
+}
+
+func TestWithdrawalWithAnUnknownResult(t *testing.T) {
+	for _, tc := range []struct {
+		name, settle string // what WeChat's bill becomes ("" = nothing known)
+		want         string
+		available    cloudpay.Fen
+		frozen       cloudpay.Fen
+	}{
+		{"WeChat says FAIL", "FAIL", "failed", 5000, 0},
+		{"WeChat says SUCCESS", "SUCCESS", "succeeded", 3000, 0},
+		{"WeChat does not answer", "", "processing", 3000, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStack(t, withChannel(gateway.V3), withGatewayTimeout(500*time.Millisecond))
+			s.credit(alice, "c-1", 5000)
+			s.fault("transfer", "timeout", 1, nil)
+			r := s.withdraw(alice, 2000, "wd-unknown")
+			id := str(r.body["id"])
+			if r.status != http.StatusCreated || r.body["status"] != "processing" {
+				t.Fatalf("withdraw with a timeout: %d %s", r.status, r.raw)
+			}
+			if w := s.wallet(alice); w.FrozenFen != 2000 {
+				t.Fatalf("a timeout must keep the money frozen: %+v", w)
+			}
+			switch tc.settle {
+			case "":
+				s.fault("querytransfer", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+			default:
+				s.fault("v3_notify", "drop", 1, nil) // the notification is lost too
+				body := map[string]any{"state": tc.settle}
+				if tc.settle == "FAIL" {
+					body["fail_reason"] = "ACCOUNT_FROZEN"
+				}
+				if c := s.simPost("/transfers/"+id+"/settle", body); c.status != http.StatusOK {
+					t.Fatalf("settle at WeChat: %d %s", c.status, c.raw)
+				}
+			}
+			got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+			if got.status != http.StatusOK || got.body["status"] != tc.want {
+				t.Fatalf("withdrawal: %d %s, want %s", got.status, got.raw, tc.want)
+			}
+			if w := s.wallet(alice); w.AvailableFen != tc.available || w.FrozenFen != tc.frozen {
+				t.Fatalf("wallet %+v, want available %d frozen %d", w, tc.available, tc.frozen)
+			}
+			s.checkWallet(alice)
+			if n := len(s.simCalls("transfer")); n != 1 {
+				t.Fatalf("transfer calls = %d: out_bill_no must not be sent again while unknown", n)
+			}
+		})
+	}
+}
+
+func TestTransferNotificationsThatMustChangeNothingWrong(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	s.credit(alice, "c-1", 5000)
+	id := str(s.withdraw(alice, 2000, "wd-forge").body["id"])
+	for _, kind := range []string{"bad_signature", "signtest", "stale", "tampered", "unknown_serial", "bad_resource"} {
+		d := s.simPost("/forge", map[string]any{"kind": kind, "out_bill_no": id, "event_type": "MCHTRANSFER.BILL.FINISHED"})
+		if d.status != http.StatusOK || d.body["ok"] == true {
+			t.Fatalf("forged %s accepted: %d %s", kind, d.status, d.raw)
+		}
+	}
+	if w := s.wallet(alice); w.FrozenFen != 2000 || w.DebitedFen != 0 {
+		t.Fatalf("forgeries changed the wallet: %+v", w)
+	}
+	if c := s.simPost("/transfers/"+id+"/confirm", nil); c.status != http.StatusOK {
+		t.Fatalf("confirm: %d %s", c.status, c.raw)
+	}
+	for range 3 {
+		if r := s.simPost("/transfers/"+id+"/notify", nil); r.status != http.StatusOK || r.body["ok"] != true {
+			t.Fatalf("duplicate notification: %d %s", r.status, r.raw)
+		}
+	}
+	if w := s.wallet(alice); w.DebitedFen != 2000 || w.FrozenFen != 0 || w.AvailableFen != 3000 {
+		t.Fatalf("wallet after duplicates: %+v", w)
+	}
+	if evs := s.events(id); len(evs) != 1 {
+		t.Fatalf("events: %+v", evs)
+	}
+	entries := s.checkWallet(alice)
+	if len(entries) != 3 { // credit, freeze, debit
+		t.Fatalf("%d ledger entries, want 3", len(entries))
+	}
+}
+
+func TestWithdrawalLimits(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3), withWithdrawConfig(withdraw.Config{MinFen: 100, MaxFen: 300_000, DailyCount: 3, DailyFen: 250_000}))
+	s.credit(alice, "c-big", 1_000_000)
+	for _, tc := range []struct {
+		name string
+		fen  int64
+		code string
+	}{
+		{"below the minimum", 99, "WITHDRAWAL_BELOW_MINIMUM"},
+		{"above the maximum", 300_001, "WITHDRAWAL_ABOVE_MAXIMUM"},
+		{"2000 CNY without a real name", 200_000, "REAL_NAME_REQUIRED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if r := s.withdraw(alice, tc.fen, "k-"+tc.name); r.status != http.StatusUnprocessableEntity || r.errorCode() != tc.code {
+				t.Fatalf("%d %s, want 422 %s", r.status, r.raw, tc.code)
+			}
+		})
+	}
+	if r := s.withdraw(bob, 100, "k-empty"); r.errorCode() != "INSUFFICIENT_BALANCE" {
+		t.Fatalf("empty wallet: %d %s", r.status, r.raw)
+	}
+	if len(s.checkWallet(alice)) != 1 || len(s.simCalls("transfer")) != 0 {
+		t.Fatal("a refused withdrawal changed something")
+	}
+
+	// With the name on file, 2000 CNY goes out with the name, encrypted.
+	if r := s.do("PUT", s.withdrawals.URL+"/wallets/"+alice+"/profile", map[string]any{"real_name": "张三"}, admin()); r.status != http.StatusOK {
+		t.Fatalf("profile: %d %s", r.status, r.raw)
+	}
+	big := s.withdraw(alice, 200_000, "k-big")
+	if big.status != http.StatusCreated {
+		t.Fatalf("2000 CNY with a name: %d %s", big.status, big.raw)
+	}
+	if v, ok := s.sim.Transfer(str(big.body["id"])); !ok || v.UserName != "张三" {
+		t.Fatalf("WeChat got user_name %q", v.UserName)
+	}
+	// Daily totals: 200,000 used; 60,000 more would pass 250,000.
+	if r := s.withdraw(alice, 60_000, "k-day-amount"); r.errorCode() != "DAILY_AMOUNT_EXCEEDED" {
+		t.Fatalf("daily amount: %d %s", r.status, r.raw)
+	}
+	s.withdraw(alice, 100, "k-2")
+	s.withdraw(alice, 100, "k-3")
+	if r := s.withdraw(alice, 100, "k-4"); r.errorCode() != "DAILY_COUNT_EXCEEDED" {
+		t.Fatalf("daily count: %d %s", r.status, r.raw)
+	}
+	// The next Beijing day starts afresh.
+	s.advance(24 * time.Hour)
+	if r := s.withdraw(alice, 100, "k-5"); r.status != http.StatusCreated {
+		t.Fatalf("next day: %d %s", r.status, r.raw)
+	}
+	s.checkWallet(alice)
+}
