@@ -72,13 +72,20 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 		{"10. The refund, with WeChat's live status", "GET", s.base + "/refund/refunds/" + refundNo, nil, admin, 200},
 		{"11. More than is left is refused", "POST", s.base + "/refund/refunds",
 			map[string]any{"out_trade_no": no, "amount_fen": 1591, "reason": "too much", "idempotency_key": no + "-refund-2"}, admin, 422},
+		{"12. The back end credits the user's wallet, once per credit_id", "POST", s.base + "/withdraw/wallets/" + openid + "/credits",
+			map[string]any{"credit_id": no + "-reward", "amount_fen": 5000, "memo": "recycling reward"}, admin, 201},
+		{"13. The user withdraws to their WeChat balance: WeChat waits for them (package_info)", "POST", s.base + "/withdraw/withdrawals",
+			map[string]any{"amount_fen": 3000, "idempotency_key": no + "-withdraw-1"}, user, 201},
+		{"14. The user confirms in wx.requestMerchantTransfer (the simulator); WeChat notifies", "POST",
+			s.base + "/sim/transfers/" + cloudpay.WithdrawalID(openid, no+"-withdraw-1") + "/confirm", nil, nil, 200},
+		{"15. The wallet shows the money paid out", "GET", s.base + "/withdraw/wallet", nil, user, 200},
 	}
 	for _, st := range steps {
 		if err := w.step(st.title, st.method, st.url, st.body, st.header, st.want); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "\nDemo complete (%s channel): order created, paid once, confirmed with WeChat, partly refunded once.\n", cfg.Channel)
+	fmt.Fprintf(out, "\nDemo complete (%s channel): order created, paid once, confirmed with WeChat, partly refunded once; a withdrawal paid out once.\n", cfg.Channel)
 	return nil
 }
 

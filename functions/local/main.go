@@ -13,6 +13,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 // config reads the production names and falls back to development values
@@ -33,8 +34,11 @@ type config struct {
 	// cloudhosting or v3; v3 runs the official SDK against the simulator
 	// with its development keys.
 	Channel string `env:"PAY_CHANNEL, default=cloudhosting"`
-	Payment payment.Config
-	Refund  refund.Config
+	// Scene report infos for transfers (scene 1000 needs these two).
+	TransferReportInfos string `env:"WECHATPAY_TRANSFER_REPORT_INFOS, default=活动名称=余额提现;奖励说明=用户提现"`
+	Payment             payment.Config
+	Refund              refund.Config
+	Withdraw            withdraw.Config
 }
 
 func main() {

@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/serve"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 // stack is everything functions/local serves, on one listener.
@@ -38,7 +39,7 @@ func (s *stack) close() {
 }
 
 // functions lists the deployable functions served under their own prefix.
-var functions = []string{"create-payment", "payment-callback", "refund"}
+var functions = []string{"create-payment", "payment-callback", "refund", "withdraw"}
 
 func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*stack, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -82,10 +83,9 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
 	refunds := refund.New(store, gw, cfg.Refund, refund.WithLogger(log))
 	s.closers = append(s.closers, refunds.Close)
-	cb := httpapi.Callbacks{Payments: svc, Refunds: refunds}
-	if v3 != nil {
-		cb.V3 = v3
-	}
+	// Transfers exist only on API v3: locally its client is always there.
+	withdrawals := withdraw.New(store, v3, cfg.Withdraw, withdraw.WithLogger(log))
+	cb := httpapi.Callbacks{Payments: svc, Refunds: refunds, V3: v3, Withdrawals: withdrawals}
 
 	mux := http.NewServeMux()
 	admin := httpapi.AdminConfig{Tokens: cfg.AdminTokens}
@@ -93,6 +93,7 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	mount(mux, "/create-payment", httpapi.CreatePayment(svc, admin, users, log.With("function", "create-payment")))
 	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
 	mount(mux, "/refund", httpapi.Refund(refunds, admin, users, log.With("function", "refund")))
+	mount(mux, "/withdraw", httpapi.Withdraw(withdrawals, admin, users, log.With("function", "withdraw")))
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -102,23 +103,28 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	return s, nil
 }
 
-// gateway builds the configured channel's client, pointed at the simulator.
+// gateway builds the configured channel's client, pointed at the simulator,
+// and the API v3 client, which also carries transfers on either channel.
 func (s *stack) gateway(ctx context.Context, cfg config) (gateway.Gateway, *wechatpay.Client, error) {
+	v3, err := wechatpay.New(ctx, wechatpay.Config{
+		MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
+		PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
+		PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
+		NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
+		TransferReportInfos: cfg.TransferReportInfos,
+	}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
 	switch cfg.Channel {
 	case gateway.CloudHosting:
 		return cloudhosting.New(cloudhosting.Config{
 			APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
 			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
 			Timeout: 5 * time.Second,
-		}, nil), nil, nil
+		}, nil), v3, nil
 	case gateway.V3:
-		c, err := wechatpay.New(ctx, wechatpay.Config{
-			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
-			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
-			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
-			NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
-		}, nil)
-		return c, c, err
+		return v3, v3, nil
 	}
 	return nil, nil, fmt.Errorf("PAY_CHANNEL must be %q or %q, not %q", gateway.CloudHosting, gateway.V3, cfg.Channel)
 }

@@ -35,7 +35,6 @@ type Withdrawal struct {
 	Status         WithdrawalStatus `json:"status" bson:"status"`
 	PackageInfo    string           `json:"package_info,omitempty" bson:"package_info,omitempty"` // for wx.requestMerchantTransfer
 	MchID          string           `json:"mch_id,omitempty" bson:"mch_id,omitempty"`
-	AppID          string           `json:"app_id,omitempty" bson:"app_id,omitempty"`
 	TransferBillNo string           `json:"transfer_bill_no,omitempty" bson:"transfer_bill_no,omitempty"`
 	FailReason     string           `json:"fail_reason,omitempty" bson:"fail_reason,omitempty"`
 	Attempts       int              `json:"attempts" bson:"attempts"`
