@@ -85,6 +85,13 @@ const prefix = "/some/prefix"
 // and builds the channel against them with the development credentials.
 func newStack(t *testing.T, simCfg wechatsim.Config, timeout time.Duration) *stack {
 	t.Helper()
+	return newStackWith(t, simCfg, timeout, nil, nil)
+}
+
+// newStackWith is newStack with changes to the channel's configuration
+// and an HTTP client of the test's (nil for a plain one).
+func newStackWith(t *testing.T, simCfg wechatsim.Config, timeout time.Duration, change func(*wechatpay.Config), hc *http.Client) *stack {
+	t.Helper()
 	if simCfg.RefundSettleDelay == 0 {
 		simCfg.RefundSettleDelay = -1 // the test settles refunds
 	}
@@ -100,7 +107,13 @@ func newStack(t *testing.T, simCfg wechatsim.Config, timeout time.Duration) *sta
 
 	cfg := devConfig(simSrv.URL+prefix, inSrv.URL+"/callbacks/v3")
 	cfg.Timeout = timeout
-	gw, err := wechatpay.New(context.Background(), cfg, &http.Client{})
+	if change != nil {
+		change(&cfg)
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	gw, err := wechatpay.New(context.Background(), cfg, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
