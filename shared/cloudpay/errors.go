@@ -46,6 +46,7 @@ const (
 	CodeDailyCountExceeded  Code = "DAILY_COUNT_EXCEEDED"
 	CodeDailyAmountExceeded Code = "DAILY_AMOUNT_EXCEEDED"
 	CodeRealNameRequired    Code = "REAL_NAME_REQUIRED" // WeChat needs the payee's name at ≥ 2000 CNY
+	CodeWithdrawalState     Code = "WITHDRAWAL_STATE"   // the withdrawal's status does not allow this
 	CodeInternal            Code = "INTERNAL"
 )
 

@@ -68,6 +68,7 @@ var statuses = map[cloudpay.Code]int{
 	cloudpay.CodeDailyCountExceeded:  http.StatusUnprocessableEntity,
 	cloudpay.CodeDailyAmountExceeded: http.StatusUnprocessableEntity,
 	cloudpay.CodeRealNameRequired:    http.StatusUnprocessableEntity,
+	cloudpay.CodeWithdrawalState:     http.StatusConflict,
 	cloudpay.CodeWeChatError:         http.StatusBadGateway,
 	cloudpay.CodeWeChatTimeout:       http.StatusGatewayTimeout,
 	cloudpay.CodeInternal:            http.StatusInternalServerError,

@@ -25,6 +25,7 @@ func Withdraw(svc *withdraw.Service, admin AdminConfig, users UserConfig, log *s
 	r.POST("/withdrawals", openID(users), h.withdraw)
 	r.GET("/withdrawals", openID(users), h.list)
 	r.GET("/withdrawals/:id", openID(users), h.get)
+	r.POST("/withdrawals/:id/cancel", openID(users), h.cancel)
 	return r
 }
 
@@ -122,6 +123,19 @@ func (h withdrawHandlers) list(c *gin.Context) {
 
 func (h withdrawHandlers) get(c *gin.Context) {
 	w, err := h.svc.Withdrawal(c, c.GetString(openIDKey), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, w)
+}
+
+func (h withdrawHandlers) cancel(c *gin.Context) {
+	var none struct{}
+	if !bindOptional(c, &none) {
+		return
+	}
+	w, err := h.svc.Cancel(c, c.GetString(openIDKey), c.Param("id"))
 	if err != nil {
 		fail(c, err)
 		return

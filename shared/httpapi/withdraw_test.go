@@ -321,3 +321,35 @@ func TestWithdrawalLimits(t *testing.T) {
 	}
 	s.checkWallet(alice)
 }
+
+func TestWithdrawalCancelledByTheUser(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	s.credit(alice, "c-1", 5000)
+	id := str(s.withdraw(alice, 2000, "wd-cancel").body["id"])
+	if r := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(bob)); r.status != http.StatusForbidden {
+		t.Fatalf("another user cancels: %d %s", r.status, r.raw)
+	}
+	r := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(alice))
+	if r.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", r.status, r.raw)
+	}
+	// WeChat cancels right after answering CANCELING, and notifies.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.wallet(alice).FrozenFen != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("still frozen after the cancellation: %+v", s.wallet(alice))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+	if got.body["status"] != "cancelled" || s.wallet(alice).AvailableFen != 5000 {
+		t.Fatalf("after cancelling: %s %+v", got.raw, s.wallet(alice))
+	}
+	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
+		t.Fatalf("events: %+v", evs)
+	}
+	if again := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(alice)); again.status != http.StatusConflict || again.errorCode() != "WITHDRAWAL_STATE" {
+		t.Fatalf("cancel twice: %d %s", again.status, again.raw)
+	}
+	s.checkWallet(alice)
+}

@@ -127,3 +127,23 @@ func (s *Service) Notified(ctx context.Context, res cloudpay.TransferResult) (Ve
 	}
 	return Recorded, nil
 }
+
+// Cancel withdraws a withdrawal the user has not confirmed yet: WeChat is
+// asked to cancel the bill, and the money is unfrozen when WeChat reports
+// it CANCELLED (the answer here is usually CANCELING).
+func (s *Service) Cancel(ctx context.Context, openid, id string) (cloudpay.Withdrawal, error) {
+	w, err := s.Withdrawal(ctx, openid, id)
+	if err != nil {
+		return w, err
+	}
+	if w.Status != cloudpay.WithdrawalWaitingUser {
+		return w, cloudpay.Errorf(cloudpay.CodeWithdrawalState, "withdrawal %s is %s; only one waiting for the user can be cancelled", id, w.Status)
+	}
+	res, err := s.gw.CancelTransfer(ctx, w.ID)
+	if err != nil {
+		return w, fmt.Errorf("cancel withdrawal %s: %w", w.ID, err)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	return s.apply(ctx, w, res)
+}

@@ -17,11 +17,11 @@ import (
 
 // Config holds the merchant's withdrawal limits.
 type Config struct {
-	MinFen     int64  `env:"WITHDRAW_MIN_FEN, default=10"`        // WeChat's smallest transfer is 0.1 CNY
-	MaxFen     int64  `env:"WITHDRAW_MAX_FEN, default=20000"`     // per withdrawal; WeChat's default scene range ends at 200 CNY
-	DailyCount int    `env:"WITHDRAW_DAILY_COUNT, default=10"`    // per user and Beijing day
-	DailyFen   int64  `env:"WITHDRAW_DAILY_FEN, default=100000"`  // per user and Beijing day
-	Remark     string `env:"WITHDRAW_REMARK, default=余额提现"` // shown to the user, ≤ 32 characters
+	MinFen     int64  `env:"WITHDRAW_MIN_FEN, default=10"`       // WeChat's smallest transfer is 0.1 CNY
+	MaxFen     int64  `env:"WITHDRAW_MAX_FEN, default=20000"`    // per withdrawal; WeChat's default scene range ends at 200 CNY
+	DailyCount int    `env:"WITHDRAW_DAILY_COUNT, default=10"`   // per user and Beijing day
+	DailyFen   int64  `env:"WITHDRAW_DAILY_FEN, default=100000"` // per user and Beijing day
+	Remark     string `env:"WITHDRAW_REMARK, default=余额提现"`      // shown to the user, ≤ 32 characters
 }
 
 // RealNameFen is WeChat's threshold: transfers of 2000 CNY and more must
@@ -33,6 +33,7 @@ type Gateway interface {
 	MerchantID() string
 	CreateTransfer(ctx context.Context, req cloudpay.TransferRequest) (cloudpay.TransferResult, error)
 	QueryTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error)
+	CancelTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error)
 }
 
 // Service is the wallet and withdrawal use cases. Build one per process.
