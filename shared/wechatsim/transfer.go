@@ -247,7 +247,7 @@ func (s *Simulator) userAction(ctx context.Context, outBillNo, state, reason, tr
 	v := s.transferViewLocked(t)
 	s.mu.Unlock()
 	d := s.deliverGenuine(ctx, cb, trigger, true)
-	v.Callback = &d
+	v.Callback, v.CallbackAcked = &d, d.OK
 	return v, nil
 }
 
@@ -312,7 +312,7 @@ func (s *Simulator) settleTransfer(ctx context.Context, outBillNo, state, reason
 	v := s.transferViewLocked(t)
 	s.mu.Unlock()
 	d := s.deliverGenuine(ctx, cb, trigger, true)
-	v.Callback = &d
+	v.Callback, v.CallbackAcked = &d, d.OK
 	return v, nil
 }
 

@@ -51,6 +51,13 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // https://api.mch.weixin.qq.com/v3/... to base + "/sim/v3/..." after the SDK signed it.
 func sdkClient(t *testing.T, base string, timeout time.Duration) *core.Client {
 	t.Helper()
+	return sdkClientWith(t, base, timeout, nil)
+}
+
+// sdkClientWith is sdkClient whose transport also applies mutate to each request after
+// the SDK signed it.
+func sdkClientWith(t *testing.T, base string, timeout time.Duration, mutate func(*http.Request)) *core.Client {
+	t.Helper()
 	mch, pub := devKeys(t)
 	u, err := url.Parse(base)
 	if err != nil {
@@ -62,6 +69,9 @@ func sdkClient(t *testing.T, base string, timeout time.Duration) *core.Client {
 		r.URL.Path = "/sim" + r.URL.Path
 		if r.URL.RawPath != "" {
 			r.URL.RawPath = "/sim" + r.URL.RawPath
+		}
+		if mutate != nil {
+			mutate(r)
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})
@@ -82,6 +92,8 @@ type parsedNotify struct {
 	content   map[string]any
 	plaintext string
 	header    http.Header
+	// resource fields of a notification the SDK accepted
+	originalType, associatedData string
 }
 
 // notifySink is a merchant's notify endpoint that runs the SDK's notification handler.
@@ -106,6 +118,7 @@ func newNotifySink(t *testing.T) *notifySink {
 		p := parsedNotify{path: r.URL.Path, err: err, header: r.Header.Clone()}
 		if err == nil {
 			p.eventType, p.summary, p.content, p.plaintext = req.EventType, req.Summary, content, req.Resource.Plaintext
+			p.originalType, p.associatedData = req.Resource.OriginalType, req.Resource.AssociatedData
 		}
 		s.mu.Lock()
 		s.got = append(s.got, p)
