@@ -353,3 +353,23 @@ func TestWithdrawalCancelledByTheUser(t *testing.T) {
 	}
 	s.checkWallet(alice)
 }
+
+// A remark WeChat would refuse is refused before calling: the money is not
+// left frozen behind a call that never happened.
+func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
+	cfg := withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 10, DailyFen: 1_000_000,
+		Remark: "这是一个超过三十二个字符的转账备注，微信支付会拒绝它，所以在调用之前就拒绝"}
+	s := newStack(t, withChannel(gateway.V3), withWithdrawConfig(cfg))
+	s.credit(alice, "c-1", 5000)
+	r := s.withdraw(alice, 1000, "wd-remark")
+	if r.status != http.StatusCreated || r.body["status"] != "failed" {
+		t.Fatalf("withdraw: %d %s", r.status, r.raw)
+	}
+	if w := s.wallet(alice); w.AvailableFen != 5000 || w.FrozenFen != 0 || w.WithdrawnTodayFen != 0 {
+		t.Fatalf("wallet: %+v", w)
+	}
+	if n := len(s.simCalls("transfer")); n != 0 {
+		t.Fatalf("transfer calls = %d", n)
+	}
+	s.checkWallet(alice)
+}

@@ -181,6 +181,12 @@ var retryableCodes = map[string]bool{
 // failed records a call that created no bill that we know of.
 func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr error) (cloudpay.Withdrawal, error) {
 	w.LastError, w.UpdatedAt = failureOf(callErr), s.clock()
+	if cloudpay.ErrorCode(callErr) == cloudpay.CodeInvalidField {
+		// Refused here before anything was sent (a setting such as
+		// WITHDRAW_REMARK that WeChat would refuse): nothing exists at WeChat.
+		s.log.ErrorContext(ctx, "transfer not sent: refused before calling WeChat", "withdrawal_id", w.ID, "error", callErr)
+		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
+	}
 	we, refused := cloudpay.WeChatErrorOf(callErr)
 	if !refused || retryableCodes[we.Code] || we.HTTPStatus == http.StatusTooManyRequests || we.HTTPStatus >= 500 {
 		// Unknown, or "not now": the money stays frozen under the same
