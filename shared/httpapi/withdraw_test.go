@@ -11,6 +11,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -370,6 +371,35 @@ func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
 	}
 	if n := len(s.simCalls("transfer")); n != 0 {
 		t.Fatalf("transfer calls = %d", n)
+	}
+	s.checkWallet(alice)
+}
+
+// A transfer the user never confirms expires at WeChat; its FAIL gives the
+// money back, whether the notification or the page's next look comes first.
+func TestUnconfirmedWithdrawalExpires(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3), withSim(func(c *wechatsim.Config) { c.TransferConfirmWindow = 300 * time.Millisecond }))
+	s.credit(alice, "c-1", 5000)
+	id := str(s.withdraw(alice, 2000, "wd-expire").body["id"])
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+		if got.body["status"] == "failed" {
+			if got.body["fail_reason"] != "OVERDUE_CLOSE" {
+				t.Fatalf("expired withdrawal: %s", got.raw)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never expired: %s", got.raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if w := s.wallet(alice); w.AvailableFen != 5000 || w.FrozenFen != 0 {
+		t.Fatalf("wallet after expiry: %+v", w)
+	}
+	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
+		t.Fatalf("events: %+v", evs)
 	}
 	s.checkWallet(alice)
 }
