@@ -2,12 +2,10 @@ package mongostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -16,31 +14,16 @@ import (
 // the stored order and whether this call created it. The unique _id decides
 // between concurrent creators.
 func (s *Store) CreateOrder(ctx context.Context, o cloudpay.Order) (cloudpay.Order, bool, error) {
-	_, err := s.db.Collection(colOrders).InsertOne(ctx, o)
-	if err == nil {
-		return o, true, nil
-	}
-	if !isDuplicate(err) {
-		return cloudpay.Order{}, false, fmt.Errorf("insert order: %w", err)
-	}
-	existing, err := s.Order(ctx, o.OutTradeNo)
-	if err != nil {
-		return cloudpay.Order{}, false, err
-	}
-	return existing, false, nil
+	return insertOnce(ctx, s.db.Collection(colOrders), o.OutTradeNo, o)
 }
 
 // Order loads an order by its number.
 func (s *Store) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error) {
-	var o cloudpay.Order
-	err := s.db.Collection(colOrders).FindOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}}).Decode(&o)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotFound, "order %s not found", outTradeNo)
+	o, found, err := findByID[cloudpay.Order](ctx, s.db.Collection(colOrders), outTradeNo)
+	if err == nil && !found {
+		err = cloudpay.Errorf(cloudpay.CodeOrderNotFound, "order %s not found", outTradeNo)
 	}
-	if err != nil {
-		return cloudpay.Order{}, fmt.Errorf("find order: %w", err)
-	}
-	return o, nil
+	return o, err
 }
 
 // MarkPaying records that WeChat holds a prepay for an unpaid order. It is a

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -18,42 +16,23 @@ import (
 // InsertRefund stores a refund document unless one with its number exists;
 // it returns the stored document and whether this call inserted it.
 func (s *Store) InsertRefund(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
-	_, err := s.db.Collection(colRefunds).InsertOne(ctx, r)
-	if err == nil {
-		return r, true, nil
-	}
-	if !isDuplicate(err) {
-		return cloudpay.Refund{}, false, fmt.Errorf("insert refund: %w", err)
-	}
-	held, err := s.Refund(ctx, r.OutRefundNo)
-	if err != nil {
-		return cloudpay.Refund{}, false, err
-	}
-	return held, false, nil
+	return insertOnce(ctx, s.db.Collection(colRefunds), r.OutRefundNo, r)
 }
 
 // Refund loads a refund by its number.
 func (s *Store) Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund, error) {
-	var r cloudpay.Refund
-	err := s.db.Collection(colRefunds).FindOne(ctx, bson.D{{Key: "_id", Value: outRefundNo}}).Decode(&r)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundNotFound, "refund %s not found", outRefundNo)
+	r, found, err := findByID[cloudpay.Refund](ctx, s.db.Collection(colRefunds), outRefundNo)
+	if err == nil && !found {
+		err = cloudpay.Errorf(cloudpay.CodeRefundNotFound, "refund %s not found", outRefundNo)
 	}
-	if err != nil {
-		return cloudpay.Refund{}, fmt.Errorf("find refund: %w", err)
-	}
-	return r, nil
+	return r, err
 }
 
 // SaveRefund overwrites a refund's projection. Callers derive every field
-// from the ledger and the attempt claims, so a lost race writes a state
-// that the next reader repairs, never a money decision.
+// from the ledger and the claims, so a lost race writes a state that the
+// next reader repairs, never a money decision.
 func (s *Store) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
-	_, err := s.db.Collection(colRefunds).ReplaceOne(ctx, bson.D{{Key: "_id", Value: r.OutRefundNo}}, r, options.Replace().SetUpsert(true))
-	if err != nil && !isDuplicate(err) {
-		return fmt.Errorf("save refund: %w", err)
-	}
-	return nil
+	return replaceByID(ctx, s.db.Collection(colRefunds), r.OutRefundNo, r)
 }
 
 // Attempt is the claim to make one call to WeChat for an outbound effect
@@ -69,18 +48,7 @@ type Attempt struct {
 // another caller holds it (and the held claim is returned).
 func (s *Store) ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (Attempt, bool, error) {
 	a := Attempt{ID: fmt.Sprintf("%s:%d", subject, n), Subject: subject, N: n, StartedAt: now}
-	_, err := s.db.Collection(colAttempts).InsertOne(ctx, a)
-	if err == nil {
-		return a, true, nil
-	}
-	if !isDuplicate(err) {
-		return Attempt{}, false, fmt.Errorf("claim attempt: %w", err)
-	}
-	var held Attempt
-	if err := s.db.Collection(colAttempts).FindOne(ctx, bson.D{{Key: "_id", Value: a.ID}}).Decode(&held); err != nil {
-		return Attempt{}, false, fmt.Errorf("read attempt: %w", err)
-	}
-	return held, false, nil
+	return insertOnce(ctx, s.db.Collection(colAttempts), a.ID, a)
 }
 
 // RefundFilter selects refunds for a listing; empty fields match anything.
@@ -254,28 +222,16 @@ type BatchItem struct {
 // InsertBatch stores a batch unless one with its ID exists; it returns the
 // stored batch and whether this call inserted it.
 func (s *Store) InsertBatch(ctx context.Context, b Batch) (Batch, bool, error) {
-	_, err := s.db.Collection(colBatches).InsertOne(ctx, b)
-	if err == nil {
-		return b, true, nil
-	}
-	if !isDuplicate(err) {
-		return Batch{}, false, fmt.Errorf("insert batch: %w", err)
-	}
-	held, err := s.Batch(ctx, b.ID)
-	return held, false, err
+	return insertOnce(ctx, s.db.Collection(colBatches), b.ID, b)
 }
 
 // Batch loads a batch.
 func (s *Store) Batch(ctx context.Context, id string) (Batch, error) {
-	var b Batch
-	err := s.db.Collection(colBatches).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&b)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Batch{}, cloudpay.Errorf(cloudpay.CodeBatchNotFound, "batch %s not found", id)
+	b, found, err := findByID[Batch](ctx, s.db.Collection(colBatches), id)
+	if err == nil && !found {
+		err = cloudpay.Errorf(cloudpay.CodeBatchNotFound, "batch %s not found", id)
 	}
-	if err != nil {
-		return Batch{}, fmt.Errorf("find batch: %w", err)
-	}
-	return b, nil
+	return b, err
 }
 
 // RefundOutcome is the claim that ends one round of a refund: inserted
@@ -300,29 +256,10 @@ func RefundOutcomeID(outRefundNo string, round int) string {
 // ClaimRefundOutcome inserts o unless the round has an outcome; it returns
 // the outcome that holds and whether this call inserted it.
 func (s *Store) ClaimRefundOutcome(ctx context.Context, o RefundOutcome) (RefundOutcome, bool, error) {
-	_, err := s.db.Collection(colOutcomes).InsertOne(ctx, o)
-	if err == nil {
-		return o, true, nil
-	}
-	if !isDuplicate(err) {
-		return RefundOutcome{}, false, fmt.Errorf("claim refund outcome: %w", err)
-	}
-	held, found, err := s.RefundOutcomeOf(ctx, o.OutRefundNo, o.Round)
-	if err == nil && !found {
-		err = fmt.Errorf("claim refund outcome %s: duplicate key but no document", o.ID)
-	}
-	return held, false, err
+	return insertOnce(ctx, s.db.Collection(colOutcomes), o.ID, o)
 }
 
 // RefundOutcomeOf reads the outcome of a refund's round, if it has one.
 func (s *Store) RefundOutcomeOf(ctx context.Context, outRefundNo string, round int) (RefundOutcome, bool, error) {
-	var o RefundOutcome
-	err := s.db.Collection(colOutcomes).FindOne(ctx, bson.D{{Key: "_id", Value: RefundOutcomeID(outRefundNo, round)}}).Decode(&o)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return RefundOutcome{}, false, nil
-	}
-	if err != nil {
-		return RefundOutcome{}, false, fmt.Errorf("read refund outcome: %w", err)
-	}
-	return o, true, nil
+	return findByID[RefundOutcome](ctx, s.db.Collection(colOutcomes), RefundOutcomeID(outRefundNo, round))
 }

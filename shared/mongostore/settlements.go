@@ -2,11 +2,9 @@ package mongostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -15,36 +13,12 @@ import (
 // returns the settlement that holds (this one or the one that won earlier)
 // and whether this call inserted it.
 func (s *Store) ClaimSettlement(ctx context.Context, st cloudpay.Settlement) (cloudpay.Settlement, bool, error) {
-	_, err := s.db.Collection(colSettlements).InsertOne(ctx, st)
-	if err == nil {
-		return st, true, nil
-	}
-	if !isDuplicate(err) {
-		return cloudpay.Settlement{}, false, fmt.Errorf("claim settlement: %w", err)
-	}
-	held, found, err := s.Settlement(ctx, st.OutTradeNo)
-	if err != nil {
-		return cloudpay.Settlement{}, false, err
-	}
-	if !found {
-		// A duplicate key on _id means the document exists; a store that says
-		// otherwise is broken, and guessing here could pay twice.
-		return cloudpay.Settlement{}, false, fmt.Errorf("claim settlement %s: duplicate key but no document", st.OutTradeNo)
-	}
-	return held, false, nil
+	return insertOnce(ctx, s.db.Collection(colSettlements), st.OutTradeNo, st)
 }
 
 // Settlement returns an order's settlement, if it has one.
 func (s *Store) Settlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool, error) {
-	var st cloudpay.Settlement
-	err := s.db.Collection(colSettlements).FindOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}}).Decode(&st)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return cloudpay.Settlement{}, false, nil
-	}
-	if err != nil {
-		return cloudpay.Settlement{}, false, fmt.Errorf("find settlement: %w", err)
-	}
-	return st, true, nil
+	return findByID[cloudpay.Settlement](ctx, s.db.Collection(colSettlements), outTradeNo)
 }
 
 // EnqueueEvent records a business notification in the outbox. The event's

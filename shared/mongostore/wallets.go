@@ -2,12 +2,10 @@ package mongostore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -42,60 +40,36 @@ type Profile struct {
 
 // SaveProfile stores a user's profile.
 func (s *Store) SaveProfile(ctx context.Context, p Profile) error {
-	_, err := s.db.Collection(colWallets).ReplaceOne(ctx, bson.D{{Key: "_id", Value: p.OpenID}}, p, options.Replace().SetUpsert(true))
-	if err != nil && !isDuplicate(err) {
-		return fmt.Errorf("save profile: %w", err)
-	}
-	return nil
+	return replaceByID(ctx, s.db.Collection(colWallets), p.OpenID, p)
 }
 
 // Profile loads a user's profile (empty if none).
 func (s *Store) Profile(ctx context.Context, openid string) (Profile, error) {
-	var p Profile
-	err := s.db.Collection(colWallets).FindOne(ctx, bson.D{{Key: "_id", Value: openid}}).Decode(&p)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return Profile{OpenID: openid}, nil
+	p, found, err := findByID[Profile](ctx, s.db.Collection(colWallets), openid)
+	if err == nil && !found {
+		p.OpenID = openid
 	}
-	if err != nil {
-		return Profile{}, fmt.Errorf("find profile: %w", err)
-	}
-	return p, nil
+	return p, err
 }
 
 // InsertWithdrawal stores a withdrawal unless one with its ID exists; it
 // returns the stored one and whether this call inserted it.
 func (s *Store) InsertWithdrawal(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, bool, error) {
-	_, err := s.db.Collection(colWithdrawals).InsertOne(ctx, w)
-	if err == nil {
-		return w, true, nil
-	}
-	if !isDuplicate(err) {
-		return cloudpay.Withdrawal{}, false, fmt.Errorf("insert withdrawal: %w", err)
-	}
-	held, err := s.Withdrawal(ctx, w.ID)
-	return held, false, err
+	return insertOnce(ctx, s.db.Collection(colWithdrawals), w.ID, w)
 }
 
 // Withdrawal loads a withdrawal.
 func (s *Store) Withdrawal(ctx context.Context, id string) (cloudpay.Withdrawal, error) {
-	var w cloudpay.Withdrawal
-	err := s.db.Collection(colWithdrawals).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&w)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return cloudpay.Withdrawal{}, cloudpay.Errorf(cloudpay.CodeWithdrawalNotFound, "withdrawal %s not found", id)
+	w, found, err := findByID[cloudpay.Withdrawal](ctx, s.db.Collection(colWithdrawals), id)
+	if err == nil && !found {
+		err = cloudpay.Errorf(cloudpay.CodeWithdrawalNotFound, "withdrawal %s not found", id)
 	}
-	if err != nil {
-		return cloudpay.Withdrawal{}, fmt.Errorf("find withdrawal: %w", err)
-	}
-	return w, nil
+	return w, err
 }
 
 // SaveWithdrawal overwrites a withdrawal's projection (see SaveRefund).
 func (s *Store) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal) error {
-	_, err := s.db.Collection(colWithdrawals).ReplaceOne(ctx, bson.D{{Key: "_id", Value: w.ID}}, w, options.Replace().SetUpsert(true))
-	if err != nil && !isDuplicate(err) {
-		return fmt.Errorf("save withdrawal: %w", err)
-	}
-	return nil
+	return replaceByID(ctx, s.db.Collection(colWithdrawals), w.ID, w)
 }
 
 // Withdrawals lists a user's withdrawals, newest first, up to limit.
@@ -126,29 +100,10 @@ type WithdrawalOutcome struct {
 // ClaimWithdrawalOutcome inserts o unless the withdrawal has an outcome; it
 // returns the outcome that holds and whether this call inserted it.
 func (s *Store) ClaimWithdrawalOutcome(ctx context.Context, o WithdrawalOutcome) (WithdrawalOutcome, bool, error) {
-	_, err := s.db.Collection(colWdOutcomes).InsertOne(ctx, o)
-	if err == nil {
-		return o, true, nil
-	}
-	if !isDuplicate(err) {
-		return WithdrawalOutcome{}, false, fmt.Errorf("claim withdrawal outcome: %w", err)
-	}
-	held, found, err := s.WithdrawalOutcomeOf(ctx, o.ID)
-	if err == nil && !found {
-		err = fmt.Errorf("claim withdrawal outcome %s: duplicate key but no document", o.ID)
-	}
-	return held, false, err
+	return insertOnce(ctx, s.db.Collection(colWdOutcomes), o.ID, o)
 }
 
 // WithdrawalOutcomeOf reads a withdrawal's outcome, if it has one.
 func (s *Store) WithdrawalOutcomeOf(ctx context.Context, id string) (WithdrawalOutcome, bool, error) {
-	var o WithdrawalOutcome
-	err := s.db.Collection(colWdOutcomes).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&o)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return WithdrawalOutcome{}, false, nil
-	}
-	if err != nil {
-		return WithdrawalOutcome{}, false, fmt.Errorf("read withdrawal outcome: %w", err)
-	}
-	return o, true, nil
+	return findByID[WithdrawalOutcome](ctx, s.db.Collection(colWdOutcomes), id)
 }
