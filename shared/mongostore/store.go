@@ -125,13 +125,14 @@ const (
 	colWalletLedger = "wallet_ledger"
 	colWithdrawals  = "withdrawals"
 	colWdOutcomes   = "withdrawal_outcomes"
+	colActions      = "job_actions"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
-	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes}
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions}
 
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
 // Hot lookups use _id (the business number); these secondary indexes serve

@@ -2,6 +2,7 @@ package mongostore_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -92,5 +93,39 @@ func TestOpeningTwiceKeepsIndexes(t *testing.T) {
 			t.Fatalf("open: %v", err)
 		}
 		_ = s.Close(context.Background())
+	}
+}
+
+// Of many passes racing for the same action, one wins; the next claim is
+// allowed only after the spacing.
+func TestClaimActionOnePerSpacing(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			ok, err := s.ClaimAction(ctx, "close", "ORDER0001", fmt.Sprintf("pass-%d", i), time.Minute, now)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d passes claimed the action, want 1", wins.Load())
+	}
+	if ok, _ := s.ClaimAction(ctx, "close", "ORDER0001", "pass-late", time.Minute, now.Add(30*time.Second)); ok {
+		t.Fatal("claimed again within the spacing")
+	}
+	if ok, _ := s.ClaimAction(ctx, "close", "ORDER0001", "pass-next", time.Minute, now.Add(61*time.Second)); !ok {
+		t.Fatal("not claimed after the spacing")
+	}
+	if ok, _ := s.ClaimAction(ctx, "query", "ORDER0001", "pass-next", time.Minute, now); !ok {
+		t.Fatal("another action on the same subject was blocked")
 	}
 }
