@@ -16,6 +16,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
@@ -52,6 +53,9 @@ type stack struct {
 	withdrawals *httptest.Server
 	withdrawCfg withdraw.Config
 	simCfg      func(*wechatsim.Config)
+	// jobs serves close-expired; job makes passes directly.
+	jobs *httptest.Server
+	job  *job.Job
 	// callbackHandler is swapped to simulate a restart of payment-callback.
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
@@ -142,7 +146,24 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Cleanup(s.withdrawals.Close)
 	}
 	s.restartCallback()
+	s.job = s.newJob()
+	s.jobs = httptest.NewServer(httpapi.CloseExpired(s.job, nil, httpapi.JobConfig{Tokens: []string{jobToken}},
+		httpapi.AdminConfig{Tokens: []string{adminToken}}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(s.jobs.Close)
 	return s
+}
+
+const jobToken = "test-job-token"
+
+// newJob builds a close-expired core on its own store connection, as
+// another instance would be.
+func (s *stack) newJob() *job.Job {
+	st := s.openStore()
+	opts := []job.Option{job.WithClock(s.now)}
+	if s.channel == gateway.V3 {
+		opts = append(opts, job.WithWithdrawals(s.withdrawService(st)))
+	}
+	return job.New(st, s.service(st), s.refundService(st), job.Config{Budget: 5 * time.Minute}, opts...)
 }
 
 func (s *stack) withdrawService(st *mongostore.Store) *withdraw.Service {

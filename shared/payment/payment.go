@@ -25,6 +25,7 @@ type Gateway interface {
 	MerchantID() string
 	Prepay(ctx context.Context, req cloudpay.PrepayRequest) (prepayID string, params cloudpay.PaymentParams, err error)
 	QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error)
+	CloseOrder(ctx context.Context, outTradeNo string) error
 }
 
 // Service is the pay use cases. Build one per process.

@@ -25,6 +25,7 @@ type Config struct {
 	RatePerSecond    int           `env:"REFUND_RATE_PER_SECOND, default=100"`
 	BatchConcurrency int           `env:"REFUND_BATCH_CONCURRENCY, default=8"`
 	MaxBatchItems    int           `env:"REFUND_MAX_BATCH_ITEMS, default=1000"`
+	RetryBudget      int           `env:"REFUND_RETRY_BUDGET, default=8"` // attempts before a refund failed for now is left to people
 }
 
 // wechatMaxRate is WeChat's refund limit per merchant (calls per second).
@@ -86,6 +87,9 @@ func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Servi
 	}
 	if cfg.MaxBatchItems <= 0 {
 		cfg.MaxBatchItems = 1000
+	}
+	if cfg.RetryBudget <= 0 {
+		cfg.RetryBudget = 8
 	}
 	s := &Service{store: store, gw: gw, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, sleep: sleepCtx}
 	s.rate.every = time.Second / time.Duration(cfg.RatePerSecond)

@@ -23,13 +23,15 @@ func (s *Service) Withdrawal(ctx context.Context, openid, id string) (cloudpay.W
 	if w.OpenID != openid {
 		return cloudpay.Withdrawal{}, cloudpay.Errorf(cloudpay.CodeForbidden, "withdrawal %s belongs to another user", id)
 	}
-	return s.Sync(ctx, w)
+	return s.sync(ctx, w, false)
 }
 
-// Sync asks WeChat about a withdrawal in flight and records a change; a
-// withdrawal frozen but never sent is sent. Errors from WeChat leave it as
-// it was.
-func (s *Service) Sync(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, error) {
+// sync asks WeChat about a withdrawal in flight and records a change; a
+// withdrawal frozen but never sent is sent. With resend, one sent without
+// an answer that WeChat does not know is sent again, with the same
+// out_bill_no (the attempt claim keeps a call in flight from doubling).
+// Errors from WeChat leave the withdrawal as it was.
+func (s *Service) sync(ctx context.Context, w cloudpay.Withdrawal, resend bool) (cloudpay.Withdrawal, error) {
 	w, err := s.current(ctx, w)
 	if err != nil || w.Status.Final() {
 		return w, err
@@ -43,7 +45,16 @@ func (s *Service) Sync(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 		return w, nil
 	}
 	if res.State == cloudpay.TransferNotExist {
+		if resend {
+			return s.send(ctx, w)
+		}
 		return w, nil // sent without an answer, and WeChat has no bill (yet): stays frozen
+	}
+	if res.State == cloudpay.TransferWaitUserConfirm && w.PackageInfo == "" {
+		// The reply of the call that created the bill was lost, and only
+		// that reply carries package_info: asking again with the same
+		// out_bill_no returns the same bill.
+		return s.send(ctx, w)
 	}
 	settled, err := s.apply(ctx, w, res)
 	if errors.Is(err, errMismatch) {
@@ -146,4 +157,16 @@ func (s *Service) Cancel(ctx context.Context, openid, id string) (cloudpay.Withd
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	return s.apply(ctx, w, res)
+}
+
+// Reconcile looks after a withdrawal in flight, for the job: one frozen
+// but never sent is sent; one WeChat has is looked up and its answer
+// recorded. It reports whether the status changed.
+func (s *Service) Reconcile(ctx context.Context, id string) (bool, error) {
+	w, err := s.store.Withdrawal(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	after, err := s.sync(ctx, w, true)
+	return after.Status != w.Status, err
 }

@@ -1,0 +1,32 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/job"
+)
+
+// JobConfig admits the scheduler.
+type JobConfig struct {
+	// Tokens is JOB_TOKEN: the scheduler's bearer token (comma-separated
+	// while rotating). It is not an admin token: it can run passes only.
+	Tokens []string `env:"JOB_TOKEN, required"`
+}
+
+// CloseExpired is the close-expired function's handler: POST /run makes
+// one pass of the job (scheduler's token); dead letters for admins.
+func CloseExpired(j *job.Job, dead any, jobCfg JobConfig, admin AdminConfig, log *slog.Logger) http.Handler {
+	log = orDiscard(log)
+	r := newEngine("close-expired", log)
+	r.POST("/run", bearer(jobCfg.Tokens), func(c *gin.Context) {
+		var none struct{}
+		if !bindOptional(c, &none) {
+			return
+		}
+		c.JSON(http.StatusOK, j.Run(c))
+	})
+	return r
+}

@@ -1,0 +1,264 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/job"
+)
+
+// runJob makes one pass through close-expired's HTTP route.
+func (s *stack) runJob() job.Report {
+	s.t.Helper()
+	r := s.do("POST", s.jobs.URL+"/run", nil, map[string]string{"Authorization": "Bearer " + jobToken})
+	if r.status != http.StatusOK {
+		s.t.Fatalf("run: %d %s", r.status, r.raw)
+	}
+	var rep job.Report
+	decode(s.t, r.raw, &rep)
+	return rep
+}
+
+func (s *stack) simOrderState(no string) string {
+	s.t.Helper()
+	v, ok := s.sim.Order(no)
+	if !ok {
+		return ""
+	}
+	return v.TradeState
+}
+
+func TestJobSettlesOrders(t *testing.T) {
+	forEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, withChannel(ch))
+		// A payment whose callback WeChat dropped.
+		s.payWithCallbackHeld("JOBLOST1", alice, 990)
+		// An order nobody pays, with a prepay at WeChat.
+		s.createOrder("JOBEXP01", alice, 500)
+		if r := s.createPayment("JOBEXP01", alice); r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		// An order paid one second before it expires, its callback dropped too.
+		s.createOrder("JOBLAST1", alice, 700)
+		if r := s.createPayment("JOBLAST1", alice); r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+		// An order that never got a prepay.
+		s.createOrder("JOBNOPAY", alice, 300)
+
+		s.advance(29*time.Minute + 59*time.Second)
+		s.fault(s.payCallbackKind(), "drop", 1, nil)
+		if r := s.simPost("/pay", map[string]any{"out_trade_no": "JOBLAST1"}); r.status != http.StatusOK {
+			t.Fatalf("pay in the last second: %d %s", r.status, r.raw)
+		}
+		s.advance(2 * time.Second)
+
+		rep := s.runJob()
+		if rep.PaidLate != 2 || rep.Closed != 2 || len(rep.Errors) != 0 {
+			t.Fatalf("report %+v, want 2 paid late and 2 closed", rep)
+		}
+		for no, want := range map[string]cloudpay.OrderStatus{"JOBLOST1": cloudpay.OrderPaid, "JOBLAST1": cloudpay.OrderPaid,
+			"JOBEXP01": cloudpay.OrderClosed, "JOBNOPAY": cloudpay.OrderClosed} {
+			if o := s.order(no); o.Status != want {
+				t.Errorf("%s: %s, want %s", no, o.Status, want)
+			}
+			evs := s.events(no)
+			wantEvent := cloudpay.EventOrderPaid
+			if want == cloudpay.OrderClosed {
+				wantEvent = cloudpay.EventOrderClosed
+			}
+			if len(evs) != 1 || evs[0].Type != wantEvent {
+				t.Errorf("%s: events %+v, want one %s", no, evs, wantEvent)
+			}
+		}
+		if st := s.simOrderState("JOBEXP01"); st != "CLOSED" {
+			t.Errorf("WeChat's state of the closed order: %s", st)
+		}
+		if st := s.simOrderState("JOBLAST1"); st != "SUCCESS" {
+			t.Errorf("WeChat's state of the order paid at the last second: %s", st)
+		}
+		// The next pass finds nothing to do.
+		s.advance(time.Minute)
+		if rep := s.runJob(); rep.PaidLate+rep.Closed+rep.Repaired != 0 || len(rep.Errors) != 0 {
+			t.Fatalf("second pass: %+v", rep)
+		}
+	})
+}
+
+// WeChat forbids closing an order in its first 5 minutes.
+func TestJobWaitsBeforeClosingAYoungOrder(t *testing.T) {
+	s := newStack(t)
+	r := s.do("POST", s.create.URL+"/orders", map[string]any{
+		"out_trade_no": "JOBYOUNG", "openid": alice, "amount_fen": 100, "description": "x", "expire_minutes": 1}, admin())
+	if r.status != http.StatusCreated {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if r := s.createPayment("JOBYOUNG", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	s.advance(2 * time.Minute)
+	if rep := s.runJob(); rep.Closed != 0 || len(s.simCalls("closeorder")) != 0 {
+		t.Fatalf("closed an order 2 minutes old: %+v", rep)
+	}
+	s.advance(4 * time.Minute)
+	if rep := s.runJob(); rep.Closed != 1 {
+		t.Fatalf("order 6 minutes old: %+v", rep)
+	}
+}
+
+// Crash points: the process dies (or the reply is lost) between two steps.
+// One pass later every invariant holds and nothing happened twice.
+func TestJobRepairsCrashPoints(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3), withGatewayTimeout(500*time.Millisecond))
+	ctx := context.Background()
+
+	// 1. WeChat accepted a refund; the answer never came back.
+	s.paid("CRASHJ01", alice, 1000)
+	s.fault("v3_notify", "drop", 1, nil)
+	s.fault("refund", "timeout", 1, nil)
+	refundNo := str(s.postRefund("CRASHJ01", 400, "k-crash-job").body["out_refund_no"])
+	if doc := s.refundDoc(refundNo); doc.Status != cloudpay.RefundProcessing {
+		t.Fatalf("refund after a lost answer: %s", doc.Status)
+	}
+	// 2. WeChat created a transfer; the answer never came back.
+	s.credit(alice, "c-crash", 5000)
+	s.fault("transfer", "timeout", 1, nil)
+	wid := str(s.withdraw(alice, 2000, "wd-crash").body["id"])
+	// 3. A payment's claim was written, then the process died before the
+	// event and the projection.
+	s.createOrder("CRASHJ02", alice, 650)
+	if r := s.createPayment("CRASHJ02", alice); r.status != http.StatusOK {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if _, _, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{OutTradeNo: "CRASHJ02", Outcome: cloudpay.SettledPaid,
+		TransactionID: "4200000000000000000000000009", AmountFen: 650, Source: "callback", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	s.advance(6 * time.Minute) // past the attempt lease and the late-payment delay
+	rep := s.runJob()
+	if len(rep.Errors) != 0 || rep.Repaired != 1 || rep.RefundsSynced != 1 || rep.WithdrawalsSynced != 1 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if doc := s.refundDoc(refundNo); doc.Status != cloudpay.RefundSucceeded {
+		t.Fatalf("refund after the pass: %s", doc.Status)
+	}
+	if e := s.ledger("CRASHJ01"); e.RefundedFen != 400 || e.ReservedFen != 0 {
+		t.Fatalf("refund ledger: %+v", e)
+	}
+	if refunds := s.simRefunds("CRASHJ01"); len(refunds) != 1 || refunds[0]["requests"] != float64(1) {
+		t.Fatalf("WeChat's refunds: %v", refunds)
+	}
+	w := s.do("GET", s.withdrawals.URL+"/withdrawals/"+wid, nil, user(alice))
+	if w.body["status"] != "waiting_user" || str(w.body["package_info"]) == "" {
+		t.Fatalf("withdrawal after the pass: %s", w.raw)
+	}
+	if v, _ := s.sim.Transfer(wid); v.Requests > 2 {
+		t.Fatalf("transfer requested %d times", v.Requests)
+	}
+	if o := s.order("CRASHJ02"); o.Status != cloudpay.OrderPaid || len(s.events("CRASHJ02")) != 1 {
+		t.Fatalf("order after the pass: %s, %d events", o.Status, len(s.events("CRASHJ02")))
+	}
+	if wallet := s.wallet(alice); wallet.FrozenFen != 2000 {
+		t.Fatalf("wallet: %+v", wallet)
+	}
+	s.checkWallet(alice)
+	// Nothing more happens on the next pass.
+	s.advance(time.Minute)
+	if rep := s.runJob(); rep.Repaired+rep.PaidLate+rep.RefundsRetried != 0 || len(rep.Errors) != 0 {
+		t.Fatalf("second pass: %+v", rep)
+	}
+}
+
+func TestJobRefusesWithoutItsToken(t *testing.T) {
+	s := newStack(t)
+	for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, admin()} {
+		if r := s.do("POST", s.jobs.URL+"/run", nil, h); r.status != http.StatusUnauthorized {
+			t.Fatalf("run with %v: %d %s", h, r.status, r.raw)
+		}
+	}
+}
+
+// Two passes at once (two cron triggers, two instances) over 500 items:
+// every action on every item is claimed first, so each WeChat call is made
+// once.
+func TestTwoConcurrentPassesActOnce(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3), withManualRefunds())
+	const expired, late, refunds = 200, 150, 150
+	for i := range expired {
+		no := fmt.Sprintf("CCEXP%04d", i)
+		s.createOrder(no, alice, 100)
+		if r := s.createPayment(no, alice); r.status != http.StatusOK {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	}
+	for i := range late {
+		s.payWithCallbackHeld(fmt.Sprintf("CCLATE%04d", i), alice, 100)
+	}
+	for i := range refunds {
+		no := fmt.Sprintf("CCREF%04d", i)
+		s.paid(no, alice, 100)
+		if r := s.postRefund(no, 100, "k-"+no); r.body["status"] != "processing" {
+			t.Fatalf("refund: %d %s", r.status, r.raw)
+		}
+	}
+	s.advance(31 * time.Minute)
+	before := map[string]int{}
+	for _, api := range []string{"queryorder", "closeorder", "queryrefund"} {
+		before[api] = len(s.simCalls(api))
+	}
+
+	var wg sync.WaitGroup
+	reports := make([]job.Report, 2)
+	for i := range reports {
+		wg.Go(func() { reports[i] = s.runJob() })
+	}
+	wg.Wait()
+	var total job.Report
+	for _, r := range reports {
+		total.Closed += r.Closed
+		total.PaidLate += r.PaidLate
+		total.RefundsSynced += r.RefundsSynced
+		total.Skipped += r.Skipped
+		if len(r.Errors) != 0 {
+			t.Fatalf("errors: %+v", r.Errors)
+		}
+	}
+	if total.Closed != expired || total.PaidLate != late || total.RefundsSynced != refunds {
+		t.Fatalf("passes did %+v and %+v", reports[0], reports[1])
+	}
+	for _, tc := range []struct {
+		api, field string
+		want       int
+	}{
+		{"queryorder", "out_trade_no", expired + late},
+		{"closeorder", "out_trade_no", expired},
+		{"queryrefund", "out_refund_no", refunds},
+	} {
+		calls := s.simCalls(tc.api)[before[tc.api]:]
+		per := map[string]int{}
+		for _, c := range calls {
+			per[subjectOf(c, tc.field)]++
+		}
+		if len(calls) != tc.want || len(per) != tc.want {
+			t.Errorf("%s: %d calls for %d subjects, want %d once each", tc.api, len(calls), len(per), tc.want)
+		}
+	}
+	t.Logf("pass A %+v", reports[0])
+	t.Logf("pass B %+v", reports[1])
+}
+
+// subjectOf finds the order or refund a call was about: in the body, or,
+// for v3 GET and close calls, in the path.
+func subjectOf(c map[string]any, field string) string {
+	if body, ok := c["body"].(map[string]any); ok && str(body[field]) != "" {
+		return str(body[field])
+	}
+	return str(c["path"])
+}
