@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,7 @@ import (
 // Config is where business events go. An empty URL turns delivery off.
 //
 // Config never shows its secret: fmt, slog and encoding/json all see it
-// redacted.
+// redacted, and a password in the URL's user info hidden.
 type Config struct {
 	URL         string        `env:"BUSINESS_NOTIFY_URL"`
 	Secret      string        `env:"BUSINESS_NOTIFY_SECRET" json:"-"`
@@ -51,6 +52,16 @@ func (c Config) LogValue() slog.Value {
 func (c Config) String() string {
 	return fmt.Sprintf("outbox.Config{URL:%s Secret:%s Timeout:%s RetryWindow:%s}",
 		safeURL(c.URL), redact(c.Secret), c.Timeout, c.RetryWindow)
+}
+
+// MarshalJSON renders the Config with its secret left out and the URL's
+// password hidden.
+func (c Config) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		URL         string        `json:"url"`
+		Timeout     time.Duration `json:"timeout"`
+		RetryWindow time.Duration `json:"retry_window"`
+	}{safeURL(c.URL), c.Timeout, c.RetryWindow})
 }
 
 // Format makes every fmt verb (%v, %+v, %#v, %s, %d, …) print String:

@@ -15,8 +15,8 @@
 //
 // Any 2xx reply acknowledges the event; anything else (or no reply within the
 // timeout) is retried after 15 s, 1 min, 5 min, 15 min, 30 min, 1 h, 2 h, 4 h,
-// then every 6 h until 24 h after the event happened, when it becomes a dead
-// letter. Delivery is at least once: the same event (same id) may arrive
+// then every 6 h, the last time 24 h after the event happened; an event
+// still not acknowledged then becomes a dead letter. Delivery is at least once: the same event (same id) may arrive
 // more than once, so the receiver deduplicates on X-Cloudpay-Event-Id.
 //
 // # Verifying a delivery
@@ -41,7 +41,8 @@
 //	}
 //
 // or with this package, [Verify](secret, header, body, time.Now(), 5*time.Minute).
-// In Node.js, with rawBody a Buffer of the unparsed body:
+// In Node.js, with rawBody a Buffer of the unparsed body (timingSafeEqual
+// throws on a v1 that is not hex: treat that as a failure too):
 //
 //	const ok = v1.length === 64 && crypto.timingSafeEqual(Buffer.from(v1, 'hex'), crypto.createHmac('sha256', secret).update(t + '.').update(rawBody).digest()) && Math.abs(Date.now() / 1000 - Number(t)) <= 300;
 package outbox

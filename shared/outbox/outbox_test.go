@@ -237,3 +237,229 @@ func TestDeliverRetriesUntilAcknowledged(t *testing.T) {
 		t.Fatalf("the secret reached the log:\n%s", logs.String())
 	}
 }
+
+func TestConcurrentPassesDeliverEachEventOnce(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	rcv := newReceiver(t, always(http.StatusOK))
+	d := newDeliverer(t, s, outbox.Config{URL: rcv.URL, Secret: secret}, clk)
+	const events = 300
+	ids := make([]string, events)
+	for i := range events {
+		ids[i] = enqueue(t, s, fmt.Sprintf("ORDER%04d", i), t0.Add(-time.Duration(events-i)*time.Second)).ID
+	}
+
+	var wg sync.WaitGroup
+	sent := make([]int, 2)
+	for p := range 2 {
+		wg.Go(func() {
+			n, errs, err := d.DeliverDue(ctx, fmt.Sprintf("pass-%c", 'a'+p), events)
+			if err != nil || len(errs) != 0 {
+				t.Errorf("pass %d: err=%v errs=%+v", p, err, errs)
+			}
+			sent[p] = n
+		})
+	}
+	wg.Wait()
+
+	if sent[0]+sent[1] != events {
+		t.Errorf("passes report %d + %d sent, want %d in all", sent[0], sent[1], events)
+	}
+	perID := map[string]int{}
+	for _, dl := range rcv.deliveries() {
+		perID[dl.header.Get("X-Cloudpay-Event-Id")]++
+	}
+	for _, id := range ids {
+		if perID[id] != 1 {
+			t.Errorf("event %s delivered %d times, want once", id, perID[id])
+		}
+		if e := stored(t, s, id); e.Status != cloudpay.EventDelivered || e.Attempts != 1 {
+			t.Errorf("event %s stored as %s after %d attempts", id, e.Status, e.Attempts)
+		}
+	}
+	if len(perID) != events {
+		t.Errorf("receiver got %d distinct events, want %d", len(perID), events)
+	}
+}
+
+// drain runs passes, moving the clock to the next due attempt each time,
+// until no event is pending; it returns the passes made.
+func drain(t *testing.T, s *mongostore.Store, d *outbox.Deliverer, clk *clock, ids ...string) int {
+	t.Helper()
+	for pass := 1; pass < 100; pass++ {
+		if _, _, err := d.DeliverDue(context.Background(), fmt.Sprintf("drain-%d", pass), 10); err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+		var next time.Time
+		for _, id := range ids {
+			if e := stored(t, s, id); e.Status == cloudpay.EventPending && (next.IsZero() || e.NextAttemptAt.Before(next)) {
+				next = e.NextAttemptAt
+			}
+		}
+		if next.IsZero() {
+			return pass
+		}
+		clk.Set(next)
+	}
+	t.Fatal("events still pending after 100 passes")
+	return 0
+}
+
+func TestDeadLetterAndRedeliver(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	clk := &clock{t: t0}
+	rcv := newReceiver(t, always(0)) // down: every connection is dropped
+	d := newDeliverer(t, s, outbox.Config{URL: rcv.URL, Secret: secret}, clk)
+	older := enqueue(t, s, "ORDER0001", t0)
+	newer := enqueue(t, s, "ORDER0002", t0.Add(time.Minute))
+
+	drain(t, s, d, clk, older.ID, newer.ID)
+
+	// Retried at 0, 15s, 1m15s, 6m15s, 21m15s, 51m15s, 1h51m15s, 3h51m15s,
+	// 7h51m15s, 13h51m15s, 19h51m15s and, last, at the end of the window.
+	const attempts = 12
+	e := stored(t, s, older.ID)
+	if e.Status != cloudpay.EventDead || e.Attempts != attempts || !e.LastAttemptAt.Equal(t0.Add(24*time.Hour)) || e.LastError == "" {
+		t.Fatalf("after the retry window: %+v", e)
+	}
+	if n := rcv.countFor(older.ID); n != attempts {
+		t.Fatalf("receiver got %d requests for %s, want %d", n, older.ID, attempts)
+	}
+	// Dead letters are not retried by later passes.
+	clk.Advance(48 * time.Hour)
+	if sent, errs, err := d.DeliverDue(ctx, "after", 10); sent != 0 || len(errs) != 0 || err != nil {
+		t.Fatalf("pass over dead letters: sent=%d errs=%v err=%v", sent, errs, err)
+	}
+
+	letters, err := d.DeadLetters(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 2 || letters[0].ID != newer.ID || letters[1].ID != older.ID {
+		t.Fatalf("dead letters %+v, want %s then %s", letters, newer.ID, older.ID)
+	}
+	if l := letters[1]; l.Attempts != attempts || l.LastError != e.LastError || !l.CreatedAt.Equal(t0) || l.Subject != "ORDER0001" {
+		t.Fatalf("dead letter %+v", l)
+	}
+
+	// Still down: the redelivery fails and the letter stays dead.
+	l, err := d.Redeliver(ctx, newer.ID)
+	if cloudpay.ErrorCode(err) != outbox.CodeDeliveryFailed || l.Status != cloudpay.EventDead || l.Attempts != attempts+1 {
+		t.Fatalf("redeliver while down: %+v, %v", l, err)
+	}
+	if got := stored(t, s, newer.ID); got.Status != cloudpay.EventDead || got.Attempts != attempts+1 || !got.LastAttemptAt.Equal(clk.Now()) {
+		t.Fatalf("after a failed redelivery: %+v", got)
+	}
+
+	// Back up: one redelivery, acknowledged.
+	rcv.setReply(always(http.StatusOK))
+	before := len(rcv.deliveries())
+	l, err = d.Redeliver(ctx, older.ID)
+	if err != nil || l.Status != cloudpay.EventDelivered || l.Attempts != attempts+1 || l.ID != older.ID {
+		t.Fatalf("redeliver: %+v, %v", l, err)
+	}
+	got := rcv.deliveries()
+	if len(got) != before+1 || got[len(got)-1].header.Get("X-Cloudpay-Event-Id") != older.ID || got[len(got)-1].status != http.StatusOK {
+		t.Fatalf("receiver got %d new requests, want the redelivery of %s", len(got)-before, older.ID)
+	}
+	checkBody(t, got[len(got)-1], older, attempts+1, clk.Now())
+	if e := stored(t, s, older.ID); e.Status != cloudpay.EventDelivered || !e.DeliveredAt.Equal(clk.Now()) {
+		t.Fatalf("stored after redelivery: %+v", e)
+	}
+
+	// A delivered event is returned as is, without another request.
+	if l, err := d.Redeliver(ctx, older.ID); err != nil || l.Status != cloudpay.EventDelivered {
+		t.Fatalf("redeliver a delivered event: %+v, %v", l, err)
+	}
+	if n := len(rcv.deliveries()); n != before+1 {
+		t.Fatalf("redelivering a delivered event sent a request")
+	}
+	letters, err = d.DeadLetters(ctx, 10)
+	if err != nil || len(letters) != 1 || letters[0].ID != newer.ID {
+		t.Fatalf("dead letters after redelivery: %+v, %v", letters, err)
+	}
+
+	if _, err := d.Redeliver(ctx, "order.paid:NOSUCH"); cloudpay.ErrorCode(err) != cloudpay.CodeNotFound {
+		t.Fatalf("redeliver an unknown event: %v, want %s", err, cloudpay.CodeNotFound)
+	}
+}
+
+func TestFailedDeliveries(t *testing.T) {
+	slow := newReceiver(t, always(http.StatusOK))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the server closes: it waits for its handlers
+	slow.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	gone := httptest.NewServer(http.NotFoundHandler())
+	gone.Close()
+	moved := newReceiver(t, always(http.StatusFound))
+
+	for _, tc := range []struct {
+		name, url, reason string
+	}{
+		{"server error", newReceiver(t, always(http.StatusInternalServerError)).URL, "HTTP 500"},
+		{"client error", newReceiver(t, always(http.StatusBadRequest)).URL, "HTTP 400"},
+		{"redirect is not followed", moved.URL, "HTTP 302"},
+		{"no reply in time", slow.URL, "no reply within 200ms"},
+		{"connection refused", gone.URL, "connection refused"},
+		{"connection dropped", newReceiver(t, always(0)).URL, "EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := storetest.New(t)
+			clk := &clock{t: t0}
+			var logs bytes.Buffer
+			// The URL's query may hold a token of the receiver's: it stays out too.
+			d := newDeliverer(t, s, outbox.Config{URL: tc.url + "/hook?token=tok-in-url", Secret: secret, Timeout: 200 * time.Millisecond}, clk,
+				outbox.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+			e := enqueue(t, s, "ORDER0001", t0)
+			sent, errs, err := d.DeliverDue(context.Background(), "pass-1", 10)
+			if err != nil || sent != 0 || len(errs) != 1 {
+				t.Fatalf("sent=%d errs=%+v err=%v", sent, errs, err)
+			}
+			ie := errs[0]
+			if ie.Step != "notifications" || ie.Subject != e.ID || ie.Code != "DELIVERY_FAILED" || !strings.Contains(ie.Message, tc.reason) {
+				t.Fatalf("item error %+v, want a DELIVERY_FAILED mentioning %q", ie, tc.reason)
+			}
+			got := stored(t, s, e.ID)
+			if got.Status != cloudpay.EventPending || got.Attempts != 1 || !got.NextAttemptAt.Equal(t0.Add(15*time.Second)) ||
+				!strings.Contains(got.LastError, tc.reason) {
+				t.Fatalf("stored %+v", got)
+			}
+			for what, text := range map[string]string{"item error": ie.Message, "last error": got.LastError, "log": logs.String()} {
+				if strings.Contains(text, secret) || strings.Contains(text, "tok-in-url") {
+					t.Errorf("the %s shows the secret or the URL: %s", what, text)
+				}
+			}
+		})
+	}
+	if n := len(moved.deliveries()); n != 1 {
+		t.Errorf("the redirecting receiver got %d requests, want 1", n)
+	}
+}
+
+func TestDeliveryOff(t *testing.T) {
+	s := storetest.New(t)
+	clk := &clock{t: t0}
+	rcv := newReceiver(t, always(http.StatusOK))
+	d := newDeliverer(t, s, outbox.Config{Secret: secret}, clk)
+	e := enqueue(t, s, "ORDER0001", t0)
+	sent, errs, err := d.DeliverDue(context.Background(), "pass-1", 10)
+	if sent != 0 || len(errs) != 0 || err != nil {
+		t.Fatalf("sent=%d errs=%v err=%v", sent, errs, err)
+	}
+	if got := stored(t, s, e.ID); got.Status != cloudpay.EventPending || got.Attempts != 0 {
+		t.Fatalf("stored %+v", got)
+	}
+	if n := len(rcv.deliveries()); n != 0 {
+		t.Fatalf("receiver got %d requests", n)
+	}
+	if d.Enabled() {
+		t.Fatal("Enabled without a URL")
+	}
+}
