@@ -127,9 +127,10 @@ func (d *Deliverer) DeliverDue(ctx context.Context, pass string, limit int) (sen
 	if d.cfg.URL == "" {
 		return 0, nil, nil
 	}
-	if limit <= 0 || limit > maxLimit {
+	if limit <= 0 {
 		limit = defaultLimit
 	}
+	limit = min(limit, maxLimit)
 	due, err := d.store.DueEvents(ctx, d.now().UTC(), limit)
 	if err != nil {
 		return 0, nil, fmt.Errorf("deliver events: %w", err)
@@ -153,9 +154,10 @@ func (d *Deliverer) DeliverDue(ctx context.Context, pass string, limit int) (sen
 
 // DeadLetters lists the events whose delivery was given up, newest first.
 func (d *Deliverer) DeadLetters(ctx context.Context, limit int) ([]Letter, error) {
-	if limit <= 0 || limit > maxLimit {
+	if limit <= 0 {
 		limit = defaultLimit
 	}
+	limit = min(limit, maxLimit)
 	evs, err := d.store.DeadEvents(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("dead letters: %w", err)
