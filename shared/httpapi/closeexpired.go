@@ -18,7 +18,8 @@ type JobConfig struct {
 
 // CloseExpired is the close-expired function's handler: POST /run makes
 // one pass of the job (scheduler's token); dead letters for admins.
-func CloseExpired(j *job.Job, dead any, jobCfg JobConfig, admin AdminConfig, log *slog.Logger) http.Handler {
+// dead may be nil when no notification URL is configured.
+func CloseExpired(j *job.Job, dead DeadLetters, jobCfg JobConfig, admin AdminConfig, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("close-expired", log)
 	r.POST("/run", bearer(jobCfg.Tokens), func(c *gin.Context) {
@@ -28,5 +29,10 @@ func CloseExpired(j *job.Job, dead any, jobCfg JobConfig, admin AdminConfig, log
 		}
 		c.JSON(http.StatusOK, j.Run(c))
 	})
+	if dead != nil {
+		h := deadLetterHandlers{dead: dead}
+		r.GET("/dead-letters", bearer(admin.Tokens), h.list)
+		r.POST("/dead-letters/:id/redeliver", bearer(admin.Tokens), h.redeliver)
+	}
 	return r
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 )
 
 // AdminConfig lists the bearer tokens of the merchant's back end; several
@@ -69,6 +70,8 @@ var statuses = map[cloudpay.Code]int{
 	cloudpay.CodeDailyAmountExceeded: http.StatusUnprocessableEntity,
 	cloudpay.CodeRealNameRequired:    http.StatusUnprocessableEntity,
 	cloudpay.CodeWithdrawalState:     http.StatusConflict,
+	outbox.CodeDeliveryFailed:        http.StatusBadGateway,
+	outbox.CodeDeliveryInProgress:    http.StatusConflict,
 	cloudpay.CodeWeChatError:         http.StatusBadGateway,
 	cloudpay.CodeWeChatTimeout:       http.StatusGatewayTimeout,
 	cloudpay.CodeInternal:            http.StatusInternalServerError,

@@ -250,6 +250,18 @@ func TestTwoConcurrentPassesActOnce(t *testing.T) {
 			t.Errorf("%s: %d calls for %d subjects, want %d once each", tc.api, len(calls), len(per), tc.want)
 		}
 	}
+	// Every business event was delivered once, signed.
+	acked, tries, bad := s.receiver.counts()
+	events := s.count("events")
+	sent := reports[0].NotificationsSent + reports[1].NotificationsSent
+	if bad != 0 || int64(len(acked)) != events || int64(sent) != events {
+		t.Fatalf("%d events, %d acknowledged, %d reported sent, %d bad signatures", events, len(acked), sent, bad)
+	}
+	for id, n := range tries {
+		if n != 1 || acked[id] != 1 {
+			t.Fatalf("event %s delivered %d times", id, n)
+		}
+	}
 	t.Logf("pass A %+v", reports[0])
 	t.Logf("pass B %+v", reports[1])
 }
@@ -261,4 +273,46 @@ func subjectOf(c map[string]any, field string) string {
 		return str(body[field])
 	}
 	return str(c["path"])
+}
+
+// The merchant's back end is down longer than the retry window: the event
+// becomes a dead letter that an admin lists and redelivers.
+func TestJobNotificationsDeadLetters(t *testing.T) {
+	s := newStack(t)
+	s.receiver.down.Store(true)
+	s.paid("DEADLTR1", alice, 100)
+	evID := s.events("DEADLTR1")[0].ID
+	for range 40 {
+		rep := s.runJob()
+		if rep.NotificationsSent != 0 {
+			t.Fatalf("sent to a receiver that is down: %+v", rep)
+		}
+		s.advance(time.Hour)
+	}
+	_, tries, _ := s.receiver.counts()
+	if tries[evID] < 3 {
+		t.Fatalf("only %d attempts in 40 hours", tries[evID])
+	}
+	list := s.do("GET", s.jobs.URL+"/dead-letters", nil, admin())
+	letters, _ := list.body["dead_letters"].([]any)
+	if list.status != http.StatusOK || len(letters) != 1 || letters[0].(map[string]any)["id"] != evID {
+		t.Fatalf("dead letters: %d %s", list.status, list.raw)
+	}
+	if r := s.do("GET", s.jobs.URL+"/dead-letters", nil, map[string]string{"Authorization": "Bearer " + jobToken}); r.status != http.StatusUnauthorized {
+		t.Fatalf("dead letters with the job token: %d", r.status)
+	}
+	s.receiver.down.Store(false)
+	re := s.do("POST", s.jobs.URL+"/dead-letters/"+evID+"/redeliver", nil, admin())
+	if re.status != http.StatusOK || re.body["status"] != "delivered" {
+		t.Fatalf("redeliver: %d %s", re.status, re.raw)
+	}
+	if acked, _, bad := s.receiver.counts(); acked[evID] != 1 || bad != 0 {
+		t.Fatalf("receiver acknowledged %d, bad %d", acked[evID], bad)
+	}
+	if r := s.do("POST", s.jobs.URL+"/dead-letters/order.paid:NOPE/redeliver", nil, admin()); r.status != http.StatusNotFound {
+		t.Fatalf("redeliver unknown: %d %s", r.status, r.raw)
+	}
+	if rep := s.runJob(); rep.NotificationsSent != 0 {
+		t.Fatalf("a redelivered letter was sent again: %+v", rep)
+	}
 }

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/storetest"
@@ -56,6 +59,8 @@ type stack struct {
 	// jobs serves close-expired; job makes passes directly.
 	jobs *httptest.Server
 	job  *job.Job
+	// receiver is the merchant's back end receiving business events.
+	receiver *receiver
 	// callbackHandler is swapped to simulate a restart of payment-callback.
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
@@ -146,20 +151,76 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Cleanup(s.withdrawals.Close)
 	}
 	s.restartCallback()
-	s.job = s.newJob()
-	s.jobs = httptest.NewServer(httpapi.CloseExpired(s.job, nil, httpapi.JobConfig{Tokens: []string{jobToken}},
+	s.receiver = newReceiver(t, s.now)
+	deliverer := s.deliverer()
+	s.job = s.newJob(deliverer)
+	s.jobs = httptest.NewServer(httpapi.CloseExpired(s.job, deliverer, httpapi.JobConfig{Tokens: []string{jobToken}},
 		httpapi.AdminConfig{Tokens: []string{adminToken}}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.jobs.Close)
 	return s
+}
+
+const notifySecret = "test-notify-secret"
+
+func (s *stack) deliverer() *outbox.Deliverer {
+	s.t.Helper()
+	d, err := outbox.New(s.openStore(), outbox.Config{URL: s.receiver.srv.URL, Secret: notifySecret, Timeout: 2 * time.Second},
+		nil, outbox.WithClock(s.now))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return d
+}
+
+// receiver plays the merchant's back end: it verifies every delivery's
+// signature and counts acknowledged deliveries per event.
+type receiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	acked map[string]int
+	tries map[string]int
+	bad   int
+	down  atomic.Bool
+}
+
+func newReceiver(t *testing.T, now func() time.Time) *receiver {
+	r := &receiver{acked: map[string]int{}, tries: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		id := req.Header.Get("X-Cloudpay-Event-Id")
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		// The sender signs with the stack's clock, which tests move.
+		if err := outbox.Verify(notifySecret, req.Header.Get(outbox.SignatureHeader), body, now(), 5*time.Minute); err != nil {
+			r.bad++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		r.tries[id]++
+		if r.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		r.acked[id]++
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) counts() (acked, tries map[string]int, bad int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.acked), maps.Clone(r.tries), r.bad
 }
 
 const jobToken = "test-job-token"
 
 // newJob builds a close-expired core on its own store connection, as
 // another instance would be.
-func (s *stack) newJob() *job.Job {
+func (s *stack) newJob(deliverer *outbox.Deliverer) *job.Job {
 	st := s.openStore()
-	opts := []job.Option{job.WithClock(s.now)}
+	opts := []job.Option{job.WithClock(s.now), job.WithOutbox(deliverer)}
 	if s.channel == gateway.V3 {
 		opts = append(opts, job.WithWithdrawals(s.withdrawService(st)))
 	}

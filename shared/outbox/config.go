@@ -97,3 +97,10 @@ func (c Config) check() (Config, error) {
 	}
 	return c, nil
 }
+
+// Validate reports what is wrong with the settings, naming each variable,
+// so a function can refuse to start before it connects to anything.
+func (c Config) Validate() error {
+	_, err := c.check()
+	return err
+}
