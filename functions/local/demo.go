@@ -79,6 +79,8 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 		{"14. The user confirms in wx.requestMerchantTransfer (the simulator); WeChat notifies", "POST",
 			s.base + "/sim/transfers/" + cloudpay.WithdrawalID(openid, no+"-withdraw-1") + "/confirm", nil, nil, 200},
 		{"15. The wallet shows the money paid out", "GET", s.base + "/withdraw/wallet", nil, user, 200},
+		{"16. The scheduled job makes a pass (close-expired, the scheduler's token)", "POST", s.base + "/close-expired/run",
+			nil, map[string]string{"Authorization": "Bearer " + cfg.JobToken}, 200},
 	}
 	for _, st := range steps {
 		if err := w.step(st.title, st.method, st.url, st.body, st.header, st.want); err != nil {

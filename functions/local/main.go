@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
@@ -36,9 +39,14 @@ type config struct {
 	Channel string `env:"PAY_CHANNEL, default=cloudhosting"`
 	// Scene report infos for transfers (scene 1000 needs these two).
 	TransferReportInfos string `env:"WECHATPAY_TRANSFER_REPORT_INFOS, default=活动名称=余额提现;奖励说明=用户提现"`
-	Payment             payment.Config
-	Refund              refund.Config
-	Withdraw            withdraw.Config
+	// close-expired runs on a ticker locally; 0 turns it off.
+	JobInterval time.Duration `env:"JOB_INTERVAL, default=1m"`
+	JobToken    string        `env:"JOB_TOKEN, default=dev-job-token"`
+	Job         job.Config
+	Outbox      outbox.Config // BUSINESS_NOTIFY_URL empty: events stay in the outbox
+	Payment     payment.Config
+	Refund      refund.Config
+	Withdraw    withdraw.Config
 }
 
 func main() {

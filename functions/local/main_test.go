@@ -25,7 +25,7 @@ func TestDemoWalksAWholePayment(t *testing.T) {
 			if err := demo(context.Background(), cfg, &out); err != nil {
 				t.Fatalf("demo: %v\n%s", err, out.String())
 			}
-			want := []string{`"status": "paid"`, "ORDER_PAID", `"refund_id"`, "REFUND_EXCEEDS_PAID", `"package_info"`, `"debited_fen": 3000`, "Demo complete (" + channel}
+			want := []string{`"status": "paid"`, "ORDER_PAID", `"refund_id"`, "REFUND_EXCEEDS_PAID", `"package_info"`, `"debited_fen": 3000`, `"notifications_sent"`, "Demo complete (" + channel}
 			if channel == "cloudhosting" {
 				want = append(want, `"errmsg\":\"ok\"`)
 			}
@@ -56,7 +56,7 @@ func TestUsageNamesEveryRouteAndACurlExample(t *testing.T) {
 	}
 	defer s.close()
 	usage := s.usage(cfg)
-	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/refund/", s.base + "/withdraw/", s.base + "/sim/",
+	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/refund/", s.base + "/withdraw/", s.base + "/close-expired/", s.base + "/sim/",
 		"curl -s -X POST " + s.base + "/create-payment/orders", "Bearer " + cfg.AdminTokens[0]} {
 		if !strings.Contains(usage, want) {
 			t.Errorf("usage lacks %q:\n%s", want, usage)

@@ -16,7 +16,9 @@ import (
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
@@ -30,6 +32,25 @@ type stack struct {
 	base    string // http://127.0.0.1:PORT
 	handler http.Handler
 	closers []func()
+	job     *job.Job
+}
+
+// tick runs a pass of close-expired every interval until ctx ends, as the
+// scheduler does in production.
+func (s *stack) tick(ctx context.Context, every time.Duration) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.job.Run(ctx)
+		}
+	}
 }
 
 func (s *stack) close() {
@@ -39,7 +60,7 @@ func (s *stack) close() {
 }
 
 // functions lists the deployable functions served under their own prefix.
-var functions = []string{"create-payment", "payment-callback", "refund", "withdraw"}
+var functions = []string{"create-payment", "payment-callback", "refund", "withdraw", "close-expired"}
 
 func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*stack, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
@@ -85,6 +106,14 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	s.closers = append(s.closers, refunds.Close)
 	// Transfers exist only on API v3: locally its client is always there.
 	withdrawals := withdraw.New(store, v3, cfg.Withdraw, withdraw.WithLogger(log))
+	deliverer, err := outbox.New(store, cfg.Outbox, nil, outbox.WithLogger(log))
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	j := job.New(store, svc, refunds, cfg.Job, job.WithLogger(log.With("function", "close-expired")),
+		job.WithWithdrawals(withdrawals), job.WithOutbox(deliverer))
+	s.job = j
 	cb := httpapi.Callbacks{Payments: svc, Refunds: refunds, V3: v3, Withdrawals: withdrawals}
 
 	mux := http.NewServeMux()
@@ -94,6 +123,8 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
 	mount(mux, "/refund", httpapi.Refund(refunds, admin, users, log.With("function", "refund")))
 	mount(mux, "/withdraw", httpapi.Withdraw(withdrawals, admin, users, log.With("function", "withdraw")))
+	mount(mux, "/close-expired", httpapi.CloseExpired(j, deliverer, httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, admin,
+		log.With("function", "close-expired")))
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -146,6 +177,7 @@ func (s *stack) usage(cfg config) string {
 	}
 	fmt.Fprintf(&b, "\nstore: %s, database %q\n", store, cfg.Database)
 	fmt.Fprintf(&b, "admin token (ADMIN_TOKENS, development value): %s\n", cfg.AdminTokens[0])
+	fmt.Fprintf(&b, "job token (JOB_TOKEN, development value): %s; close-expired also runs every %s\n", cfg.JobToken, cfg.JobInterval)
 	fmt.Fprintf(&b, "\ntry it:\n")
 	fmt.Fprintf(&b, "  curl -s -X POST %s/create-payment/orders -H 'Authorization: Bearer %s' \\\n", s.base, cfg.AdminTokens[0])
 	fmt.Fprintf(&b, "       -d '{\"openid\":\"oDemoUser0001\",\"amount_fen\":100,\"description\":\"demo\"}'\n")
@@ -169,5 +201,8 @@ func run(ctx context.Context, cfg config) error {
 	}
 	defer s.close()
 	fmt.Fprint(os.Stderr, s.usage(cfg))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.tick(ctx, cfg.JobInterval)
 	return serve.Serve(ctx, serve.Config{}, ln, s.handler, log)
 }
