@@ -3,14 +3,18 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
 // runJob makes one pass through close-expired's HTTP route.
@@ -314,5 +318,23 @@ func TestJobNotificationsDeadLetters(t *testing.T) {
 	}
 	if rep := s.runJob(); rep.NotificationsSent != 0 {
 		t.Fatalf("a redelivered letter was sent again: %+v", rep)
+	}
+}
+
+// On Lambda an EventBridge schedule triggers the same core as POST /run.
+func TestScheduledEventRunsAPass(t *testing.T) {
+	s := newStack(t)
+	s.payWithCallbackHeld("SCHED001", alice, 100)
+	s.advance(6 * time.Minute)
+	var ev events.CloudWatchEvent
+	raw := `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"2026-11-22T07:00:00Z","region":"ap-east-1","resources":[],"detail":{}}`
+	decode(t, []byte(raw), &ev)
+	rep, err := serve.Scheduled(s.job.Run, slog.New(slog.DiscardHandler))(context.Background(), ev)
+	if err != nil || rep.PaidLate != 1 {
+		t.Fatalf("scheduled pass: %+v, %v", rep, err)
+	}
+	if o := s.order("SCHED001"); o.Status != cloudpay.OrderPaid {
+		t.Fatalf("order: %s", o.Status)
 	}
 }
