@@ -18,6 +18,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
@@ -121,7 +122,8 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	users := httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}
 	mount(mux, "/create-payment", httpapi.CreatePayment(svc, admin, users, log.With("function", "create-payment")))
 	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
-	mount(mux, "/refund", httpapi.Refund(refunds, admin, users, log.With("function", "refund")))
+	mount(mux, "/refund", httpapi.Refund(refunds, httpapi.Console{Views: operator.New(store), Dead: deliverer},
+		admin, users, log.With("function", "refund")))
 	mount(mux, "/withdraw", httpapi.Withdraw(withdrawals, admin, users, log.With("function", "withdraw")))
 	mount(mux, "/close-expired", httpapi.CloseExpired(j, deliverer, httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, admin,
 		log.With("function", "close-expired")))

@@ -11,6 +11,8 @@ import (
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/operator"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
@@ -20,6 +22,7 @@ type config struct {
 	Store   mongostore.Config
 	Channel gateway.Config
 	Refund  refund.Config
+	Outbox  outbox.Config // for the console's dead letters
 	Admin   httpapi.AdminConfig
 	Users   httpapi.UserConfig
 }
@@ -37,7 +40,10 @@ func realMain(ctx context.Context) error {
 		return err
 	}
 	log := serve.Logger(cfg.Serve, "refund")
-	// The channel first: its settings are checked before anything connects.
+	// Settings first: they are checked before anything connects.
+	if err := cfg.Outbox.Validate(); err != nil {
+		return err
+	}
 	gw, _, err := gateway.Load(ctx, cfg.Channel, &http.Client{})
 	if err != nil {
 		return err
@@ -49,5 +55,10 @@ func realMain(ctx context.Context) error {
 	defer store.Close(context.Background())
 	svc := refund.New(store, gw, cfg.Refund, refund.WithLogger(log))
 	defer svc.Close() // running batches stop between two refunds
-	return serve.Run(ctx, cfg.Serve, httpapi.Refund(svc, cfg.Admin, cfg.Users, log), log)
+	deliverer, err := outbox.New(store, cfg.Outbox, &http.Client{}, outbox.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	console := httpapi.Console{Views: operator.New(store), Dead: deliverer}
+	return serve.Run(ctx, cfg.Serve, httpapi.Refund(svc, console, cfg.Admin, cfg.Users, log), log)
 }

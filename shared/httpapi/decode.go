@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -157,4 +160,21 @@ func jsonNames(t reflect.Type) map[string]bool {
 		}
 	}
 	return names
+}
+
+// query returns the request's query parameters after refusing unknown and
+// repeated ones; on failure it has written the error response.
+func query(c *gin.Context, allowed []string) (url.Values, bool) {
+	q := c.Request.URL.Query()
+	for name, vs := range q {
+		if !slices.Contains(allowed, name) {
+			fail(c, &cloudpay.Error{Code: cloudpay.CodeUnknownField, Field: name, Message: "unknown query parameter " + strconv.Quote(name)})
+			return nil, false
+		}
+		if len(vs) > 1 {
+			fail(c, cloudpay.FieldError(name, "%s is given more than once", name))
+			return nil, false
+		}
+	}
+	return q, true
 }

@@ -4,21 +4,31 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
+// Console is the operator's console the refund function serves: its read
+// views, dead letters and the page itself. Zero fields leave their routes out.
+type Console struct {
+	Views *operator.Service
+	Dead  DeadLetters
+	Page  http.Handler // the single-page app, served at /admin/
+}
+
 // Refund is the refund function's handler: refunds, batches and reviews
-// for the merchant's back end (bearer), refund requests for users (openid).
-func Refund(svc *refund.Service, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
+// for the merchant's back end (bearer), refund requests for users (openid),
+// and the operator's console.
+func Refund(svc *refund.Service, console Console, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("refund", log)
 	h := refundHandlers{svc: svc}
 	auth := bearer(admin.Tokens)
+	mountConsole(r, console, auth)
 	r.POST("/refunds", auth, h.create)
 	r.GET("/refunds", auth, h.list)
 	r.POST("/refunds/batch", auth, h.createBatch)
@@ -110,47 +120,19 @@ func (h refundHandlers) batch(c *gin.Context) {
 var listParams = []string{"out_trade_no", "status", "openid", "batch_id", "label", "cursor", "limit"}
 
 func (h refundHandlers) list(c *gin.Context) {
-	q := c.Request.URL.Query()
-	for name, vs := range q {
-		if !contains(listParams, name) {
-			fail(c, &cloudpay.Error{Code: cloudpay.CodeUnknownField, Field: name, Message: "unknown query parameter " + strconv.Quote(name)})
-			return
-		}
-		if len(vs) > 1 {
-			fail(c, cloudpay.FieldError(name, "%s is given more than once", name))
-			return
-		}
-	}
-	limit := 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fail(c, cloudpay.FieldError("limit", "limit must be an integer"))
-			return
-		}
-		limit = n
-		if n == 0 {
-			limit = -1 // explicit 0 is out of range, not "the default"
-		}
+	q, ok := query(c, listParams)
+	if !ok {
+		return
 	}
 	page, err := h.svc.List(c, refund.Filter{
 		OutTradeNo: q.Get("out_trade_no"), Status: cloudpay.RefundStatus(q.Get("status")), OpenID: q.Get("openid"),
 		BatchID: q.Get("batch_id"), Label: q.Get("label"),
-	}, q.Get("cursor"), limit)
+	}, q.Get("cursor"), intParam(c, q.Get("limit")))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, page)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 type refundDetail struct {

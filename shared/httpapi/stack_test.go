@@ -20,6 +20,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
@@ -61,6 +62,7 @@ type stack struct {
 	job  *job.Job
 	// receiver is the merchant's back end receiving business events.
 	receiver *receiver
+	deliver  *outbox.Deliverer
 	// callbackHandler is swapped to simulate a restart of payment-callback.
 	callbackHandler atomic.Pointer[http.Handler]
 	clock           atomic.Pointer[time.Time]
@@ -142,7 +144,10 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Cleanup(s.create.Close)
 	s.refund = s.refundService(s.store)
 	t.Cleanup(s.refund.Close)
-	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.AdminConfig{Tokens: []string{adminToken}},
+	s.receiver = newReceiver(t, s.now)
+	s.deliver = s.deliverer()
+	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.Console{Views: operator.New(s.store), Dead: s.deliver},
+		httpapi.AdminConfig{Tokens: []string{adminToken}},
 		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.refunds.Close)
 	if s.channel == gateway.V3 {
@@ -151,10 +156,8 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		t.Cleanup(s.withdrawals.Close)
 	}
 	s.restartCallback()
-	s.receiver = newReceiver(t, s.now)
-	deliverer := s.deliverer()
-	s.job = s.newJob(deliverer)
-	s.jobs = httptest.NewServer(httpapi.CloseExpired(s.job, deliverer, httpapi.JobConfig{Tokens: []string{jobToken}},
+	s.job = s.newJob(s.deliver)
+	s.jobs = httptest.NewServer(httpapi.CloseExpired(s.job, s.deliver, httpapi.JobConfig{Tokens: []string{jobToken}},
 		httpapi.AdminConfig{Tokens: []string{adminToken}}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.jobs.Close)
 	return s

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -75,27 +76,28 @@ func (f RefundFilter) bson() bson.D {
 	return d
 }
 
-// RefundCursor marks where a listing page ended (newest first).
-type RefundCursor struct {
-	CreatedAt   time.Time `json:"t"`
-	OutRefundNo string    `json:"n"`
+// Cursor marks where a listing page ended (newest first): the last
+// document's creation time and _id.
+type Cursor struct {
+	CreatedAt time.Time `json:"t"`
+	ID        string    `json:"n"`
 }
 
 // Encode renders the cursor as an opaque URL-safe token.
-func (c RefundCursor) Encode() string {
+func (c Cursor) Encode() string {
 	b, _ := json.Marshal(c)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// DecodeRefundCursor parses a token made by Encode.
-func DecodeRefundCursor(token string) (RefundCursor, error) {
-	var c RefundCursor
+// DecodeCursor parses a token made by Encode.
+func DecodeCursor(token string) (Cursor, error) {
+	var c Cursor
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err == nil {
 		err = json.Unmarshal(b, &c)
 	}
-	if err != nil || c.OutRefundNo == "" {
-		return RefundCursor{}, cloudpay.FieldError("cursor", "cursor is not one this service returned")
+	if err != nil || c.ID == "" {
+		return Cursor{}, cloudpay.FieldError("cursor", "cursor is not one this service returned")
 	}
 	return c, nil
 }
@@ -108,7 +110,7 @@ type RefundTotals struct {
 
 // ListRefunds returns up to limit refunds after the cursor, newest first,
 // the cursor of the next page ("" at the end) and the filter's totals.
-func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *RefundCursor, limit int) ([]cloudpay.Refund, string, RefundTotals, error) {
+func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *Cursor, limit int) ([]cloudpay.Refund, string, RefundTotals, error) {
 	col := s.db.Collection(colRefunds)
 	filter := f.bson()
 	// Summed here rather than with $group: the embedded store's $sum
@@ -132,31 +134,39 @@ func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *RefundCu
 	if err := cur.Close(ctx); err != nil {
 		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
 	}
+	out, next, err := newestFirst(ctx, col, filter, after, limit, func(r cloudpay.Refund) Cursor {
+		return Cursor{CreatedAt: r.CreatedAt, ID: r.OutRefundNo}
+	})
+	return out, next, totals, err
+}
+
+// newestFirst reads one page of documents matching filter, newest first,
+// after the cursor, and returns the next page's cursor ("" at the end).
+func newestFirst[T any](ctx context.Context, col *mongo.Collection, filter bson.D, after *Cursor, limit int, cursorOf func(T) Cursor) ([]T, string, error) {
 	page := filter
 	if after != nil {
 		page = append(bson.D{}, filter...)
 		page = append(page, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.CreatedAt}}}},
-			bson.D{{Key: "created_at", Value: after.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.OutRefundNo}}}},
+			bson.D{{Key: "created_at", Value: after.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
 		}})
 	}
-	cur, err = col.Find(ctx, page, options.Find().
+	cur, err := col.Find(ctx, page, options.Find().
 		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
 		SetLimit(int64(limit)+1))
 	if err != nil {
-		return nil, "", totals, fmt.Errorf("list refunds: %w", err)
+		return nil, "", fmt.Errorf("list %s: %w", col.Name(), err)
 	}
-	var out []cloudpay.Refund
+	out := []T{}
 	if err := cur.All(ctx, &out); err != nil {
-		return nil, "", totals, fmt.Errorf("list refunds: %w", err)
+		return nil, "", fmt.Errorf("list %s: %w", col.Name(), err)
 	}
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		last := out[len(out)-1]
-		next = RefundCursor{CreatedAt: last.CreatedAt, OutRefundNo: last.OutRefundNo}.Encode()
+		next = cursorOf(out[len(out)-1]).Encode()
 	}
-	return out, next, totals, nil
+	return out, next, nil
 }
 
 // RefundsDue lists refunds in the given status whose turn has come, oldest

@@ -2,11 +2,7 @@ package mongostore
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -70,20 +66,6 @@ func (s *Store) Withdrawal(ctx context.Context, id string) (cloudpay.Withdrawal,
 // SaveWithdrawal overwrites a withdrawal's projection (see SaveRefund).
 func (s *Store) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal) error {
 	return replaceByID(ctx, s.db.Collection(colWithdrawals), w.ID, w)
-}
-
-// Withdrawals lists a user's withdrawals, newest first, up to limit.
-func (s *Store) Withdrawals(ctx context.Context, openid string, limit int) ([]cloudpay.Withdrawal, error) {
-	cur, err := s.db.Collection(colWithdrawals).Find(ctx, bson.D{{Key: "openid", Value: openid}},
-		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("list withdrawals: %w", err)
-	}
-	out := []cloudpay.Withdrawal{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("list withdrawals: %w", err)
-	}
-	return out, nil
 }
 
 // WithdrawalOutcome is the claim that ends a withdrawal: the frozen money

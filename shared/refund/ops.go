@@ -267,9 +267,9 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 	if len(f.BatchID) > 64 || len(f.Label) > maxLabel || !cloudpay.Printable(f.BatchID+f.Label) {
 		return Page{}, cloudpay.FieldError("label", "batch_id and label must be short printable text")
 	}
-	var after *mongostore.RefundCursor
+	var after *mongostore.Cursor
 	if cursor != "" {
-		c, err := mongostore.DecodeRefundCursor(cursor)
+		c, err := mongostore.DecodeCursor(cursor)
 		if err != nil {
 			return Page{}, err
 		}

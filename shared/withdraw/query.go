@@ -68,7 +68,7 @@ const maxList = 100
 
 // Withdrawals lists the user's withdrawals, newest first.
 func (s *Service) Withdrawals(ctx context.Context, openid string) ([]cloudpay.Withdrawal, error) {
-	list, err := s.store.Withdrawals(ctx, openid, maxList)
+	list, err := s.store.ListWithdrawals(ctx, openid, "", maxList)
 	if err != nil {
 		return nil, err
 	}
