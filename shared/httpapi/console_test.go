@@ -50,7 +50,7 @@ func TestConsoleReadRoutes(t *testing.T) {
 		t.Fatalf("dead letters: %d %s", r.status, r.raw)
 	}
 	for _, path := range []string{"/admin/api/orders?status=lost", "/admin/api/orders?from=22-11-2026", "/admin/api/orders?limit=0",
-		"/admin/api/orders?colour=red", "/admin/api/orders?cursor=x", "/admin/api/orders/bad%20no"} {
+		"/admin/api/orders?colour=red", "/admin/api/orders?cursor=x", "/admin/api/orders/bad%20no", "/admin/api/withdrawals?status=lost"} {
 		if r := get(path); r.status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", path, r.status, r.raw)
 		}

@@ -148,6 +148,12 @@ func (s *Service) Withdrawals(ctx context.Context, openid, status string, limit 
 	if openid != "" && !cloudpay.ValidOpenID(openid) {
 		return nil, cloudpay.FieldError("openid", "openid is malformed")
 	}
+	switch st := cloudpay.WithdrawalStatus(status); st {
+	case "", cloudpay.WithdrawalCreated, cloudpay.WithdrawalProcessing, cloudpay.WithdrawalWaitingUser,
+		cloudpay.WithdrawalSucceeded, cloudpay.WithdrawalFailed, cloudpay.WithdrawalCancelled:
+	default:
+		return nil, cloudpay.FieldError("status", "status %q is not a withdrawal status", status)
+	}
 	if limit == 0 {
 		limit = 50
 	}
