@@ -311,6 +311,7 @@ function route() {
   if (!sessionStorage.getItem(TOKEN_KEY)) { showLogin(); return; }
   stopPolling();
   pageError(null);
+  $('#toast').hidden = true;
   routeSeq++;
   const [path, query = ''] = location.hash.replace(/^#/, '').split('?');
   const params = new URLSearchParams(query);
@@ -619,12 +620,14 @@ async function submitBatch(ev) {
 
 function setProgress(p) {
   const pct = p && p.total ? Math.floor((p.done * 100) / p.total) : 0;
-  const bar = $('#batch-progress-bar');
-  bar.style.width = `${pct}%`; // CSSOM, not an inline style attribute: allowed by the CSP
+  // Two segments: succeeded and failed, each its share of the batch. Set
+  // through CSSOM, not a style attribute, which the CSP would refuse.
+  const share = (n) => (p && p.total ? `${(n * 100) / p.total}%` : '0%');
+  $('#batch-progress-bar').style.width = share(p ? p.succeeded : 0);
+  $('#batch-progress-failed').style.width = share(p ? p.failed : 0);
   const box = $('#batch-progress');
   box.setAttribute('aria-valuenow', String(pct));
   box.classList.toggle('complete', !!p && p.done === p.total);
-  box.classList.toggle('has-failures', !!p && p.failed > 0);
   $('#batch-progress-text').textContent = p ? `${p.done} / ${p.total}（${pct}%）` : '加载中…';
   $('#batch-summary').textContent = p
     ? `成功 ${p.succeeded} 笔，失败 ${p.failed} 笔，处理中 ${p.processing} 笔；合计 ${formatFen(p.amount_fen)}，已退 ${formatFen(p.refunded_fen)}`
@@ -723,9 +726,9 @@ function searchWithdrawals(ev) {
 async function deadLettersPage() {
   const data = await api('GET', '/admin/api/dead-letters?limit=100');
   const list = data.dead_letters ?? [];
-  fill($('#dead-letters-table tbody'), list.map((l) => el('tr', { 'data-testid': `dead-letter-row-${l.id}` },
-    td(l.id, 'mono'), td(label(EVENT_TYPE, l.type)), td(l.subject, 'mono'),
-    el('td', {}, badge(EVENT_STATUS, l.status, 'event')), td(String(l.attempts ?? 0), 'num'),
+  fill($('#dead-letters-table tbody'), list.map((l) => el('tr', { 'data-testid': `dead-letter-row-${l.id}`, title: l.id },
+    el('td', {}, label(EVENT_TYPE, l.type), el('div', { class: 'muted mono', text: l.type })), td(l.subject, 'mono'),
+    el('td', {}, badge(EVENT_STATUS, l.status, 'event')), el('td', { class: 'num', 'data-testid': 'attempts', text: String(l.attempts ?? 0) }),
     td(formatTime(l.created_at)), td(formatTime(l.last_attempt_at)), td(l.last_error || '—'),
     el('td', { class: 'actions' }, el('button', {
       type: 'button', class: 'small', 'data-testid': `redeliver-${l.id}`, text: '重新投递', onclick: (ev) => redeliver(l, ev.target),
