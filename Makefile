@@ -34,8 +34,8 @@ check-deps: ## fail if a deployable function links FerretDB
 		if $(GO) list -deps ./functions/$$f | grep -qi ferretdb; then echo "functions/$$f links FerretDB"; exit 1; fi; \
 	done; echo "no deployable function links FerretDB"
 
-bench: ## binary sizes, start-up, RSS, callback throughput; Go benchmarks
-	$(GO) run ./bench/harness
+bench: ## binary and image sizes, start-up, idle RSS, callback storm, refund batch -> bench/results.md (BENCHFLAGS="-runs 5 ..."); Go benchmarks
+	$(GO) run ./bench/harness $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/
 
 lint:

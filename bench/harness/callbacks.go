@@ -33,12 +33,10 @@ const (
 )
 
 type stormConfig struct {
-	createBin, callbackBin string
-	callbackPort           int
-	env                    baseEnv
-	store                  *embeddedmongo.Server
-	sim                    *wechatsim.Simulator
-	orders, clients        int
+	create, callback *proc // create-payment and payment-callback, on callbackDB
+	env              baseEnv
+	sim              *wechatsim.Simulator
+	orders, clients  int
 }
 
 type callbackResult struct {
@@ -53,38 +51,42 @@ type callbackResult struct {
 // some race the original.
 func lag(clients int) int { return max(clients/2, 1) }
 
-// callbackStorm runs create-payment and payment-callback, prepares paid
-// orders whose callbacks were dropped, then delivers every callback twice.
-func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error) {
-	res := callbackResult{clients: cfg.clients, orders: cfg.orders, requests: 2 * cfg.orders}
-	callback, err := startHealthy(ctx, cfg.callbackBin, "payment-callback", cfg.callbackPort, cfg.env)
+// payStack starts payment-callback on callbackPort (the simulator's callback
+// address) and create-payment, both on callbackDB; stop stops both.
+func payStack(ctx context.Context, bins map[string]string, callbackPort int, env baseEnv, store *embeddedmongo.Server) (create, callback *proc, stop func(), err error) {
+	callback, err = startHealthy(ctx, bins["payment-callback"], "payment-callback", callbackPort, env)
 	if err != nil {
-		return res, err
+		return nil, nil, nil, err
 	}
-	defer callback.stop()
 	// payment-callback created the collections at start-up; as every local
 	// user of the embedded store does, make its _id lookups indexed.
-	if err := cfg.store.IndexIDs(ctx, callbackDB); err != nil {
-		return res, err
+	if err := store.IndexIDs(ctx, callbackDB); err != nil {
+		_ = callback.stop()
+		return nil, nil, nil, err
 	}
 	port, err := freePort()
-	if err != nil {
-		return res, err
+	if err == nil {
+		create, err = startHealthy(ctx, bins["create-payment"], "create-payment", port, env)
 	}
-	create, err := startHealthy(ctx, cfg.createBin, "create-payment", port, cfg.env)
 	if err != nil {
-		return res, err
+		_ = callback.stop()
+		return nil, nil, nil, err
 	}
-	defer create.stop()
+	return create, callback, func() { _ = create.stop(); _ = callback.stop() }, nil
+}
 
+// callbackStorm prepares paid orders whose callbacks were dropped, then
+// delivers every callback twice to payment-callback.
+func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error) {
+	res := callbackResult{clients: cfg.clients, orders: cfg.orders, requests: 2 * cfg.orders}
 	prepStart := time.Now()
-	bodies, err := prepare(ctx, cfg, create.url)
+	bodies, err := prepare(ctx, cfg, cfg.create.url)
 	if err != nil {
 		return res, err
 	}
 	progress("callbacks: %d orders paid with their callbacks held back in %s", len(bodies), time.Since(prepStart).Round(time.Millisecond))
 
-	lat, acked, problems, elapsed := fire(ctx, callback.url+"/callbacks/pay", bodies, cfg.clients)
+	lat, acked, problems, elapsed := fire(ctx, cfg.callback.url+"/callbacks/pay", bodies, cfg.clients)
 	res.requests, res.acked, res.problems = len(lat), acked, problems
 	if len(lat) < 2*cfg.orders {
 		res.problems = append(res.problems, fmt.Sprintf("only %d of %d callbacks were sent within %s", len(lat), 2*cfg.orders, fireBudget))
@@ -93,7 +95,7 @@ func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error)
 	res.p50MS, res.p99MS = percentile(lat, 50), percentile(lat, 99)
 	progress("callbacks: %d sent in %s", len(lat), elapsed.Round(time.Millisecond))
 	if acked < len(lat) {
-		res.problems = append(res.problems, logLines(callback, 3)...)
+		res.problems = append(res.problems, logLines(cfg.callback, 3)...)
 	}
 
 	var why []string
@@ -103,7 +105,7 @@ func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error)
 }
 
 func startHealthy(ctx context.Context, bin, name string, port int, env baseEnv) (*proc, error) {
-	p, started, err := start(bin, name, port, env.vars(port, callbackDB))
+	p, started, err := start(bin, name, port, env.vars(name, port, callbackDB))
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
 const (
@@ -25,16 +27,23 @@ const (
 	stopTimeout   = 10 * time.Second
 )
 
-// baseEnv is what every function gets, as a deployment would set it.
+// baseEnv is what the functions are given, as template.yaml gives it on the
+// Cloud Hosting channel, pointed at the harness's store and simulator.
 type baseEnv struct {
 	storeURI, simURL string
+	callbackURL      string // payment-callback's base URL
 }
+
+// v3Keys are the functions deployed with the merchant's API v3 keys on the
+// Cloud Hosting channel: withdraw transfers with them, payment-callback
+// verifies transfer notifications, close-expired settles withdrawals.
+var v3Keys = map[string]bool{"withdraw": true, "payment-callback": true, "close-expired": true}
 
 // vars is the complete environment of a function process: nothing is
 // inherited, so a PAY_CHANNEL or AWS_LAMBDA_RUNTIME_API in the caller's
 // shell cannot change what is measured.
-func (e baseEnv) vars(port int, database string) []string {
-	return []string{
+func (e baseEnv) vars(name string, port int, database string) []string {
+	vars := []string{
 		"PORT=" + strconv.Itoa(port),
 		"MONGODB_URI=" + e.storeURI,
 		"MONGODB_DATABASE=" + database,
@@ -44,6 +53,25 @@ func (e baseEnv) vars(port int, database string) []string {
 		"CLOUDHOSTING_ENV_ID=" + envID,
 		"LOG_LEVEL=error",
 	}
+	if v3Keys[name] {
+		// The simulator's development keys; its v3 side signs with them.
+		vars = append(vars,
+			"WECHATPAY_MCH_ID="+wechatsim.DevMchID,
+			"WECHATPAY_APPID="+wechatsim.DefaultAppID,
+			"WECHATPAY_MCH_SERIAL="+wechatsim.DevMerchantSerial,
+			"WECHATPAY_PRIVATE_KEY="+wechatsim.DevMerchantPrivateKeyPEM,
+			"WECHATPAY_APIV3_KEY="+wechatsim.DevAPIv3Key,
+			"WECHATPAY_PUBLIC_KEY="+wechatsim.DevPlatformPublicKeyPEM,
+			"WECHATPAY_PUBLIC_KEY_ID="+wechatsim.DevPublicKeyID,
+			"WECHATPAY_API_URL="+e.simURL,
+			"WECHATPAY_NOTIFY_URL="+e.callbackURL+"/callbacks/v3",
+			"WECHATPAY_TRANSFER_REPORT_INFOS=活动名称=余额提现;奖励说明=用户提现",
+		)
+	}
+	if name == "close-expired" {
+		vars = append(vars, "JOB_TOKEN="+jobToken)
+	}
+	return vars
 }
 
 // freePort asks the kernel for a loopback port nobody uses right now.
@@ -152,6 +180,7 @@ func (p *proc) rssMB() (float64, error) {
 
 type startupRow struct {
 	name                             string
+	image                            string // MB, or why there is none
 	binaryMB, medianMS, p90MS, rssMB float64
 }
 
@@ -166,7 +195,7 @@ func measureStartup(ctx context.Context, bin, name string, env baseEnv, runs int
 		if err != nil {
 			return row, err
 		}
-		p, started, err := start(bin, name, port, env.vars(port, "bench_startup"))
+		p, started, err := start(bin, name, port, env.vars(name, port, "bench_startup"))
 		if err != nil {
 			return row, err
 		}
