@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/console"
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
@@ -122,7 +123,7 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	users := httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}
 	mount(mux, "/create-payment", httpapi.CreatePayment(svc, admin, users, log.With("function", "create-payment")))
 	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
-	mount(mux, "/refund", httpapi.Refund(refunds, httpapi.Console{Views: operator.New(store), Dead: deliverer},
+	mount(mux, "/refund", httpapi.Refund(refunds, httpapi.Console{Views: operator.New(store), Dead: deliverer, Page: console.Handler()},
 		admin, users, log.With("function", "refund")))
 	mount(mux, "/withdraw", httpapi.Withdraw(withdrawals, admin, users, log.With("function", "withdraw")))
 	mount(mux, "/close-expired", httpapi.CloseExpired(j, deliverer, httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, admin,
@@ -172,6 +173,7 @@ func (s *stack) usage(cfg config) string {
 	for _, f := range functions {
 		fmt.Fprintf(&b, "  %-18s %s/%s/\n", f, s.base, f)
 	}
+	fmt.Fprintf(&b, "  %-18s %s/refund/admin/  (the operator's console; log in with the admin token)\n", "console", s.base)
 	fmt.Fprintf(&b, "  %-18s %s/sim/  (WeChat Pay simulator: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "simulator", s.base)
 	store := "embedded FerretDB (SQLite) in " + cfg.DataDir
 	if cfg.MongoURI != "" {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/cloudpay/cloudpay/shared/console"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
@@ -59,6 +60,6 @@ func realMain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	console := httpapi.Console{Views: operator.New(store), Dead: deliverer}
-	return serve.Run(ctx, cfg.Serve, httpapi.Refund(svc, console, cfg.Admin, cfg.Users, log), log)
+	ops := httpapi.Console{Views: operator.New(store), Dead: deliverer, Page: console.Handler()}
+	return serve.Run(ctx, cfg.Serve, httpapi.Refund(svc, ops, cfg.Admin, cfg.Users, log), log)
 }

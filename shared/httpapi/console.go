@@ -14,7 +14,13 @@ import (
 func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
 	if c.Page != nil {
 		page := gin.WrapH(http.StripPrefix("/admin", c.Page))
-		r.GET("/admin", func(ctx *gin.Context) { ctx.Redirect(http.StatusMovedPermanently, ctx.Request.URL.Path+"/") })
+		// Relative, so it also works behind a prefix (/refund/admin locally).
+		// A relative Location, written by hand (http.Redirect would resolve
+		// it against the stripped path), so it works behind a prefix too.
+		r.GET("/admin", func(ctx *gin.Context) {
+			ctx.Header("Location", "admin/")
+			ctx.Status(http.StatusMovedPermanently)
+		})
 		r.GET("/admin/", page)
 		r.GET("/admin/:file", page)
 	}

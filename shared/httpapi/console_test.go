@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +61,31 @@ func TestConsoleReadRoutes(t *testing.T) {
 	}
 	if r := s.do("GET", s.refunds.URL+"/admin/api/orders", nil, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", r.status)
+	}
+}
+
+// The refund function serves the console's page at /admin/ without a token
+// (the page asks for one), and its API only with one.
+func TestConsolePageIsServed(t *testing.T) {
+	s := newStack(t)
+	page := s.do("GET", s.refunds.URL+"/admin/", nil, nil)
+	if page.status != http.StatusOK || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(page.header.Get("Content-Security-Policy"), "default-src 'self'") {
+		t.Fatalf("page: %d %v", page.status, page.header)
+	}
+	req, _ := http.NewRequest("GET", s.refunds.URL+"/admin", nil)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "admin/" {
+		t.Fatalf("/admin: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if r := s.do("GET", s.refunds.URL+"/admin/app.js", nil, nil); r.status != http.StatusOK {
+		t.Fatalf("app.js: %d", r.status)
+	}
+	if r := s.do("GET", s.refunds.URL+"/admin/secrets.txt", nil, nil); r.status != http.StatusNotFound {
+		t.Fatalf("other files: %d", r.status)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/console"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
@@ -146,7 +147,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Cleanup(s.refund.Close)
 	s.receiver = newReceiver(t, s.now)
 	s.deliver = s.deliverer()
-	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.Console{Views: operator.New(s.store), Dead: s.deliver},
+	s.refunds = httptest.NewServer(httpapi.Refund(s.refund, httpapi.Console{Views: operator.New(s.store), Dead: s.deliver, Page: console.Handler()},
 		httpapi.AdminConfig{Tokens: []string{adminToken}},
 		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.refunds.Close)
