@@ -1,8 +1,8 @@
 // Command launcher is the entry point of the all-in-one image (Dockerfile,
-// target all): it runs the function named by the FUNCTION environment
-// variable, one of the binaries beside it in /app. Cloud Hosting sets
-// environment variables per service but may not pass build arguments, so one
-// image serves as every service.
+// FUNCTION=all), where /function links to /app/launcher: it runs the function
+// named by the FUNCTION environment variable, one of the binaries beside it in
+// /app. Cloud Hosting sets environment variables per service but may not pass
+// build arguments, so one image serves as every service.
 //
 // It execs rather than starting a child: the function becomes PID 1 and gets
 // the platform's SIGTERM itself, so its graceful shutdown works unchanged.
@@ -19,6 +19,7 @@ import (
 )
 
 func main() {
+	// The real path, not the /function link: the functions sit beside it.
 	self, err := os.Executable()
 	if err != nil {
 		self = "/app/launcher"
