@@ -152,7 +152,7 @@ func TestConsoleInChromium(t *testing.T) {
 		// By status, then by date: today in Beijing holds them all, yesterday none.
 		b.click(`#orders-status option[value="unpaid"]`)
 		b.click("#orders-submit")
-		b.waitFor("only the unpaid order", 10*time.Second, func() (bool, error) {
+		b.waitFor("only the unpaid order", 30*time.Second, func() (bool, error) {
 			rows := b.findAll("#orders-table tbody tr")
 			return len(rows) == 1 && strings.Contains(b.text("#orders-table tbody"), "COURSE0002"), nil
 		})
@@ -164,7 +164,7 @@ func TestConsoleInChromium(t *testing.T) {
 		b.click("#orders-reset")
 		b.typeInto("#orders-out-trade-no", "COURSE0001")
 		b.click("#orders-submit")
-		b.waitFor("one order found", 10*time.Second, func() (bool, error) {
+		b.waitFor("one order found", 30*time.Second, func() (bool, error) {
 			return len(b.findAll("#orders-table tbody tr")) == 1 && strings.Contains(b.text("#orders-table tbody"), "COURSE0001"), nil
 		})
 		b.click(`[data-testid="order-link-COURSE0001"]`)
@@ -202,7 +202,7 @@ func TestConsoleInChromium(t *testing.T) {
 		// A double click submits once; the dialog's key would make a second
 		// submission the same refund anyway.
 		b.exec(`const f = document.querySelector('#refund-form'); f.requestSubmit(); f.requestSubmit();`)
-		b.waitFor("the dialog to close", 10*time.Second, func() (bool, error) {
+		b.waitFor("the dialog to close", 30*time.Second, func() (bool, error) {
 			return b.exec(`return document.querySelector('#refund-dialog').open`) == false, nil
 		})
 		b.waitText("#order-refundable", "¥16.40")
@@ -263,16 +263,16 @@ func TestConsoleInChromium(t *testing.T) {
 
 		// Two refunds fail at WeChat; the rest are slow enough to watch.
 		api.call("POST", "/sim/faults", map[string]any{"api": "refund", "mode": "fail", "count": 2, "code": "SYSTEM_ERROR"}, nil, 201)
-		api.call("POST", "/sim/faults", map[string]any{"api": "refund", "mode": "delay", "count": 18, "delay_ms": 700}, nil, 201)
+		api.call("POST", "/sim/faults", map[string]any{"api": "refund", "mode": "delay", "count": 18, "delay_ms": 400}, nil, 201)
 		b.exec(`const f = document.querySelector('#batch-confirm-form'); f.requestSubmit(); f.requestSubmit();`)
 		b.el("#batch-run")
-		b.waitFor("the progress bar between 0 and 100 %", 15*time.Second, func() (bool, error) {
+		b.waitFor("the progress bar between 0 and 100 %", 30*time.Second, func() (bool, error) {
 			v := b.exec(`return Number(document.querySelector('#batch-progress').getAttribute('aria-valuenow'))`)
 			n, _ := v.(float64)
 			return n > 0 && n < 100, nil
 		})
 		b.screenshot(filepath.Join(screenshots, "batch-progress.png"))
-		b.waitFor("the progress bar at 100 %", 20*time.Second, func() (bool, error) {
+		b.waitFor("the progress bar at 100 %", 60*time.Second, func() (bool, error) {
 			return b.exec(`return document.querySelector('#batch-progress').getAttribute('aria-valuenow')`) == "100", nil
 		})
 		b.waitText("#batch-progress-text", "20 / 20（100%）")
@@ -312,7 +312,9 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 
 		b.click("#batch-retry")
-		b.waitText("#batch-summary", "成功 20 笔，失败 0 笔")
+		b.waitFor("every item to succeed after the retry", 60*time.Second, func() (bool, error) {
+			return strings.Contains(b.text("#batch-summary"), "成功 20 笔，失败 0 笔"), nil
+		})
 		b.waitText("#batch-progress-text", "20 / 20（100%）")
 		if n := len(b.findAll("#batch-results tbody tr.failed")); n != 0 {
 			t.Errorf("%d rows still failed after the retry", n)
@@ -334,7 +336,7 @@ func TestConsoleInChromium(t *testing.T) {
 		b.click(`[data-testid="approve-` + approve + `"]`)
 		b.typeInto("#review-note", "同意，已核实")
 		b.click("#review-submit")
-		b.waitFor("the approved request to leave the queue", 10*time.Second, func() (bool, error) {
+		b.waitFor("the approved request to leave the queue", 30*time.Second, func() (bool, error) {
 			id, err := b.find(`[data-testid="request-row-` + approve + `"]`)
 			return id == "", err
 		})
@@ -383,7 +385,7 @@ func TestConsoleInChromium(t *testing.T) {
 		receiverOK.Store(true)
 		b.click(`[data-testid="redeliver-` + id + `"]`)
 		b.waitText("#toast", "已重新投递")
-		b.waitFor("the letter to leave the list", 10*time.Second, func() (bool, error) {
+		b.waitFor("the letter to leave the list", 30*time.Second, func() (bool, error) {
 			e, err := b.find(row)
 			return e == "", err
 		})
@@ -531,7 +533,7 @@ func (c *stackClient) paidOrder(no, openid string, fen int64, description string
 	c.call("POST", "/create-payment/orders", map[string]any{"out_trade_no": no, "openid": openid, "amount_fen": fen, "description": description}, nil, 201)
 	c.call("POST", "/create-payment/payments", map[string]any{"out_trade_no": no}, user(openid), 200)
 	c.call("POST", "/sim/pay", map[string]any{"out_trade_no": no}, map[string]string{}, 200)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for c.call("GET", "/create-payment/orders/"+no, nil, nil, 200)["status"] != "paid" {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("order %s not paid", no)
@@ -550,7 +552,7 @@ func (c *stackClient) simCalls(api string) int {
 
 func (c *stackClient) waitRefund(no, status string) {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		r := c.call("GET", "/refund/refunds/"+no, nil, nil, 200)
 		if r["status"] == status {

@@ -221,7 +221,7 @@ func (b *browser) waitFor(what string, timeout time.Duration, cond func() (bool,
 func (b *browser) el(css string) string {
 	b.t.Helper()
 	var id string
-	b.waitFor("element "+css, 10*time.Second, func() (bool, error) {
+	b.waitFor("element "+css, 30*time.Second, func() (bool, error) {
 		var err error
 		id, err = b.find(css)
 		if id == "" || err != nil {
@@ -262,7 +262,9 @@ func (b *browser) text(css string) string {
 // waitText waits until the element's text contains want.
 func (b *browser) waitText(css, want string) {
 	b.t.Helper()
-	b.waitFor(fmt.Sprintf("%q in %s", want, css), 15*time.Second, func() (bool, error) {
+	// Generous: under a full `make test` (-race, every package at once)
+	// the embedded store makes some steps ten times slower.
+	b.waitFor(fmt.Sprintf("%q in %s", want, css), 30*time.Second, func() (bool, error) {
 		id, err := b.find(css)
 		if id == "" || err != nil {
 			return false, err
