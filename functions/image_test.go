@@ -26,7 +26,7 @@ import (
 )
 
 // The path `make image` takes where no Docker engine runs: podman builds the
-// prebuilt stages of the Dockerfile from `make build`'s binaries. Both kinds
+// prebuilt stage of the Dockerfile from `make build`'s binaries. Both kinds
 // of image are built, taken apart and run the way Cloud Hosting runs them:
 // non-root on port 80, every function answering /healthz against a real
 // store, the all-in-one image choosing its function by FUNCTION.
