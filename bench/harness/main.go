@@ -132,6 +132,7 @@ func run(ctx context.Context, opt settings) error {
 	defer simSrv.Close()
 
 	env := baseEnv{storeURI: store.URI(), simURL: simSrv.URL, callbackURL: cbURL}
+	load := loadAverage()
 	var rows []startupRow
 	for _, name := range names {
 		progress("start-up: %s, %d runs", name, opt.runs)
@@ -159,7 +160,7 @@ func run(ctx context.Context, opt settings) error {
 
 	tables := render(rows, cb, rb)
 	fmt.Print(tables)
-	doc := header(ctx, root) + "\n" + tables + notes(opt) + fmt.Sprintf("\nHarness wall time: %s.\n", time.Since(started).Round(time.Second))
+	doc := header(ctx, root, load) + "\n" + tables + notes(opt) + fmt.Sprintf("\nHarness wall time: %s.\n", time.Since(started).Round(time.Second))
 	out := opt.out
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
@@ -257,7 +258,7 @@ func build(ctx context.Context, root, dir, name string) (string, float64, error)
 	return bin, float64(fi.Size()) / (1 << 20), nil
 }
 
-func header(ctx context.Context, root string) string {
+func header(ctx context.Context, root, load string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# cloudpay benchmarks\n\n")
 	fmt.Fprintf(&b, "- date: %s\n", time.Now().UTC().Format(time.RFC3339))
@@ -266,11 +267,20 @@ func header(ctx context.Context, root string) string {
 	fmt.Fprintf(&b, "- cpu: %s\n", cpuModel())
 	fmt.Fprintf(&b, "- memory: %s\n", procField("/proc/meminfo", "MemTotal"))
 	fmt.Fprintf(&b, "- os/arch: %s/%s\n", runtime.GOOS, runtime.GOARCH)
-	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
+	if load != "" {
 		// Other work on the machine moves start-up times most.
-		fmt.Fprintf(&b, "- load average (1, 5, 15 min) at the start: %s\n", strings.Join(strings.Fields(string(raw))[:3], ", "))
+		fmt.Fprintf(&b, "- load average (1, 5, 15 min) before the start-up runs, the harness's own builds included: %s\n", load)
 	}
 	return b.String()
+}
+
+// loadAverage is /proc/loadavg's three averages, or "" where there is none.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(raw)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], ", ")
+	}
+	return ""
 }
 
 // goVersion is the toolchain that built the functions (`go version`), which
