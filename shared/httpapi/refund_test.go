@@ -640,3 +640,58 @@ func TestRefundCrashPointsAreRepaired(t *testing.T) {
 		t.Fatalf("late callback changed the ledger: %+v", e)
 	}
 }
+
+// A full refund was reserved, then the process died before the refund was
+// written: the same request again finds its own reservation instead of
+// being refused because of it.
+func TestFullRefundRetryAfterACrashFindsItsOwnReservation(t *testing.T) {
+	s := newStack(t, withManualRefunds())
+	ctx := context.Background()
+	s.paid("CRASHFULL", alice, 1000)
+	no := cloudpay.OutRefundNoForKey("k-full")
+	now := time.Now().UTC()
+	snapshot := cloudpay.Refund{OutRefundNo: no, OutTradeNo: "CRASHFULL", OpenID: alice, AmountFen: 1000, TotalFen: 1000,
+		Status: cloudpay.RefundApproved, Round: 1, Source: cloudpay.SourceAdmin, IdempotencyKey: "k-full",
+		CreatedAt: now, UpdatedAt: now, NotBefore: now}
+	if _, _, err := s.store.AppendRefundEntry(ctx, "CRASHFULL", "reserve:"+no+":1",
+		func(cloudpay.RefundEntry, bool) (cloudpay.RefundEntry, error) {
+			return cloudpay.RefundEntry{Kind: cloudpay.EntryReserve, OutRefundNo: no, AmountFen: 1000, PaidFen: 1000,
+				ReservedFen: 1000, Count: 1, Slot: now, NextSlot: now.Add(time.Minute), Refund: &snapshot}, nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.postRefund("CRASHFULL", 1000, "k-full")
+	if r.status != http.StatusOK || r.body["out_refund_no"] != no || r.body["status"] != "processing" {
+		t.Fatalf("retry after the crash: %d %s", r.status, r.raw)
+	}
+	if e := s.ledger("CRASHFULL"); e.Seq != 1 || e.ReservedFen != 1000 {
+		t.Fatalf("ledger: %+v", e)
+	}
+}
+
+// A refund call that got no answer may still be on its way: a retry (or
+// the job) that finds nothing at WeChat waits for the attempt's lease
+// before sending again.
+func TestRefundNotSentAgainWhileTheLastCallMayBeInFlight(t *testing.T) {
+	s := newStack(t, withManualRefunds())
+	s.paid("INFLIGHT1", alice, 1000)
+	s.fault("refund", "fail", 1, map[string]any{"code": "-1"}) // no verdict, and nothing at WeChat
+	r := s.postRefund("INFLIGHT1", 300, "k-inflight")
+	no := str(r.body["out_refund_no"])
+	if r.body["status"] != "processing" {
+		t.Fatalf("refund without an answer: %s", r.raw)
+	}
+	retry := func() response { return s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()) }
+	if rr := retry(); rr.status != http.StatusOK || len(s.simCalls("refund")) != 1 {
+		t.Fatalf("retry within the lease sent again: %d %s, %d calls", rr.status, rr.raw, len(s.simCalls("refund")))
+	}
+	s.advance(3 * time.Minute)
+	if rr := retry(); rr.body["status"] != "processing" || len(s.simCalls("refund")) != 2 {
+		t.Fatalf("retry after the lease: %s, %d calls", rr.raw, len(s.simCalls("refund")))
+	}
+	for _, c := range s.simCalls("refund") {
+		if got, fen := refundCall(t, c); got != no || fen != 300 {
+			t.Fatalf("sent %s for %d", got, fen)
+		}
+	}
+}

@@ -403,3 +403,33 @@ func TestUnconfirmedWithdrawalExpires(t *testing.T) {
 	}
 	s.checkWallet(alice)
 }
+
+// A withdrawal of the whole balance froze the money, then the process died
+// before writing the withdrawal: the user's retry with the same key must
+// find that freeze, not be refused for lack of balance by it.
+func TestWithdrawalRetryAfterACrashFindsItsOwnFreeze(t *testing.T) {
+	s := newStack(t, withChannel(gateway.V3))
+	ctx := context.Background()
+	s.credit(alice, "c-crash", 500)
+	id := cloudpay.WithdrawalID(alice, "wd-all")
+	now := time.Now().UTC()
+	snapshot := cloudpay.Withdrawal{ID: id, OpenID: alice, AmountFen: 500, IdempotencyKey: "wd-all",
+		Status: cloudpay.WithdrawalCreated, MchID: wechatsim.DevMchID, CreatedAt: now, UpdatedAt: now}
+	if _, _, err := s.store.AppendWalletEntry(ctx, alice, "freeze:"+id, func(tail cloudpay.WalletEntry, _ bool) (cloudpay.WalletEntry, error) {
+		return cloudpay.WalletEntry{Kind: cloudpay.EntryFreeze, AmountFen: 500, WithdrawalID: id, Withdrawal: &snapshot,
+			CreditedFen: tail.CreditedFen, AvailableFen: tail.AvailableFen - 500, FrozenFen: 500,
+			Day: cloudpay.BeijingDay(now), DayCount: 1, DayFen: 500, CreatedAt: now}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.withdraw(alice, 500, "wd-all")
+	if r.status != http.StatusOK || r.body["id"] != id || r.body["status"] != "waiting_user" {
+		t.Fatalf("retry after the crash: %d %s", r.status, r.raw)
+	}
+	if w := s.wallet(alice); w.FrozenFen != 500 || w.AvailableFen != 0 {
+		t.Fatalf("wallet: %+v", w)
+	}
+	if n := len(s.checkWallet(alice)); n != 2 {
+		t.Fatalf("%d ledger entries, want credit and one freeze", n)
+	}
+}

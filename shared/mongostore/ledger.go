@@ -53,6 +53,15 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next Next[E
 	for range maxLedgerRetries {
 		e, err := next(tail, found)
 		if err != nil {
+			// The rules may refuse because of our own movement, made by an
+			// earlier attempt that died before its caller recorded it (a
+			// freeze of the whole balance refuses its own retry): the
+			// movement that exists is the answer.
+			if held, herr := l.byRef(ctx, ref); herr != nil {
+				return zero, false, herr
+			} else if held != nil {
+				return *held, false, nil
+			}
 			return zero, false, err
 		}
 		seq := int64(0)

@@ -52,6 +52,11 @@ func (s *Store) ClaimAttempt(ctx context.Context, subject string, n int, now tim
 	return insertOnce(ctx, s.db.Collection(colAttempts), a.ID, a)
 }
 
+// AttemptAt reads the claim of attempt n on subject, if any.
+func (s *Store) AttemptAt(ctx context.Context, subject string, n int) (Attempt, bool, error) {
+	return findByID[Attempt](ctx, s.db.Collection(colAttempts), fmt.Sprintf("%s:%d", subject, n))
+}
+
 // RefundFilter selects refunds for a listing; empty fields match anything.
 type RefundFilter struct {
 	OutTradeNo string

@@ -245,9 +245,18 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 			"refund %s exists for another order or amount", r.OutRefundNo)
 	}
 	r = *e.Refund
-	r, _, err = s.store.InsertRefund(ctx, r)
+	held, _, err = s.store.InsertRefund(ctx, r)
 	if err != nil {
 		return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)
+	}
+	if held.Round < r.Round {
+		// A batch run recorded a refusal (round 0) while this reservation
+		// was being made: the reservation is the truth.
+		if err := s.store.SaveRefund(ctx, r); err != nil {
+			return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)
+		}
+	} else {
+		r = held
 	}
 	r, err = s.resume(ctx, r)
 	return r, appended, err

@@ -34,6 +34,17 @@ func (s *Service) resume(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 // answer (or its absence) left it; an error only when the store failed.
 func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
 	now := s.clock()
+	if r.Status == cloudpay.RefundProcessing && r.Attempts > 0 {
+		// The last call may still be on its way to WeChat (a query that
+		// finds nothing proves nothing yet): not again within its lease.
+		a, found, err := s.store.AttemptAt(ctx, r.OutRefundNo, r.Attempts)
+		if err != nil {
+			return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+		}
+		if found && now.Sub(a.StartedAt) < attemptLease {
+			return r, nil
+		}
+	}
 	n := r.Attempts + 1
 	for {
 		a, won, err := s.store.ClaimAttempt(ctx, r.OutRefundNo, n, now)

@@ -132,6 +132,17 @@ const settleTimeout = 15 * time.Second
 // that the withdrawal is processing.
 func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, error) {
 	now := s.clock()
+	if w.Status != cloudpay.WithdrawalCreated && w.Attempts > 0 {
+		// The last call may still be on its way to WeChat: not again
+		// within its lease.
+		a, found, err := s.store.AttemptAt(ctx, w.ID, w.Attempts)
+		if err != nil {
+			return w, fmt.Errorf("send withdrawal %s: %w", w.ID, err)
+		}
+		if found && now.Sub(a.StartedAt) < attemptLease {
+			return w, nil
+		}
+	}
 	n := w.Attempts + 1
 	for {
 		a, won, err := s.store.ClaimAttempt(ctx, w.ID, n, now)
@@ -181,9 +192,10 @@ var retryableCodes = map[string]bool{
 // failed records a call that created no bill that we know of.
 func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr error) (cloudpay.Withdrawal, error) {
 	w.LastError, w.UpdatedAt = failureOf(callErr), s.clock()
-	if cloudpay.ErrorCode(callErr) == cloudpay.CodeInvalidField {
-		// Refused here before anything was sent (a setting such as
-		// WITHDRAW_REMARK that WeChat would refuse): nothing exists at WeChat.
+	if cloudpay.ErrorCode(callErr) == cloudpay.CodeInvalidField && w.Attempts == 1 {
+		// Refused here before anything was ever sent (a setting such as
+		// WITHDRAW_REMARK that WeChat would refuse): nothing exists at
+		// WeChat. After an earlier attempt, WeChat must say so first.
 		s.log.ErrorContext(ctx, "transfer not sent: refused before calling WeChat", "withdrawal_id", w.ID, "error", callErr)
 		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
 	}
