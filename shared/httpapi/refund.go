@@ -183,9 +183,10 @@ func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, 
 }
 
 type refundRequestRequest struct {
-	OutTradeNo string `json:"out_trade_no"`
-	AmountFen  int64  `json:"amount_fen"`
-	Reason     string `json:"reason"`
+	OutTradeNo     string `json:"out_trade_no"`
+	AmountFen      int64  `json:"amount_fen"`
+	Reason         string `json:"reason"`
+	IdempotencyKey string `json:"idempotency_key"` // optional
 }
 
 func (h refundHandlers) request(c *gin.Context) {
@@ -193,10 +194,14 @@ func (h refundHandlers) request(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	r, err := h.svc.Request(c, c.GetString(openIDKey), req.OutTradeNo, cloudpay.Fen(req.AmountFen), req.Reason)
+	r, created, err := h.svc.Request(c, c.GetString(openIDKey), req.OutTradeNo, cloudpay.Fen(req.AmountFen), req.Reason, req.IdempotencyKey)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusCreated, r)
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	c.JSON(status, r)
 }

@@ -695,3 +695,28 @@ func TestRefundNotSentAgainWhileTheLastCallMayBeInFlight(t *testing.T) {
 		}
 	}
 }
+
+// A user's refund request sent twice with its idempotency key (a double tap,
+// a retry after a timeout) is one request.
+func TestRefundRequestWithAKeyIsMadeOnce(t *testing.T) {
+	s := newStack(t, withManualRefunds())
+	s.paid("REQKEY01", alice, 1000)
+	send := func(fen int64) response {
+		return s.do("POST", s.refunds.URL+"/refund-requests", map[string]any{
+			"out_trade_no": "REQKEY01", "amount_fen": fen, "reason": "cannot attend", "idempotency_key": "form-7f3a"}, user(alice))
+	}
+	first := send(400)
+	if first.status != http.StatusCreated || first.body["status"] != "pending_review" {
+		t.Fatalf("request: %d %s", first.status, first.raw)
+	}
+	again := send(400)
+	if again.status != http.StatusOK || again.body["out_refund_no"] != first.body["out_refund_no"] {
+		t.Fatalf("same request again: %d %s", again.status, again.raw)
+	}
+	if other := send(500); other.status != http.StatusConflict || other.errorCode() != "REFUND_CONFLICT" {
+		t.Fatalf("same key, other amount: %d %s", other.status, other.raw)
+	}
+	if e := s.ledger("REQKEY01"); e.ReservedFen != 400 || e.Count != 1 {
+		t.Fatalf("ledger: %+v", e)
+	}
+}

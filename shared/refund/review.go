@@ -9,24 +9,33 @@ import (
 
 // Request records a user's request to refund their own paid order. The
 // amount is reserved at once (so requests can never add up to more than was
-// paid) and waits for an admin's review.
-func (s *Service) Request(ctx context.Context, openid, outTradeNo string, amount cloudpay.Fen, reason string) (cloudpay.Refund, error) {
+// paid) and waits for an admin's review. With an idempotency key (the
+// mini-program makes one per form), the same request again returns the same
+// refund (created false), even after a crash between its two writes;
+// without one, every call is a new request.
+func (s *Service) Request(ctx context.Context, openid, outTradeNo string, amount cloudpay.Fen, reason, key string) (cloudpay.Refund, bool, error) {
 	if err := validateRefund(outTradeNo, amount, reason); err != nil {
-		return cloudpay.Refund{}, err
+		return cloudpay.Refund{}, false, err
+	}
+	no := cloudpay.NewOutRefundNo(s.clock())
+	if key != "" {
+		if err := validateKey("idempotency_key", key); err != nil {
+			return cloudpay.Refund{}, false, err
+		}
+		no = cloudpay.OutRefundNoForKey("user:" + openid + "\x00" + key)
 	}
 	o, err := s.store.Order(ctx, outTradeNo)
 	if err != nil {
-		return cloudpay.Refund{}, err
+		return cloudpay.Refund{}, false, err
 	}
 	if o.OpenID != openid {
-		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeForbidden, "order %s belongs to another user", outTradeNo)
+		return cloudpay.Refund{}, false, cloudpay.Errorf(cloudpay.CodeForbidden, "order %s belongs to another user", outTradeNo)
 	}
 	r := cloudpay.Refund{
-		OutRefundNo: cloudpay.NewOutRefundNo(s.clock()), OutTradeNo: outTradeNo,
-		AmountFen: amount, Reason: reason, Source: cloudpay.SourceUser,
+		OutRefundNo: no, OutTradeNo: outTradeNo, AmountFen: amount, Reason: reason, Source: cloudpay.SourceUser,
+		IdempotencyKey: key,
 	}
-	r, _, err = s.create(ctx, r)
-	return r, err
+	return s.create(ctx, r)
 }
 
 // Approve lets a requested refund go to WeChat, in its turn.
