@@ -80,11 +80,7 @@ func (h createPaymentHandlers) createOrder(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, viewOrder(o))
+	c.JSON(orExisting(created, http.StatusCreated), viewOrder(o))
 }
 
 func (h createPaymentHandlers) getOrder(c *gin.Context) {

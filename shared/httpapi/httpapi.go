@@ -253,3 +253,12 @@ func clientIP(c *gin.Context) string {
 	}
 	return c.RemoteIP()
 }
+
+// orExisting is the status of a create: fresh (201, or 202 for work that
+// goes on) or 200 when the same request found what it made before.
+func orExisting(created bool, fresh int) int {
+	if created {
+		return fresh
+	}
+	return http.StatusOK
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
@@ -336,5 +337,47 @@ func TestScheduledEventRunsAPass(t *testing.T) {
 	}
 	if o := s.order("SCHED001"); o.Status != cloudpay.OrderPaid {
 		t.Fatalf("order: %s", o.Status)
+	}
+}
+
+// A refund WeChat refused for now is retried by the job with backoff, with
+// the same out_refund_no, and no more than the retry budget allows.
+func TestJobRetriesRefundsWithBackoffWithinTheBudget(t *testing.T) {
+	s := newStack(t, withManualRefunds(), withRefundConfig(refund.Config{MinInterval: time.Minute, RetryBudget: 3}))
+	s.paid("JOBRETRY1", alice, 1000)
+	s.fault("refund", "fail", 3, map[string]any{"code": "SYSTEM_ERROR"})
+	no := str(s.postRefund("JOBRETRY1", 500, "k-job-retry").body["out_refund_no"])
+	if rep := s.runJob(); rep.RefundsRetried != 0 {
+		t.Fatalf("retried before the backoff: %+v", rep)
+	}
+	s.advance(2 * time.Minute) // past the first backoff (1 min)
+	if rep := s.runJob(); rep.RefundsRetried != 1 {
+		t.Fatalf("first retry: %+v", rep)
+	}
+	s.advance(6 * time.Minute) // past the second (5 min)
+	if rep := s.runJob(); rep.RefundsRetried != 1 {
+		t.Fatalf("second retry: %+v", rep)
+	}
+	// Three attempts made, all refused: the budget is spent.
+	s.advance(time.Hour)
+	if rep := s.runJob(); rep.RefundsRetried != 0 {
+		t.Fatalf("retried beyond the budget: %+v", rep)
+	}
+	doc := s.refundDoc(no)
+	if doc.Status != cloudpay.RefundFailed || !doc.Retryable || doc.Attempts != 3 {
+		t.Fatalf("refund: %+v", doc)
+	}
+	calls := s.simCalls("refund")
+	for _, c := range calls {
+		if got, fen := refundCall(t, c); got != no || fen != 500 {
+			t.Fatalf("sent %s for %d", got, fen)
+		}
+	}
+	if len(calls) != 3 {
+		t.Fatalf("%d refund calls, want 3", len(calls))
+	}
+	// An admin can still retry it by hand; WeChat is healthy now.
+	if r := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); r.body["status"] != "processing" {
+		t.Fatalf("manual retry: %s", r.raw)
 	}
 }

@@ -64,11 +64,7 @@ func (h refundHandlers) create(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusAccepted
-	}
-	c.JSON(status, r)
+	c.JSON(orExisting(created, http.StatusAccepted), r)
 }
 
 type batchRequest struct {
@@ -101,11 +97,7 @@ func (h refundHandlers) createBatch(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusAccepted
-	}
-	c.JSON(status, gin.H{"batch_id": id, "created": created})
+	c.JSON(orExisting(created, http.StatusAccepted), gin.H{"batch_id": id, "created": created})
 }
 
 func (h refundHandlers) batch(c *gin.Context) {
@@ -199,9 +191,5 @@ func (h refundHandlers) request(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, r)
+	c.JSON(orExisting(created, http.StatusCreated), r)
 }

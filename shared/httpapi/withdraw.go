@@ -49,11 +49,7 @@ func (h withdrawHandlers) credit(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, gin.H{"credit_id": req.CreditID, "amount_fen": req.AmountFen, "created": created, "wallet": w})
+	c.JSON(orExisting(created, http.StatusCreated), gin.H{"credit_id": req.CreditID, "amount_fen": req.AmountFen, "created": created, "wallet": w})
 }
 
 type profileRequest struct {
@@ -105,11 +101,7 @@ func (h withdrawHandlers) withdraw(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	c.JSON(status, w)
+	c.JSON(orExisting(created, http.StatusCreated), w)
 }
 
 func (h withdrawHandlers) list(c *gin.Context) {

@@ -132,7 +132,7 @@ func (s *Service) RunBatch(ctx context.Context, id string) error {
 		if wait <= 0 {
 			return nil
 		}
-		if !s.sleep(ctx, wait) {
+		if !sleepCtx(ctx, wait) {
 			return ctx.Err()
 		}
 	}
@@ -155,20 +155,13 @@ func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore
 		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate:
 		now := s.clock()
 		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
-		r.LastError = &cloudpay.Failure{Code: string(cloudpay.ErrorCode(err)), Message: message(err)}
+		r.LastError = cloudpay.FailureOf(err)
 		if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
 			s.log.ErrorContext(ctx, "record refused batch item", "out_refund_no", r.OutRefundNo, "error", err)
 		}
 	default:
 		s.log.ErrorContext(ctx, "batch item", "batch_id", b.ID, "out_refund_no", r.OutRefundNo, "error", err)
 	}
-}
-
-func message(err error) string {
-	if e, ok := err.(*cloudpay.Error); ok {
-		return e.Message
-	}
-	return err.Error()
 }
 
 // sendBatchDue sends the batch's queued items whose turn has come and

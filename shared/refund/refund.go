@@ -45,7 +45,6 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
-	sleep func(ctx context.Context, d time.Duration) bool
 	rate  limiter
 
 	inFlight, peak atomic.Int64
@@ -61,12 +60,6 @@ type Option func(*Service)
 
 // WithClock replaces the clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithSleep replaces how a batch waits for queued refunds' turn (tests
-// that move a fake clock instead).
-func WithSleep(sleep func(ctx context.Context, d time.Duration) bool) Option {
-	return func(s *Service) { s.sleep = sleep }
-}
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -91,7 +84,7 @@ func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Servi
 	if cfg.RetryBudget <= 0 {
 		cfg.RetryBudget = 8
 	}
-	s := &Service{store: store, gw: gw, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now, sleep: sleepCtx}
+	s := &Service{store: store, gw: gw, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now}
 	s.rate.every = time.Second / time.Duration(cfg.RatePerSecond)
 	s.base, s.stop = context.WithCancel(context.Background())
 	for _, o := range opts {
@@ -348,22 +341,3 @@ func endRef(outRefundNo string, round int) string {
 	return fmt.Sprintf("end:%s:%d", outRefundNo, round)
 }
 func reviewRef(outRefundNo string) string { return "review:" + outRefundNo }
-
-// Refundable reports an order's refund totals from its ledger.
-func (s *Service) Refundable(ctx context.Context, outTradeNo string) (cloudpay.RefundEntry, error) {
-	tail, found, err := s.store.RefundLedgerTail(ctx, outTradeNo)
-	if err != nil {
-		return cloudpay.RefundEntry{}, fmt.Errorf("refundable: %w", err)
-	}
-	if found {
-		return tail, nil
-	}
-	st, ok, err := s.store.Settlement(ctx, outTradeNo)
-	if err != nil {
-		return cloudpay.RefundEntry{}, fmt.Errorf("refundable: %w", err)
-	}
-	if !ok || st.Outcome != cloudpay.SettledPaid {
-		return cloudpay.RefundEntry{}, nil
-	}
-	return first(st), nil
-}

@@ -3,7 +3,6 @@ package refund
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -101,57 +100,16 @@ func (s *Service) call(ctx context.Context, r cloudpay.Refund) (cloudpay.RefundR
 	})
 }
 
-// Failure classes of a call to WeChat.
-type failure int
-
-const (
-	failUnknown   failure = iota // no answer: the refund may or may not exist
-	failRetryable                // refused for now: same out_refund_no later
-	failFinal                    // refused for good
-)
-
-// retryableCodes are WeChat's codes that mean "not now" (v3 and v2 names).
-var retryableCodes = map[string]bool{
-	"SYSTEM_ERROR": true, "SYSTEMERROR": true, "FREQUENCY_LIMITED": true, "RATELIMIT_EXCEEDED": true,
-	"NOT_ENOUGH": true, "NOTENOUGH": true, "SERVICE_UNAVAILABLE": true, "BIZERR_NEED_RETRY": true,
-	"ERROR": true, // v2: "retry with the same parameters"
-}
-
-func classify(err error) failure {
-	we, ok := cloudpay.WeChatErrorOf(err)
-	if !ok {
-		// No verdict from WeChat (a timeout, unreachable, a reply we could
-		// not read): nothing says the refund was not made.
-		return failUnknown
-	}
-	if retryableCodes[we.Code] || we.HTTPStatus == http.StatusTooManyRequests || we.HTTPStatus >= 500 {
-		return failRetryable
-	}
-	return failFinal
-}
-
-func failureOf(err error) *cloudpay.Failure {
-	if we, ok := cloudpay.WeChatErrorOf(err); ok {
-		return &cloudpay.Failure{Code: we.Code, Message: we.Message}
-	}
-	code := cloudpay.ErrorCode(err)
-	msg := "WeChat Pay did not answer"
-	if e, ok := err.(*cloudpay.Error); ok {
-		msg = e.Message
-	}
-	return &cloudpay.Failure{Code: string(code), Message: msg}
-}
-
 // failed records a call that brought no refund.
 func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) (cloudpay.Refund, error) {
-	r.LastError = failureOf(callErr)
+	r.LastError = cloudpay.FailureOf(callErr)
 	r.UpdatedAt = s.clock()
-	switch classify(callErr) {
-	case failUnknown:
+	switch cloudpay.ClassifyCall(callErr) {
+	case cloudpay.CallUnknown:
 		// Stays processing: a query or a callback will say what happened.
 		s.log.WarnContext(ctx, "refund call without answer", "out_refund_no", r.OutRefundNo, "error", callErr)
 		return s.saveProgress(ctx, r)
-	case failRetryable:
+	case cloudpay.CallRetryable:
 		s.log.WarnContext(ctx, "refund refused for now", "out_refund_no", r.OutRefundNo, "error", callErr)
 		r.Status, r.Retryable = cloudpay.RefundFailed, true
 		return s.saveProgress(ctx, r)

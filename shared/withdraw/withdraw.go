@@ -181,11 +181,3 @@ func (s *Service) SetRealName(ctx context.Context, openid, name string) error {
 	}
 	return s.store.SaveProfile(ctx, mongostore.Profile{OpenID: openid, RealName: name, UpdatedAt: s.clock()})
 }
-
-// Ledger returns a user's wallet movements, oldest first.
-func (s *Service) Ledger(ctx context.Context, openid string) ([]cloudpay.WalletEntry, error) {
-	if err := validOpenID(openid); err != nil {
-		return nil, err
-	}
-	return s.store.WalletLedger(ctx, openid)
-}

@@ -2,9 +2,7 @@ package withdraw
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -183,15 +181,9 @@ func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 	return s.apply(ctx, w, res)
 }
 
-// retryableCodes are WeChat's codes that mean "not now": the same
-// out_bill_no may be sent again later.
-var retryableCodes = map[string]bool{
-	"SYSTEM_ERROR": true, "FREQUENCY_LIMITED": true, "RATELIMIT_EXCEEDED": true, "NOT_ENOUGH": true, "SERVICE_UNAVAILABLE": true,
-}
-
 // failed records a call that created no bill that we know of.
 func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr error) (cloudpay.Withdrawal, error) {
-	w.LastError, w.UpdatedAt = failureOf(callErr), s.clock()
+	w.LastError, w.UpdatedAt = cloudpay.FailureOf(callErr), s.clock()
 	if cloudpay.ErrorCode(callErr) == cloudpay.CodeInvalidField && w.Attempts == 1 {
 		// Refused here before anything was ever sent (a setting such as
 		// WITHDRAW_REMARK that WeChat would refuse): nothing exists at
@@ -199,8 +191,7 @@ func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr err
 		s.log.ErrorContext(ctx, "transfer not sent: refused before calling WeChat", "withdrawal_id", w.ID, "error", callErr)
 		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
 	}
-	we, refused := cloudpay.WeChatErrorOf(callErr)
-	if !refused || retryableCodes[we.Code] || we.HTTPStatus == http.StatusTooManyRequests || we.HTTPStatus >= 500 {
+	if cloudpay.ClassifyCall(callErr) != cloudpay.CallFinal {
 		// Unknown, or "not now": the money stays frozen under the same
 		// out_bill_no until WeChat gives a final answer.
 		s.log.WarnContext(ctx, "transfer not confirmed; money stays frozen", "withdrawal_id", w.ID, "error", callErr)
@@ -216,19 +207,7 @@ func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr err
 	if res.State != cloudpay.TransferNotExist {
 		return s.apply(ctx, w, res)
 	}
-	return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: we.Code})
-}
-
-func failureOf(err error) *cloudpay.Failure {
-	if we, ok := cloudpay.WeChatErrorOf(err); ok {
-		return &cloudpay.Failure{Code: we.Code, Message: we.Message}
-	}
-	msg := "WeChat Pay did not answer"
-	var e *cloudpay.Error
-	if errors.As(err, &e) {
-		msg = e.Message
-	}
-	return &cloudpay.Failure{Code: string(cloudpay.ErrorCode(err)), Message: msg}
+	return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: w.LastError.Code})
 }
 
 // errMismatch marks an answer from WeChat that does not fit our withdrawal.
