@@ -4,8 +4,11 @@ FUNCTIONS := $(filter-out local,$(patsubst functions/%/main.go,%,$(wildcard func
 FUNCTION  ?= create-payment
 BUILDFLAGS = -trimpath -ldflags "-s -w" -tags nomsgpack
 FUZZTIME  ?= 20s
+# staticcheck for make lint, pinned (.ci/run installs the same version with go install).
+STATICCHECK_VERSION = v0.8.2
+STATICCHECK_PKG     = honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: run demo test test-short fuzz build check-deps bench lint image clean
+.PHONY: run demo test test-short screenshots fuzz build check-deps bench lint image clean
 
 run: ## all functions + embedded store + WeChat Pay simulator on :8080
 	$(GO) run ./functions/local
@@ -16,6 +19,16 @@ demo: ## walk one whole payment against a private local stack
 test: ## every test: unit, end-to-end, concurrency, faults, fuzz seeds
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## fast lane: every package in -short mode, no race detector
+	$(GO) test -short -count=1 ./...
+
+# The console test writes its screenshots to bin/console-screenshots (gitignored);
+# this refreshes the committed ones the README links. It needs /usr/bin/chromium and
+# /usr/bin/chromedriver: without them the test would skip and refresh nothing.
+screenshots: ## refresh docs/console/*.png from the console test in headless Chromium
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { echo "make screenshots: needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)" >&2; exit 1; }
+	CONSOLE_SCREENSHOTS=docs/console $(GO) test -count=1 -run '^TestConsoleInChromium$$' -v ./functions/local
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeRequests -fuzztime=$(FUZZTIME) ./shared/httpapi
@@ -38,9 +51,22 @@ bench: ## binary and image sizes, start-up, idle RSS, callback storm, refund bat
 	$(GO) run ./bench/harness $(BENCHFLAGS)
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/
 
-lint:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+# gofmt checks the Go files git knows or would add (not deleted ones) and fails on its
+# own errors too (a file that does not parse). staticcheck runs from go install's
+# directory when that holds the pinned version, else through go run pkg@version
+# (neither touches go.mod).
+lint: ## gofmt, go vet, staticcheck
+	@files=$$(git ls-files -co --exclude-standard -- '*.go' | while read -r f; do [ ! -e "$$f" ] || echo "$$f"; done); \
+	[ -n "$$files" ] || { echo "lint: no Go files" >&2; exit 1; }; \
+	out=$$(gofmt -l $$files) || exit 1; \
+	[ -z "$$out" ] || { echo "gofmt -l (run gofmt -w on these):"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	@bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+	if "$$bin/staticcheck" -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION:v%=%))'; then \
+		echo "$$bin/staticcheck ./..."; "$$bin/staticcheck" ./...; \
+	else \
+		echo "$(GO) run $(STATICCHECK_PKG) ./..."; $(GO) run $(STATICCHECK_PKG) ./...; \
+	fi
 
 # Container images (Dockerfile header): FUNCTION=<name> for one function, FUNCTION=all for
 # the all-in-one image (FUNCTION chosen at run time). With a Docker engine, docker builds

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -21,9 +22,24 @@ import (
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
 
-// screenshots is where the console test writes a picture of each page
-// (the README links it).
-var screenshots = filepath.Join("..", "..", "docs", "console")
+// screenshots is where the console test writes a picture of each page:
+// bin/console-screenshots (gitignored) by default, so a test run leaves the
+// work tree clean; CONSOLE_SCREENSHOTS names another directory, relative to
+// the repository root unless absolute. `make screenshots` sets it to
+// docs/console to refresh the committed pictures the README links.
+var screenshots = screenshotDir(os.Getenv("CONSOLE_SCREENSHOTS"))
+
+func screenshotDir(dir string) string {
+	root := filepath.Join("..", "..") // go test runs in functions/local
+	switch {
+	case dir == "":
+		return filepath.Join(root, "bin", "console-screenshots")
+	case filepath.IsAbs(dir):
+		return dir
+	default:
+		return filepath.Join(root, dir)
+	}
+}
 
 // The operator's console, end to end in headless Chromium against the whole
 // local stack: log in, find a paid order and refund part of it, run a batch
