@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/storetest"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -126,7 +127,7 @@ func BenchmarkConfirmPaymentDuplicate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if v, err := s.svc.ConfirmPayment(ctx, hint); err != nil || v != payment.Recorded {
+			if v, err := s.svc.Confirm(ctx, hint); err != nil || v != wechat.Recorded {
 				b.Fatalf("first callback: %v %v, want recorded", v, err)
 			}
 			for b.Loop() {
@@ -137,7 +138,7 @@ func BenchmarkConfirmPaymentDuplicate(b *testing.B) {
 					}
 					continue
 				}
-				if v, err := s.svc.ConfirmPayment(ctx, hint); err != nil || v != payment.AlreadyRecorded {
+				if v, err := s.svc.Confirm(ctx, hint); err != nil || v != wechat.AlreadyRecorded {
 					b.Fatalf("duplicate callback: %v %v, want already_recorded", v, err)
 				}
 			}

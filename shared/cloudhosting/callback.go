@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // payCallback is the camelCase body Cloud Hosting POSTs to the container.
@@ -20,15 +21,15 @@ type payCallback struct {
 
 // ParsePayCallback reads a pay callback into a hint. It never panics; a body
 // that names no valid order is an error.
-func ParsePayCallback(raw []byte) (cloudpay.PayHint, error) {
+func ParsePayCallback(raw []byte) (wechat.PayHint, error) {
 	var cb payCallback
 	if err := json.Unmarshal(raw, &cb); err != nil {
-		return cloudpay.PayHint{}, fmt.Errorf("pay callback is not the expected JSON: %w", err)
+		return wechat.PayHint{}, fmt.Errorf("pay callback is not the expected JSON: %w", err)
 	}
 	if !cloudpay.ValidOutTradeNo(cb.OutTradeNo) {
-		return cloudpay.PayHint{}, fmt.Errorf("pay callback has no valid outTradeNo")
+		return wechat.PayHint{}, fmt.Errorf("pay callback has no valid outTradeNo")
 	}
-	hint := cloudpay.PayHint{
+	hint := wechat.PayHint{
 		OutTradeNo: cb.OutTradeNo, TransactionID: cb.TransactionID,
 		MchID: cb.SubMchID, OpenID: cb.SubOpenID,
 	}
@@ -50,18 +51,18 @@ type refundCallback struct {
 // ParseRefundCallback reads a refund callback into a hint. It never panics;
 // a body that names no valid refund is an error. A status it does not know
 // is left empty: the hint only says which refund to query.
-func ParseRefundCallback(raw []byte) (cloudpay.RefundHint, error) {
+func ParseRefundCallback(raw []byte) (wechat.RefundHint, error) {
 	var cb refundCallback
 	if err := json.Unmarshal(raw, &cb); err != nil {
-		return cloudpay.RefundHint{}, fmt.Errorf("refund callback is not the expected JSON: %w", err)
+		return wechat.RefundHint{}, fmt.Errorf("refund callback is not the expected JSON: %w", err)
 	}
 	if !cloudpay.ValidOutRefundNo(cb.OutRefundNo) {
-		return cloudpay.RefundHint{}, fmt.Errorf("refund callback has no valid outRefundNo")
+		return wechat.RefundHint{}, fmt.Errorf("refund callback has no valid outRefundNo")
 	}
 	if cb.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(cb.OutTradeNo) {
-		return cloudpay.RefundHint{}, fmt.Errorf("refund callback has an invalid outTradeNo")
+		return wechat.RefundHint{}, fmt.Errorf("refund callback has an invalid outTradeNo")
 	}
-	return cloudpay.RefundHint{
+	return wechat.RefundHint{
 		OutRefundNo: cb.OutRefundNo, OutTradeNo: cb.OutTradeNo, MchID: cb.SubMchID,
 		State: refundStates[cb.RefundStatus],
 	}, nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 func TestParsePayCallback(t *testing.T) {
@@ -13,21 +14,21 @@ func TestParsePayCallback(t *testing.T) {
 		name    string
 		body    string
 		wantErr bool
-		want    cloudpay.PayHint
+		want    wechat.PayHint
 	}{
 		{"genuine", `{"returnCode":"SUCCESS","resultCode":"SUCCESS","subMchId":"19","subOpenid":"oU","totalFee":25,"transactionId":"42","outTradeNo":"ORDER1","extra":[1]}`,
-			false, cloudpay.PayHint{OutTradeNo: "ORDER1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", HasTotal: true}},
+			false, wechat.PayHint{OutTradeNo: "ORDER1", TransactionID: "42", TotalFen: 25, MchID: "19", OpenID: "oU", HasTotal: true}},
 		{"business failure", `{"returnCode":"SUCCESS","resultCode":"FAIL","outTradeNo":"ORDER1","totalFee":1}`,
-			false, cloudpay.PayHint{OutTradeNo: "ORDER1", TotalFen: 1, HasTotal: true}},
-		{"no amount", `{"outTradeNo":"ORDER1"}`, false, cloudpay.PayHint{OutTradeNo: "ORDER1"}},
-		{"no order", `{"returnCode":"SUCCESS"}`, true, cloudpay.PayHint{}},
-		{"bad order number", `{"outTradeNo":"a b"}`, true, cloudpay.PayHint{}},
-		{"amount as text", `{"outTradeNo":"ORDER1","totalFee":"25"}`, false, cloudpay.PayHint{OutTradeNo: "ORDER1", TotalFen: 25, HasTotal: true}},
-		{"amount as non-numeric text", `{"outTradeNo":"ORDER1","totalFee":"25.0"}`, true, cloudpay.PayHint{}},
-		{"negative amount", `{"outTradeNo":"ORDER1","totalFee":-1}`, true, cloudpay.PayHint{}},
-		{"amount beyond int64", `{"outTradeNo":"ORDER1","totalFee":99999999999999999999}`, true, cloudpay.PayHint{}},
-		{"fractional amount", `{"outTradeNo":"ORDER1","totalFee":2.5}`, true, cloudpay.PayHint{}},
-		{"not JSON", `returnCode=SUCCESS`, true, cloudpay.PayHint{}},
+			false, wechat.PayHint{OutTradeNo: "ORDER1", TotalFen: 1, HasTotal: true}},
+		{"no amount", `{"outTradeNo":"ORDER1"}`, false, wechat.PayHint{OutTradeNo: "ORDER1"}},
+		{"no order", `{"returnCode":"SUCCESS"}`, true, wechat.PayHint{}},
+		{"bad order number", `{"outTradeNo":"a b"}`, true, wechat.PayHint{}},
+		{"amount as text", `{"outTradeNo":"ORDER1","totalFee":"25"}`, false, wechat.PayHint{OutTradeNo: "ORDER1", TotalFen: 25, HasTotal: true}},
+		{"amount as non-numeric text", `{"outTradeNo":"ORDER1","totalFee":"25.0"}`, true, wechat.PayHint{}},
+		{"negative amount", `{"outTradeNo":"ORDER1","totalFee":-1}`, true, wechat.PayHint{}},
+		{"amount beyond int64", `{"outTradeNo":"ORDER1","totalFee":99999999999999999999}`, true, wechat.PayHint{}},
+		{"fractional amount", `{"outTradeNo":"ORDER1","totalFee":2.5}`, true, wechat.PayHint{}},
+		{"not JSON", `returnCode=SUCCESS`, true, wechat.PayHint{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := cloudhosting.ParsePayCallback([]byte(tc.body))
@@ -58,20 +59,20 @@ func TestParseRefundCallback(t *testing.T) {
 		name    string
 		body    string
 		wantErr bool
-		want    cloudpay.RefundHint
+		want    wechat.RefundHint
 	}{
 		{"success", `{"returnCode":"SUCCESS","subMchId":"19","outTradeNo":"ORDER1","outRefundNo":"R-1@x","refundId":"50","refundStatus":"SUCCESS","refundFee":1,"extra":{}}`,
-			false, cloudpay.RefundHint{OutRefundNo: "R-1@x", OutTradeNo: "ORDER1", MchID: "19", State: cloudpay.RefundStateSuccess}},
-		{"abnormal", `{"outRefundNo":"R1","refundStatus":"CHANGE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateAbnormal}},
-		{"closed", `{"outRefundNo":"R1","refundStatus":"REFUNDCLOSE"}`, false, cloudpay.RefundHint{OutRefundNo: "R1", State: cloudpay.RefundStateClosed}},
-		{"unknown status is only a trigger", `{"outRefundNo":"R1","refundStatus":"WHATEVER"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
-		{"amounts as text", `{"outRefundNo":"R1","refundFee":"1","totalFee":"2"}`, false, cloudpay.RefundHint{OutRefundNo: "R1"}},
-		{"no refund number", `{"outTradeNo":"ORDER1","refundStatus":"SUCCESS"}`, true, cloudpay.RefundHint{}},
-		{"bad refund number", `{"outRefundNo":"R 1"}`, true, cloudpay.RefundHint{}},
-		{"refund number too long", `{"outRefundNo":"` + strings.Repeat("R", 65) + `"}`, true, cloudpay.RefundHint{}},
-		{"bad order number", `{"outRefundNo":"R1","outTradeNo":"A/1"}`, true, cloudpay.RefundHint{}},
-		{"refund number not a string", `{"outRefundNo":1}`, true, cloudpay.RefundHint{}},
-		{"not JSON", `outRefundNo=R1`, true, cloudpay.RefundHint{}},
+			false, wechat.RefundHint{OutRefundNo: "R-1@x", OutTradeNo: "ORDER1", MchID: "19", State: wechat.RefundSuccess}},
+		{"abnormal", `{"outRefundNo":"R1","refundStatus":"CHANGE"}`, false, wechat.RefundHint{OutRefundNo: "R1", State: wechat.RefundAbnormal}},
+		{"closed", `{"outRefundNo":"R1","refundStatus":"REFUNDCLOSE"}`, false, wechat.RefundHint{OutRefundNo: "R1", State: wechat.RefundClosed}},
+		{"unknown status is only a trigger", `{"outRefundNo":"R1","refundStatus":"WHATEVER"}`, false, wechat.RefundHint{OutRefundNo: "R1"}},
+		{"amounts as text", `{"outRefundNo":"R1","refundFee":"1","totalFee":"2"}`, false, wechat.RefundHint{OutRefundNo: "R1"}},
+		{"no refund number", `{"outTradeNo":"ORDER1","refundStatus":"SUCCESS"}`, true, wechat.RefundHint{}},
+		{"bad refund number", `{"outRefundNo":"R 1"}`, true, wechat.RefundHint{}},
+		{"refund number too long", `{"outRefundNo":"` + strings.Repeat("R", 65) + `"}`, true, wechat.RefundHint{}},
+		{"bad order number", `{"outRefundNo":"R1","outTradeNo":"A/1"}`, true, wechat.RefundHint{}},
+		{"refund number not a string", `{"outRefundNo":1}`, true, wechat.RefundHint{}},
+		{"not JSON", `outRefundNo=R1`, true, wechat.RefundHint{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := cloudhosting.ParseRefundCallback([]byte(tc.body))

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Config is the channel's settings. The callback container is where WeChat
@@ -99,10 +100,10 @@ type result struct {
 
 // Prepay creates WeChat's side of the order and returns what
 // wx.requestPayment needs. The amount is the stored order's.
-func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string, cloudpay.PaymentParams, error) {
+func (c *Client) Prepay(ctx context.Context, req wechat.PrepayRequest) (string, wechat.PaymentParams, error) {
 	envID, err := c.envID(req.EnvID, "pay")
 	if err != nil {
-		return "", cloudpay.PaymentParams{}, err
+		return "", wechat.PaymentParams{}, err
 	}
 	o := req.Order
 	body := unifiedOrderRequest{
@@ -115,22 +116,22 @@ func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string
 	}
 	var resp struct {
 		result
-		PrepayID string                 `json:"prepay_id"`
-		Payment  cloudpay.PaymentParams `json:"payment"`
+		PrepayID string               `json:"prepay_id"`
+		Payment  wechat.PaymentParams `json:"payment"`
 	}
 	if err := c.call(ctx, "unifiedOrder", body, &resp, &resp.result); err != nil {
-		return "", cloudpay.PaymentParams{}, fmt.Errorf("unifiedorder %s: %w", o.OutTradeNo, domain(err))
+		return "", wechat.PaymentParams{}, fmt.Errorf("unifiedorder %s: %w", o.OutTradeNo, domain(err))
 	}
 	// errcode 0 with an empty prepay_id has been seen in the wild: not usable.
 	if resp.PrepayID == "" || resp.Payment.Package == "" || resp.Payment.Package == "prepay_id=" {
-		return "", cloudpay.PaymentParams{}, cloudpay.Errorf(cloudpay.CodeWeChatError, "unifiedorder %s: WeChat returned no prepay_id", o.OutTradeNo)
+		return "", wechat.PaymentParams{}, cloudpay.Errorf(cloudpay.CodeWeChatError, "unifiedorder %s: WeChat returned no prepay_id", o.OutTradeNo)
 	}
 	return resp.PrepayID, resp.Payment, nil
 }
 
 // QueryOrder asks WeChat what happened to an order. An order WeChat does not
 // know comes back with state NOTEXIST, not as an error.
-func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error) {
+func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (wechat.Transaction, error) {
 	var resp struct {
 		result
 		TradeState    string `json:"trade_state"`
@@ -144,14 +145,14 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Tr
 	req := map[string]string{"out_trade_no": outTradeNo, "sub_mch_id": c.cfg.SubMchID}
 	err := c.call(ctx, "queryorder", req, &resp, &resp.result)
 	if refusedWith(err, "ORDERNOTEXIST") {
-		return cloudpay.Transaction{OutTradeNo: outTradeNo, State: cloudpay.TradeNotExist}, nil
+		return wechat.Transaction{OutTradeNo: outTradeNo, State: wechat.TradeNotExist}, nil
 	}
 	if err != nil {
-		return cloudpay.Transaction{}, fmt.Errorf("queryorder %s: %w", outTradeNo, domain(err))
+		return wechat.Transaction{}, fmt.Errorf("queryorder %s: %w", outTradeNo, domain(err))
 	}
-	tx := cloudpay.Transaction{
+	tx := wechat.Transaction{
 		OutTradeNo: resp.OutTradeNo, TransactionID: resp.TransactionID,
-		State: cloudpay.TradeState(resp.TradeState), TotalFen: cloudpay.Fen(resp.TotalFee),
+		State: wechat.TradeState(resp.TradeState), TotalFen: cloudpay.Fen(resp.TotalFee),
 		MchID: resp.SubMchID, OpenID: resp.SubOpenID,
 	}
 	if resp.TimeEnd != "" {
@@ -183,11 +184,11 @@ const wechatTime = "20060102150405"
 // refusedWith reports whether err is WeChat's refusal (result_code FAIL)
 // with the given err_code, before domain has wrapped it.
 func refusedWith(err error, code string) bool {
-	we, ok := cloudpay.WeChatErrorOf(err)
+	we, ok := wechat.ErrorOf(err)
 	return ok && we.Code == code
 }
 
-// domain maps a refusal by WeChat (a bare *cloudpay.WeChatError from call)
+// domain maps a refusal by WeChat (a bare *wechat.Error from call)
 // to the error clients see, keeping the refusal as its cause; other errors
 // are already domain errors. Callers first handle the refusals that mean
 // something else to them (ORDERNOTEXIST to a query, ORDERCLOSED to a close).
@@ -196,7 +197,7 @@ func domain(err error) error {
 	if errors.As(err, &de) {
 		return err
 	}
-	we, ok := cloudpay.WeChatErrorOf(err)
+	we, ok := wechat.ErrorOf(err)
 	if !ok {
 		return err
 	}
@@ -257,7 +258,7 @@ func (c *Client) call(ctx context.Context, api string, body, out any, res *resul
 		return cloudpay.Errorf(cloudpay.CodeWeChatError, "WeChat return_code %q: %s", res.ReturnCode, res.ReturnMsg)
 	}
 	if res.ResultCode != "SUCCESS" {
-		return &cloudpay.WeChatError{Code: res.ErrCode, Message: res.ErrCodeDes}
+		return &wechat.Error{Code: res.ErrCode, Message: res.ErrCodeDes}
 	}
 	return nil
 }

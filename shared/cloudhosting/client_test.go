@@ -13,6 +13,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -40,7 +41,7 @@ func TestPrepayEnvironmentPrecedence(t *testing.T) {
 			gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109", EnvID: tc.cfgEnv, CBREnvID: tc.cbr,
 				CallbackService: "payment-callback", CallbackPath: "/callbacks/pay"}, nil)
 			no := "ENV" + string(rune('A'+i))
-			_, params, err := gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7", EnvID: tc.header})
+			_, params, err := gw.Prepay(context.Background(), wechat.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7", EnvID: tc.header})
 			if tc.want == "" {
 				if cloudpay.ErrorCode(err) != cloudpay.CodeInternal {
 					t.Fatalf("err = %v, want a configuration error", err)
@@ -93,11 +94,11 @@ func TestGatewayErrorMapping(t *testing.T) {
 			}))
 			defer srv.Close()
 			gw := cloudhosting.New(cloudhosting.Config{APIURL: srv.URL, SubMchID: "1900000109", EnvID: "e", Timeout: 100 * time.Millisecond}, nil)
-			_, _, err := gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order("MAP1"), ClientIP: "203.0.113.7"})
+			_, _, err := gw.Prepay(context.Background(), wechat.PrepayRequest{Order: order("MAP1"), ClientIP: "203.0.113.7"})
 			if got := cloudpay.ErrorCode(err); got != tc.want {
 				t.Fatalf("code = %s (%v), want %s", got, err, tc.want)
 			}
-			we, ok := cloudpay.WeChatErrorOf(err)
+			we, ok := wechat.ErrorOf(err)
 			switch {
 			case tc.wantWeChat == "" && ok:
 				t.Fatalf("unexpected WeChatError %+v", we)
@@ -118,26 +119,26 @@ func TestQueryAndCloseAgainstTheSimulator(t *testing.T) {
 	ctx := context.Background()
 
 	tx, err := gw.QueryOrder(ctx, "NEVER1")
-	if err != nil || tx.State != cloudpay.TradeNotExist {
+	if err != nil || tx.State != wechat.TradeNotExist {
 		t.Fatalf("unknown order: %+v %v", tx, err)
 	}
-	if _, _, err := gw.Prepay(ctx, cloudpay.PrepayRequest{Order: order("QC1"), ClientIP: "203.0.113.7"}); err != nil {
+	if _, _, err := gw.Prepay(ctx, wechat.PrepayRequest{Order: order("QC1"), ClientIP: "203.0.113.7"}); err != nil {
 		t.Fatal(err)
 	}
-	if tx, err = gw.QueryOrder(ctx, "QC1"); err != nil || tx.State != cloudpay.TradeNotPay || tx.TotalFen != 100 {
+	if tx, err = gw.QueryOrder(ctx, "QC1"); err != nil || tx.State != wechat.TradeNotPay || tx.TotalFen != 100 {
 		t.Fatalf("unpaid: %+v %v", tx, err)
 	}
 	if _, err := sim.Pay(ctx, "QC1"); err != nil {
 		t.Fatal(err)
 	}
 	tx, err = gw.QueryOrder(ctx, "QC1")
-	if err != nil || tx.State != cloudpay.TradeSuccess || tx.TransactionID == "" || tx.MchID != "1900000109" || tx.OpenID != "oUser0001" || tx.PaidAt.IsZero() {
+	if err != nil || tx.State != wechat.TradeSuccess || tx.TransactionID == "" || tx.MchID != "1900000109" || tx.OpenID != "oUser0001" || tx.PaidAt.IsZero() {
 		t.Fatalf("paid: %+v %v", tx, err)
 	}
 	if err := gw.CloseOrder(ctx, "QC1"); cloudpay.ErrorCode(err) != cloudpay.CodeOrderPaid {
 		t.Fatalf("close a paid order: %v", err)
 	}
-	if _, _, err := gw.Prepay(ctx, cloudpay.PrepayRequest{Order: order("QC2"), ClientIP: "203.0.113.7"}); err != nil {
+	if _, _, err := gw.Prepay(ctx, wechat.PrepayRequest{Order: order("QC2"), ClientIP: "203.0.113.7"}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 { // closing twice is fine: ORDERCLOSED means done
@@ -214,7 +215,7 @@ func (s *callbackSink) received(path string) [][]byte {
 // paidOrder creates an order at the simulator and pays it.
 func paidOrder(t *testing.T, sim *wechatsim.Simulator, gw *cloudhosting.Client, no string) {
 	t.Helper()
-	if _, _, err := gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7"}); err != nil {
+	if _, _, err := gw.Prepay(context.Background(), wechat.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sim.Pay(context.Background(), no); err != nil {
@@ -234,11 +235,11 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	ctx := context.Background()
 	paidOrder(t, sim, gw, "RFORD1")
 
-	res, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R1", TotalFen: 100, RefundFen: 40, Reason: "broken"})
+	res, err := gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R1", TotalFen: 100, RefundFen: 40, Reason: "broken"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != cloudpay.RefundStateProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
+	if res.State != wechat.RefundProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
 		res.OutTradeNo != "RFORD1" || res.OutRefundNo != "RFORD1-R1" || res.MchID != "1900000109" {
 		t.Fatalf("accepted refund: %+v", res)
 	}
@@ -255,14 +256,14 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	}
 
 	q, err := gw.QueryRefund(ctx, "RFORD1-R1")
-	if err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || q.TotalFen != 100 || !q.SucceededAt.IsZero() {
+	if err != nil || q.State != wechat.RefundProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || q.TotalFen != 100 || !q.SucceededAt.IsZero() {
 		t.Fatalf("processing: %+v %v", q, err)
 	}
 	if _, err := sim.SettleRefund(ctx, "RFORD1-R1", "SUCCESS"); err != nil {
 		t.Fatal(err)
 	}
 	q, err = gw.QueryRefund(ctx, "RFORD1-R1")
-	if err != nil || q.State != cloudpay.RefundStateSuccess || q.Account == "" || q.OutTradeNo != "RFORD1" || q.MchID != "1900000109" ||
+	if err != nil || q.State != wechat.RefundSuccess || q.Account == "" || q.OutTradeNo != "RFORD1" || q.MchID != "1900000109" ||
 		time.Since(q.SucceededAt).Abs() > time.Minute || q.SucceededAt.Location() != time.UTC {
 		t.Fatalf("succeeded: %+v %v", q, err)
 	}
@@ -276,20 +277,20 @@ func TestRefundAgainstTheSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hint != (cloudpay.RefundHint{OutRefundNo: "RFORD1-R1", OutTradeNo: "RFORD1", MchID: "1900000109", State: cloudpay.RefundStateSuccess}) {
+	if hint != (wechat.RefundHint{OutRefundNo: "RFORD1-R1", OutTradeNo: "RFORD1", MchID: "1900000109", State: wechat.RefundSuccess}) {
 		t.Fatalf("hint %+v from %s", hint, bodies[0])
 	}
 
 	// A second refund of the same order is found among its refunds.
-	if _, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R2", TotalFen: 100, RefundFen: 60}); err != nil {
+	if _, err := gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "RFORD1", OutRefundNo: "RFORD1-R2", TotalFen: 100, RefundFen: 60}); err != nil {
 		t.Fatal(err)
 	}
-	if q, err := gw.QueryRefund(ctx, "RFORD1-R2"); err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundFen != 60 {
+	if q, err := gw.QueryRefund(ctx, "RFORD1-R2"); err != nil || q.State != wechat.RefundProcessing || q.RefundFen != 60 {
 		t.Fatalf("second refund: %+v %v", q, err)
 	}
 
 	q, err = gw.QueryRefund(ctx, "NEVER-R1")
-	if err != nil || q.State != cloudpay.RefundStateNotExist || q.OutRefundNo != "NEVER-R1" {
+	if err != nil || q.State != wechat.RefundNotExist || q.OutRefundNo != "NEVER-R1" {
 		t.Fatalf("unknown refund: %+v %v", q, err)
 	}
 }
@@ -305,7 +306,7 @@ func TestRefundFaults(t *testing.T) {
 	ctx := context.Background()
 	paidOrder(t, sim, gw, "RFFORD1")
 	refund := func(no string) error {
-		_, err := gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "RFFORD1", OutRefundNo: no, TotalFen: 100, RefundFen: 10})
+		_, err := gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "RFFORD1", OutRefundNo: no, TotalFen: 100, RefundFen: 10})
 		return err
 	}
 
@@ -320,7 +321,7 @@ func TestRefundFaults(t *testing.T) {
 			} else {
 				_, err = gw.QueryRefund(ctx, "RFFORD1-FAIL")
 			}
-			we, ok := cloudpay.WeChatErrorOf(err)
+			we, ok := wechat.ErrorOf(err)
 			if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError || !ok || we.Code != tc.code {
 				t.Fatalf("err = %v (WeChatError %+v), want WECHAT_ERROR with code %s", err, we, tc.code)
 			}
@@ -341,7 +342,7 @@ func TestRefundFaults(t *testing.T) {
 		t.Fatal("the timed-out refund is not at WeChat")
 	}
 	q, err := gw.QueryRefund(ctx, "RFFORD1-SLOW")
-	if err != nil || q.State != cloudpay.RefundStateProcessing {
+	if err != nil || q.State != wechat.RefundProcessing {
 		t.Fatalf("query after timeout: %+v %v", q, err)
 	}
 }
@@ -351,22 +352,22 @@ func TestRefundFaults(t *testing.T) {
 func TestQueryRefundReadsValuesGivenEitherWay(t *testing.T) {
 	for _, tc := range []struct {
 		name, fields string
-		want         cloudpay.RefundResult
+		want         wechat.RefundResult
 		wantErr      bool
 	}{
 		{"numbers", `"refund_count":2,"total_fee":100,"out_refund_no_0":"R0","refund_status_0":"SUCCESS","refund_fee_0":1,` +
 			`"out_refund_no_1":"R1","refund_id_1":"50","refund_status_1":"CHANGE","refund_fee_1":40,"refund_recv_accout_1":"支付用户的零钱"`,
-			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: cloudpay.RefundStateAbnormal, RefundFen: 40, TotalFen: 100, MchID: "1900000109", Account: "支付用户的零钱"}, false},
+			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: wechat.RefundAbnormal, RefundFen: 40, TotalFen: 100, MchID: "1900000109", Account: "支付用户的零钱"}, false},
 		{"text", `"refund_count":"2","total_fee":"100","out_refund_no_0":"R0","refund_status_0":"SUCCESS","refund_fee_0":"1",` +
 			`"out_refund_no_1":"R1","refund_id_1":50,"refund_status_1":"REFUNDCLOSE","refund_fee_1":"40"`,
-			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: cloudpay.RefundStateClosed, RefundFen: 40, TotalFen: 100, MchID: "1900000109"}, false},
+			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: wechat.RefundClosed, RefundFen: 40, TotalFen: 100, MchID: "1900000109"}, false},
 		{"no count", `"total_fee":100,"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":40,"refund_success_time_0":"2026-01-02 08:04:05"`,
-			cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", State: cloudpay.RefundStateSuccess, RefundFen: 40, TotalFen: 100, MchID: "1900000109",
+			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", State: wechat.RefundSuccess, RefundFen: 40, TotalFen: 100, MchID: "1900000109",
 				SucceededAt: time.Date(2026, 1, 2, 0, 4, 5, 0, time.UTC)}, false},
-		{"not listed", `"refund_count":1,"out_refund_no_0":"R0","refund_status_0":"SUCCESS"`, cloudpay.RefundResult{}, true},
-		{"unknown status", `"out_refund_no_0":"R1","refund_status_0":"MAYBE"`, cloudpay.RefundResult{}, true},
-		{"fractional amount", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":"0.40"`, cloudpay.RefundResult{}, true},
-		{"bad time", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_success_time_0":"20260102080405"`, cloudpay.RefundResult{}, true},
+		{"not listed", `"refund_count":1,"out_refund_no_0":"R0","refund_status_0":"SUCCESS"`, wechat.RefundResult{}, true},
+		{"unknown status", `"out_refund_no_0":"R1","refund_status_0":"MAYBE"`, wechat.RefundResult{}, true},
+		{"fractional amount", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":"0.40"`, wechat.RefundResult{}, true},
+		{"bad time", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_success_time_0":"20260102080405"`, wechat.RefundResult{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

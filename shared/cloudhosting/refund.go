@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 type refundRequest struct {
@@ -26,10 +27,10 @@ type refundRequest struct {
 // not the refund: the result stays PROCESSING until the refund callback or
 // QueryRefund says otherwise. Retry a failed or unanswered refund with the
 // same OutRefundNo: WeChat refunds a number only once.
-func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error) {
+func (c *Client) Refund(ctx context.Context, req wechat.RefundRequest) (wechat.RefundResult, error) {
 	envID, err := c.envID(req.EnvID, "refund")
 	if err != nil {
-		return cloudpay.RefundResult{}, err
+		return wechat.RefundResult{}, err
 	}
 	body := refundRequest{
 		SubMchID: c.cfg.SubMchID, OutTradeNo: req.OutTradeNo, OutRefundNo: req.OutRefundNo,
@@ -47,11 +48,11 @@ func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudp
 		TotalFee    fen    `json:"total_fee"`
 	}
 	if err := c.call(ctx, "refund", body, &resp, &resp.result); err != nil {
-		return cloudpay.RefundResult{}, fmt.Errorf("refund %s: %w", req.OutRefundNo, domain(err))
+		return wechat.RefundResult{}, fmt.Errorf("refund %s: %w", req.OutRefundNo, domain(err))
 	}
-	res := cloudpay.RefundResult{
+	res := wechat.RefundResult{
 		OutRefundNo: req.OutRefundNo, OutTradeNo: req.OutTradeNo, RefundID: resp.RefundID,
-		State: cloudpay.RefundStateProcessing, RefundFen: req.RefundFen, TotalFen: req.TotalFen,
+		State: wechat.RefundProcessing, RefundFen: req.RefundFen, TotalFen: req.TotalFen,
 		MchID: c.cfg.SubMchID,
 	}
 	// WeChat's echo wins where it has one: it is what WeChat recorded.
@@ -72,11 +73,11 @@ func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudp
 
 // refundStates maps v2 refund_status (queryrefund) and refundStatus
 // (refund callback) to the domain's v3 names.
-var refundStates = map[string]cloudpay.RefundState{
-	"SUCCESS":     cloudpay.RefundStateSuccess,
-	"REFUNDCLOSE": cloudpay.RefundStateClosed,
-	"PROCESSING":  cloudpay.RefundStateProcessing,
-	"CHANGE":      cloudpay.RefundStateAbnormal,
+var refundStates = map[string]wechat.RefundState{
+	"SUCCESS":     wechat.RefundSuccess,
+	"REFUNDCLOSE": wechat.RefundClosed,
+	"PROCESSING":  wechat.RefundProcessing,
+	"CHANGE":      wechat.RefundAbnormal,
 }
 
 // refundTime is v2's format of refund times, in Beijing time.
@@ -84,19 +85,19 @@ const refundTime = "2006-01-02 15:04:05"
 
 // QueryRefund asks WeChat about one refund. A refund WeChat does not know
 // comes back with state NOTEXIST, not as an error.
-func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error) {
+func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (wechat.RefundResult, error) {
 	var resp queryRefundResponse
 	req := map[string]string{"sub_mch_id": c.cfg.SubMchID, "out_refund_no": outRefundNo}
 	err := c.call(ctx, "queryrefund", req, &resp, &resp.result)
 	if refusedWith(err, "REFUNDNOTEXIST") {
-		return cloudpay.RefundResult{OutRefundNo: outRefundNo, State: cloudpay.RefundStateNotExist}, nil
+		return wechat.RefundResult{OutRefundNo: outRefundNo, State: wechat.RefundNotExist}, nil
 	}
 	if err != nil {
-		return cloudpay.RefundResult{}, fmt.Errorf("queryrefund %s: %w", outRefundNo, domain(err))
+		return wechat.RefundResult{}, fmt.Errorf("queryrefund %s: %w", outRefundNo, domain(err))
 	}
 	res, err := refundEntry(resp.fields, outRefundNo)
 	if err != nil {
-		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		return wechat.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
 			Message: "queryrefund " + outRefundNo + ": WeChat answered an unreadable refund", Err: err}
 	}
 	return res, nil
@@ -119,7 +120,7 @@ func (q *queryRefundResponse) UnmarshalJSON(b []byte) error {
 
 // refundEntry picks, among the refunds of a queryrefund answer, the one
 // numbered outRefundNo.
-func refundEntry(f map[string]json.RawMessage, outRefundNo string) (cloudpay.RefundResult, error) {
+func refundEntry(f map[string]json.RawMessage, outRefundNo string) (wechat.RefundResult, error) {
 	str := func(key string) (string, error) {
 		raw, ok := f[key]
 		if !ok || string(raw) == "null" {
@@ -159,7 +160,7 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (cloudpay.Ref
 		n := strconv.Itoa(i)
 		no, err := str("out_refund_no_" + n)
 		if err != nil {
-			return cloudpay.RefundResult{}, err
+			return wechat.RefundResult{}, err
 		}
 		if no == "" {
 			break
@@ -167,7 +168,7 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (cloudpay.Ref
 		if no != outRefundNo {
 			continue
 		}
-		res := cloudpay.RefundResult{OutRefundNo: no}
+		res := wechat.RefundResult{OutRefundNo: no}
 		status, err := str("refund_status_" + n)
 		if err != nil {
 			return res, err
@@ -208,5 +209,5 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (cloudpay.Ref
 		}
 		return res, nil
 	}
-	return cloudpay.RefundResult{}, fmt.Errorf("no entry for out_refund_no %s", outRefundNo)
+	return wechat.RefundResult{}, fmt.Errorf("no entry for out_refund_no %s", outRefundNo)
 }

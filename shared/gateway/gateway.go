@@ -10,8 +10,8 @@ import (
 	"net/http"
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
-	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 )
 
@@ -29,11 +29,11 @@ type Config struct {
 // Gateway is WeChat Pay through one channel.
 type Gateway interface {
 	MerchantID() string
-	Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string, cloudpay.PaymentParams, error)
-	QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error)
+	Prepay(ctx context.Context, req wechat.PrepayRequest) (string, wechat.PaymentParams, error)
+	QueryOrder(ctx context.Context, outTradeNo string) (wechat.Transaction, error)
 	CloseOrder(ctx context.Context, outTradeNo string) error
-	Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error)
-	QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error)
+	Refund(ctx context.Context, req wechat.RefundRequest) (wechat.RefundResult, error)
+	QueryRefund(ctx context.Context, outRefundNo string) (wechat.RefundResult, error)
 }
 
 var (

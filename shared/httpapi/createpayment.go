@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // CreatePayment is the create-payment function's handler: orders from the
@@ -97,10 +98,10 @@ type createPaymentRequest struct {
 }
 
 type paymentView struct {
-	OutTradeNo string                 `json:"out_trade_no"`
-	AmountFen  int64                  `json:"amount_fen"`
-	ExpiresAt  time.Time              `json:"expires_at"`
-	Payment    cloudpay.PaymentParams `json:"payment"`
+	OutTradeNo string               `json:"out_trade_no"`
+	AmountFen  int64                `json:"amount_fen"`
+	ExpiresAt  time.Time            `json:"expires_at"`
+	Payment    wechat.PaymentParams `json:"payment"`
 }
 
 func (h createPaymentHandlers) createPayment(c *gin.Context) {

@@ -50,7 +50,7 @@ type cloudHostingReply struct {
 	ErrMsg  string `json:"errmsg"`
 }
 
-// verdict is what came of one callback: payment.Verdict or refund.Verdict.
+// verdict is what came of one callback: wechat.Verdict or wechat.Verdict.
 type verdict interface {
 	~string
 	Acknowledge() bool
@@ -91,7 +91,7 @@ func cloudHosting[H any, V verdict](c *gin.Context, log *slog.Logger, kind strin
 }
 
 func (h callbackHandlers) pay(c *gin.Context) {
-	cloudHosting(c, h.log, "pay", cloudhosting.ParsePayCallback, h.cb.Payments.ConfirmPayment)
+	cloudHosting(c, h.log, "pay", cloudhosting.ParsePayCallback, h.cb.Payments.Confirm)
 }
 
 func (h callbackHandlers) refund(c *gin.Context) {
@@ -99,7 +99,7 @@ func (h callbackHandlers) refund(c *gin.Context) {
 		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "refunds are not configured"))
 		return
 	}
-	cloudHosting(c, h.log, "refund", cloudhosting.ParseRefundCallback, h.cb.Refunds.ConfirmCallback)
+	cloudHosting(c, h.log, "refund", cloudhosting.ParseRefundCallback, h.cb.Refunds.Confirm)
 }
 
 // verdictHeader carries the callback's verdict on replies.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/gateway"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
@@ -605,8 +604,8 @@ func TestRefundCrashPointsAreRepaired(t *testing.T) {
 	// ledger, the event and the projection: the next reader finishes them.
 	s.fault("refund_callback", "drop", 1, nil)
 	s.settle(no, "SUCCESS")
-	if _, _, err := s.store.ClaimRefundOutcome(ctx, mongostore.RefundOutcome{
-		ID: mongostore.RefundOutcomeID(no, 1), OutRefundNo: no, Round: 1, Kind: cloudpay.EntrySettle,
+	if _, _, err := s.store.ClaimRefundOutcome(ctx, refund.Outcome{
+		ID: refund.OutcomeID(no, 1), OutRefundNo: no, Round: 1, Kind: cloudpay.EntrySettle,
 		Outcome: cloudpay.RefundSucceeded, CreatedAt: time.Now().UTC(),
 	}); err != nil {
 		t.Fatal(err)

@@ -45,13 +45,13 @@ func (h callbackHandlers) v3(c *gin.Context) {
 	var ack bool
 	switch {
 	case strings.HasPrefix(n.EventType, "TRANSACTION.") && n.Transaction != nil:
-		pv, e := h.cb.Payments.Notified(c, *n.Transaction)
+		pv, e := h.cb.Payments.Record(c, *n.Transaction)
 		v, ack, err = string(pv), pv.Acknowledge(), e
 	case strings.HasPrefix(n.EventType, "REFUND.") && n.Refund != nil && h.cb.Refunds != nil:
-		rv, e := h.cb.Refunds.Notified(c, *n.Refund)
+		rv, e := h.cb.Refunds.Record(c, *n.Refund)
 		v, ack, err = string(rv), rv.Acknowledge(), e
 	case strings.HasPrefix(n.EventType, "MCHTRANSFER.BILL.") && n.Transfer != nil && h.cb.Withdrawals != nil:
-		wv, e := h.cb.Withdrawals.Notified(c, *n.Transfer)
+		wv, e := h.cb.Withdrawals.Record(c, *n.Transfer)
 		v, ack, err = string(wv), wv.Acknowledge(), e
 	default:
 		// Not something cloudpay acts on: acknowledged, so WeChat stops.

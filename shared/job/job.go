@@ -2,7 +2,7 @@
 // expired orders (asking WeChat first), records payments whose callback
 // never came, settles refunds and withdrawals left in flight, resumes
 // batches, and delivers business notifications. Every action on an item is
-// claimed first (mongostore.ClaimAction), so passes running at the same
+// claimed first (a job_actions claim), so passes running at the same
 // time never act twice, and one bad item never stops the rest.
 package job
 
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
@@ -38,7 +37,7 @@ type Outbox interface {
 // Job runs passes. Withdrawals and Outbox may be nil (no v3 credentials,
 // no notification URL).
 type Job struct {
-	store       *mongostore.Store
+	store       Store
 	payments    *payment.Service
 	refunds     *refund.Service
 	withdrawals *withdraw.Service
@@ -64,7 +63,7 @@ func WithWithdrawals(w *withdraw.Service) Option { return func(j *Job) { j.withd
 func WithOutbox(o Outbox) Option { return func(j *Job) { j.outbox = o } }
 
 // New builds a job.
-func New(store *mongostore.Store, payments *payment.Service, refunds *refund.Service, cfg Config, opts ...Option) *Job {
+func New(store Store, payments *payment.Service, refunds *refund.Service, cfg Config, opts ...Option) *Job {
 	if cfg.Budget <= 0 {
 		cfg.Budget = 50 * time.Second
 	}

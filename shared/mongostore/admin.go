@@ -2,24 +2,15 @@ package mongostore
 
 import (
 	"context"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/operator"
 )
 
-// OrderFilter selects orders for the operator's listing; zero fields match
-// anything. From and To bound created_at (From inclusive, To exclusive).
-type OrderFilter struct {
-	OutTradeNo string
-	OpenID     string
-	Status     cloudpay.OrderStatus
-	From, To   time.Time
-}
-
 // ListOrders returns a page of orders, newest first.
-func (s *Store) ListOrders(ctx context.Context, f OrderFilter, after *Cursor, limit int) ([]cloudpay.Order, string, error) {
+func (s *Store) ListOrders(ctx context.Context, f operator.OrderFilter, after *cloudpay.Cursor, limit int) ([]cloudpay.Order, string, error) {
 	filter := bson.D{}
 	if f.OutTradeNo != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: f.OutTradeNo})
@@ -40,8 +31,8 @@ func (s *Store) ListOrders(ctx context.Context, f OrderFilter, after *Cursor, li
 	if len(created) > 0 {
 		filter = append(filter, bson.E{Key: "created_at", Value: created})
 	}
-	return newestFirst(ctx, s.db.Collection(colOrders), filter, after, limit, func(o cloudpay.Order) Cursor {
-		return Cursor{CreatedAt: o.CreatedAt, ID: o.OutTradeNo}
+	return newestFirst(ctx, s.db.Collection(colOrders), filter, after, limit, func(o cloudpay.Order) cloudpay.Cursor {
+		return cloudpay.Cursor{CreatedAt: o.CreatedAt, ID: o.OutTradeNo}
 	})
 }
 
@@ -54,8 +45,8 @@ func (s *Store) ListWithdrawals(ctx context.Context, openid string, status cloud
 	if status != "" {
 		filter = append(filter, bson.E{Key: "status", Value: status})
 	}
-	out, _, err := newestFirst(ctx, s.db.Collection(colWithdrawals), filter, nil, limit, func(w cloudpay.Withdrawal) Cursor {
-		return Cursor{CreatedAt: w.CreatedAt, ID: w.ID}
+	out, _, err := newestFirst(ctx, s.db.Collection(colWithdrawals), filter, nil, limit, func(w cloudpay.Withdrawal) cloudpay.Cursor {
+		return cloudpay.Cursor{CreatedAt: w.CreatedAt, ID: w.ID}
 	})
 	return out, err
 }

@@ -32,19 +32,13 @@ type entry[E any] interface {
 	Position() (seq int64, ref string)
 }
 
-// Next builds the entry that follows tail (found is false for an owner
-// without entries). It checks the rules against tail's totals and returns
-// an error to refuse; it must not have side effects, because it runs again
-// whenever a concurrent writer takes the sequence number first.
-type Next[E any] func(tail E, found bool) (E, error)
-
 // maxLedgerRetries bounds how often an append retries after losing the race
 // for a sequence number; each loss means another writer made progress.
 const maxLedgerRetries = 1000
 
 // append adds the entry next builds under ref. If an entry with ref exists,
 // it is returned with appended false and next's answer is discarded.
-func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next Next[E]) (E, bool, error) {
+func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudpay.NextEntry[E]) (E, bool, error) {
 	var zero E
 	tail, found, err := l.tail(ctx, owner)
 	if err != nil {

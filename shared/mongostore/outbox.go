@@ -9,25 +9,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 )
-
-// OutboxEvent is an outbox event with its delivery bookkeeping, which lives
-// in the event's document next to cloudpay.Event's own fields.
-type OutboxEvent struct {
-	cloudpay.Event `bson:",inline"`
-	LastError      string    `bson:"last_error,omitempty"`
-	LastAttemptAt  time.Time `bson:"last_attempt_at,omitzero"`
-	DeliveredAt    time.Time `bson:"delivered_at,omitzero"`
-}
-
-// DeliveryAttempt is the outcome of one delivery of an event.
-type DeliveryAttempt struct {
-	Status        cloudpay.EventStatus // delivered, pending (retry) or dead
-	Attempts      int                  // counting this one
-	At            time.Time
-	NextAttemptAt time.Time // pending only
-	Error         string    // why it failed; empty when delivered
-}
 
 // DueEvents lists pending events whose next attempt is due, the longest
 // waiting first.
@@ -46,18 +29,18 @@ func (s *Store) DueEvents(ctx context.Context, now time.Time, limit int) ([]clou
 }
 
 // OutboxEvent reads one event with its delivery bookkeeping.
-func (s *Store) OutboxEvent(ctx context.Context, id string) (OutboxEvent, bool, error) {
-	return findByID[OutboxEvent](ctx, s.db.Collection(colEvents), id)
+func (s *Store) OutboxEvent(ctx context.Context, id string) (outbox.Record, bool, error) {
+	return findByID[outbox.Record](ctx, s.db.Collection(colEvents), id)
 }
 
 // DeadEvents lists the events whose delivery was given up, newest first.
-func (s *Store) DeadEvents(ctx context.Context, limit int) ([]OutboxEvent, error) {
+func (s *Store) DeadEvents(ctx context.Context, limit int) ([]outbox.Record, error) {
 	cur, err := s.db.Collection(colEvents).Find(ctx, bson.D{{Key: "status", Value: cloudpay.EventDead}},
 		options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
 	if err != nil {
 		return nil, fmt.Errorf("find dead events: %w", err)
 	}
-	out := []OutboxEvent{}
+	out := []outbox.Record{}
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, fmt.Errorf("find dead events: %w", err)
 	}
@@ -67,7 +50,7 @@ func (s *Store) DeadEvents(ctx context.Context, limit int) ([]OutboxEvent, error
 // RecordDeliveryAttempt stores how a delivery of event id went. Only the
 // holder of the attempt's action claim calls it, so a plain $set by _id is
 // enough: no concurrent writer touches these fields.
-func (s *Store) RecordDeliveryAttempt(ctx context.Context, id string, a DeliveryAttempt) error {
+func (s *Store) RecordDeliveryAttempt(ctx context.Context, id string, a outbox.Delivery) error {
 	set := bson.D{
 		{Key: "status", Value: a.Status},
 		{Key: "attempts", Value: a.Attempts},

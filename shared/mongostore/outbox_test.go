@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 )
 
@@ -25,7 +25,7 @@ func TestOutboxBookkeeping(t *testing.T) {
 		}
 	}
 	if err := s.RecordDeliveryAttempt(ctx, "order.closed:DELIVERED",
-		mongostore.DeliveryAttempt{Status: cloudpay.EventDelivered, Attempts: 2, At: now}); err != nil {
+		outbox.Delivery{Status: cloudpay.EventDelivered, Attempts: 2, At: now}); err != nil {
 		t.Fatal(err)
 	}
 	due, err := s.DueEvents(ctx, now, 10)
@@ -40,7 +40,7 @@ func TestOutboxBookkeeping(t *testing.T) {
 	}
 
 	next := now.Add(15 * time.Second)
-	if err := s.RecordDeliveryAttempt(ctx, "order.paid:FIRST", mongostore.DeliveryAttempt{
+	if err := s.RecordDeliveryAttempt(ctx, "order.paid:FIRST", outbox.Delivery{
 		Status: cloudpay.EventPending, Attempts: 1, At: now, NextAttemptAt: next, Error: "HTTP 503"}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestOutboxBookkeeping(t *testing.T) {
 	}
 
 	for _, id := range []string{"order.paid:FIRST", "order.paid:SECOND"} {
-		if err := s.RecordDeliveryAttempt(ctx, id, mongostore.DeliveryAttempt{Status: cloudpay.EventDead, Attempts: 12, At: now, Error: "EOF"}); err != nil {
+		if err := s.RecordDeliveryAttempt(ctx, id, outbox.Delivery{Status: cloudpay.EventDead, Attempts: 12, At: now, Error: "EOF"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,7 +69,7 @@ func TestOutboxBookkeeping(t *testing.T) {
 	if due, _ := s.DueEvents(ctx, now.Add(time.Hour), 10); len(due) != 1 || due[0].Subject != "LATER" {
 		t.Fatalf("due events after the others died: %+v", due)
 	}
-	if err := s.RecordDeliveryAttempt(ctx, "order.paid:NOSUCH", mongostore.DeliveryAttempt{Status: cloudpay.EventDead}); err == nil {
+	if err := s.RecordDeliveryAttempt(ctx, "order.paid:NOSUCH", outbox.Delivery{Status: cloudpay.EventDead}); err == nil {
 		t.Fatal("recording an attempt of an unknown event succeeded")
 	}
 }

@@ -2,8 +2,6 @@ package mongostore
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
 // InsertRefund stores a refund document unless one with its number exists;
@@ -36,37 +35,20 @@ func (s *Store) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
 	return replaceByID(ctx, s.db.Collection(colRefunds), r.OutRefundNo, r)
 }
 
-// Attempt is the claim to make one call to WeChat for an outbound effect
-// (a refund, a transfer), so two processes never send it at once.
-type Attempt struct {
-	ID        string    `bson:"_id"`     // subject:n
-	Subject   string    `bson:"subject"` // out_refund_no or withdrawal id
-	N         int       `bson:"n"`
-	StartedAt time.Time `bson:"started_at"`
-}
-
 // ClaimAttempt inserts the claim for attempt n on subject; false means
 // another caller holds it (and the held claim is returned).
-func (s *Store) ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (Attempt, bool, error) {
-	a := Attempt{ID: fmt.Sprintf("%s:%d", subject, n), Subject: subject, N: n, StartedAt: now}
+func (s *Store) ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (cloudpay.Attempt, bool, error) {
+	a := cloudpay.Attempt{ID: cloudpay.AttemptID(subject, n), Subject: subject, N: n, StartedAt: now}
 	return insertOnce(ctx, s.db.Collection(colAttempts), a.ID, a)
 }
 
 // AttemptAt reads the claim of attempt n on subject, if any.
-func (s *Store) AttemptAt(ctx context.Context, subject string, n int) (Attempt, bool, error) {
-	return findByID[Attempt](ctx, s.db.Collection(colAttempts), fmt.Sprintf("%s:%d", subject, n))
+func (s *Store) AttemptAt(ctx context.Context, subject string, n int) (cloudpay.Attempt, bool, error) {
+	return findByID[cloudpay.Attempt](ctx, s.db.Collection(colAttempts), cloudpay.AttemptID(subject, n))
 }
 
-// RefundFilter selects refunds for a listing; empty fields match anything.
-type RefundFilter struct {
-	OutTradeNo string
-	Status     cloudpay.RefundStatus
-	OpenID     string
-	BatchID    string
-	Label      string
-}
-
-func (f RefundFilter) bson() bson.D {
+// refundFilter selects what f selects.
+func refundFilter(f refund.Filter) bson.D {
 	d := bson.D{}
 	add := func(k, v string) {
 		if v != "" {
@@ -81,46 +63,14 @@ func (f RefundFilter) bson() bson.D {
 	return d
 }
 
-// Cursor marks where a listing page ended (newest first): the last
-// document's creation time and _id.
-type Cursor struct {
-	CreatedAt time.Time `json:"t"`
-	ID        string    `json:"n"`
-}
-
-// Encode renders the cursor as an opaque URL-safe token.
-func (c Cursor) Encode() string {
-	b, _ := json.Marshal(c)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// DecodeCursor parses a token made by Encode.
-func DecodeCursor(token string) (Cursor, error) {
-	var c Cursor
-	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err == nil {
-		err = json.Unmarshal(b, &c)
-	}
-	if err != nil || c.ID == "" {
-		return Cursor{}, cloudpay.FieldError("cursor", "cursor is not one this service returned")
-	}
-	return c, nil
-}
-
-// RefundTotals sums the refunds a filter selects.
-type RefundTotals struct {
-	Count     int64        `json:"count" bson:"count"`
-	AmountFen cloudpay.Fen `json:"amount_fen" bson:"amount_fen"`
-}
-
 // ListRefunds returns up to limit refunds after the cursor, newest first,
 // the cursor of the next page ("" at the end) and the filter's totals.
-func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *Cursor, limit int) ([]cloudpay.Refund, string, RefundTotals, error) {
+func (s *Store) ListRefunds(ctx context.Context, f refund.Filter, after *cloudpay.Cursor, limit int) ([]cloudpay.Refund, string, refund.Totals, error) {
 	col := s.db.Collection(colRefunds)
-	filter := f.bson()
+	filter := refundFilter(f)
 	// Summed here rather than with $group: the embedded store's $sum
 	// misreads int64 fields, and both scan the same documents.
-	var totals RefundTotals
+	var totals refund.Totals
 	cur, err := col.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "amount_fen", Value: 1}}))
 	if err != nil {
 		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
@@ -139,15 +89,15 @@ func (s *Store) ListRefunds(ctx context.Context, f RefundFilter, after *Cursor, 
 	if err := cur.Close(ctx); err != nil {
 		return nil, "", totals, fmt.Errorf("total refunds: %w", err)
 	}
-	out, next, err := newestFirst(ctx, col, filter, after, limit, func(r cloudpay.Refund) Cursor {
-		return Cursor{CreatedAt: r.CreatedAt, ID: r.OutRefundNo}
+	out, next, err := newestFirst(ctx, col, filter, after, limit, func(r cloudpay.Refund) cloudpay.Cursor {
+		return cloudpay.Cursor{CreatedAt: r.CreatedAt, ID: r.OutRefundNo}
 	})
 	return out, next, totals, err
 }
 
 // newestFirst reads one page of documents matching filter, newest first,
 // after the cursor, and returns the next page's cursor ("" at the end).
-func newestFirst[T any](ctx context.Context, col *mongo.Collection, filter bson.D, after *Cursor, limit int, cursorOf func(T) Cursor) ([]T, string, error) {
+func newestFirst[T any](ctx context.Context, col *mongo.Collection, filter bson.D, after *cloudpay.Cursor, limit int, cursorOf func(T) cloudpay.Cursor) ([]T, string, error) {
 	page := filter
 	if after != nil {
 		page = append(bson.D{}, filter...)
@@ -215,66 +165,28 @@ func (s *Store) ProjectOrderRefunds(ctx context.Context, outTradeNo string, stat
 	return nil
 }
 
-// Batch is a batch of refunds as submitted.
-type Batch struct {
-	ID             string      `bson:"_id"`
-	IdempotencyKey string      `bson:"idempotency_key"`
-	Label          string      `bson:"label,omitempty"`
-	Digest         string      `bson:"digest"` // of the items, to tell a resubmission from a conflict
-	Items          []BatchItem `bson:"items"`
-	CreatedAt      time.Time   `bson:"created_at"`
-}
-
-// BatchItem is one refund of a batch.
-type BatchItem struct {
-	OutTradeNo  string       `bson:"out_trade_no"`
-	AmountFen   cloudpay.Fen `bson:"amount_fen"`
-	Reason      string       `bson:"reason,omitempty"`
-	Key         string       `bson:"key"`
-	OutRefundNo string       `bson:"out_refund_no"`
-}
-
 // InsertBatch stores a batch unless one with its ID exists; it returns the
 // stored batch and whether this call inserted it.
-func (s *Store) InsertBatch(ctx context.Context, b Batch) (Batch, bool, error) {
+func (s *Store) InsertBatch(ctx context.Context, b refund.Batch) (refund.Batch, bool, error) {
 	return insertOnce(ctx, s.db.Collection(colBatches), b.ID, b)
 }
 
 // Batch loads a batch.
-func (s *Store) Batch(ctx context.Context, id string) (Batch, error) {
-	b, found, err := findByID[Batch](ctx, s.db.Collection(colBatches), id)
+func (s *Store) Batch(ctx context.Context, id string) (refund.Batch, error) {
+	b, found, err := findByID[refund.Batch](ctx, s.db.Collection(colBatches), id)
 	if err == nil && !found {
 		err = cloudpay.Errorf(cloudpay.CodeBatchNotFound, "batch %s not found", id)
 	}
 	return b, err
 }
 
-// RefundOutcome is the claim that ends one round of a refund: inserted
-// once, it decides between refunded and released, and it is found by _id,
-// so every writer of the refund's projection can check it cheaply.
-type RefundOutcome struct {
-	ID          string                   `bson:"_id"` // out_refund_no:round
-	OutRefundNo string                   `bson:"out_refund_no"`
-	Round       int                      `bson:"round"`
-	Kind        cloudpay.RefundEntryKind `bson:"kind"`    // settle or release
-	Outcome     cloudpay.RefundStatus    `bson:"outcome"` // succeeded, closed or failed
-	RefundID    string                   `bson:"refund_id,omitempty"`
-	SucceededAt time.Time                `bson:"succeeded_at,omitzero"`
-	CreatedAt   time.Time                `bson:"created_at"`
-}
-
-// RefundOutcomeID names the outcome claim of a refund's round.
-func RefundOutcomeID(outRefundNo string, round int) string {
-	return fmt.Sprintf("%s:%d", outRefundNo, round)
-}
-
 // ClaimRefundOutcome inserts o unless the round has an outcome; it returns
 // the outcome that holds and whether this call inserted it.
-func (s *Store) ClaimRefundOutcome(ctx context.Context, o RefundOutcome) (RefundOutcome, bool, error) {
+func (s *Store) ClaimRefundOutcome(ctx context.Context, o refund.Outcome) (refund.Outcome, bool, error) {
 	return insertOnce(ctx, s.db.Collection(colOutcomes), o.ID, o)
 }
 
 // RefundOutcomeOf reads the outcome of a refund's round, if it has one.
-func (s *Store) RefundOutcomeOf(ctx context.Context, outRefundNo string, round int) (RefundOutcome, bool, error) {
-	return findByID[RefundOutcome](ctx, s.db.Collection(colOutcomes), RefundOutcomeID(outRefundNo, round))
+func (s *Store) RefundOutcomeOf(ctx context.Context, outRefundNo string, round int) (refund.Outcome, bool, error) {
+	return findByID[refund.Outcome](ctx, s.db.Collection(colOutcomes), refund.OutcomeID(outRefundNo, round))
 }

@@ -13,7 +13,7 @@ func (s *Store) refundLedger() ledger[cloudpay.RefundEntry, *cloudpay.RefundEntr
 // AppendRefundEntry appends the entry next builds to an order's refund
 // ledger under ref; an existing entry with ref is returned instead, with
 // appended false.
-func (s *Store) AppendRefundEntry(ctx context.Context, outTradeNo, ref string, next Next[cloudpay.RefundEntry]) (cloudpay.RefundEntry, bool, error) {
+func (s *Store) AppendRefundEntry(ctx context.Context, outTradeNo, ref string, next cloudpay.NextEntry[cloudpay.RefundEntry]) (cloudpay.RefundEntry, bool, error) {
 	return s.refundLedger().append(ctx, outTradeNo, ref, next)
 }
 

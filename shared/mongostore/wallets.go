@@ -2,9 +2,9 @@ package mongostore
 
 import (
 	"context"
-	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 func (s *Store) walletLedger() ledger[cloudpay.WalletEntry, *cloudpay.WalletEntry] {
@@ -13,7 +13,7 @@ func (s *Store) walletLedger() ledger[cloudpay.WalletEntry, *cloudpay.WalletEntr
 
 // AppendWalletEntry appends the entry next builds to a user's wallet under
 // ref; an existing entry with ref is returned instead, with appended false.
-func (s *Store) AppendWalletEntry(ctx context.Context, openid, ref string, next Next[cloudpay.WalletEntry]) (cloudpay.WalletEntry, bool, error) {
+func (s *Store) AppendWalletEntry(ctx context.Context, openid, ref string, next cloudpay.NextEntry[cloudpay.WalletEntry]) (cloudpay.WalletEntry, bool, error) {
 	return s.walletLedger().append(ctx, openid, ref, next)
 }
 
@@ -27,21 +27,14 @@ func (s *Store) WalletLedger(ctx context.Context, openid string) ([]cloudpay.Wal
 	return s.walletLedger().all(ctx, openid)
 }
 
-// Profile is what the merchant keeps about a wallet's owner.
-type Profile struct {
-	OpenID    string    `bson:"_id"`
-	RealName  string    `bson:"real_name,omitempty"` // WeChat needs it for transfers of 2000 CNY and more
-	UpdatedAt time.Time `bson:"updated_at"`
-}
-
 // SaveProfile stores a user's profile.
-func (s *Store) SaveProfile(ctx context.Context, p Profile) error {
+func (s *Store) SaveProfile(ctx context.Context, p withdraw.Profile) error {
 	return replaceByID(ctx, s.db.Collection(colWallets), p.OpenID, p)
 }
 
 // Profile loads a user's profile (empty if none).
-func (s *Store) Profile(ctx context.Context, openid string) (Profile, error) {
-	p, found, err := findByID[Profile](ctx, s.db.Collection(colWallets), openid)
+func (s *Store) Profile(ctx context.Context, openid string) (withdraw.Profile, error) {
+	p, found, err := findByID[withdraw.Profile](ctx, s.db.Collection(colWallets), openid)
 	if err == nil && !found {
 		p.OpenID = openid
 	}
@@ -68,24 +61,13 @@ func (s *Store) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal) error
 	return replaceByID(ctx, s.db.Collection(colWithdrawals), w.ID, w)
 }
 
-// WithdrawalOutcome is the claim that ends a withdrawal: the frozen money
-// is debited (paid out) or unfrozen (failed, cancelled), never both.
-type WithdrawalOutcome struct {
-	ID             string                    `bson:"_id"` // the withdrawal's ID
-	Kind           cloudpay.WalletEntryKind  `bson:"kind"`
-	Outcome        cloudpay.WithdrawalStatus `bson:"outcome"`
-	TransferBillNo string                    `bson:"transfer_bill_no,omitempty"`
-	FailReason     string                    `bson:"fail_reason,omitempty"`
-	CreatedAt      time.Time                 `bson:"created_at"`
-}
-
 // ClaimWithdrawalOutcome inserts o unless the withdrawal has an outcome; it
 // returns the outcome that holds and whether this call inserted it.
-func (s *Store) ClaimWithdrawalOutcome(ctx context.Context, o WithdrawalOutcome) (WithdrawalOutcome, bool, error) {
+func (s *Store) ClaimWithdrawalOutcome(ctx context.Context, o withdraw.Outcome) (withdraw.Outcome, bool, error) {
 	return insertOnce(ctx, s.db.Collection(colWdOutcomes), o.ID, o)
 }
 
 // WithdrawalOutcomeOf reads a withdrawal's outcome, if it has one.
-func (s *Store) WithdrawalOutcomeOf(ctx context.Context, id string) (WithdrawalOutcome, bool, error) {
-	return findByID[WithdrawalOutcome](ctx, s.db.Collection(colWdOutcomes), id)
+func (s *Store) WithdrawalOutcomeOf(ctx context.Context, id string) (withdraw.Outcome, bool, error) {
+	return findByID[withdraw.Outcome](ctx, s.db.Collection(colWdOutcomes), id)
 }

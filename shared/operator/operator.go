@@ -8,16 +8,25 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/refund"
 )
+
+// OrderFilter selects orders for the operator's listing; zero fields match
+// anything. From and To bound created_at (From inclusive, To exclusive).
+type OrderFilter struct {
+	OutTradeNo string
+	OpenID     string
+	Status     cloudpay.OrderStatus
+	From, To   time.Time
+}
 
 // Service answers the console's queries. Build one per process.
 type Service struct {
-	store *mongostore.Store
+	store Store
 }
 
 // New builds the service.
-func New(store *mongostore.Store) *Service { return &Service{store: store} }
+func New(store Store) *Service { return &Service{store: store} }
 
 // OrderQuery selects orders; empty fields match anything. From and To are
 // Beijing dates (YYYY-MM-DD), both inclusive.
@@ -45,7 +54,7 @@ func day(field, v string) (time.Time, error) {
 
 // Orders lists orders for the console.
 func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) {
-	f := mongostore.OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status)}
+	f := OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status)}
 	switch {
 	case q.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(q.OutTradeNo):
 		return OrdersPage{}, cloudpay.FieldError("out_trade_no", "out_trade_no is malformed")
@@ -72,9 +81,9 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) 
 		}
 		f.To = f.To.Add(24 * time.Hour) // the whole last day
 	}
-	var after *mongostore.Cursor
+	var after *cloudpay.Cursor
 	if q.Cursor != "" {
-		c, err := mongostore.DecodeCursor(q.Cursor)
+		c, err := cloudpay.DecodeCursor(q.Cursor)
 		if err != nil {
 			return OrdersPage{}, err
 		}
@@ -136,7 +145,7 @@ func (s *Service) Order(ctx context.Context, outTradeNo string) (OrderDetail, er
 			d.RefundableFen = st.AmountFen
 		}
 	}
-	d.Refunds, _, _, err = s.store.ListRefunds(ctx, mongostore.RefundFilter{OutTradeNo: outTradeNo}, nil, maxRefunds)
+	d.Refunds, _, _, err = s.store.ListRefunds(ctx, refund.Filter{OutTradeNo: outTradeNo}, nil, maxRefunds)
 	if err != nil {
 		return OrderDetail{}, err
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 )
 
 // Codes of the errors this package reports.
@@ -43,7 +42,7 @@ var defaultBackoff = []time.Duration{
 
 // Deliverer sends outbox events to the merchant's back end.
 type Deliverer struct {
-	store   *mongostore.Store
+	store   Store
 	cfg     Config
 	hc      *http.Client
 	now     func() time.Time
@@ -71,7 +70,7 @@ func WithBackoff(steps []time.Duration) Option {
 // nil; redirects are never followed, whichever client is given, so a moved
 // receiver shows up as failed deliveries rather than events signed for one
 // URL landing at another.
-func New(store *mongostore.Store, cfg Config, hc *http.Client, opts ...Option) (*Deliverer, error) {
+func New(store Store, cfg Config, hc *http.Client, opts ...Option) (*Deliverer, error) {
 	cfg, err := cfg.check()
 	if err != nil {
 		return nil, err
@@ -112,7 +111,7 @@ type Letter struct {
 	DeliveredAt   time.Time `json:"delivered_at,omitzero"`
 }
 
-func letter(e mongostore.OutboxEvent) Letter {
+func letter(e Record) Letter {
 	return Letter{Event: e.Event, LastError: e.LastError, LastAttemptAt: e.LastAttemptAt, DeliveredAt: e.DeliveredAt}
 }
 
@@ -223,7 +222,7 @@ const (
 )
 
 type outcome struct {
-	ev     mongostore.OutboxEvent // after the attempt
+	ev     Record // after the attempt
 	result result
 	reason string // why it failed
 }
@@ -264,7 +263,7 @@ func (d *Deliverer) attempt(ctx context.Context, id string, seen int, pass strin
 		return outcome{ev: ev, result: interrupted}, nil
 	}
 	at := d.now().UTC()
-	a := mongostore.DeliveryAttempt{Status: cloudpay.EventDelivered, Attempts: n, At: at, Error: reason}
+	a := Delivery{Status: cloudpay.EventDelivered, Attempts: n, At: at, Error: reason}
 	if reason != "" {
 		a.Status, a.NextAttemptAt = d.schedule(ev.Event, n, at)
 		if ev.Status == cloudpay.EventDead {

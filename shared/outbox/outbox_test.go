@@ -115,7 +115,7 @@ func enqueue(t *testing.T, s *mongostore.Store, subject string, at time.Time) cl
 	return e
 }
 
-func stored(t *testing.T, s *mongostore.Store, id string) mongostore.OutboxEvent {
+func stored(t *testing.T, s *mongostore.Store, id string) outbox.Record {
 	t.Helper()
 	e, found, err := s.OutboxEvent(context.Background(), id)
 	if err != nil || !found {

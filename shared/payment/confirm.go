@@ -6,49 +6,21 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
-// Verdict is what came of a pay callback, and so what WeChat is told.
-type Verdict string
-
-const (
-	// Recorded: this callback recorded the payment.
-	Recorded Verdict = "recorded"
-	// AlreadyRecorded: the payment was recorded before; nothing changed.
-	AlreadyRecorded Verdict = "already_recorded"
-	// UnknownOrder: no such order here; a retry cannot change that.
-	UnknownOrder Verdict = "unknown_order"
-	// OtherMerchant: the callback is for another merchant; not ours.
-	OtherMerchant Verdict = "other_merchant"
-	// NotPaid: WeChat says the order is not paid (forged or stale callback).
-	NotPaid Verdict = "not_paid"
-	// Mismatch: amount, merchant or order disagree with ours; nothing recorded.
-	Mismatch Verdict = "mismatch"
-)
-
-// Acknowledge reports whether WeChat should stop redelivering the callback.
-// Not-paid and mismatch are refused: if genuine, WeChat's retry finds the
-// truth later (and a mismatch keeps alerting); if forged, nobody retries.
-func (v Verdict) Acknowledge() bool {
-	switch v {
-	case Recorded, AlreadyRecorded, UnknownOrder, OtherMerchant:
-		return true
-	}
-	return false
-}
-
-// ConfirmPayment handles an unsigned pay callback: the hint is checked
+// Confirm handles an unsigned pay callback: the hint is checked
 // against our order, confirmed by querying WeChat, and only then recorded.
 // An error means nothing could be decided (store or WeChat failing): retry.
-func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Verdict, error) {
+func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verdict, error) {
 	if hint.MchID != "" && hint.MchID != s.gw.MerchantID() {
 		s.log.WarnContext(ctx, "pay callback for another merchant ignored", "out_trade_no", hint.OutTradeNo, "mch_id", hint.MchID)
-		return OtherMerchant, nil
+		return wechat.OtherMerchant, nil
 	}
 	o, err := s.store.Order(ctx, hint.OutTradeNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
 		s.log.WarnContext(ctx, "pay callback for an unknown order ignored", "out_trade_no", hint.OutTradeNo)
-		return UnknownOrder, nil
+		return wechat.UnknownOrder, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
@@ -56,7 +28,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 	if hint.HasTotal && hint.TotalFen != o.AmountFen {
 		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
 			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
-		return Mismatch, nil
+		return wechat.Mismatch, nil
 	}
 	if st, found, err := s.store.Settlement(ctx, o.OutTradeNo); err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
@@ -65,7 +37,7 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 		if err := s.project(ctx, o, st); err != nil {
 			return "", err
 		}
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
 	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
 	if err != nil {
@@ -74,16 +46,16 @@ func (s *Service) ConfirmPayment(ctx context.Context, hint cloudpay.PayHint) (Ve
 	return s.record(ctx, o, tx, "callback")
 }
 
-// Notified records a payment notification whose signature was verified
+// Record records a payment notification whose signature was verified
 // (API v3): it is WeChat's own word, so no query is needed.
-func (s *Service) Notified(ctx context.Context, tx cloudpay.Transaction) (Verdict, error) {
+func (s *Service) Record(ctx context.Context, tx wechat.Transaction) (wechat.Verdict, error) {
 	if tx.MchID != "" && tx.MchID != s.gw.MerchantID() {
-		return OtherMerchant, nil
+		return wechat.OtherMerchant, nil
 	}
 	o, err := s.store.Order(ctx, tx.OutTradeNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
 		s.log.WarnContext(ctx, "payment notification for an unknown order ignored", "out_trade_no", tx.OutTradeNo)
-		return UnknownOrder, nil
+		return wechat.UnknownOrder, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("payment notification: %w", err)
@@ -92,22 +64,22 @@ func (s *Service) Notified(ctx context.Context, tx cloudpay.Transaction) (Verdic
 }
 
 // record settles o as paid if WeChat's transaction says so.
-func (s *Service) record(ctx context.Context, o cloudpay.Order, tx cloudpay.Transaction, source string) (Verdict, error) {
+func (s *Service) record(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (wechat.Verdict, error) {
 	if !tx.State.Paid() {
 		s.log.WarnContext(ctx, "WeChat says the order is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State, "source", source)
-		return NotPaid, nil
+		return wechat.NotPaid, nil
 	}
 	won, err := s.settlePaid(ctx, o, tx, source)
 	if cloudpay.ErrorCode(err) == codeMismatch {
-		return Mismatch, nil
+		return wechat.Mismatch, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("record payment: %w", err)
 	}
 	if !won {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
-	return Recorded, nil
+	return wechat.Recorded, nil
 }
 
 // recordTimeout bounds the writes that record a confirmed payment.
@@ -119,7 +91,7 @@ const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
 // settlePaid records that WeChat took the money for o. The settlement claim
 // decides (one insert wins); the outbox event and the order projection follow
 // and are repaired by any later caller if a crash interrupts them.
-func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx cloudpay.Transaction, source string) (bool, error) {
+func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (bool, error) {
 	if err := matches(o, tx, s.gw.MerchantID()); err != nil {
 		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
 		return false, err
@@ -173,7 +145,7 @@ func (s *Service) project(ctx context.Context, o cloudpay.Order, st cloudpay.Set
 }
 
 // matches checks WeChat's transaction against our order before it counts.
-func matches(o cloudpay.Order, tx cloudpay.Transaction, mchID string) error {
+func matches(o cloudpay.Order, tx wechat.Transaction, mchID string) error {
 	switch {
 	case tx.OutTradeNo != o.OutTradeNo:
 		return cloudpay.Errorf(codeMismatch, "WeChat answered for order %q", tx.OutTradeNo)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Config holds the pay rules that are the merchant's choice.
@@ -19,19 +19,10 @@ type Config struct {
 	MaxExpireMinutes int `env:"ORDER_MAX_EXPIRE_MINUTES, default=1440"`
 }
 
-// Gateway is WeChat Pay as the use cases need it, whichever channel
-// (Cloud Hosting open interface or API v3) carries the calls.
-type Gateway interface {
-	MerchantID() string
-	Prepay(ctx context.Context, req cloudpay.PrepayRequest) (prepayID string, params cloudpay.PaymentParams, err error)
-	QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error)
-	CloseOrder(ctx context.Context, outTradeNo string) error
-}
-
 // Service is the pay use cases. Build one per process.
 type Service struct {
-	store *mongostore.Store
-	gw    Gateway
+	store Store
+	gw    wechat.Payments
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -47,7 +38,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New builds the service.
-func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Service {
+func New(store Store, gw wechat.Payments, cfg Config, opts ...Option) *Service {
 	if cfg.ExpireMinutes <= 0 {
 		cfg.ExpireMinutes = 30
 	}
@@ -143,7 +134,7 @@ func (s *Service) ownOrder(ctx context.Context, openid, outTradeNo string) (clou
 // Payment is what the mini-program needs to call wx.requestPayment.
 type Payment struct {
 	Order  cloudpay.Order
-	Params cloudpay.PaymentParams
+	Params wechat.PaymentParams
 }
 
 // CreatePayment asks WeChat for a prepay for the caller's own unpaid order.
@@ -160,7 +151,7 @@ func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientI
 	if err := payable(o, s.clock()); err != nil {
 		return Payment{}, err
 	}
-	prepayID, params, err := s.gw.Prepay(ctx, cloudpay.PrepayRequest{Order: o, ClientIP: clientIP, EnvID: envID})
+	prepayID, params, err := s.gw.Prepay(ctx, wechat.PrepayRequest{Order: o, ClientIP: clientIP, EnvID: envID})
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
 		// WeChat knows of a payment whose callback has not arrived yet.
 		if _, serr := s.sync(ctx, o); serr != nil {

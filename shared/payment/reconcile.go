@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Reconciled is what the scheduled job did to an order.
@@ -53,7 +54,7 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	if !o.Expired(now) || now.Sub(o.CreatedAt) < MinCloseAge {
 		return ReconciledNothing, nil
 	}
-	if tx.State != cloudpay.TradeNotExist {
+	if tx.State != wechat.TradeNotExist {
 		// Closing at WeChat first is what makes "closed" safe: after it,
 		// nobody can pay the order any more.
 		err := s.gw.CloseOrder(ctx, o.OutTradeNo)

@@ -9,16 +9,8 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
-
-// BatchItem is one refund of a batch as submitted.
-type BatchItem struct {
-	OutTradeNo string
-	AmountFen  cloudpay.Fen
-	Reason     string
-	Key        string // the item's idempotency key: it fixes the item's out_refund_no
-}
 
 // NewBatch is a batch of refunds from the business back end.
 type NewBatch struct {
@@ -43,7 +35,7 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 	}
 	digest := sha256.New()
 	seen := make(map[string]int, len(nb.Items))
-	items := make([]mongostore.BatchItem, len(nb.Items))
+	items := make([]BatchItem, len(nb.Items))
 	for i, it := range nb.Items {
 		if err := validateRefund(it.OutTradeNo, it.AmountFen, it.Reason); err != nil {
 			e := err.(*cloudpay.Error)
@@ -58,12 +50,12 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 			return "", false, cloudpay.FieldError(fmt.Sprintf("items[%d].key", i), "items[%d] and items[%d] have the same key", j, i)
 		}
 		seen[it.Key] = i
-		items[i] = mongostore.BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
+		items[i] = BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
 			Key: it.Key, OutRefundNo: cloudpay.OutRefundNoForKey(it.Key)}
 		fmt.Fprintf(digest, "%q %d %q %q\n", it.OutTradeNo, it.AmountFen, it.Reason, it.Key)
 	}
 	sum := sha256.Sum256([]byte("batch-key:" + nb.IdempotencyKey))
-	b := mongostore.Batch{
+	b := Batch{
 		ID: "RB" + hex.EncodeToString(sum[:12]), IdempotencyKey: nb.IdempotencyKey, Label: nb.Label,
 		Digest: hex.EncodeToString(digest.Sum(nil)), Items: items, CreatedAt: s.clock(),
 	}
@@ -142,7 +134,7 @@ func (s *Service) RunBatch(ctx context.Context, id string) error {
 // runItem creates one item's refund. A refusal by the rules is recorded on
 // the item's refund (failed, nothing reserved), so the batch shows it and
 // a retry can reserve again.
-func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore.BatchItem) {
+func (s *Service) runItem(ctx context.Context, b Batch, it BatchItem) {
 	r := cloudpay.Refund{
 		OutRefundNo: it.OutRefundNo, OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
 		Source: cloudpay.SourceBatch, IdempotencyKey: it.Key, BatchID: b.ID, Label: b.Label,
@@ -155,7 +147,7 @@ func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore
 		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate:
 		now := s.clock()
 		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
-		r.LastError = cloudpay.FailureOf(err)
+		r.LastError = wechat.FailureOf(err)
 		if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
 			s.log.ErrorContext(ctx, "record refused batch item", "out_refund_no", r.OutRefundNo, "error", err)
 		}
@@ -166,7 +158,7 @@ func (s *Service) runItem(ctx context.Context, b mongostore.Batch, it mongostore
 
 // sendBatchDue sends the batch's queued items whose turn has come and
 // returns how long until the next one's turn (0: none left).
-func (s *Service) sendBatchDue(ctx context.Context, b mongostore.Batch) (time.Duration, error) {
+func (s *Service) sendBatchDue(ctx context.Context, b Batch) (time.Duration, error) {
 	var wait time.Duration
 	for _, it := range b.Items {
 		r, err := s.store.Refund(ctx, it.OutRefundNo)

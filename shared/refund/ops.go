@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Retry sends a refund again under the same out_refund_no. A refund whose
@@ -25,7 +25,7 @@ func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refun
 		if err != nil {
 			return r, fmt.Errorf("retry refund %s: %w", outRefundNo, err)
 		}
-		if res.State != cloudpay.RefundStateNotExist {
+		if res.State != wechat.RefundNotExist {
 			r, err = s.apply(ctx, r, res)
 			if err == nil && r.Status == cloudpay.RefundAbnormal {
 				err = cloudpay.Errorf(cloudpay.CodeRefundState,
@@ -93,12 +93,12 @@ func (s *Service) current(ctx context.Context, r cloudpay.Refund) (cloudpay.Refu
 
 // Live is WeChat's current word on a refund, next to ours.
 type Live struct {
-	State       cloudpay.RefundState `json:"status"`
-	RefundID    string               `json:"refund_id,omitempty"`
-	AmountFen   cloudpay.Fen         `json:"amount_fen,omitempty"`
-	Account     string               `json:"account,omitempty"`
-	Error       string               `json:"error,omitempty"` // WeChat could not be asked
-	ErrorDetail string               `json:"error_message,omitempty"`
+	State       wechat.RefundState `json:"status"`
+	RefundID    string             `json:"refund_id,omitempty"`
+	AmountFen   cloudpay.Fen       `json:"amount_fen,omitempty"`
+	Account     string             `json:"account,omitempty"`
+	Error       string             `json:"error,omitempty"` // WeChat could not be asked
+	ErrorDetail string             `json:"error_message,omitempty"`
 }
 
 // Detail returns a refund with WeChat's live status, recording that status
@@ -127,43 +127,22 @@ func (s *Service) Detail(ctx context.Context, outRefundNo string) (cloudpay.Refu
 	return r, live, nil
 }
 
-// Verdict is what came of a refund callback, and so what WeChat is told.
-type Verdict string
-
-const (
-	Recorded        Verdict = "recorded"
-	AlreadyRecorded Verdict = "already_recorded"
-	UnknownRefund   Verdict = "unknown_refund"
-	OtherMerchant   Verdict = "other_merchant"
-	NotSettled      Verdict = "not_settled" // WeChat does not confirm a final state
-	Mismatch        Verdict = "mismatch"
-)
-
-// Acknowledge reports whether WeChat should stop redelivering.
-func (v Verdict) Acknowledge() bool {
-	switch v {
-	case Recorded, AlreadyRecorded, UnknownRefund, OtherMerchant:
-		return true
-	}
-	return false
-}
-
-// ConfirmCallback handles an unsigned refund callback: only WeChat's answer
+// Confirm handles an unsigned refund callback: only WeChat's answer
 // to a query by out_refund_no is recorded, never the callback's word.
-func (s *Service) ConfirmCallback(ctx context.Context, hint cloudpay.RefundHint) (Verdict, error) {
+func (s *Service) Confirm(ctx context.Context, hint wechat.RefundHint) (wechat.Verdict, error) {
 	if hint.MchID != "" && hint.MchID != s.gw.MerchantID() {
-		return OtherMerchant, nil
+		return wechat.OtherMerchant, nil
 	}
 	r, err := s.store.Refund(ctx, hint.OutRefundNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
 		s.log.WarnContext(ctx, "refund callback for an unknown refund ignored", "out_refund_no", hint.OutRefundNo)
-		return UnknownRefund, nil
+		return wechat.UnknownRefund, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("confirm refund: %w", err)
 	}
 	if r.Status.Final() {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
 	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
 	if err != nil {
@@ -172,45 +151,45 @@ func (s *Service) ConfirmCallback(ctx context.Context, hint cloudpay.RefundHint)
 	return s.settle(ctx, r, res)
 }
 
-// Notified records a refund notification whose signature was verified.
-func (s *Service) Notified(ctx context.Context, res cloudpay.RefundResult) (Verdict, error) {
+// Record records a refund notification whose signature was verified.
+func (s *Service) Record(ctx context.Context, res wechat.RefundResult) (wechat.Verdict, error) {
 	if res.MchID != "" && res.MchID != s.gw.MerchantID() {
-		return OtherMerchant, nil
+		return wechat.OtherMerchant, nil
 	}
 	r, err := s.store.Refund(ctx, res.OutRefundNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
 		s.log.WarnContext(ctx, "refund notification for an unknown refund ignored", "out_refund_no", res.OutRefundNo)
-		return UnknownRefund, nil
+		return wechat.UnknownRefund, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("refund notification: %w", err)
 	}
 	if r.Status.Final() {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
 	return s.settle(ctx, r, res)
 }
 
-func (s *Service) settle(ctx context.Context, r cloudpay.Refund, res cloudpay.RefundResult) (Verdict, error) {
+func (s *Service) settle(ctx context.Context, r cloudpay.Refund, res wechat.RefundResult) (wechat.Verdict, error) {
 	switch res.State {
-	case cloudpay.RefundStateSuccess, cloudpay.RefundStateClosed, cloudpay.RefundStateAbnormal:
+	case wechat.RefundSuccess, wechat.RefundClosed, wechat.RefundAbnormal:
 	default:
-		return NotSettled, nil
+		return wechat.NotSettled, nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	before := r.Status
 	after, err := s.apply(ctx, r, res)
 	if errors.Is(err, errMismatch) {
-		return Mismatch, nil
+		return wechat.Mismatch, nil
 	}
 	if err != nil {
 		return "", err
 	}
 	if after.Status == before {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
-	return Recorded, nil
+	return wechat.Recorded, nil
 }
 
 // SendDue sends approved refunds whose turn has come, up to limit, and
@@ -236,13 +215,12 @@ func (s *Service) SendDue(ctx context.Context, limit int) (int, error) {
 
 // Page is one page of a refund listing.
 type Page struct {
-	Refunds    []cloudpay.Refund       `json:"refunds"`
-	NextCursor string                  `json:"next_cursor,omitempty"`
-	Totals     mongostore.RefundTotals `json:"totals"`
+	Refunds    []cloudpay.Refund `json:"refunds"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+	Totals     Totals            `json:"totals"`
 }
 
 // Filter selects refunds for List.
-type Filter = mongostore.RefundFilter
 
 // MaxPage bounds a listing page.
 const MaxPage = 200
@@ -267,9 +245,9 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 	if len(f.BatchID) > 64 || len(f.Label) > maxLabel || !cloudpay.Printable(f.BatchID+f.Label) {
 		return Page{}, cloudpay.FieldError("label", "batch_id and label must be short printable text")
 	}
-	var after *mongostore.Cursor
+	var after *cloudpay.Cursor
 	if cursor != "" {
-		c, err := mongostore.DecodeCursor(cursor)
+		c, err := cloudpay.DecodeCursor(cursor)
 		if err != nil {
 			return Page{}, err
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Reconciled is what the scheduled job did to a refund.
@@ -50,7 +51,7 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 		if err != nil {
 			return ReconciledNothing, err
 		}
-		if res.State == cloudpay.RefundStateNotExist {
+		if res.State == wechat.RefundNotExist {
 			if r.Status == cloudpay.RefundAbnormal {
 				return ReconciledNothing, nil
 			}

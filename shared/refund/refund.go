@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Config holds WeChat's refund rules and how fast cloudpay may call.
@@ -31,17 +31,10 @@ type Config struct {
 // wechatMaxRate is WeChat's refund limit per merchant (calls per second).
 const wechatMaxRate = 150
 
-// Gateway is WeChat Pay's refunds, whichever channel carries them.
-type Gateway interface {
-	MerchantID() string
-	Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error)
-	QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error)
-}
-
 // Service is the refund use cases. Build one per process.
 type Service struct {
-	store *mongostore.Store
-	gw    Gateway
+	store Store
+	gw    wechat.Refunds
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -65,7 +58,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New builds the service.
-func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Service {
+func New(store Store, gw wechat.Refunds, cfg Config, opts ...Option) *Service {
 	if cfg.MaxPerOrder <= 0 || cfg.MaxPerOrder > 50 {
 		cfg.MaxPerOrder = 50
 	}

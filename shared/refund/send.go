@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // attemptLease is how long an attempt's claim keeps others from sending the
@@ -81,9 +81,9 @@ func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund,
 }
 
 // call asks WeChat for the refund, within the merchant-wide rate.
-func (s *Service) call(ctx context.Context, r cloudpay.Refund) (cloudpay.RefundResult, error) {
+func (s *Service) call(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
 	if err := s.rate.wait(ctx); err != nil {
-		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "gave up waiting for a turn to call WeChat", Err: err}
+		return wechat.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "gave up waiting for a turn to call WeChat", Err: err}
 	}
 	in := s.inFlight.Add(1)
 	defer s.inFlight.Add(-1)
@@ -94,7 +94,7 @@ func (s *Service) call(ctx context.Context, r cloudpay.Refund) (cloudpay.RefundR
 		}
 	}
 	s.calls.Add(1)
-	return s.gw.Refund(ctx, cloudpay.RefundRequest{
+	return s.gw.Refund(ctx, wechat.RefundRequest{
 		OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
 		TotalFen: r.TotalFen, RefundFen: r.AmountFen, Reason: r.Reason,
 	})
@@ -102,14 +102,14 @@ func (s *Service) call(ctx context.Context, r cloudpay.Refund) (cloudpay.RefundR
 
 // failed records a call that brought no refund.
 func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) (cloudpay.Refund, error) {
-	r.LastError = cloudpay.FailureOf(callErr)
+	r.LastError = wechat.FailureOf(callErr)
 	r.UpdatedAt = s.clock()
-	switch cloudpay.ClassifyCall(callErr) {
-	case cloudpay.CallUnknown:
+	switch wechat.Classify(callErr) {
+	case wechat.Unknown:
 		// Stays processing: a query or a callback will say what happened.
 		s.log.WarnContext(ctx, "refund call without answer", "out_refund_no", r.OutRefundNo, "error", callErr)
 		return s.saveProgress(ctx, r)
-	case cloudpay.CallRetryable:
+	case wechat.Retryable:
 		s.log.WarnContext(ctx, "refund refused for now", "out_refund_no", r.OutRefundNo, "error", callErr)
 		r.Status, r.Retryable = cloudpay.RefundFailed, true
 		return s.saveProgress(ctx, r)
@@ -123,17 +123,17 @@ func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) 
 		r.Status, r.Retryable = cloudpay.RefundFailed, true
 		return s.saveProgress(ctx, r)
 	}
-	if res.State != cloudpay.RefundStateNotExist {
+	if res.State != wechat.RefundNotExist {
 		return s.apply(ctx, r, res)
 	}
 	s.log.InfoContext(ctx, "refund refused", "out_refund_no", r.OutRefundNo, "error", callErr)
-	return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundFailed, cloudpay.RefundResult{})
+	return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundFailed, wechat.RefundResult{})
 }
 
 // apply records WeChat's word on a refund. It never moves a refund out of
 // a final status, and refuses an answer that disagrees with the refund.
-func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res cloudpay.RefundResult) (cloudpay.Refund, error) {
-	if res.State == cloudpay.RefundStateNotExist || r.Status.Final() {
+func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res wechat.RefundResult) (cloudpay.Refund, error) {
+	if res.State == wechat.RefundNotExist || r.Status.Final() {
 		return r, nil
 	}
 	if (res.RefundFen != 0 && res.RefundFen != r.AmountFen) || (res.OutTradeNo != "" && res.OutTradeNo != r.OutTradeNo) ||
@@ -149,13 +149,13 @@ func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res cloudpay.Ref
 		r.Account = res.Account
 	}
 	switch res.State {
-	case cloudpay.RefundStateSuccess:
+	case wechat.RefundSuccess:
 		return s.end(ctx, r, cloudpay.EntrySettle, cloudpay.RefundSucceeded, res)
-	case cloudpay.RefundStateClosed:
+	case wechat.RefundClosed:
 		return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundClosed, res)
-	case cloudpay.RefundStateAbnormal:
+	case wechat.RefundAbnormal:
 		r.Status = cloudpay.RefundAbnormal
-	case cloudpay.RefundStateProcessing:
+	case wechat.RefundProcessing:
 		if r.Status == cloudpay.RefundAbnormal {
 			return r, nil
 		}
@@ -174,9 +174,9 @@ var errMismatch = cloudpay.Errorf("REFUND_MISMATCH", "WeChat's refund does not m
 // (failed or closed) — with one outcome claim; whoever claims first
 // decides. The ledger entry, the outbox event, the refund and the order
 // follow, and are repaired from the claim by any later writer.
-func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.RefundEntryKind, outcome cloudpay.RefundStatus, res cloudpay.RefundResult) (cloudpay.Refund, error) {
-	held, _, err := s.store.ClaimRefundOutcome(ctx, mongostore.RefundOutcome{
-		ID: mongostore.RefundOutcomeID(r.OutRefundNo, r.Round), OutRefundNo: r.OutRefundNo, Round: r.Round,
+func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.RefundEntryKind, outcome cloudpay.RefundStatus, res wechat.RefundResult) (cloudpay.Refund, error) {
+	held, _, err := s.store.ClaimRefundOutcome(ctx, Outcome{
+		ID: OutcomeID(r.OutRefundNo, r.Round), OutRefundNo: r.OutRefundNo, Round: r.Round,
 		Kind: kind, Outcome: outcome, RefundID: r.RefundID, SucceededAt: res.SucceededAt, CreatedAt: s.clock(),
 	})
 	if err != nil {
@@ -187,7 +187,7 @@ func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.Refu
 
 // finish mirrors an outcome claim onto the ledger (one entry, by ref), the
 // outbox, the refund and the order. It is idempotent.
-func (s *Service) finish(ctx context.Context, r cloudpay.Refund, o mongostore.RefundOutcome) (cloudpay.Refund, error) {
+func (s *Service) finish(ctx context.Context, r cloudpay.Refund, o Outcome) (cloudpay.Refund, error) {
 	e, _, err := s.store.AppendRefundEntry(ctx, r.OutTradeNo, endRef(r.OutRefundNo, r.Round),
 		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
 			if !found {
@@ -212,7 +212,7 @@ func (s *Service) finish(ctx context.Context, r cloudpay.Refund, o mongostore.Re
 	if r.RefundID == "" {
 		r.RefundID = o.RefundID
 	}
-	return s.projectEnd(ctx, r, e, cloudpay.RefundResult{SucceededAt: o.SucceededAt})
+	return s.projectEnd(ctx, r, e, wechat.RefundResult{SucceededAt: o.SucceededAt})
 }
 
 // saveProgress stores a refund's non-final status unless its round has
@@ -238,7 +238,7 @@ func (s *Service) saveProgress(ctx context.Context, r cloudpay.Refund) (cloudpay
 }
 
 // projectEnd mirrors an end entry onto the outbox, the refund and the order.
-func (s *Service) projectEnd(ctx context.Context, r cloudpay.Refund, e cloudpay.RefundEntry, res cloudpay.RefundResult) (cloudpay.Refund, error) {
+func (s *Service) projectEnd(ctx context.Context, r cloudpay.Refund, e cloudpay.RefundEntry, res wechat.RefundResult) (cloudpay.Refund, error) {
 	r.Status, r.UpdatedAt = e.Outcome, s.clock()
 	data := map[string]any{
 		"out_refund_no": r.OutRefundNo, "out_trade_no": r.OutTradeNo, "amount_fen": int64(r.AmountFen),

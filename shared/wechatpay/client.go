@@ -26,6 +26,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/utils"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Client calls WeChat Pay API v3. Build one per process and share it.
@@ -93,7 +94,7 @@ func (c *Client) MerchantID() string { return c.mchID }
 // Prepay creates WeChat's side of the order (JSAPI) and returns what
 // wx.requestPayment needs, signed RSA with the merchant key. The amount is
 // the stored order's.
-func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string, cloudpay.PaymentParams, error) {
+func (c *Client) Prepay(ctx context.Context, req wechat.PrepayRequest) (string, wechat.PaymentParams, error) {
 	o := req.Order
 	body := jsapi.PrepayRequest{
 		Appid: core.String(c.appID), Mchid: core.String(c.mchID),
@@ -115,22 +116,22 @@ func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string
 	// error, not a panic.
 	resp, result, err := c.jsapi.Prepay(ctx, body)
 	if err != nil {
-		return "", cloudpay.PaymentParams{}, c.fail(ctx, "prepay "+o.OutTradeNo, result, err)
+		return "", wechat.PaymentParams{}, c.fail(ctx, "prepay "+o.OutTradeNo, result, err)
 	}
 	if resp.PrepayId == nil || *resp.PrepayId == "" {
-		return "", cloudpay.PaymentParams{}, cloudpay.Errorf(cloudpay.CodeWeChatError, "prepay %s: WeChat returned no prepay_id", o.OutTradeNo)
+		return "", wechat.PaymentParams{}, cloudpay.Errorf(cloudpay.CodeWeChatError, "prepay %s: WeChat returned no prepay_id", o.OutTradeNo)
 	}
 	nonce, err := utils.GenerateNonce()
 	if err != nil {
-		return "", cloudpay.PaymentParams{}, fmt.Errorf("prepay %s: nonce: %w", o.OutTradeNo, err)
+		return "", wechat.PaymentParams{}, fmt.Errorf("prepay %s: nonce: %w", o.OutTradeNo, err)
 	}
-	p := cloudpay.PaymentParams{
+	p := wechat.PaymentParams{
 		AppID: c.appID, TimeStamp: strconv.FormatInt(time.Now().Unix(), 10), NonceStr: nonce,
 		Package: "prepay_id=" + *resp.PrepayId, SignType: "RSA",
 	}
 	signed, err := c.core.Sign(ctx, p.AppID+"\n"+p.TimeStamp+"\n"+p.NonceStr+"\n"+p.Package+"\n")
 	if err != nil {
-		return "", cloudpay.PaymentParams{}, fmt.Errorf("prepay %s: sign the payment: %w", o.OutTradeNo, err)
+		return "", wechat.PaymentParams{}, fmt.Errorf("prepay %s: sign the payment: %w", o.OutTradeNo, err)
 	}
 	p.PaySign = signed.Signature
 	return *resp.PrepayId, p, nil
@@ -138,21 +139,21 @@ func (c *Client) Prepay(ctx context.Context, req cloudpay.PrepayRequest) (string
 
 // QueryOrder asks WeChat what happened to an order. An order WeChat does not
 // know comes back with state NOTEXIST, not as an error.
-func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (cloudpay.Transaction, error) {
+func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (wechat.Transaction, error) {
 	ctx, cancel := c.begin(ctx)
 	defer cancel()
 	resp, result, err := c.jsapi.QueryOrderByOutTradeNo(ctx, jsapi.QueryOrderByOutTradeNoRequest{
 		OutTradeNo: core.String(outTradeNo), Mchid: core.String(c.mchID),
 	})
 	if core.IsAPIError(err, "ORDER_NOT_EXIST") {
-		return cloudpay.Transaction{OutTradeNo: outTradeNo, State: cloudpay.TradeNotExist}, nil
+		return wechat.Transaction{OutTradeNo: outTradeNo, State: wechat.TradeNotExist}, nil
 	}
 	if err != nil {
-		return cloudpay.Transaction{}, c.fail(ctx, "query order "+outTradeNo, result, err)
+		return wechat.Transaction{}, c.fail(ctx, "query order "+outTradeNo, result, err)
 	}
 	tx, err := transaction(resp)
 	if err != nil {
-		return cloudpay.Transaction{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		return wechat.Transaction{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
 			Message: "query order " + outTradeNo + ": WeChat answered an unreadable transaction", Err: err}
 	}
 	return tx, nil
@@ -179,7 +180,7 @@ func (c *Client) CloseOrder(ctx context.Context, outTradeNo string) error {
 // usually not the refund: the result is PROCESSING until the notification
 // or QueryRefund says otherwise. Retry a failed or unanswered refund with
 // the same OutRefundNo: WeChat refunds a number only once.
-func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudpay.RefundResult, error) {
+func (c *Client) Refund(ctx context.Context, req wechat.RefundRequest) (wechat.RefundResult, error) {
 	body := refunddomestic.CreateRequest{
 		OutTradeNo: core.String(req.OutTradeNo), OutRefundNo: core.String(req.OutRefundNo),
 		NotifyUrl: core.String(c.notifyURL),
@@ -194,16 +195,16 @@ func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudp
 	defer cancel()
 	resp, result, err := c.refunds.Create(ctx, body)
 	if err != nil {
-		return cloudpay.RefundResult{}, c.fail(ctx, "refund "+req.OutRefundNo, result, err)
+		return wechat.RefundResult{}, c.fail(ctx, "refund "+req.OutRefundNo, result, err)
 	}
 	res, err := c.refund(resp)
 	if errors.Is(err, errUnknownStatus) {
 		// Accepted with a status this code does not know: the refund exists
 		// and its outcome is not known yet, which is what PROCESSING means.
-		res.State, err = cloudpay.RefundStateProcessing, nil
+		res.State, err = wechat.RefundProcessing, nil
 	}
 	if err != nil {
-		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		return wechat.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
 			Message: "refund " + req.OutRefundNo + ": WeChat accepted it but answered an unreadable refund", Err: err}
 	}
 	return res, nil
@@ -211,21 +212,21 @@ func (c *Client) Refund(ctx context.Context, req cloudpay.RefundRequest) (cloudp
 
 // QueryRefund asks WeChat about one refund. A refund WeChat does not know
 // comes back with state NOTEXIST, not as an error.
-func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.RefundResult, error) {
+func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (wechat.RefundResult, error) {
 	ctx, cancel := c.begin(ctx)
 	defer cancel()
 	resp, result, err := c.refunds.QueryByOutRefundNo(ctx, refunddomestic.QueryByOutRefundNoRequest{
 		OutRefundNo: core.String(outRefundNo),
 	})
 	if core.IsAPIError(err, "RESOURCE_NOT_EXISTS") {
-		return cloudpay.RefundResult{OutRefundNo: outRefundNo, State: cloudpay.RefundStateNotExist}, nil
+		return wechat.RefundResult{OutRefundNo: outRefundNo, State: wechat.RefundNotExist}, nil
 	}
 	if err != nil {
-		return cloudpay.RefundResult{}, c.fail(ctx, "query refund "+outRefundNo, result, err)
+		return wechat.RefundResult{}, c.fail(ctx, "query refund "+outRefundNo, result, err)
 	}
 	res, err := c.refund(resp)
 	if err != nil {
-		return cloudpay.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		return wechat.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
 			Message: "query refund " + outRefundNo + ": WeChat answered an unreadable refund", Err: err}
 	}
 	return res, nil
@@ -233,19 +234,19 @@ func (c *Client) QueryRefund(ctx context.Context, outRefundNo string) (cloudpay.
 
 // refundStates maps v3 refund statuses (status in the Refund object,
 // refund_status in notifications) to the domain's.
-var refundStates = map[string]cloudpay.RefundState{
-	"SUCCESS":    cloudpay.RefundStateSuccess,
-	"CLOSED":     cloudpay.RefundStateClosed,
-	"PROCESSING": cloudpay.RefundStateProcessing,
-	"ABNORMAL":   cloudpay.RefundStateAbnormal,
+var refundStates = map[string]wechat.RefundState{
+	"SUCCESS":    wechat.RefundSuccess,
+	"CLOSED":     wechat.RefundClosed,
+	"PROCESSING": wechat.RefundProcessing,
+	"ABNORMAL":   wechat.RefundAbnormal,
 }
 
 var errUnknownStatus = errors.New("unknown refund status")
 
 // refund maps the SDK's Refund. The Refund object names no merchant: it is
 // this client's.
-func (c *Client) refund(r *refunddomestic.Refund) (cloudpay.RefundResult, error) {
-	res := cloudpay.RefundResult{
+func (c *Client) refund(r *refunddomestic.Refund) (wechat.RefundResult, error) {
+	res := wechat.RefundResult{
 		OutRefundNo: deref(r.OutRefundNo), OutTradeNo: deref(r.OutTradeNo), RefundID: deref(r.RefundId),
 		MchID: c.mchID, Account: deref(r.UserReceivedAccount),
 	}
@@ -274,10 +275,10 @@ func (c *Client) refund(r *refunddomestic.Refund) (cloudpay.RefundResult, error)
 
 // transaction maps the SDK's Transaction (query answer and TRANSACTION.*
 // notification resource).
-func transaction(t *payments.Transaction) (cloudpay.Transaction, error) {
-	tx := cloudpay.Transaction{
+func transaction(t *payments.Transaction) (wechat.Transaction, error) {
+	tx := wechat.Transaction{
 		OutTradeNo: deref(t.OutTradeNo), TransactionID: deref(t.TransactionId),
-		State: cloudpay.TradeState(deref(t.TradeState)), MchID: deref(t.Mchid),
+		State: wechat.TradeState(deref(t.TradeState)), MchID: deref(t.Mchid),
 	}
 	if !cloudpay.ValidOutTradeNo(tx.OutTradeNo) {
 		return tx, errors.New("no valid out_trade_no")
@@ -349,7 +350,7 @@ func (c *Client) fail(ctx context.Context, op string, result *core.APIResult, er
 			msg = "WeChat Pay answered HTTP " + strconv.Itoa(apiErr.StatusCode)
 		}
 		out = &cloudpay.Error{Code: code, Message: msg,
-			Err: &cloudpay.WeChatError{Code: apiErr.Code, Message: apiErr.Message, HTTPStatus: apiErr.StatusCode}}
+			Err: &wechat.Error{Code: apiErr.Code, Message: apiErr.Message, HTTPStatus: apiErr.StatusCode}}
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
 		(errors.As(err, &ne) && ne.Timeout()):
 		out = &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "WeChat Pay did not answer in time", Err: err}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
@@ -129,9 +130,9 @@ func order(no string) cloudpay.Order {
 		CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 }
 
-func (s *stack) prepay(t *testing.T, no string) (string, cloudpay.PaymentParams) {
+func (s *stack) prepay(t *testing.T, no string) (string, wechat.PaymentParams) {
 	t.Helper()
-	id, params, err := s.gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7"})
+	id, params, err := s.gw.Prepay(context.Background(), wechat.PrepayRequest{Order: order(no), ClientIP: "203.0.113.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func lastCall(t *testing.T, sim *wechatsim.Simulator, api string) (wechatsim.Cal
 func TestPrepayReturnsAPaymentSignedWithTheMerchantKey(t *testing.T) {
 	s := newStack(t, wechatsim.Config{}, 5*time.Second)
 	o := order("V3PAY001")
-	prepayID, p, err := s.gw.Prepay(context.Background(), cloudpay.PrepayRequest{Order: o, ClientIP: "203.0.113.7"})
+	prepayID, p, err := s.gw.Prepay(context.Background(), wechat.PrepayRequest{Order: o, ClientIP: "203.0.113.7"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,12 +213,12 @@ func TestQueryAndCloseOrders(t *testing.T) {
 	ctx := context.Background()
 
 	tx, err := s.gw.QueryOrder(ctx, "NEVER0001")
-	if err != nil || tx.State != cloudpay.TradeNotExist || tx.OutTradeNo != "NEVER0001" {
+	if err != nil || tx.State != wechat.TradeNotExist || tx.OutTradeNo != "NEVER0001" {
 		t.Fatalf("unknown order: %+v %v", tx, err)
 	}
 	s.prepay(t, "V3QRY001")
 	tx, err = s.gw.QueryOrder(ctx, "V3QRY001")
-	if err != nil || tx.State != cloudpay.TradeNotPay || tx.TotalFen != 100 || tx.MchID != wechatsim.DevMchID || tx.TransactionID != "" || !tx.PaidAt.IsZero() {
+	if err != nil || tx.State != wechat.TradeNotPay || tx.TotalFen != 100 || tx.MchID != wechatsim.DevMchID || tx.TransactionID != "" || !tx.PaidAt.IsZero() {
 		t.Fatalf("unpaid: %+v %v", tx, err)
 	}
 	pay, err := s.sim.Pay(ctx, "V3QRY001")
@@ -225,7 +226,7 @@ func TestQueryAndCloseOrders(t *testing.T) {
 		t.Fatal(err)
 	}
 	tx, err = s.gw.QueryOrder(ctx, "V3QRY001")
-	if err != nil || tx.State != cloudpay.TradeSuccess || tx.TransactionID != pay.TransactionID || tx.TotalFen != 100 ||
+	if err != nil || tx.State != wechat.TradeSuccess || tx.TransactionID != pay.TransactionID || tx.TotalFen != 100 ||
 		tx.MchID != wechatsim.DevMchID || tx.OpenID != "oUser0001" || time.Since(tx.PaidAt).Abs() > time.Minute || tx.PaidAt.Location() != time.UTC {
 		t.Fatalf("paid: %+v %v", tx, err)
 	}
@@ -245,7 +246,7 @@ func TestQueryAndCloseOrders(t *testing.T) {
 			t.Fatalf("close: %v", err)
 		}
 	}
-	if tx, err := s.gw.QueryOrder(ctx, "V3QRY002"); err != nil || tx.State != cloudpay.TradeClosed {
+	if tx, err := s.gw.QueryOrder(ctx, "V3QRY002"); err != nil || tx.State != wechat.TradeClosed {
 		t.Fatalf("closed: %+v %v", tx, err)
 	}
 	if _, body := lastCall(t, s.sim, "closeorder"); body["mchid"] != wechatsim.DevMchID {
@@ -258,11 +259,11 @@ func TestRefundAndQueryRefund(t *testing.T) {
 	ctx := context.Background()
 	s.paid(t, "V3REF001")
 
-	res, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3REF001", OutRefundNo: "V3REF001-1", TotalFen: 100, RefundFen: 40, Reason: "坏了"})
+	res, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3REF001", OutRefundNo: "V3REF001-1", TotalFen: 100, RefundFen: 40, Reason: "坏了"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != cloudpay.RefundStateProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
+	if res.State != wechat.RefundProcessing || res.RefundID == "" || res.RefundFen != 40 || res.TotalFen != 100 ||
 		res.OutTradeNo != "V3REF001" || res.OutRefundNo != "V3REF001-1" || res.MchID != wechatsim.DevMchID {
 		t.Fatalf("accepted: %+v", res)
 	}
@@ -275,20 +276,20 @@ func TestRefundAndQueryRefund(t *testing.T) {
 	}
 
 	q, err := s.gw.QueryRefund(ctx, "V3REF001-1")
-	if err != nil || q.State != cloudpay.RefundStateProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || !q.SucceededAt.IsZero() {
+	if err != nil || q.State != wechat.RefundProcessing || q.RefundID != res.RefundID || q.RefundFen != 40 || !q.SucceededAt.IsZero() {
 		t.Fatalf("processing: %+v %v", q, err)
 	}
 	if _, err := s.sim.SettleRefund(ctx, "V3REF001-1", "SUCCESS"); err != nil {
 		t.Fatal(err)
 	}
 	q, err = s.gw.QueryRefund(ctx, "V3REF001-1")
-	if err != nil || q.State != cloudpay.RefundStateSuccess || q.Account == "" || q.OutTradeNo != "V3REF001" ||
+	if err != nil || q.State != wechat.RefundSuccess || q.Account == "" || q.OutTradeNo != "V3REF001" ||
 		time.Since(q.SucceededAt).Abs() > time.Minute || q.SucceededAt.Location() != time.UTC {
 		t.Fatalf("succeeded: %+v %v", q, err)
 	}
 
 	// No reason: the field is left out rather than sent empty.
-	if _, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3REF001", OutRefundNo: "V3REF001-2", TotalFen: 100, RefundFen: 10}); err != nil {
+	if _, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3REF001", OutRefundNo: "V3REF001-2", TotalFen: 100, RefundFen: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if _, body := lastCall(t, s.sim, "refund"); body["reason"] != nil {
@@ -299,7 +300,7 @@ func TestRefundAndQueryRefund(t *testing.T) {
 	}
 
 	q, err = s.gw.QueryRefund(ctx, "NEVER-R1")
-	if err != nil || q.State != cloudpay.RefundStateNotExist || q.OutRefundNo != "NEVER-R1" {
+	if err != nil || q.State != wechat.RefundNotExist || q.OutRefundNo != "NEVER-R1" {
 		t.Fatalf("unknown refund: %+v %v", q, err)
 	}
 }
@@ -314,14 +315,14 @@ func TestRefusalsCarryWeChatsCodeAndStatus(t *testing.T) {
 	s.prepay(t, "V3ERR002")
 	calls := map[string]func() error{
 		"unifiedorder": func() error {
-			_, _, err := s.gw.Prepay(ctx, cloudpay.PrepayRequest{Order: order("V3ERR002"), ClientIP: "203.0.113.7"})
+			_, _, err := s.gw.Prepay(ctx, wechat.PrepayRequest{Order: order("V3ERR002"), ClientIP: "203.0.113.7"})
 			return err
 		},
 		"queryorder":  func() error { _, err := s.gw.QueryOrder(ctx, "V3ERR001"); return err },
 		"closeorder":  func() error { return s.gw.CloseOrder(ctx, "V3ERR002") },
 		"queryrefund": func() error { _, err := s.gw.QueryRefund(ctx, "V3ERR001-1"); return err },
 		"refund": func() error {
-			_, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3ERR001", OutRefundNo: "V3ERR001-1", TotalFen: 100, RefundFen: 1})
+			_, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3ERR001", OutRefundNo: "V3ERR001-1", TotalFen: 100, RefundFen: 1})
 			return err
 		},
 	}
@@ -348,7 +349,7 @@ func TestRefusalsCarryWeChatsCodeAndStatus(t *testing.T) {
 			if got := cloudpay.ErrorCode(err); got != tc.want {
 				t.Fatalf("code %s (%v), want %s", got, err, tc.want)
 			}
-			we, ok := cloudpay.WeChatErrorOf(err)
+			we, ok := wechat.ErrorOf(err)
 			if !ok || we.Code != tc.wantCode || we.HTTPStatus != tc.status || we.Message != "simulated fault" {
 				t.Fatalf("WeChatError %+v (found %v), want %s HTTP %d", we, ok, tc.wantCode, tc.status)
 			}
@@ -373,7 +374,7 @@ func TestNoAnswerInTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3TMO001", OutRefundNo: "V3TMO001-1", TotalFen: 100, RefundFen: 5})
+	_, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3TMO001", OutRefundNo: "V3TMO001-1", TotalFen: 100, RefundFen: 5})
 	if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatTimeout {
 		t.Fatalf("err = %v, want WECHAT_TIMEOUT", err)
 	}
@@ -383,7 +384,7 @@ func TestNoAnswerInTime(t *testing.T) {
 	if _, ok := s.sim.Refund("V3TMO001-1"); !ok {
 		t.Fatal("the unanswered refund is not at WeChat")
 	}
-	if q, err := s.gw.QueryRefund(ctx, "V3TMO001-1"); err != nil || q.State != cloudpay.RefundStateProcessing {
+	if q, err := s.gw.QueryRefund(ctx, "V3TMO001-1"); err != nil || q.State != wechat.RefundProcessing {
 		t.Fatalf("query after the timeout: %+v %v", q, err)
 	}
 
@@ -407,7 +408,7 @@ func TestUnreachableIsNotATimeout(t *testing.T) {
 	if cloudpay.ErrorCode(err) != cloudpay.CodeWeChatError || !strings.Contains(err.Error(), "could not be reached") {
 		t.Fatalf("err = %v, want WECHAT_ERROR: could not be reached", err)
 	}
-	if _, ok := cloudpay.WeChatErrorOf(err); ok {
+	if _, ok := wechat.ErrorOf(err); ok {
 		t.Fatal("no answer is not WeChat's refusal")
 	}
 }
@@ -424,7 +425,7 @@ func TestAnswerWithAForeignSignatureIsRefused(t *testing.T) {
 	// In this order: the query finds the order, so its answer is a 2xx,
 	// whose signature the SDK checks (it does not check error answers).
 	prepay := func() error {
-		_, _, err := s.gw.Prepay(ctx, cloudpay.PrepayRequest{Order: order("V3SIG001"), ClientIP: "203.0.113.7"})
+		_, _, err := s.gw.Prepay(ctx, wechat.PrepayRequest{Order: order("V3SIG001"), ClientIP: "203.0.113.7"})
 		return err
 	}
 	query := func() error { _, err := s.gw.QueryOrder(ctx, "V3SIG001"); return err }
@@ -457,14 +458,14 @@ func TestNotificationsFromWeChat(t *testing.T) {
 		t.Fatalf("notification %+v", n)
 	}
 	tx := *n.Transaction
-	if tx.OutTradeNo != "V3NTF001" || tx.TransactionID != pay.TransactionID || tx.State != cloudpay.TradeSuccess || tx.TotalFen != 100 ||
+	if tx.OutTradeNo != "V3NTF001" || tx.TransactionID != pay.TransactionID || tx.State != wechat.TradeSuccess || tx.TotalFen != 100 ||
 		tx.MchID != wechatsim.DevMchID || tx.OpenID != "oUser0001" || time.Since(tx.PaidAt).Abs() > time.Minute {
 		t.Fatalf("transaction %+v", tx)
 	}
 
 	for i, state := range []string{"SUCCESS", "CLOSED", "ABNORMAL"} {
 		no := "V3NTF001-" + state
-		refund, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3NTF001", OutRefundNo: no, TotalFen: 100, RefundFen: cloudpay.Fen(10 + i)})
+		refund, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3NTF001", OutRefundNo: no, TotalFen: 100, RefundFen: cloudpay.Fen(10 + i)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -496,7 +497,7 @@ func TestForgedNotificationsAreRefused(t *testing.T) {
 	ctx := context.Background()
 	s.prepay(t, "V3FRG001") // unpaid: a forgery claims it was paid
 	s.paid(t, "V3FRG002")
-	if _, err := s.gw.Refund(ctx, cloudpay.RefundRequest{OutTradeNo: "V3FRG002", OutRefundNo: "V3FRG002-1", TotalFen: 100, RefundFen: 1}); err != nil {
+	if _, err := s.gw.Refund(ctx, wechat.RefundRequest{OutTradeNo: "V3FRG002", OutRefundNo: "V3FRG002-1", TotalFen: 100, RefundFen: 1}); err != nil {
 		t.Fatal(err)
 	}
 	kinds := []string{wechatsim.ForgeBadSignature, wechatsim.ForgeSignTest, wechatsim.ForgeStale, wechatsim.ForgeTampered,

@@ -13,14 +13,15 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/services/payments"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Notification is a verified, decrypted WeChat Pay notification.
 type Notification struct {
 	ID, EventType string
-	Transaction   *cloudpay.Transaction    // TRANSACTION.*
-	Refund        *cloudpay.RefundResult   // REFUND.*
-	Transfer      *cloudpay.TransferResult // MCHTRANSFER.BILL.FINISHED
+	Transaction   *wechat.Transaction    // TRANSACTION.*
+	Refund        *wechat.RefundResult   // REFUND.*
+	Transfer      *wechat.TransferResult // MCHTRANSFER.BILL.FINISHED
 	// Resource is the decrypted plaintext of other types (the old batch
 	// transfers' MCHTRANSFER.BATCH.*, …). It can hold personal data: never
 	// log it.
@@ -97,18 +98,18 @@ func (c *Client) ParseNotification(r *http.Request) (Notification, error) {
 		var t payments.Transaction
 		err = json.Unmarshal(plaintext, &t)
 		if err == nil {
-			var tx cloudpay.Transaction
+			var tx wechat.Transaction
 			if tx, err = transaction(&t); err == nil {
 				n.Transaction = &tx
 			}
 		}
 	case strings.HasPrefix(env.EventType, "REFUND."):
-		var res cloudpay.RefundResult
+		var res wechat.RefundResult
 		if res, err = refundNotice(plaintext, env.EventType); err == nil {
 			n.Refund = &res
 		}
 	case env.EventType == transferFinished:
-		var res cloudpay.TransferResult
+		var res wechat.TransferResult
 		if res, err = c.transferNotice(plaintext); err == nil {
 			n.Transfer = &res
 		}
@@ -156,13 +157,13 @@ type refundResource struct {
 	} `json:"amount"`
 }
 
-func refundNotice(plaintext []byte, eventType string) (cloudpay.RefundResult, error) {
+func refundNotice(plaintext []byte, eventType string) (wechat.RefundResult, error) {
 	var r refundResource
 	if err := json.Unmarshal(plaintext, &r); err != nil {
-		return cloudpay.RefundResult{}, err
+		return wechat.RefundResult{}, err
 	}
 	if !cloudpay.ValidOutRefundNo(r.OutRefundNo) {
-		return cloudpay.RefundResult{}, errors.New("no valid out_refund_no")
+		return wechat.RefundResult{}, errors.New("no valid out_refund_no")
 	}
 	status := r.RefundStatus
 	if status == "" { // the event type says it too: REFUND.SUCCESS, …
@@ -170,9 +171,9 @@ func refundNotice(plaintext []byte, eventType string) (cloudpay.RefundResult, er
 	}
 	state, ok := refundStates[status]
 	if !ok {
-		return cloudpay.RefundResult{}, fmt.Errorf("unknown refund_status %q", status)
+		return wechat.RefundResult{}, fmt.Errorf("unknown refund_status %q", status)
 	}
-	res := cloudpay.RefundResult{
+	res := wechat.RefundResult{
 		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, RefundID: r.RefundID, State: state,
 		MchID: r.MchID, Account: r.UserReceivedAccount,
 	}

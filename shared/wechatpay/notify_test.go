@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
@@ -127,7 +128,7 @@ func TestParseNotificationEdgeCases(t *testing.T) {
 				if n.EventType != "MCHTRANSFER.BILL.FINISHED" || n.ID != "EV-1" || n.Transfer == nil || n.Resource != nil || n.Transaction != nil || n.Refund != nil {
 					t.Fatalf("%+v", n)
 				}
-				want := cloudpay.TransferResult{OutBillNo: "W1", TransferBillNo: "T1", State: cloudpay.TransferSuccess, AmountFen: 30,
+				want := wechat.TransferResult{OutBillNo: "W1", TransferBillNo: "T1", State: wechat.TransferSuccess, AmountFen: 30,
 					OpenID: "oUser0001", MchID: "1900000109",
 					CreatedAt: time.Date(2026, 1, 2, 0, 4, 5, 0, time.UTC), UpdatedAt: time.Date(2026, 1, 2, 0, 5, 6, 0, time.UTC)}
 				if *n.Transfer != want {
@@ -138,7 +139,7 @@ func TestParseNotificationEdgeCases(t *testing.T) {
 			return signed(t, envelope(t, "MCHTRANSFER.BILL.FINISHED",
 				`{"mchid":"1900000109","out_bill_no":"W2","state":"FAIL","fail_reason":"ACCOUNT_FROZEN","transfer_amount":30}`, nonce))
 		}, "", func(t *testing.T, n wechatpay.Notification) {
-			if n.Transfer == nil || n.Transfer.State != cloudpay.TransferFail || n.Transfer.FailReason != "ACCOUNT_FROZEN" || n.Transfer.OutBillNo != "W2" {
+			if n.Transfer == nil || n.Transfer.State != wechat.TransferFail || n.Transfer.FailReason != "ACCOUNT_FROZEN" || n.Transfer.OutBillNo != "W2" {
 				t.Fatalf("%+v", n.Transfer)
 			}
 		}},
@@ -161,7 +162,7 @@ func TestParseNotificationEdgeCases(t *testing.T) {
 		{"refund status from the event type", func() *http.Request {
 			return signed(t, envelope(t, "REFUND.ABNORMAL", `{"out_refund_no":"R1","out_trade_no":"ORDER1","amount":{"refund":3,"total":9}}`, nonce))
 		}, "", func(t *testing.T, n wechatpay.Notification) {
-			if n.Refund == nil || *n.Refund != (cloudpay.RefundResult{OutRefundNo: "R1", OutTradeNo: "ORDER1", State: cloudpay.RefundStateAbnormal, RefundFen: 3, TotalFen: 9}) {
+			if n.Refund == nil || *n.Refund != (wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "ORDER1", State: wechat.RefundAbnormal, RefundFen: 3, TotalFen: 9}) {
 				t.Fatalf("%+v", n.Refund)
 			}
 		}},

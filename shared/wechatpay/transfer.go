@@ -14,6 +14,7 @@ import (
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Transfer bills (商家转账, user-confirmation mode). wechatpay-go v0.2.21 has
@@ -67,19 +68,19 @@ type transferBill struct {
 }
 
 // transferStates are the states WeChat Pay gives a bill.
-var transferStates = map[string]cloudpay.TransferState{
-	"ACCEPTED": cloudpay.TransferAccepted, "PROCESSING": cloudpay.TransferProcessing,
-	"WAIT_USER_CONFIRM": cloudpay.TransferWaitUserConfirm, "TRANSFERING": cloudpay.TransferTransfering,
-	"SUCCESS": cloudpay.TransferSuccess, "FAIL": cloudpay.TransferFail,
-	"CANCELING": cloudpay.TransferCanceling, "CANCELLED": cloudpay.TransferCancelled,
+var transferStates = map[string]wechat.TransferState{
+	"ACCEPTED": wechat.TransferAccepted, "PROCESSING": wechat.TransferProcessing,
+	"WAIT_USER_CONFIRM": wechat.TransferWaitUserConfirm, "TRANSFERING": wechat.TransferTransfering,
+	"SUCCESS": wechat.TransferSuccess, "FAIL": wechat.TransferFail,
+	"CANCELING": wechat.TransferCanceling, "CANCELLED": wechat.TransferCancelled,
 }
 
 var errUnknownTransferState = errors.New("unknown transfer state")
 
 // transferResult maps a bill; a bill that names no merchant is this
 // client's.
-func (c *Client) transferResult(b transferBill) (cloudpay.TransferResult, error) {
-	res := cloudpay.TransferResult{
+func (c *Client) transferResult(b transferBill) (wechat.TransferResult, error) {
+	res := wechat.TransferResult{
 		OutBillNo: b.OutBillNo, TransferBillNo: b.TransferBillNo, OpenID: b.OpenID,
 		MchID: b.MchID, FailReason: b.FailReason, PackageInfo: b.PackageInfo,
 	}
@@ -131,9 +132,9 @@ func beijingTime(field, s string) (time.Time, error) {
 //
 // Every call names the configured scene, report infos and perception.
 // UserName, when set, is sent encrypted with the WeChat Pay public key.
-func (c *Client) CreateTransfer(ctx context.Context, req cloudpay.TransferRequest) (cloudpay.TransferResult, error) {
+func (c *Client) CreateTransfer(ctx context.Context, req wechat.TransferRequest) (wechat.TransferResult, error) {
 	if err := checkTransfer(req); err != nil {
-		return cloudpay.TransferResult{}, err
+		return wechat.TransferResult{}, err
 	}
 	op := "transfer " + req.OutBillNo
 	body := transferBillRequest{
@@ -150,7 +151,7 @@ func (c *Client) CreateTransfer(ctx context.Context, req cloudpay.TransferReques
 		if err != nil {
 			// The SDK's message would not quote the name, but the cause
 			// is for logs only anyway.
-			return cloudpay.TransferResult{}, &cloudpay.Error{Code: cloudpay.CodeInternal,
+			return wechat.TransferResult{}, &cloudpay.Error{Code: cloudpay.CodeInternal,
 				Message: op + ": cannot encrypt user_name", Err: err}
 		}
 		header = http.Header{"Wechatpay-Serial": {serial}}
@@ -160,16 +161,16 @@ func (c *Client) CreateTransfer(ctx context.Context, req cloudpay.TransferReques
 	if errors.Is(err, errUnknownTransferState) {
 		// Accepted with a state this code does not know: the bill exists
 		// and its outcome is not known yet, which is what ACCEPTED means.
-		res.State, err = cloudpay.TransferAccepted, nil
+		res.State, err = wechat.TransferAccepted, nil
 	}
 	if err != nil {
-		return cloudpay.TransferResult{}, err
+		return wechat.TransferResult{}, err
 	}
 	return res, nil
 }
 
 // checkTransfer refuses what WeChat Pay would refuse for its form alone.
-func checkTransfer(req cloudpay.TransferRequest) error {
+func checkTransfer(req wechat.TransferRequest) error {
 	switch {
 	case !outBillNoPattern.MatchString(req.OutBillNo):
 		return cloudpay.FieldError("out_bill_no", "out_bill_no must be 1-32 digits and letters")
@@ -185,15 +186,15 @@ func checkTransfer(req cloudpay.TransferRequest) error {
 
 // QueryTransfer asks WeChat Pay about one bill. A bill WeChat does not know
 // comes back with state NOTEXIST, not as an error.
-func (c *Client) QueryTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error) {
+func (c *Client) QueryTransfer(ctx context.Context, outBillNo string) (wechat.TransferResult, error) {
 	if !outBillNoPattern.MatchString(outBillNo) {
-		return cloudpay.TransferResult{}, cloudpay.FieldError("out_bill_no", "out_bill_no must be 1-32 digits and letters")
+		return wechat.TransferResult{}, cloudpay.FieldError("out_bill_no", "out_bill_no must be 1-32 digits and letters")
 	}
 	ctx, cancel := c.begin(ctx)
 	defer cancel()
 	result, err := c.core.Request(ctx, http.MethodGet, billURL(outBillNo, ""), nil, nil, nil, "application/json")
 	if core.IsAPIError(err, "NOT_FOUND") {
-		return cloudpay.TransferResult{OutBillNo: outBillNo, State: cloudpay.TransferNotExist}, nil
+		return wechat.TransferResult{OutBillNo: outBillNo, State: wechat.TransferNotExist}, nil
 	}
 	return c.readTransfer(ctx, "query transfer "+outBillNo, outBillNo, result, err)
 }
@@ -202,9 +203,9 @@ func (c *Client) QueryTransfer(ctx context.Context, outBillNo string) (cloudpay.
 // confirmed. Cancelling is asynchronous: the answer is usually CANCELING,
 // and the outcome (CANCELLED, or SUCCESS if the user confirmed first)
 // comes from the notification or QueryTransfer.
-func (c *Client) CancelTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error) {
+func (c *Client) CancelTransfer(ctx context.Context, outBillNo string) (wechat.TransferResult, error) {
 	if !outBillNoPattern.MatchString(outBillNo) {
-		return cloudpay.TransferResult{}, cloudpay.FieldError("out_bill_no", "out_bill_no must be 1-32 digits and letters")
+		return wechat.TransferResult{}, cloudpay.FieldError("out_bill_no", "out_bill_no must be 1-32 digits and letters")
 	}
 	ctx, cancel := c.begin(ctx)
 	defer cancel()
@@ -219,20 +220,20 @@ func billURL(outBillNo, suffix string) string {
 // readTransfer turns the SDK's answer into a bill, or the call's error
 // into the domain's. An answer with an unknown state is returned with
 // errUnknownTransferState still in its error chain.
-func (c *Client) readTransfer(ctx context.Context, op, outBillNo string, result *core.APIResult, err error) (cloudpay.TransferResult, error) {
+func (c *Client) readTransfer(ctx context.Context, op, outBillNo string, result *core.APIResult, err error) (wechat.TransferResult, error) {
 	if err != nil {
-		return cloudpay.TransferResult{}, c.fail(ctx, op, result, err)
+		return wechat.TransferResult{}, c.fail(ctx, op, result, err)
 	}
 	var b transferBill
 	if err := core.UnMarshalResponse(result.Response, &b); err != nil {
-		return cloudpay.TransferResult{}, c.fail(ctx, op, result, err)
+		return wechat.TransferResult{}, c.fail(ctx, op, result, err)
 	}
 	switch b.OutBillNo {
 	case "": // the answer names the bill by the URL or request only
 		b.OutBillNo = outBillNo
 	case outBillNo:
 	default:
-		return cloudpay.TransferResult{}, fmt.Errorf("%s: %w", op, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		return wechat.TransferResult{}, fmt.Errorf("%s: %w", op, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
 			Message: "WeChat Pay answered about another transfer bill"})
 	}
 	res, err := c.transferResult(b)
@@ -244,10 +245,10 @@ func (c *Client) readTransfer(ctx context.Context, op, outBillNo string, result 
 }
 
 // transferNotice reads the resource of MCHTRANSFER.BILL.FINISHED.
-func (c *Client) transferNotice(plaintext []byte) (cloudpay.TransferResult, error) {
+func (c *Client) transferNotice(plaintext []byte) (wechat.TransferResult, error) {
 	var b transferBill
 	if err := json.Unmarshal(plaintext, &b); err != nil {
-		return cloudpay.TransferResult{}, err
+		return wechat.TransferResult{}, err
 	}
 	return c.transferResult(b)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
@@ -46,8 +47,8 @@ func (l *headerLog) get(path string) http.Header {
 	return l.headers[path]
 }
 
-func transfer(no string) cloudpay.TransferRequest {
-	return cloudpay.TransferRequest{OutBillNo: no, OpenID: "oUser0001", AmountFen: 150, Remark: "回收收益提现"}
+func transfer(no string) wechat.TransferRequest {
+	return wechat.TransferRequest{OutBillNo: no, OpenID: "oUser0001", AmountFen: 150, Remark: "回收收益提现"}
 }
 
 // transferStack is a stack with the transfer settings configured.
@@ -67,7 +68,7 @@ func TestTransferConfirmedByTheUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.OutBillNo != "V3TRF001" || res.State != cloudpay.TransferWaitUserConfirm || res.PackageInfo == "" || res.TransferBillNo == "" ||
+	if res.OutBillNo != "V3TRF001" || res.State != wechat.TransferWaitUserConfirm || res.PackageInfo == "" || res.TransferBillNo == "" ||
 		res.MchID != wechatsim.DevMchID || time.Since(res.CreatedAt).Abs() > time.Minute || res.CreatedAt.Location() != time.UTC {
 		t.Fatalf("created: %+v", res)
 	}
@@ -101,7 +102,7 @@ func TestTransferConfirmedByTheUser(t *testing.T) {
 	}
 
 	q, err := s.gw.QueryTransfer(ctx, "V3TRF001")
-	if err != nil || q.State != cloudpay.TransferWaitUserConfirm || q.TransferBillNo != res.TransferBillNo || q.AmountFen != 150 ||
+	if err != nil || q.State != wechat.TransferWaitUserConfirm || q.TransferBillNo != res.TransferBillNo || q.AmountFen != 150 ||
 		q.OpenID != "oUser0001" || q.MchID != wechatsim.DevMchID {
 		t.Fatalf("waiting: %+v %v", q, err)
 	}
@@ -113,7 +114,7 @@ func TestTransferConfirmedByTheUser(t *testing.T) {
 	if _, err := s.sim.ConfirmTransfer(ctx, "V3TRF001"); err != nil {
 		t.Fatal(err)
 	}
-	q = waitTransfer(t, s, "V3TRF001", cloudpay.TransferSuccess)
+	q = waitTransfer(t, s, "V3TRF001", wechat.TransferSuccess)
 	if q.TransferBillNo != res.TransferBillNo || q.AmountFen != 150 || q.FailReason != "" || q.UpdatedAt.IsZero() {
 		t.Fatalf("succeeded: %+v", q)
 	}
@@ -123,7 +124,7 @@ func TestTransferConfirmedByTheUser(t *testing.T) {
 	if n.EventType != "MCHTRANSFER.BILL.FINISHED" || n.Transfer == nil || n.Resource != nil || n.Transaction != nil || n.Refund != nil {
 		t.Fatalf("notification %+v", n)
 	}
-	if tr := *n.Transfer; tr.OutBillNo != "V3TRF001" || tr.TransferBillNo != res.TransferBillNo || tr.State != cloudpay.TransferSuccess ||
+	if tr := *n.Transfer; tr.OutBillNo != "V3TRF001" || tr.TransferBillNo != res.TransferBillNo || tr.State != wechat.TransferSuccess ||
 		tr.AmountFen != 150 || tr.OpenID != "oUser0001" || tr.MchID != wechatsim.DevMchID ||
 		tr.CreatedAt.IsZero() || tr.UpdatedAt.IsZero() || tr.PackageInfo != "" {
 		t.Fatalf("notified transfer %+v", tr)
@@ -132,7 +133,7 @@ func TestTransferConfirmedByTheUser(t *testing.T) {
 
 // waitTransfer queries the bill until it reaches state: WeChat may finish
 // a confirmed transfer a little later.
-func waitTransfer(t *testing.T, s *stack, no string, state cloudpay.TransferState) cloudpay.TransferResult {
+func waitTransfer(t *testing.T, s *stack, no string, state wechat.TransferState) wechat.TransferResult {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -197,7 +198,7 @@ func TestTransferWithoutOptionalFields(t *testing.T) {
 func TestTransferThatWeChatDoesNotKnow(t *testing.T) {
 	s := transferStack(t, wechatsim.Config{}, 5*time.Second)
 	q, err := s.gw.QueryTransfer(context.Background(), "NEVER0001")
-	if err != nil || q != (cloudpay.TransferResult{OutBillNo: "NEVER0001", State: cloudpay.TransferNotExist}) {
+	if err != nil || q != (wechat.TransferResult{OutBillNo: "NEVER0001", State: wechat.TransferNotExist}) {
 		t.Fatalf("unknown bill: %+v %v", q, err)
 	}
 }
@@ -215,15 +216,15 @@ func TestCancelTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	if res.OutBillNo != "V3TRF003" || res.TransferBillNo != created.TransferBillNo ||
-		(res.State != cloudpay.TransferCanceling && res.State != cloudpay.TransferCancelled) {
+		(res.State != wechat.TransferCanceling && res.State != wechat.TransferCancelled) {
 		t.Fatalf("cancel: %+v", res)
 	}
 	if c, _ := lastCall(t, s.sim, "canceltransfer"); c.Path != "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/V3TRF003/cancel" {
 		t.Fatalf("cancel path %q", c.Path)
 	}
-	waitTransfer(t, s, "V3TRF003", cloudpay.TransferCancelled)
+	waitTransfer(t, s, "V3TRF003", wechat.TransferCancelled)
 	n := waitNotification(t, s, before)
-	if n.Transfer == nil || n.Transfer.OutBillNo != "V3TRF003" || n.Transfer.State != cloudpay.TransferCancelled {
+	if n.Transfer == nil || n.Transfer.OutBillNo != "V3TRF003" || n.Transfer.State != wechat.TransferCancelled {
 		t.Fatalf("notification %+v", n)
 	}
 	// Confirming a cancelled bill changes nothing.
@@ -242,12 +243,12 @@ func TestTransferThatFails(t *testing.T) {
 	if _, err := s.sim.SettleTransfer(ctx, "V3TRF004", "FAIL", "ACCOUNT_FROZEN"); err != nil {
 		t.Fatal(err)
 	}
-	q := waitTransfer(t, s, "V3TRF004", cloudpay.TransferFail)
+	q := waitTransfer(t, s, "V3TRF004", wechat.TransferFail)
 	if q.FailReason != "ACCOUNT_FROZEN" {
 		t.Fatalf("failed: %+v", q)
 	}
 	n := waitNotification(t, s, before)
-	if n.Transfer == nil || n.Transfer.State != cloudpay.TransferFail || n.Transfer.FailReason != "ACCOUNT_FROZEN" {
+	if n.Transfer == nil || n.Transfer.State != wechat.TransferFail || n.Transfer.FailReason != "ACCOUNT_FROZEN" {
 		t.Fatalf("notification %+v", n)
 	}
 
@@ -262,7 +263,7 @@ func TestTransferThatFails(t *testing.T) {
 	if v.Callback == nil || !v.Callback.OK || v.Callback.Status != http.StatusNoContent {
 		t.Fatalf("delivery %+v", v.Callback)
 	}
-	if q, err := s.gw.QueryTransfer(ctx, "V3TRF014"); err != nil || q.State != cloudpay.TransferFail || q.FailReason != v.FailReason || q.FailReason == "" {
+	if q, err := s.gw.QueryTransfer(ctx, "V3TRF014"); err != nil || q.State != wechat.TransferFail || q.FailReason != v.FailReason || q.FailReason == "" {
 		t.Fatalf("declined: %+v %v", q, err)
 	}
 }
@@ -276,11 +277,11 @@ func TestTransferWithoutUserConfirmation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != cloudpay.TransferProcessing && res.State != cloudpay.TransferSuccess || res.PackageInfo != "" {
+	if res.State != wechat.TransferProcessing && res.State != wechat.TransferSuccess || res.PackageInfo != "" {
 		t.Fatalf("created: %+v", res)
 	}
-	waitTransfer(t, s, "V3TRF006", cloudpay.TransferSuccess)
-	if n := waitNotification(t, s, before); n.Transfer == nil || n.Transfer.State != cloudpay.TransferSuccess {
+	waitTransfer(t, s, "V3TRF006", wechat.TransferSuccess)
+	if n := waitNotification(t, s, before); n.Transfer == nil || n.Transfer.State != wechat.TransferSuccess {
 		t.Fatalf("notification %+v", n)
 	}
 }
@@ -291,13 +292,13 @@ func TestTransferRequestsRefusedBeforeSending(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name, field string
-		change      func(*cloudpay.TransferRequest)
+		change      func(*wechat.TransferRequest)
 	}{
-		{"remark of 33 characters", "remark", func(r *cloudpay.TransferRequest) { r.Remark = strings.Repeat("提", 33) }},
-		{"no remark", "remark", func(r *cloudpay.TransferRequest) { r.Remark = "" }},
-		{"bill number with a dash", "out_bill_no", func(r *cloudpay.TransferRequest) { r.OutBillNo = "V3-TRF" }},
-		{"no amount", "amount_fen", func(r *cloudpay.TransferRequest) { r.AmountFen = 0 }},
-		{"no openid", "openid", func(r *cloudpay.TransferRequest) { r.OpenID = "" }},
+		{"remark of 33 characters", "remark", func(r *wechat.TransferRequest) { r.Remark = strings.Repeat("提", 33) }},
+		{"no remark", "remark", func(r *wechat.TransferRequest) { r.Remark = "" }},
+		{"bill number with a dash", "out_bill_no", func(r *wechat.TransferRequest) { r.OutBillNo = "V3-TRF" }},
+		{"no amount", "amount_fen", func(r *wechat.TransferRequest) { r.AmountFen = 0 }},
+		{"no openid", "openid", func(r *wechat.TransferRequest) { r.OpenID = "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := transfer("V3TRF005")
@@ -359,7 +360,7 @@ func TestTransferRefusalsCarryWeChatsCodeAndStatus(t *testing.T) {
 			if tc.code == "503" {
 				wantCode = "SYSTEM_ERROR"
 			}
-			we, ok := cloudpay.WeChatErrorOf(err)
+			we, ok := wechat.ErrorOf(err)
 			if !ok || we.Code != wantCode || we.HTTPStatus != tc.status {
 				t.Fatalf("WeChatError %+v (found %v), want %s HTTP %d", we, ok, wantCode, tc.status)
 			}
@@ -373,7 +374,7 @@ func TestTransferRefusalsCarryWeChatsCodeAndStatus(t *testing.T) {
 	small := transfer("V3TRE003")
 	small.AmountFen = 9
 	_, err := s.gw.CreateTransfer(ctx, small)
-	if we, ok := cloudpay.WeChatErrorOf(err); !ok || we.Code != "INVALID_REQUEST" || we.HTTPStatus != 400 {
+	if we, ok := wechat.ErrorOf(err); !ok || we.Code != "INVALID_REQUEST" || we.HTTPStatus != 400 {
 		t.Fatalf("below the minimum: %v", err)
 	}
 }
@@ -395,12 +396,12 @@ func TestTransferNotAnsweredInTime(t *testing.T) {
 		t.Fatalf("the call took %s: not bounded by the timeout", d)
 	}
 	q, err := s.gw.QueryTransfer(ctx, "V3TRT001")
-	if err != nil || q.State != cloudpay.TransferWaitUserConfirm {
+	if err != nil || q.State != wechat.TransferWaitUserConfirm {
 		t.Fatalf("query after the timeout: %+v %v", q, err)
 	}
 	// Asking again under the same number is safe: it is the same bill.
 	again, err := s.gw.CreateTransfer(ctx, transfer("V3TRT001"))
-	if err != nil || again.TransferBillNo != q.TransferBillNo || again.State != cloudpay.TransferWaitUserConfirm || again.PackageInfo == "" {
+	if err != nil || again.TransferBillNo != q.TransferBillNo || again.State != wechat.TransferWaitUserConfirm || again.PackageInfo == "" {
 		t.Fatalf("created again: %+v %v", again, err)
 	}
 	if v, _ := s.sim.Transfer("V3TRT001"); v.Requests != 2 || len(s.sim.Transfers("")) != 1 {

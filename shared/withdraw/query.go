@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Withdrawal returns one of the user's withdrawals. While WeChat has it in
@@ -44,13 +45,13 @@ func (s *Service) sync(ctx context.Context, w cloudpay.Withdrawal, resend bool) 
 		s.log.WarnContext(ctx, "query transfer", "withdrawal_id", w.ID, "error", err)
 		return w, nil
 	}
-	if res.State == cloudpay.TransferNotExist {
+	if res.State == wechat.TransferNotExist {
 		if resend {
 			return s.send(ctx, w)
 		}
 		return w, nil // sent without an answer, and WeChat has no bill (yet): stays frozen
 	}
-	if res.State == cloudpay.TransferWaitUserConfirm && w.PackageInfo == "" {
+	if res.State == wechat.TransferWaitUserConfirm && w.PackageInfo == "" {
 		// The reply of the call that created the bill was lost, and only
 		// that reply carries package_info: asking again with the same
 		// out_bill_no returns the same bill.
@@ -80,37 +81,16 @@ func (s *Service) Withdrawals(ctx context.Context, openid string) ([]cloudpay.Wi
 	return list, nil
 }
 
-// Verdict is what came of a transfer notification.
-type Verdict string
-
-const (
-	Recorded          Verdict = "recorded"
-	AlreadyRecorded   Verdict = "already_recorded"
-	UnknownWithdrawal Verdict = "unknown_withdrawal"
-	OtherMerchant     Verdict = "other_merchant"
-	NotFinal          Verdict = "not_final"
-	Mismatch          Verdict = "mismatch"
-)
-
-// Acknowledge reports whether WeChat should stop redelivering.
-func (v Verdict) Acknowledge() bool {
-	switch v {
-	case Recorded, AlreadyRecorded, UnknownWithdrawal, OtherMerchant:
-		return true
-	}
-	return false
-}
-
-// Notified records a MCHTRANSFER.BILL.FINISHED notification whose
+// Record records a MCHTRANSFER.BILL.FINISHED notification whose
 // signature was verified.
-func (s *Service) Notified(ctx context.Context, res cloudpay.TransferResult) (Verdict, error) {
+func (s *Service) Record(ctx context.Context, res wechat.TransferResult) (wechat.Verdict, error) {
 	if res.MchID != "" && res.MchID != s.gw.MerchantID() {
-		return OtherMerchant, nil
+		return wechat.OtherMerchant, nil
 	}
 	w, err := s.store.Withdrawal(ctx, res.OutBillNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeWithdrawalNotFound {
 		s.log.WarnContext(ctx, "transfer notification for an unknown withdrawal ignored", "out_bill_no", res.OutBillNo)
-		return UnknownWithdrawal, nil
+		return wechat.UnknownWithdrawal, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("transfer notification: %w", err)
@@ -119,24 +99,24 @@ func (s *Service) Notified(ctx context.Context, res cloudpay.TransferResult) (Ve
 		return "", err
 	}
 	if w.Status.Final() {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
 	if !res.State.Final() {
-		return NotFinal, nil
+		return wechat.NotFinal, nil
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	after, err := s.apply(ctx, w, res)
 	if errors.Is(err, errMismatch) {
-		return Mismatch, nil
+		return wechat.Mismatch, nil
 	}
 	if err != nil {
 		return "", err
 	}
 	if after.Status == w.Status {
-		return AlreadyRecorded, nil
+		return wechat.AlreadyRecorded, nil
 	}
-	return Recorded, nil
+	return wechat.Recorded, nil
 }
 
 // Cancel withdraws a withdrawal the user has not confirmed yet: WeChat is

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Config holds the merchant's withdrawal limits.
@@ -28,18 +28,10 @@ type Config struct {
 // carry the payee's real name.
 const RealNameFen cloudpay.Fen = 200_000
 
-// Gateway is WeChat Pay's transfer bills (API v3 only).
-type Gateway interface {
-	MerchantID() string
-	CreateTransfer(ctx context.Context, req cloudpay.TransferRequest) (cloudpay.TransferResult, error)
-	QueryTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error)
-	CancelTransfer(ctx context.Context, outBillNo string) (cloudpay.TransferResult, error)
-}
-
 // Service is the wallet and withdrawal use cases. Build one per process.
 type Service struct {
-	store *mongostore.Store
-	gw    Gateway
+	store Store
+	gw    wechat.Transfers
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -55,7 +47,7 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 
 // New builds the service.
-func New(store *mongostore.Store, gw Gateway, cfg Config, opts ...Option) *Service {
+func New(store Store, gw wechat.Transfers, cfg Config, opts ...Option) *Service {
 	if cfg.Remark == "" {
 		cfg.Remark = "余额提现"
 	}
@@ -179,5 +171,5 @@ func (s *Service) SetRealName(ctx context.Context, openid, name string) error {
 	if err := validText("real_name", name, 1, maxRealName); err != nil {
 		return err
 	}
-	return s.store.SaveProfile(ctx, mongostore.Profile{OpenID: openid, RealName: name, UpdatedAt: s.clock()})
+	return s.store.SaveProfile(ctx, Profile{OpenID: openid, RealName: name, UpdatedAt: s.clock()})
 }

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // Withdraw freezes amount in the user's wallet and asks WeChat to transfer
@@ -164,7 +164,7 @@ func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 	if err != nil || w.Status != cloudpay.WithdrawalProcessing {
 		return w, err
 	}
-	req := cloudpay.TransferRequest{OutBillNo: w.ID, OpenID: w.OpenID, AmountFen: w.AmountFen, Remark: s.cfg.Remark}
+	req := wechat.TransferRequest{OutBillNo: w.ID, OpenID: w.OpenID, AmountFen: w.AmountFen, Remark: s.cfg.Remark}
 	if w.AmountFen >= RealNameFen {
 		p, err := s.store.Profile(ctx, w.OpenID)
 		if err != nil {
@@ -183,15 +183,15 @@ func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 
 // failed records a call that created no bill that we know of.
 func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr error) (cloudpay.Withdrawal, error) {
-	w.LastError, w.UpdatedAt = cloudpay.FailureOf(callErr), s.clock()
+	w.LastError, w.UpdatedAt = wechat.FailureOf(callErr), s.clock()
 	if cloudpay.ErrorCode(callErr) == cloudpay.CodeInvalidField && w.Attempts == 1 {
 		// Refused here before anything was ever sent (a setting such as
 		// WITHDRAW_REMARK that WeChat would refuse): nothing exists at
 		// WeChat. After an earlier attempt, WeChat must say so first.
 		s.log.ErrorContext(ctx, "transfer not sent: refused before calling WeChat", "withdrawal_id", w.ID, "error", callErr)
-		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
+		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, wechat.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
 	}
-	if cloudpay.ClassifyCall(callErr) != cloudpay.CallFinal {
+	if wechat.Classify(callErr) != wechat.Final {
 		// Unknown, or "not now": the money stays frozen under the same
 		// out_bill_no until WeChat gives a final answer.
 		s.log.WarnContext(ctx, "transfer not confirmed; money stays frozen", "withdrawal_id", w.ID, "error", callErr)
@@ -204,18 +204,18 @@ func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr err
 		s.log.WarnContext(ctx, "transfer refused but unconfirmed; money stays frozen", "withdrawal_id", w.ID, "error", callErr, "query_error", err)
 		return s.saveProgress(ctx, w)
 	}
-	if res.State != cloudpay.TransferNotExist {
+	if res.State != wechat.TransferNotExist {
 		return s.apply(ctx, w, res)
 	}
-	return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, cloudpay.TransferResult{FailReason: w.LastError.Code})
+	return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, wechat.TransferResult{FailReason: w.LastError.Code})
 }
 
 // errMismatch marks an answer from WeChat that does not fit our withdrawal.
 var errMismatch = cloudpay.Errorf("TRANSFER_MISMATCH", "WeChat's transfer does not match our withdrawal")
 
 // apply records WeChat's word on a withdrawal's bill.
-func (s *Service) apply(ctx context.Context, w cloudpay.Withdrawal, res cloudpay.TransferResult) (cloudpay.Withdrawal, error) {
-	if res.State == cloudpay.TransferNotExist || w.Status.Final() {
+func (s *Service) apply(ctx context.Context, w cloudpay.Withdrawal, res wechat.TransferResult) (cloudpay.Withdrawal, error) {
+	if res.State == wechat.TransferNotExist || w.Status.Final() {
 		return w, nil
 	}
 	if (res.AmountFen != 0 && res.AmountFen != w.AmountFen) || (res.OpenID != "" && res.OpenID != w.OpenID) ||
@@ -228,18 +228,18 @@ func (s *Service) apply(ctx context.Context, w cloudpay.Withdrawal, res cloudpay
 		w.TransferBillNo = res.TransferBillNo
 	}
 	switch res.State {
-	case cloudpay.TransferSuccess:
+	case wechat.TransferSuccess:
 		return s.end(ctx, w, cloudpay.EntryDebit, cloudpay.WithdrawalSucceeded, res)
-	case cloudpay.TransferFail:
+	case wechat.TransferFail:
 		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, res)
-	case cloudpay.TransferCancelled:
+	case wechat.TransferCancelled:
 		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalCancelled, res)
-	case cloudpay.TransferWaitUserConfirm:
+	case wechat.TransferWaitUserConfirm:
 		w.Status = cloudpay.WithdrawalWaitingUser
 		if res.PackageInfo != "" {
 			w.PackageInfo = res.PackageInfo
 		}
-	case cloudpay.TransferAccepted, cloudpay.TransferProcessing, cloudpay.TransferTransfering, cloudpay.TransferCanceling:
+	case wechat.TransferAccepted, wechat.TransferProcessing, wechat.TransferTransfering, wechat.TransferCanceling:
 		w.Status = cloudpay.WithdrawalProcessing
 	default:
 		return w, fmt.Errorf("withdrawal %s: unknown transfer state %q", w.ID, res.State)
@@ -251,8 +251,8 @@ func (s *Service) apply(ctx context.Context, w cloudpay.Withdrawal, res cloudpay
 // end decides how a withdrawal ends — debited or unfrozen — with one
 // outcome claim; the first claim decides. The ledger, the outbox and the
 // projection follow, and are repaired from the claim by later writers.
-func (s *Service) end(ctx context.Context, w cloudpay.Withdrawal, kind cloudpay.WalletEntryKind, outcome cloudpay.WithdrawalStatus, res cloudpay.TransferResult) (cloudpay.Withdrawal, error) {
-	held, _, err := s.store.ClaimWithdrawalOutcome(ctx, mongostore.WithdrawalOutcome{
+func (s *Service) end(ctx context.Context, w cloudpay.Withdrawal, kind cloudpay.WalletEntryKind, outcome cloudpay.WithdrawalStatus, res wechat.TransferResult) (cloudpay.Withdrawal, error) {
+	held, _, err := s.store.ClaimWithdrawalOutcome(ctx, Outcome{
 		ID: w.ID, Kind: kind, Outcome: outcome, TransferBillNo: w.TransferBillNo, FailReason: res.FailReason, CreatedAt: s.clock(),
 	})
 	if err != nil {
@@ -263,7 +263,7 @@ func (s *Service) end(ctx context.Context, w cloudpay.Withdrawal, kind cloudpay.
 
 // finish mirrors an outcome claim onto the wallet (one entry, by ref), the
 // outbox and the withdrawal. It is idempotent.
-func (s *Service) finish(ctx context.Context, w cloudpay.Withdrawal, o mongostore.WithdrawalOutcome) (cloudpay.Withdrawal, error) {
+func (s *Service) finish(ctx context.Context, w cloudpay.Withdrawal, o Outcome) (cloudpay.Withdrawal, error) {
 	frozenDay := cloudpay.BeijingDay(w.CreatedAt)
 	_, _, err := s.store.AppendWalletEntry(ctx, w.OpenID, "end:"+w.ID,
 		func(tail cloudpay.WalletEntry, found bool) (cloudpay.WalletEntry, error) {

@@ -1,6 +1,10 @@
-package cloudpay
+package wechat
 
-import "time"
+import (
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
 
 // TradeState is WeChat Pay's state of an order, in v2/v3 names.
 type TradeState string
@@ -25,7 +29,7 @@ type Transaction struct {
 	OutTradeNo    string
 	TransactionID string
 	State         TradeState
-	TotalFen      Fen
+	TotalFen      cloudpay.Fen
 	MchID         string // the merchant the order belongs to (sub_mch_id on Cloud Hosting)
 	OpenID        string // the payer's openid under the mini-program
 	PaidAt        time.Time
@@ -43,7 +47,20 @@ type PaymentParams struct {
 
 // PrepayRequest is what a channel needs to create WeChat's side of an order.
 type PrepayRequest struct {
-	Order    Order
+	Order    cloudpay.Order
 	ClientIP string
 	EnvID    string // Cloud Hosting environment that receives the callback
+}
+
+// PayHint is what an unsigned pay callback claims. It proves nothing: the
+// payment service confirms it with WeChat before anything changes.
+type PayHint struct {
+	OutTradeNo    string
+	TransactionID string
+	TotalFen      cloudpay.Fen
+	MchID         string
+	OpenID        string
+	// HasTotal is false when the callback carried no amount; WeChat's answer
+	// to the query is then the only amount checked.
+	HasTotal bool
 }

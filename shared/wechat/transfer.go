@@ -1,6 +1,10 @@
-package cloudpay
+package wechat
 
-import "time"
+import (
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
 
 // TransferState is WeChat's state of a transfer bill (商家转账).
 type TransferState string
@@ -27,7 +31,7 @@ func (s TransferState) Final() bool {
 type TransferRequest struct {
 	OutBillNo string // fixed when the withdrawal is created; never changed after an unknown result
 	OpenID    string
-	AmountFen Fen
+	AmountFen cloudpay.Fen
 	Remark    string // shown to the user, ≤ 32 characters
 	UserName  string // real name, required by WeChat at ≥ 2000 CNY; sent encrypted
 }
@@ -37,7 +41,7 @@ type TransferResult struct {
 	OutBillNo      string
 	TransferBillNo string
 	State          TransferState
-	AmountFen      Fen
+	AmountFen      cloudpay.Fen
 	OpenID         string
 	MchID          string
 	FailReason     string
