@@ -72,3 +72,26 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, id string, a outbox.D
 	}
 	return nil
 }
+
+// EnqueueEvent records a business notification in the outbox. The event's
+// ID is derived from what happened, so recording it again is a no-op.
+func (s *Store) EnqueueEvent(ctx context.Context, e cloudpay.Event) error {
+	_, err := s.db.Collection(colEvents).InsertOne(ctx, e)
+	if err != nil && !isDuplicate(err) {
+		return fmt.Errorf("enqueue event: %w", err)
+	}
+	return nil
+}
+
+// Events lists outbox events about one subject, oldest first.
+func (s *Store) Events(ctx context.Context, subject string) ([]cloudpay.Event, error) {
+	cur, err := s.db.Collection(colEvents).Find(ctx, bson.D{{Key: "subject", Value: subject}})
+	if err != nil {
+		return nil, fmt.Errorf("find events: %w", err)
+	}
+	var out []cloudpay.Event
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	return out, nil
+}

@@ -40,34 +40,3 @@ func (s *Store) Profile(ctx context.Context, openid string) (withdraw.Profile, e
 	}
 	return p, err
 }
-
-// InsertWithdrawal stores a withdrawal unless one with its ID exists; it
-// returns the stored one and whether this call inserted it.
-func (s *Store) InsertWithdrawal(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, bool, error) {
-	return insertOnce(ctx, s.db.Collection(colWithdrawals), w.ID, w)
-}
-
-// Withdrawal loads a withdrawal.
-func (s *Store) Withdrawal(ctx context.Context, id string) (cloudpay.Withdrawal, error) {
-	w, found, err := findByID[cloudpay.Withdrawal](ctx, s.db.Collection(colWithdrawals), id)
-	if err == nil && !found {
-		err = cloudpay.Errorf(cloudpay.CodeWithdrawalNotFound, "withdrawal %s not found", id)
-	}
-	return w, err
-}
-
-// SaveWithdrawal overwrites a withdrawal's projection (see SaveRefund).
-func (s *Store) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal) error {
-	return replaceByID(ctx, s.db.Collection(colWithdrawals), w.ID, w)
-}
-
-// ClaimWithdrawalOutcome inserts o unless the withdrawal has an outcome; it
-// returns the outcome that holds and whether this call inserted it.
-func (s *Store) ClaimWithdrawalOutcome(ctx context.Context, o withdraw.Outcome) (withdraw.Outcome, bool, error) {
-	return insertOnce(ctx, s.db.Collection(colWdOutcomes), o.ID, o)
-}
-
-// WithdrawalOutcomeOf reads a withdrawal's outcome, if it has one.
-func (s *Store) WithdrawalOutcomeOf(ctx context.Context, id string) (withdraw.Outcome, bool, error) {
-	return findByID[withdraw.Outcome](ctx, s.db.Collection(colWdOutcomes), id)
-}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -54,4 +55,33 @@ func replaceByID(ctx context.Context, c *mongo.Collection, id string, doc any) e
 		return fmt.Errorf("save %s: %w", c.Name(), err)
 	}
 	return nil
+}
+
+// newestFirst reads one page of documents matching filter, newest first,
+// after the cursor, and returns the next page's cursor ("" at the end).
+func newestFirst[T any](ctx context.Context, col *mongo.Collection, filter bson.D, after *cloudpay.Cursor, limit int, cursorOf func(T) cloudpay.Cursor) ([]T, string, error) {
+	page := filter
+	if after != nil {
+		page = append(bson.D{}, filter...)
+		page = append(page, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: after.CreatedAt}}}},
+			bson.D{{Key: "created_at", Value: after.CreatedAt}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
+		}})
+	}
+	cur, err := col.Find(ctx, page, options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", col.Name(), err)
+	}
+	out := []T{}
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", col.Name(), err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursorOf(out[len(out)-1]).Encode()
+	}
+	return out, next, nil
 }
