@@ -1,7 +1,8 @@
 // Package bench_test holds Go benchmarks of the pay use cases over the
-// in-process stack: a fresh database on the embedded store (or
-// MONGODB_TEST_URI), the WeChat Pay simulator on a loopback httptest server,
-// and the httpapi handlers where HTTP is in the loop.
+// in-process stack, built through package app as the functions are: a fresh
+// database on the embedded store (or MONGODB_TEST_URI), the WeChat Pay
+// simulator on a loopback httptest server, and the functions' handlers
+// where HTTP is in the loop.
 //
 //	go test ./bench -run '^$' -bench . -benchtime 200x
 package bench_test
@@ -11,12 +12,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
@@ -32,13 +33,12 @@ const (
 	openid     = "oBenchUser_0123456789"
 )
 
-// stack is the pay side wired as create-payment and payment-callback wire
-// it, in process.
+// stack is create-payment and payment-callback, built as their deployables
+// build them, in process on one store.
 type stack struct {
 	sim      *wechatsim.Simulator
-	svc      *payment.Service
-	create   http.Handler
-	callback http.Handler
+	create   *app.Function
+	callback *app.Function
 }
 
 func newStack(b *testing.B) *stack {
@@ -47,16 +47,29 @@ func newStack(b *testing.B) *stack {
 	b.Cleanup(sim.Close)
 	srv := httptest.NewServer(sim.Handler())
 	b.Cleanup(srv.Close)
-	gw := cloudhosting.New(cloudhosting.Config{
+	ch := app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: cloudhosting.Config{
 		APIURL: srv.URL, SubMchID: subMchID, EnvID: "bench-env",
 		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay",
-	}, nil)
-	svc := payment.New(storetest.New(b), gw, payment.Config{})
-	log := slog.New(slog.DiscardHandler)
+	}}
+	store := app.WithStore(storetest.New(b))
+	ctx := context.Background()
 	return &stack{
-		sim: sim, svc: svc,
-		create:   httpapi.CreatePayment(svc, httpapi.AdminConfig{Tokens: []string{adminToken}}, httpapi.UserConfig{}, log),
-		callback: httpapi.PaymentCallback(httpapi.Callbacks{Payments: svc}, log),
+		sim:      sim,
+		create:   built(b)(app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: ch, Admin: httpapi.AdminConfig{Tokens: []string{adminToken}}}, store)),
+		callback: built(b)(app.PaymentCallback(ctx, app.PaymentCallbackConfig{Channel: ch}, store)),
+	}
+}
+
+// built takes what an app builder returns: it fails the benchmark on the
+// error and closes the function when the benchmark ends.
+func built(b *testing.B) func(*app.Function, error) *app.Function {
+	return func(f *app.Function, err error) *app.Function {
+		b.Helper()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(f.Close)
+		return f
 	}
 }
 
@@ -79,7 +92,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			_, created, err := s.svc.CreateOrder(ctx, payment.NewOrder{
+			_, created, err := s.create.Payments.CreateOrder(ctx, payment.NewOrder{
 				OutTradeNo: fmt.Sprintf("BSVC%08d", i), OpenID: openid, AmountFen: 2590, Description: "bench order"})
 			if err != nil || !created {
 				b.Fatalf("create order: created %v, %v", created, err)
@@ -93,7 +106,7 @@ func BenchmarkCreateOrder(b *testing.B) {
 		for b.Loop() {
 			i++
 			body := fmt.Appendf(nil, `{"out_trade_no":"BHTTP%08d","openid":%q,"amount_fen":2590,"description":"bench order"}`, i, openid)
-			if rec := serve(s.create, http.MethodPost, "/orders", body, admin); rec.Code != http.StatusCreated {
+			if rec := serve(s.create.Handler, http.MethodPost, "/orders", body, admin); rec.Code != http.StatusCreated {
 				b.Fatalf("POST /orders: %d %s", rec.Code, rec.Body)
 			}
 		}
@@ -117,7 +130,7 @@ func BenchmarkConfirmPaymentDuplicate(b *testing.B) {
 			s := newStack(b)
 			ctx := context.Background()
 			for i := range tc.other {
-				if _, _, err := s.svc.CreateOrder(ctx, payment.NewOrder{
+				if _, _, err := s.create.Payments.CreateOrder(ctx, payment.NewOrder{
 					OutTradeNo: fmt.Sprintf("BOTHER%06d", i), OpenID: openid, AmountFen: 100, Description: "other"}); err != nil {
 					b.Fatal(err)
 				}
@@ -127,18 +140,18 @@ func BenchmarkConfirmPaymentDuplicate(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if v, err := s.svc.Confirm(ctx, hint); err != nil || v != wechat.Recorded {
+			if v, err := s.callback.Payments.Confirm(ctx, hint); err != nil || v != wechat.Recorded {
 				b.Fatalf("first callback: %v %v, want recorded", v, err)
 			}
 			for b.Loop() {
 				if tc.http {
-					rec := serve(s.callback, http.MethodPost, "/callbacks/pay", body, nil)
+					rec := serve(s.callback.Handler, http.MethodPost, "/callbacks/pay", body, nil)
 					if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"errcode":0`)) {
 						b.Fatalf("duplicate callback: %d %s", rec.Code, rec.Body)
 					}
 					continue
 				}
-				if v, err := s.svc.Confirm(ctx, hint); err != nil || v != wechat.AlreadyRecorded {
+				if v, err := s.callback.Payments.Confirm(ctx, hint); err != nil || v != wechat.AlreadyRecorded {
 					b.Fatalf("duplicate callback: %v %v, want already_recorded", v, err)
 				}
 			}
@@ -151,10 +164,10 @@ func BenchmarkConfirmPaymentDuplicate(b *testing.B) {
 func paidCallback(b *testing.B, s *stack, no string) []byte {
 	b.Helper()
 	ctx := context.Background()
-	if _, _, err := s.svc.CreateOrder(ctx, payment.NewOrder{OutTradeNo: no, OpenID: openid, AmountFen: 1200, Description: "bench order"}); err != nil {
+	if _, _, err := s.create.Payments.CreateOrder(ctx, payment.NewOrder{OutTradeNo: no, OpenID: openid, AmountFen: 1200, Description: "bench order"}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := s.svc.CreatePayment(ctx, openid, no, "203.0.113.7", ""); err != nil {
+	if _, err := s.create.Payments.CreatePayment(ctx, openid, no, "203.0.113.7", ""); err != nil {
 		b.Fatal(err)
 	}
 	if err := s.sim.AddFault(wechatsim.Fault{API: "pay_callback", Mode: wechatsim.ModeDrop, Count: 1}); err != nil {
@@ -170,7 +183,7 @@ func paidCallback(b *testing.B, s *stack, no string) []byte {
 	if !paid.Callback.Dropped || json.Unmarshal(paid.Callback.Body, &check) != nil || check.OutTradeNo != no {
 		b.Fatalf("no held-back callback for %s: %+v", no, paid.Callback)
 	}
-	if o, err := s.svc.Order(ctx, no); err != nil || o.Status != cloudpay.OrderPaying {
+	if o, err := s.create.Payments.Order(ctx, no); err != nil || o.Status != cloudpay.OrderPaying {
 		b.Fatalf("order before the callback: %v %v", o.Status, err)
 	}
 	return paid.Callback.Body

@@ -3,16 +3,16 @@ package bench_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
-	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/storetest"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -37,12 +37,14 @@ func BenchmarkRefundBatch200(b *testing.B) {
 		b.Cleanup(sim.Close)
 		simSrv := httptest.NewServer(sim.Handler())
 		b.Cleanup(simSrv.Close)
-		gw := cloudhosting.New(cloudhosting.Config{APIURL: simSrv.URL, SubMchID: subMchID, EnvID: "bench-env",
-			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund"}, nil)
-		pay := payment.New(store, gw, payment.Config{})
-		refunds := refund.New(store, gw, refund.Config{MinInterval: time.Minute})
-		b.Cleanup(refunds.Close)
-		cbSrv.Config.Handler = httpapi.PaymentCallback(httpapi.Callbacks{Payments: pay, Refunds: refunds}, slog.New(slog.DiscardHandler))
+		// create-payment, refund and payment-callback, as deployed, on one store.
+		ch := app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: cloudhosting.Config{APIURL: simSrv.URL, SubMchID: subMchID, EnvID: "bench-env",
+			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund"}}
+		rules := refund.Config{MinInterval: time.Minute}
+		pay := built(b)(app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: ch}, app.WithStore(store))).Payments
+		refunds := built(b)(app.Refund(ctx, app.RefundConfig{Channel: ch, Refund: rules}, app.WithStore(store))).Refunds
+		callback := built(b)(app.PaymentCallback(ctx, app.PaymentCallbackConfig{Channel: ch, Refund: rules}, app.WithStore(store)))
+		cbSrv.Config.Handler = callback.Handler
 
 		items := make([]refund.BatchItem, n)
 		for i := range n {

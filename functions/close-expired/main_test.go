@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/cloudpay/cloudpay/shared/app"
 )
 
 // A missing or wrong setting stops start-up, named, before anything connects.
@@ -24,9 +26,9 @@ func TestMissingSettingStopsStartUp(t *testing.T) {
 				t.Setenv(k, base[k])
 			}
 			t.Setenv(tc.key, tc.value)
-			err := realMain(context.Background())
+			err := app.Run(context.Background(), app.CloseExpiredBinary())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("realMain error = %v, want one naming %s", err, tc.want)
+				t.Fatalf("start-up error = %v, want one naming %s", err, tc.want)
 			}
 		})
 	}

@@ -12,21 +12,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
-	"github.com/cloudpay/cloudpay/shared/console"
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
-	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
-	"github.com/cloudpay/cloudpay/shared/operator"
-	"github.com/cloudpay/cloudpay/shared/outbox"
-	"github.com/cloudpay/cloudpay/shared/payment"
-	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
-	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 // stack is everything functions/local serves, on one listener.
@@ -64,29 +58,37 @@ func (s *stack) close() {
 // functions lists the deployable functions served under their own prefix.
 var functions = []string{"create-payment", "payment-callback", "refund", "withdraw", "close-expired"}
 
+// build starts the store and the simulator and builds every function
+// through package app, as its deployable does, all on that one store.
 func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (*stack, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	s := &stack{base: fmt.Sprintf("http://127.0.0.1:%d", port)}
+	if err := s.build(ctx, cfg, log); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 	uri := cfg.MongoURI
 	var embedded *embeddedmongo.Server
 	if uri == "" {
 		srv, err := embeddedmongo.Start(cfg.DataDir, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.closers = append(s.closers, srv.Stop)
 		uri, embedded = srv.URI(), srv
 	}
 	store, err := mongostore.Open(ctx, mongostore.Config{URI: uri, Database: cfg.Database})
 	if err != nil {
-		s.close()
-		return nil, err
+		return err
 	}
 	s.closers = append(s.closers, func() { _ = store.Close(context.Background()) })
 	if embedded != nil {
 		if err := embedded.IndexIDs(ctx, cfg.Database); err != nil {
-			s.close()
-			return nil, err
+			return err
 		}
 	}
 
@@ -98,69 +100,80 @@ func build(ctx context.Context, cfg config, ln net.Listener, log *slog.Logger) (
 	})
 	s.closers = append(s.closers, sim.Close)
 
-	gw, v3, err := s.gateway(ctx, cfg)
-	if err != nil {
-		s.close()
-		return nil, err
+	// Every function shares the store; each logs under its own name.
+	opts := func(function string) []app.Option {
+		return []app.Option{app.WithStore(store), app.WithLogger(log.With("function", function))}
 	}
-	svc := payment.New(store, gw, cfg.Payment, payment.WithLogger(log))
-	refunds := refund.New(store, gw, cfg.Refund, refund.WithLogger(log))
-	s.closers = append(s.closers, refunds.Close)
-	// Transfers exist only on API v3: locally its client is always there.
-	withdrawals := withdraw.New(store, v3, cfg.Withdraw, withdraw.WithLogger(log))
-	deliverer, err := outbox.New(store, cfg.Outbox, nil, outbox.WithLogger(log))
-	if err != nil {
-		s.close()
-		return nil, err
-	}
-	j := job.New(store, svc, refunds, cfg.Job, job.WithLogger(log.With("function", "close-expired")),
-		job.WithWithdrawals(withdrawals), job.WithOutbox(deliverer))
-	s.job = j
-	cb := httpapi.Callbacks{Payments: svc, Refunds: refunds, V3: v3, Withdrawals: withdrawals}
-
-	mux := http.NewServeMux()
+	channel := s.channel(cfg)
 	admin := httpapi.AdminConfig{Tokens: cfg.AdminTokens}
 	users := httpapi.UserConfig{RequireWXSource: cfg.RequireWXSource}
-	mount(mux, "/create-payment", httpapi.CreatePayment(svc, admin, users, log.With("function", "create-payment")))
-	mount(mux, "/payment-callback", httpapi.PaymentCallback(cb, log.With("function", "payment-callback")))
-	mount(mux, "/refund", httpapi.Refund(refunds, httpapi.Console{Views: operator.New(store), Dead: deliverer, Page: console.Handler()},
-		admin, users, log.With("function", "refund")))
-	mount(mux, "/withdraw", httpapi.Withdraw(withdrawals, admin, users, log.With("function", "withdraw")))
-	mount(mux, "/close-expired", httpapi.CloseExpired(j, deliverer, httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, admin,
-		log.With("function", "close-expired")))
+	mux := http.NewServeMux()
+	mountFunction := func(name string, f *app.Function, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		s.closers = append(s.closers, f.Close)
+		mount(mux, "/"+name, f.Handler)
+		return nil
+	}
+
+	f, err := app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: channel, Payment: cfg.Payment, Admin: admin, Users: users},
+		opts("create-payment")...)
+	if err := mountFunction("create-payment", f, err); err != nil {
+		return err
+	}
+	f, err = app.PaymentCallback(ctx, app.PaymentCallbackConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw},
+		opts("payment-callback")...)
+	if err := mountFunction("payment-callback", f, err); err != nil {
+		return err
+	}
+	f, err = app.Refund(ctx, app.RefundConfig{Channel: channel, Refund: cfg.Refund, Outbox: cfg.Outbox, Admin: admin, Users: users},
+		opts("refund")...)
+	if err := mountFunction("refund", f, err); err != nil {
+		return err
+	}
+	// Transfers exist only on API v3: locally its settings are always there.
+	f, err = app.Withdraw(ctx, app.WithdrawConfig{V3: channel.V3, Withdraw: cfg.Withdraw, Admin: admin, Users: users},
+		opts("withdraw")...)
+	if err := mountFunction("withdraw", f, err); err != nil {
+		return err
+	}
+	f, err = app.CloseExpired(ctx, app.CloseExpiredConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw,
+		Outbox: cfg.Outbox, Job: cfg.Job, JobAuth: httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, Admin: admin, Trigger: "http"},
+		opts("close-expired")...)
+	if err := mountFunction("close-expired", f, err); err != nil {
+		return err
+	}
+	s.job = f.Job
+
 	mount(mux, "/sim", sim.Handler())
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.usage(cfg))
 	})
 	s.handler = mux
-	return s, nil
+	return nil
 }
 
-// gateway builds the configured channel's client, pointed at the simulator,
-// and the API v3 client, which also carries transfers on either channel.
-func (s *stack) gateway(ctx context.Context, cfg config) (gateway.Gateway, *wechatpay.Client, error) {
-	v3, err := wechatpay.New(ctx, wechatpay.Config{
-		MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
-		PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
-		PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
-		NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
-		TransferReportInfos: cfg.TransferReportInfos,
-	}, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	switch cfg.Channel {
-	case gateway.CloudHosting:
-		return cloudhosting.New(cloudhosting.Config{
+// channel is both channels pointed at the simulator, the API v3 one with
+// the simulator's development keys: PAY_CHANNEL picks which carries
+// payments, and API v3 carries transfers either way.
+func (s *stack) channel(cfg config) app.ChannelConfig {
+	return app.ChannelConfig{
+		Channel: cfg.Channel,
+		CloudHosting: cloudhosting.Config{
 			APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
 			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
 			Timeout: 5 * time.Second,
-		}, nil), v3, nil
-	case gateway.V3:
-		return v3, v3, nil
+		},
+		V3: wechatpay.Config{
+			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
+			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
+			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
+			NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
+			TransferReportInfos: cfg.TransferReportInfos,
+		},
 	}
-	return nil, nil, fmt.Errorf("PAY_CHANNEL must be %q or %q, not %q", gateway.CloudHosting, gateway.V3, cfg.Channel)
 }
 
 func mount(mux *http.ServeMux, prefix string, h http.Handler) {

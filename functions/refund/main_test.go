@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/cloudpay/cloudpay/shared/app"
 )
 
 // A function missing a required setting must refuse to start and say which,
@@ -25,9 +27,9 @@ func TestMissingSettingStopsStartUp(t *testing.T) {
 			for _, k := range names {
 				t.Setenv(k, tc.env[k])
 			}
-			err := realMain(context.Background())
+			err := app.Run(context.Background(), app.RefundBinary())
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("realMain error = %v, want one naming %s", err, tc.want)
+				t.Fatalf("start-up error = %v, want one naming %s", err, tc.want)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/cloudpay/cloudpay/shared/app"
 )
 
 // Withdrawals need the API v3 keys whatever PAY_CHANNEL says: a missing
@@ -23,9 +25,9 @@ func TestMissingSettingStopsStartUp(t *testing.T) {
 				}
 				t.Setenv(k, v)
 			}
-			err := realMain(context.Background())
+			err := app.Run(context.Background(), app.WithdrawBinary())
 			if err == nil || !strings.Contains(err.Error(), missing) {
-				t.Fatalf("realMain error = %v, want one naming %s", err, missing)
+				t.Fatalf("start-up error = %v, want one naming %s", err, missing)
 			}
 		})
 	}
@@ -34,9 +36,9 @@ func TestMissingSettingStopsStartUp(t *testing.T) {
 			t.Setenv(k, v)
 		}
 		t.Setenv("WECHATPAY_PRIVATE_KEY", "not-a-pem-secret-value")
-		err := realMain(context.Background())
+		err := app.Run(context.Background(), app.WithdrawBinary())
 		if err == nil || !strings.Contains(err.Error(), "WECHATPAY_PRIVATE_KEY") || strings.Contains(err.Error(), "not-a-pem-secret-value") {
-			t.Fatalf("realMain error = %v", err)
+			t.Fatalf("start-up error = %v", err)
 		}
 	})
 }

@@ -21,9 +21,12 @@ import (
 
 // Config is the channel's settings. The callback container is where WeChat
 // delivers pay results; the environment may also come from X-WX-ENV.
+//
+// Nothing is required at load time: a function loads both channels'
+// settings and only the chosen one must be complete, which Validate checks.
 type Config struct {
 	APIURL          string `env:"CLOUDHOSTING_API_URL, default=http://api.weixin.qq.com"`
-	SubMchID        string `env:"WECHAT_SUB_MCH_ID, required"`
+	SubMchID        string `env:"WECHAT_SUB_MCH_ID"` // required on this channel: see Validate
 	SubAppID        string `env:"WECHAT_SUB_APPID"`
 	EnvID           string `env:"CLOUDHOSTING_ENV_ID"`
 	CBREnvID        string `env:"CBR_ENV_ID"` // injected by Cloud Hosting into every container
@@ -32,6 +35,15 @@ type Config struct {
 	// RefundCallbackPath is where, in CallbackService, WeChat delivers refund results.
 	RefundCallbackPath string        `env:"REFUND_CALLBACK_PATH, default=/callbacks/refund"`
 	Timeout            time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
+}
+
+// Validate says what is missing for this channel to carry payments, by
+// setting name and never by value.
+func (c Config) Validate() error {
+	if strings.TrimSpace(c.SubMchID) == "" {
+		return errors.New("WECHAT_SUB_MCH_ID is required when PAY_CHANNEL=cloudhosting")
+	}
+	return nil
 }
 
 // Client calls the open interface. Build one per process.

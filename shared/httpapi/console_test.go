@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // The operator console's read routes.
 func TestConsoleReadRoutes(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3), withManualRefunds())
+	s := newStack(t, withChannel(wechat.V3), withManualRefunds())
 	s.paid("CONSOLE01", alice, 5000)
 	s.paid("CONSOLE02", bob, 700)
 	s.createOrder("CONSOLE03", alice, 300)

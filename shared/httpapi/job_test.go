@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // runJob makes one pass through close-expired's HTTP route.
@@ -120,7 +120,7 @@ func TestJobWaitsBeforeClosingAYoungOrder(t *testing.T) {
 // Crash points: the process dies (or the reply is lost) between two steps.
 // One pass later every invariant holds and nothing happened twice.
 func TestJobRepairsCrashPoints(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3), withGatewayTimeout(500*time.Millisecond))
+	s := newStack(t, withChannel(wechat.V3), withGatewayTimeout(500*time.Millisecond))
 	ctx := context.Background()
 
 	// 1. WeChat accepted a refund; the answer never came back.
@@ -194,7 +194,7 @@ func TestJobRefusesWithoutItsToken(t *testing.T) {
 // every action on every item is claimed first, so each WeChat call is made
 // once.
 func TestTwoConcurrentPassesActOnce(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3), withManualRefunds())
+	s := newStack(t, withChannel(wechat.V3), withManualRefunds())
 	const expired, late, refunds = 200, 150, 150
 	for i := range expired {
 		no := fmt.Sprintf("CCEXP%04d", i)

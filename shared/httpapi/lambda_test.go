@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambdaurl"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -106,7 +106,7 @@ func TestLambdaFunctionURLRunsTheSameHandler(t *testing.T) {
 // binary serves: what the caller sees, and what was stored.
 func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 	s := newStack(t)
-	v3 := newStack(t, withChannel(gateway.V3)) // withdrawals exist on API v3 only
+	v3 := newStack(t, withChannel(wechat.V3)) // withdrawals exist on API v3 only
 	_, held := s.payWithCallbackHeld("LAMBDAPAY1", alice, 1990)
 	heldBody, err := json.Marshal(held)
 	if err != nil {

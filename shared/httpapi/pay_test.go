@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -53,7 +53,7 @@ func testPayFlowEndToEnd(t *testing.T, ch string) {
 	var sent map[string]any
 	raw, _ := json.Marshal(calls[0]["body"])
 	_ = json.Unmarshal(raw, &sent)
-	if ch == gateway.V3 {
+	if ch == wechat.V3 {
 		amount, _ := sent["amount"].(map[string]any)
 		payer, _ := sent["payer"].(map[string]any)
 		if amount["total"] != float64(2590) || payer["openid"] != alice || sent["mchid"] != wechatsim.DevMchID ||
@@ -155,7 +155,7 @@ func TestCreatePaymentRefusals(t *testing.T) { forEachChannel(t, testCreatePayme
 func testCreatePaymentRefusals(t *testing.T, ch string) {
 	s := newStack(t, withGatewayTimeout(300*time.Millisecond), withChannel(ch))
 	transportFailure := "-1" // the open interface's own errcode
-	if ch == gateway.V3 {
+	if ch == wechat.V3 {
 		transportFailure = "503" // an HTTP status
 	}
 	s.createOrder("REF001", alice, 500)

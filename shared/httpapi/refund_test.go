@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // paid creates an order and has the user pay it, callback recorded.
@@ -352,7 +352,7 @@ func TestRefundNotificationsThatMustChangeNothingWrong(t *testing.T) {
 		no := str(s.postRefund("RFN001", 1000, "k-notify").body["out_refund_no"])
 
 		// Forged: WeChat still says PROCESSING, or the signature fails.
-		if ch == gateway.CloudHosting {
+		if ch == wechat.CloudHosting {
 			forged := s.do("POST", s.callback.URL+"/callbacks/refund", map[string]any{
 				"returnCode": "SUCCESS", "subMchId": subMchID, "outRefundNo": no, "outTradeNo": "RFN001",
 				"refundStatus": "SUCCESS", "refundFee": 1000, "totalFee": 3000,

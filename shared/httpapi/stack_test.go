@@ -17,7 +17,6 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/console"
-	"github.com/cloudpay/cloudpay/shared/gateway"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
@@ -26,6 +25,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/storetest"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
@@ -75,7 +75,7 @@ type stackOption func(*stack)
 
 func withGatewayTimeout(d time.Duration) stackOption { return func(s *stack) { s.gwTimeout = d } }
 
-// withChannel picks the WeChat Pay channel (gateway.CloudHosting by default).
+// withChannel picks the WeChat Pay channel (wechat.CloudHosting by default).
 func withChannel(ch string) stackOption { return func(s *stack) { s.channel = ch } }
 
 // withManualRefunds keeps refunds PROCESSING at the simulator until a test settles them.
@@ -91,7 +91,7 @@ func withWithdrawConfig(cfg withdraw.Config) stackOption {
 func withSim(f func(*wechatsim.Config)) stackOption { return func(s *stack) { s.simCfg = f } }
 
 // channels lists the channels every channel-neutral test runs on.
-var channels = []string{gateway.CloudHosting, gateway.V3}
+var channels = []string{wechat.CloudHosting, wechat.V3}
 
 // forEachChannel runs a test once per WeChat Pay channel.
 func forEachChannel(t *testing.T, test func(t *testing.T, ch string)) {
@@ -106,7 +106,7 @@ func withoutEnvID() stackOption { return func(s *stack) { s.envID = "" } }
 
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Helper()
-	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c", channel: gateway.CloudHosting,
+	s := &stack{t: t, gwTimeout: 2 * time.Second, envID: "test-env-1a2b3c", channel: wechat.CloudHosting,
 		refundCfg:   refund.Config{MinInterval: time.Minute},
 		withdrawCfg: withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 1000, DailyFen: 100_000_000}}
 	for _, o := range opts {
@@ -151,7 +151,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 		httpapi.AdminConfig{Tokens: []string{adminToken}},
 		httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
 	t.Cleanup(s.refunds.Close)
-	if s.channel == gateway.V3 {
+	if s.channel == wechat.V3 {
 		s.withdrawals = httptest.NewServer(httpapi.Withdraw(s.withdrawService(s.store), httpapi.AdminConfig{Tokens: []string{adminToken}},
 			httpapi.UserConfig{RequireWXSource: true}, slog.New(slog.DiscardHandler)))
 		t.Cleanup(s.withdrawals.Close)
@@ -225,7 +225,7 @@ const jobToken = "test-job-token"
 func (s *stack) newJob(deliverer *outbox.Deliverer) *job.Job {
 	st := s.openStore()
 	opts := []job.Option{job.WithClock(s.now), job.WithOutbox(deliverer)}
-	if s.channel == gateway.V3 {
+	if s.channel == wechat.V3 {
 		opts = append(opts, job.WithWithdrawals(s.withdrawService(st)))
 	}
 	return job.New(st, s.service(st), s.refundService(st), job.Config{Budget: 5 * time.Minute}, opts...)
@@ -247,9 +247,9 @@ func (s *stack) openStore() *mongostore.Store {
 }
 
 // gateway builds the channel's client, as a function would at start-up.
-func (s *stack) gateway() (gateway.Gateway, *wechatpay.Client) {
+func (s *stack) gateway() (wechat.Channel, *wechatpay.Client) {
 	s.t.Helper()
-	if s.channel == gateway.V3 {
+	if s.channel == wechat.V3 {
 		c, err := wechatpay.New(context.Background(), wechatpay.Config{
 			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
 			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
@@ -462,7 +462,7 @@ func (s *stack) payWithCallbackHeld(no, openid string, fen int64) (response, map
 	if paid.status != http.StatusOK || cb["dropped"] != true {
 		s.t.Fatalf("pay %s with the callback held: %d %s", no, paid.status, paid.raw)
 	}
-	if s.channel == gateway.CloudHosting && body["outTradeNo"] != no {
+	if s.channel == wechat.CloudHosting && body["outTradeNo"] != no {
 		s.t.Fatalf("pay %s: callback body %v", no, body)
 	}
 	return paid, body
@@ -470,7 +470,7 @@ func (s *stack) payWithCallbackHeld(no, openid string, fen int64) (response, map
 
 // payCallbackKind names the simulator's pay result delivery on the channel.
 func (s *stack) payCallbackKind() string {
-	if s.channel == gateway.V3 {
+	if s.channel == wechat.V3 {
 		return "v3_notify"
 	}
 	return "pay_callback"

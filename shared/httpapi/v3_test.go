@@ -6,13 +6,13 @@ import (
 	"testing"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // The v3 twin of TestConcurrentDuplicateCallbacksPayOnce: genuine, signed
 // copies of one TRANSACTION.SUCCESS arrive at once.
 func TestConcurrentDuplicateNotificationsPayOnce(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	paid, _ := s.payWithCallbackHeld("V3DUP001", alice, 1200)
 	const copies = 50
 	var wg sync.WaitGroup
@@ -39,7 +39,7 @@ func TestConcurrentDuplicateNotificationsPayOnce(t *testing.T) {
 // Forged TRANSACTION.SUCCESS notifications for an unpaid order: every one
 // is refused at the signature and nothing changes.
 func TestForgedPayNotificationsChangeNothing(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	s.createOrder("V3FORGE1", alice, 800)
 	if r := s.createPayment("V3FORGE1", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)

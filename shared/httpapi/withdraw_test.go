@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/gateway"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
@@ -52,7 +52,7 @@ func (s *stack) checkWallet(openid string) []cloudpay.WalletEntry {
 }
 
 func TestWithdrawalEndToEnd(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	if r := s.credit(alice, "recycle-001", 10_000); r.status != http.StatusCreated {
 		t.Fatalf("credit: %d %s", r.status, r.raw)
 	}
@@ -98,7 +98,7 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 }
 
 func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	for i := range 5 {
 		if r := s.credit(alice, fmt.Sprintf("c-%d", i), 2000); r.status != http.StatusCreated {
 			t.Fatalf("credit: %d %s", r.status, r.raw)
@@ -151,7 +151,7 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 }
 
 func TestCreditPostedConcurrentlyCountsOnce(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	var created atomic.Int32
 	var wg sync.WaitGroup
 	for range 50 {
@@ -198,7 +198,7 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 		{"WeChat does not answer", "", "processing", 3000, 2000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStack(t, withChannel(gateway.V3), withGatewayTimeout(500*time.Millisecond))
+			s := newStack(t, withChannel(wechat.V3), withGatewayTimeout(500*time.Millisecond))
 			s.credit(alice, "c-1", 5000)
 			s.fault("transfer", "timeout", 1, nil)
 			r := s.withdraw(alice, 2000, "wd-unknown")
@@ -238,7 +238,7 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 }
 
 func TestTransferNotificationsThatMustChangeNothingWrong(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-forge").body["id"])
 	for _, kind := range []string{"bad_signature", "signtest", "stale", "tampered", "unknown_serial", "bad_resource"} {
@@ -271,7 +271,7 @@ func TestTransferNotificationsThatMustChangeNothingWrong(t *testing.T) {
 }
 
 func TestWithdrawalLimits(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3), withWithdrawConfig(withdraw.Config{MinFen: 100, MaxFen: 300_000, DailyCount: 3, DailyFen: 250_000}))
+	s := newStack(t, withChannel(wechat.V3), withWithdrawConfig(withdraw.Config{MinFen: 100, MaxFen: 300_000, DailyCount: 3, DailyFen: 250_000}))
 	s.credit(alice, "c-big", 1_000_000)
 	for _, tc := range []struct {
 		name string
@@ -324,7 +324,7 @@ func TestWithdrawalLimits(t *testing.T) {
 }
 
 func TestWithdrawalCancelledByTheUser(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-cancel").body["id"])
 	if r := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(bob)); r.status != http.StatusForbidden {
@@ -360,7 +360,7 @@ func TestWithdrawalCancelledByTheUser(t *testing.T) {
 func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
 	cfg := withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 10, DailyFen: 1_000_000,
 		Remark: "这是一个超过三十二个字符的转账备注，微信支付会拒绝它，所以在调用之前就拒绝"}
-	s := newStack(t, withChannel(gateway.V3), withWithdrawConfig(cfg))
+	s := newStack(t, withChannel(wechat.V3), withWithdrawConfig(cfg))
 	s.credit(alice, "c-1", 5000)
 	r := s.withdraw(alice, 1000, "wd-remark")
 	if r.status != http.StatusCreated || r.body["status"] != "failed" {
@@ -378,7 +378,7 @@ func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
 // A transfer the user never confirms expires at WeChat; its FAIL gives the
 // money back, whether the notification or the page's next look comes first.
 func TestUnconfirmedWithdrawalExpires(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3), withSim(func(c *wechatsim.Config) { c.TransferConfirmWindow = 300 * time.Millisecond }))
+	s := newStack(t, withChannel(wechat.V3), withSim(func(c *wechatsim.Config) { c.TransferConfirmWindow = 300 * time.Millisecond }))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-expire").body["id"])
 	deadline := time.Now().Add(5 * time.Second)
@@ -408,7 +408,7 @@ func TestUnconfirmedWithdrawalExpires(t *testing.T) {
 // before writing the withdrawal: the user's retry with the same key must
 // find that freeze, not be refused for lack of balance by it.
 func TestWithdrawalRetryAfterACrashFindsItsOwnFreeze(t *testing.T) {
-	s := newStack(t, withChannel(gateway.V3))
+	s := newStack(t, withChannel(wechat.V3))
 	ctx := context.Background()
 	s.credit(alice, "c-crash", 500)
 	id := cloudpay.WithdrawalID(alice, "wd-all")

@@ -19,23 +19,27 @@ import (
 // DefaultAPIURL is WeChat Pay's API host, where the SDK sends every call.
 const DefaultAPIURL = "https://api.mch.weixin.qq.com"
 
-// Config is the channel's settings, loaded only when PAY_CHANNEL=v3. The
-// keys come either inline (PEM text, as a secret manager injects them) or
-// from files; exactly one of each pair must be set.
+// Config is the channel's settings. The keys come either inline (PEM text,
+// as a secret manager injects them) or from files; exactly one of each pair
+// must be set.
+//
+// Nothing is required at load time: a function loads these settings
+// whichever channel it uses, and they matter only where API v3 is used
+// (PAY_CHANNEL=v3, or transfers); New checks them and names what is missing.
 //
 // Config never shows its secrets: fmt, slog and encoding/json all see the
 // private key and the APIv3 key redacted.
 type Config struct {
-	MchID          string        `env:"WECHATPAY_MCH_ID, required"`
-	AppID          string        `env:"WECHATPAY_APPID, required"` // the mini-program's AppID
-	MchSerial      string        `env:"WECHATPAY_MCH_SERIAL, required"`
+	MchID          string        `env:"WECHATPAY_MCH_ID"`
+	AppID          string        `env:"WECHATPAY_APPID"` // the mini-program's AppID
+	MchSerial      string        `env:"WECHATPAY_MCH_SERIAL"`
 	PrivateKey     string        `env:"WECHATPAY_PRIVATE_KEY" json:"-"` // PEM text
 	PrivateKeyFile string        `env:"WECHATPAY_PRIVATE_KEY_FILE"`
-	APIv3Key       string        `env:"WECHATPAY_APIV3_KEY, required" json:"-"` // 32 bytes
-	PublicKey      string        `env:"WECHATPAY_PUBLIC_KEY"`                   // WeChat Pay public key, PEM text
+	APIv3Key       string        `env:"WECHATPAY_APIV3_KEY" json:"-"` // 32 bytes
+	PublicKey      string        `env:"WECHATPAY_PUBLIC_KEY"`         // WeChat Pay public key, PEM text
 	PublicKeyFile  string        `env:"WECHATPAY_PUBLIC_KEY_FILE"`
-	PublicKeyID    string        `env:"WECHATPAY_PUBLIC_KEY_ID, required"` // PUB_KEY_ID_…
-	NotifyURL      string        `env:"WECHATPAY_NOTIFY_URL, required"`    // payment-callback's /callbacks/v3
+	PublicKeyID    string        `env:"WECHATPAY_PUBLIC_KEY_ID"` // PUB_KEY_ID_…
+	NotifyURL      string        `env:"WECHATPAY_NOTIFY_URL"`    // payment-callback's /callbacks/v3
 	APIURL         string        `env:"WECHATPAY_API_URL, default=https://api.mch.weixin.qq.com"`
 	Timeout        time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
 

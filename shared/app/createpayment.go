@@ -1,0 +1,47 @@
+package app
+
+import (
+	"context"
+
+	"github.com/cloudpay/cloudpay/shared/httpapi"
+	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/serve"
+)
+
+// CreatePaymentConfig is everything create-payment reads.
+type CreatePaymentConfig struct {
+	Serve   serve.Config
+	Store   mongostore.Config
+	Channel ChannelConfig
+	Payment payment.Config
+	Admin   httpapi.AdminConfig
+	Users   httpapi.UserConfig
+}
+
+// CreatePaymentBinary is create-payment as its deployable runs it.
+func CreatePaymentBinary() Binary {
+	var cfg CreatePaymentConfig
+	return Binary{name: "create-payment", cfg: &cfg, serve: &cfg.Serve, build: func(ctx context.Context, opts ...Option) (*Function, error) {
+		return CreatePayment(ctx, cfg, opts...)
+	}}
+}
+
+// CreatePayment builds create-payment: orders for the merchant's back end,
+// payments for the mini-program.
+func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option) (*Function, error) {
+	o := collect(opts)
+	f := &Function{}
+	// The channel first: its settings are checked before anything connects.
+	gw, v3, err := channel(ctx, cfg.Channel, o.hc)
+	if err != nil {
+		return nil, err
+	}
+	f.V3 = v3
+	if err := o.openStore(ctx, f, cfg.Store); err != nil {
+		return nil, err
+	}
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
+	f.Handler = httpapi.CreatePayment(f.Payments, cfg.Admin, cfg.Users, o.log)
+	return f, nil
+}
