@@ -25,6 +25,7 @@ const (
 	TriggerNotify     = "notify"      // replay requested through Notify, NotifyRefund or NotifyTransfer
 	TriggerForge      = "forge"       // forged callback requested through Forge or ForgeV3
 	TriggerForgeFault = "forge_fault" // forged callback sent by a pay_callback or v3_notify forge fault
+	TriggerResume     = "resume"      // redelivery of an unacknowledged callback right after Open loaded it from Config.StateFile
 )
 
 // Delivery kinds: what was sent. They double as the fault api names of the deliveries.
@@ -149,6 +150,7 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, erro
 	o.transactionID = s.newTransactionIDLocked(now)
 	o.timeEnd = now
 	s.byTxn[o.transactionID] = o
+	s.saveOrderLocked(o)
 	cb := s.payCallbackLocked(o)
 	res := PayResult{OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, TradeState: o.state}
 	s.mu.Unlock()
@@ -301,6 +303,10 @@ func joinURL(base, path string) string {
 // retry is set and the attempt failed, schedules redeliveries.
 func (s *Simulator) deliverGenuine(ctx context.Context, cb callback, trigger string, retry bool) Delivery {
 	if s.consumeFault(cb.kind, ModeDrop) != nil {
+		s.mu.Lock()
+		s.markAttemptedLocked(cb)
+		s.mu.Unlock()
+		_ = s.sync() // what the callback would have told is durable all the same
 		d := s.newDelivery(cb, trigger, 1, false)
 		d.Dropped = true
 		d.Error = "dropped by a " + cb.kind + " drop fault"
@@ -359,9 +365,18 @@ func (s *Simulator) newDelivery(cb callback, trigger string, n int, dup bool) De
 }
 
 // deliver POSTs cb once, judges the reply and logs the attempt. It never holds the mutex
-// during HTTP. A genuine v3 notification is signed afresh for each attempt.
+// during HTTP. A genuine v3 notification is signed afresh for each attempt. With
+// Config.StateFile, what the callback tells is made durable before it is sent, and its
+// acknowledgement right after.
 func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n int, dup bool) Delivery {
 	d := s.newDelivery(cb, trigger, n, dup)
+	if err := s.sync(); err != nil {
+		d.Error = "not sent: " + err.Error()
+		s.mu.Lock()
+		s.deliveries = append(s.deliveries, d)
+		s.mu.Unlock()
+		return d
+	}
 	headers := cb.headers
 	if cb.kind == KindV3Notify && headers == nil {
 		headers = s.v3SignedHeaders(cb.body)
@@ -386,10 +401,16 @@ func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n 
 	}
 	s.mu.Lock()
 	s.deliveries = append(s.deliveries, d)
-	if d.OK && !d.Forged {
-		s.markAckedLocked(cb)
+	if !d.Forged {
+		s.markAttemptedLocked(cb)
+		if d.OK {
+			s.markAckedLocked(cb)
+		}
 	}
 	s.mu.Unlock()
+	if !d.Forged {
+		_ = s.sync()
+	}
 	return d
 }
 
@@ -407,21 +428,49 @@ func (s *Simulator) ackedLocked(cb callback) bool {
 	return o != nil && o.acked
 }
 
+// markAttemptedLocked records that a genuine delivery of what cb carries was attempted.
+// Only a simulator with a state file needs to know (see resume).
+func (s *Simulator) markAttemptedLocked(cb callback) {
+	if s.j == nil || cb.forged {
+		return
+	}
+	switch {
+	case cb.outBillNo != "":
+		if t := s.transfers[cb.outBillNo]; t != nil && t.state == cb.state && !t.attempted {
+			t.attempted = true
+			s.saveTransferLocked(t)
+		}
+	case cb.outRefundNo != "":
+		if r := s.refunds[cb.outRefundNo]; r != nil && !r.attempted[cb.state] {
+			r.attempted[cb.state] = true
+			s.saveRefundLocked(r)
+		}
+	default:
+		if o := s.orders[cb.outTradeNo]; o != nil && !o.attempted {
+			o.attempted = true
+			s.saveOrderLocked(o)
+		}
+	}
+}
+
 func (s *Simulator) markAckedLocked(cb callback) {
 	if cb.outBillNo != "" {
 		if t := s.transfers[cb.outBillNo]; t != nil && t.state == cb.state {
 			t.acked = true
+			s.saveTransferLocked(t)
 		}
 		return
 	}
 	if cb.outRefundNo != "" {
 		if r := s.refunds[cb.outRefundNo]; r != nil {
 			r.acked[cb.state] = true
+			s.saveRefundLocked(r)
 		}
 		return
 	}
 	if o := s.orders[cb.outTradeNo]; o != nil {
 		o.acked = true
+		s.saveOrderLocked(o)
 	}
 }
 

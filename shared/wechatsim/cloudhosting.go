@@ -66,6 +66,7 @@ type order struct {
 	createdAt     time.Time
 	closedAt      time.Time
 	acked         bool      // a genuine callback delivery was acknowledged
+	attempted     bool      // a genuine callback delivery was attempted (or dropped by a fault)
 	refunds       []*refund // in creation order
 }
 
@@ -301,6 +302,7 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
 		}
 		s.orders[o.outTradeNo] = o
+		s.saveOrderLocked(o)
 	case o.paid():
 		s.mu.Unlock()
 		return failResp(resp, "ORDERPAID", "order already paid"), nil
@@ -413,6 +415,7 @@ func (s *Simulator) closeOrder(p params) (map[string]any, func()) {
 	}
 	o.state = stateClosed
 	o.closedAt = s.now()
+	s.saveOrderLocked(o)
 	resp["sub_appid"] = o.subAppID
 	resp["result_msg"] = "OK"
 	return resp, nil

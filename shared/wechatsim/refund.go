@@ -48,6 +48,7 @@ type refund struct {
 	createdAt     time.Time
 	successTime   time.Time
 	closedAt      time.Time
+	settledAt     time.Time // when it last left PROCESSING or ABNORMAL: its callback was first due
 	requests      int
 	// Cloud Hosting callback target (callbackType 0: none)
 	envID        string
@@ -58,7 +59,8 @@ type refund struct {
 	notifyURL    string
 	fundsAccount string
 
-	acked map[string]bool // refund states whose genuine callback was acknowledged
+	acked     map[string]bool // refund states whose genuine callback was acknowledged
+	attempted map[string]bool // refund states whose genuine callback was attempted (or dropped by a fault)
 }
 
 // RefundView is WeChat's side of the truth about a refund.
@@ -195,16 +197,18 @@ func (s *Simulator) settle(ctx context.Context, outRefundNo, state string, auto 
 		return RefundView{}, &Error{Status: http.StatusConflict, Code: "REFUND_FINAL",
 			Message: fmt.Sprintf("refund %s is %s, which is final", outRefundNo, r.status)}
 	}
-	r.status = state
+	r.status, r.settledAt = state, now
 	switch state {
 	case RefundSuccess:
 		r.successTime = now
 		if o := s.orders[r.outTradeNo]; o != nil && o.state == stateSuccess {
 			o.state = stateRefund
+			s.saveOrderLocked(o)
 		}
 	case RefundClosed:
 		r.closedAt = now
 	}
+	s.saveRefundLocked(r)
 	cb := s.refundCallbackLocked(r, state)
 	v := s.refundViewLocked(r)
 	s.mu.Unlock()
@@ -375,6 +379,7 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 	}
 	if r := s.refunds[q.outRefundNo]; r != nil {
 		r.requests++
+		s.saveRefundLocked(r)
 		switch {
 		case r.outTradeNo != o.outTradeNo:
 			return nil, false, &ruleError{ruleInvalid, fmt.Sprintf("out_refund_no %s already refunds order %s", r.outRefundNo, r.outTradeNo)}
@@ -409,7 +414,7 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 		subMchID: o.subMchID, subAppID: o.subAppID, status: RefundProcessing, refundFee: q.refundFee,
 		totalFee: o.totalFee, reason: q.reason, createdAt: now, requests: 1,
 		envID: q.envID, callbackType: q.callbackType, container: q.container, functionName: q.functionName,
-		notifyURL: q.notifyURL, fundsAccount: q.fundsAccount, acked: map[string]bool{},
+		notifyURL: q.notifyURL, fundsAccount: q.fundsAccount, acked: map[string]bool{}, attempted: map[string]bool{},
 	}
 	if q.channel == ChannelCloudHosting && r.callbackType == 0 && o.channel == ChannelCloudHosting {
 		r.envID, r.callbackType, r.container, r.functionName = o.envID, o.callbackType, o.container, o.functionName
@@ -420,6 +425,7 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 	o.refunds = append(o.refunds, r)
 	s.refunds[r.outRefundNo] = r
 	s.refundsByID[r.refundID] = r
+	s.saveRefundLocked(r)
 	return r, true, nil
 }
 

@@ -75,8 +75,10 @@ type transfer struct {
 	packageInfo    string
 	createdAt      time.Time
 	updatedAt      time.Time
+	finishedAt     time.Time // when it became final: its notification was first due
 	requests       int
 	acked          bool // a genuine notification of the final state was acknowledged
+	attempted      bool // a genuine notification of the final state was attempted (or dropped by a fault)
 }
 
 // TransferView is WeChat's side of the truth about a transfer bill.
@@ -140,7 +142,8 @@ func (s *Simulator) overdueLocked(t *transfer) *callback {
 	if s.now().Before(deadline) {
 		return nil
 	}
-	t.state, t.failReason, t.updatedAt = TransferFail, TransferOverdueClose, deadline
+	t.state, t.failReason, t.updatedAt, t.finishedAt = TransferFail, TransferOverdueClose, deadline, s.now()
+	s.saveTransferLocked(t)
 	cb := s.transferNotifyLocked(t, false)
 	return &cb
 }
@@ -175,6 +178,7 @@ func (s *Simulator) Transfer(outBillNo string) (TransferView, bool) {
 	}
 	v := s.transferViewLocked(t)
 	s.mu.Unlock()
+	_ = s.sync()
 	s.sendLater(TriggerOverdue, cb)
 	return v, true
 }
@@ -197,6 +201,7 @@ func (s *Simulator) Transfers(openid string) []TransferView {
 		out = append(out, s.transferViewLocked(t))
 	}
 	s.mu.Unlock()
+	_ = s.sync()
 	s.sendLater(TriggerOverdue, cbs...)
 	return out
 }
@@ -254,6 +259,8 @@ func (s *Simulator) userAction(ctx context.Context, outBillNo, state, reason, tr
 // finishTransferLocked moves t to a final state and returns its notification.
 func (s *Simulator) finishTransferLocked(t *transfer, state, reason string) callback {
 	t.state, t.failReason, t.updatedAt = state, reason, s.now()
+	t.finishedAt = t.updatedAt
+	s.saveTransferLocked(t)
 	return s.transferNotifyLocked(t, false)
 }
 

@@ -395,6 +395,7 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
 		}
 		s.orders[o.outTradeNo] = o
+		s.saveOrderLocked(o)
 	case o.paid():
 		s.mu.Unlock()
 		return v3Err(http.StatusBadRequest, "ORDERPAID", "该订单已支付").reply(), nil
@@ -530,6 +531,7 @@ func (s *Simulator) v3CloseOrder(r *http.Request, raw []byte) (v3Reply, func()) 
 	case o.state == stateNotPay:
 		o.state = stateClosed
 		o.closedAt = s.now()
+		s.saveOrderLocked(o)
 	}
 	return v3Reply{status: http.StatusNoContent}, nil
 }

@@ -224,6 +224,7 @@ func (s *Simulator) v3CreateTransfer(r *http.Request, raw []byte) (v3Reply, func
 	defer s.mu.Unlock()
 	if t, overdue := s.lookTransferLocked(q.outBillNo); t != nil {
 		t.requests++
+		s.saveTransferLocked(t)
 		var after func()
 		if overdue != nil {
 			after = func() { s.sendLater(TriggerOverdue, overdue) }
@@ -256,6 +257,7 @@ func (s *Simulator) v3CreateTransfer(r *http.Request, raw []byte) (v3Reply, func
 	}
 	s.transfers[t.outBillNo] = t
 	s.transfersByID[t.transferBillNo] = t
+	s.saveTransferLocked(t)
 	return v3OK(s.transferCreatedLocked(t)), after
 }
 
@@ -335,6 +337,7 @@ func (s *Simulator) v3CancelTransfer(r *http.Request, _ []byte) (v3Reply, func()
 	switch t.state {
 	case TransferAccepted, TransferProcessing, TransferWaitUserConfirm:
 		t.state, t.updatedAt = TransferCanceling, s.now()
+		s.saveTransferLocked(t)
 		no := t.outBillNo
 		after = func() {
 			s.spawn(func() { _, _ = s.settleTransfer(s.ctx, no, TransferCancelled, "", TriggerCancel, TransferCanceling) })

@@ -35,6 +35,9 @@
 // Signature timestamps (v3 requests, responses and notifications) use the wall clock, as the
 // SDK does; everything else (order, refund and bill times, the refund rules, the transfer
 // confirm window) uses Config.Now.
+//
+// With Config.StateFile, WeChat's side of the truth survives a crash and a restart: see
+// Config.StateFile and Open.
 package wechatsim
 
 import (
@@ -42,6 +45,7 @@ import (
 	"crypto/md5"
 	"crypto/rsa"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -115,6 +119,18 @@ type Config struct {
 	// and the bill becomes SUCCESS right after the reply (asynchronously), with its
 	// notification.
 	TransferNoConfirm bool
+
+	// StateFile, when set, makes WeChat's state durable: the orders, refunds and transfer
+	// bills, whether their callbacks were acknowledged, and the timestamps their timers run
+	// from are kept in this append-only JSON-lines journal (its directory is created; a
+	// lock file StateFile+".lock" keeps a second simulator off it). Every change is
+	// written and fsynced before the simulator answers the request that caused it, and
+	// before it sends a callback that tells of it, so after a crash (kill -9 at any
+	// instant) and Open on the same file the simulator has forgotten nothing it answered.
+	// Open replays it, rewrites it compacted and resumes the timers (see Open). Test
+	// tooling is not kept: fault injections, the call log and the delivery log start
+	// empty after a restart. Empty keeps everything in memory and writes nothing.
+	StateFile string
 }
 
 // Simulator is a stateful WeChat Pay simulator. It is safe for concurrent use.
@@ -137,6 +153,8 @@ type Simulator struct {
 	calls         []Call
 	deliveries    []Delivery
 	faults        []*Fault
+
+	j *journal // nil without Config.StateFile
 }
 
 // Error is what the Go control methods return; the HTTP control routes render it as
@@ -150,8 +168,28 @@ type Error struct {
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // New returns a Simulator. Call Close when done to stop background redeliveries and
-// refund settlements. It panics if Config.APIv3Key is set but is not 32 bytes long.
+// refund settlements. It panics if Config.APIv3Key is set but is not 32 bytes long, or if
+// Config.StateFile cannot be opened (Open returns that error instead).
 func New(cfg Config) *Simulator {
+	s, err := Open(cfg)
+	if err != nil {
+		panic("wechatsim: " + err.Error())
+	}
+	return s
+}
+
+// Open returns a Simulator, as New does, or an error. With Config.StateFile it loads the
+// state the file holds (a missing file is an empty state; a final line cut short by a
+// crash was never answered and is dropped; any other damage is an error), rewrites the
+// file compacted, and resumes what was under way, by the persisted timestamps (Config.Now):
+// a PROCESSING refund settles when Config.RefundSettleDelay after its creation has passed
+// (at once if it already has); a PROCESSING bill becomes SUCCESS and a CANCELING one
+// CANCELLED at once; and each genuine callback or notification not yet acknowledged (a
+// paid order's, a settled refund's, a final bill's) is delivered at once (trigger
+// TriggerResume) and then on the rest of the Config.RetryDelays schedule, counted from
+// the moment it was first due; except that one already attempted before the crash whose
+// schedule has run out by then is left alone, as WeChat would have given up.
+func Open(cfg Config) (*Simulator, error) {
 	if cfg.AppID == "" {
 		cfg.AppID = DefaultAppID
 	}
@@ -188,7 +226,7 @@ func New(cfg Config) *Simulator {
 		cfg.TransferConfirmWindow = defaultConfirmWindow
 	}
 	if len(cfg.APIv3Key) != 32 {
-		panic("wechatsim: Config.APIv3Key must be 32 bytes long")
+		return nil, errors.New("Config.APIv3Key must be 32 bytes long")
 	}
 	if cfg.MerchantPublicKey == nil || cfg.PlatformKey == nil {
 		keys := loadDevKeys()
@@ -213,7 +251,15 @@ func New(cfg Config) *Simulator {
 		transfersByID: map[string]*transfer{},
 	}
 	s.handler = s.routes()
-	return s
+	if cfg.StateFile != "" {
+		if err := s.openState(cfg.StateFile); err != nil {
+			cancel()
+			return nil, err
+		}
+		s.handler = s.durable(s.handler)
+		s.resume()
+	}
+	return s, nil
 }
 
 // Handler serves, rooted at "/":
@@ -240,13 +286,19 @@ func New(cfg Config) *Simulator {
 func (s *Simulator) Handler() http.Handler { return s.handler }
 
 // Close stops background redeliveries and forged sends and waits for them. Replies held
-// by a timeout fault are released. Close is idempotent.
+// by a timeout fault are released. With Config.StateFile it then writes what is left to
+// write (acknowledgements of deliveries that ended meanwhile), closes the file and
+// releases its lock. Close is idempotent.
 func (s *Simulator) Close() {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.j != nil {
+		_ = s.sync()
+		s.j.close()
+	}
 }
 
 // spawn runs f in a goroutine that Close waits for; after Close it does nothing.
