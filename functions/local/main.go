@@ -1,7 +1,9 @@
 // Command local runs all of cloudpay on one port for development: the
 // embedded store (FerretDB on SQLite under ./.data), the WeChat Pay
 // simulator under /sim/, and every function under a prefix named after it.
-// It is never deployed. `local demo` walks a whole payment and exits.
+// It is never deployed. `local demo` walks a whole payment and exits;
+// `local sim` serves the WeChat Pay simulator alone, so the functions can
+// crash and restart against it.
 package main
 
 import (
@@ -61,12 +63,15 @@ func realMain(ctx context.Context, args []string) error {
 	if err := serve.Load(ctx, &cfg); err != nil {
 		return err
 	}
+	if len(args) > 0 && args[0] == "sim" {
+		return runSimulator(ctx, args[1:])
+	}
 	switch strings.Join(args, " ") {
 	case "":
 		return run(ctx, cfg)
 	case "demo":
 		return demo(ctx, cfg, os.Stdout)
 	default:
-		return fmt.Errorf("usage: local [demo]")
+		return fmt.Errorf("usage: local [demo | sim [-addr host:port] [-state file] [-callback-base url]]")
 	}
 }

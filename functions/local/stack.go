@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -92,12 +93,17 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 
-	sim := wechatsim.New(wechatsim.Config{
+	sim, err := wechatsim.Open(wechatsim.Config{
 		SubMchID: cfg.SubMchID,
 		// In Cloud Hosting a service name routes inside the environment;
 		// here every service is a prefix on this port.
 		Services: map[string]string{"payment-callback": s.base + "/payment-callback"},
+		// WeChat's state survives a restart, as the store's does.
+		StateFile: filepath.Join(cfg.DataDir, "wechatsim.jsonl"),
 	})
+	if err != nil {
+		return err
+	}
 	s.closers = append(s.closers, sim.Close)
 
 	// Every function shares the store; each logs under its own name.
