@@ -6,7 +6,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cloudpay/cloudpay/shared/funcbuild"
 )
+
+// The tests that run the functions as processes share one build of each
+// (funcbuild), removed when they are done.
+func TestMain(m *testing.M) { funcbuild.Main(m) }
 
 // deployables are the functions that ship: every folder with a main.go but local.
 func deployables(t *testing.T) []string {
@@ -30,8 +36,10 @@ func deployables(t *testing.T) []string {
 // The embedded store is for development and tests only: a deployed function
 // that linked it could silently run on a local SQLite file.
 func TestDeployablesDoNotLinkFerretDB(t *testing.T) {
+	t.Parallel()
 	for _, name := range deployables(t) {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			out, err := exec.Command("go", "list", "-deps", "./"+name).CombinedOutput()
 			if err != nil {
 				t.Fatalf("go list: %v\n%s", err, out)
@@ -47,6 +55,7 @@ func TestDeployablesDoNotLinkFerretDB(t *testing.T) {
 
 // The local stack does link it: if this fails the check above proves nothing.
 func TestCheckWouldSeeFerretDB(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "./local").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

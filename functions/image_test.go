@@ -42,6 +42,7 @@ func TestImagesBuiltWithPodman(t *testing.T) {
 	if out, err := exec.Command("podman", "info").CombinedOutput(); err != nil {
 		t.Skipf("podman does not work here: podman info: %v\n%s", err, out)
 	}
+	t.Parallel()
 
 	// The store listens on the host's loopback; slirp4netns with
 	// allow_host_loopback shows it to the container as 10.0.2.2.
@@ -340,8 +341,8 @@ func (r *podmanRun) healthz(t *testing.T, tag, name, process string, env map[str
 		if state, _ := exec.Command("podman", "inspect", "--format", "{{.State.Status}}", container).Output(); strings.TrimSpace(string(state)) == "exited" {
 			t.Fatalf("%s exited:\n%s", name, logs())
 		}
-		if time.Since(started) > 20*time.Second {
-			t.Fatalf("%s: GET /healthz: %v\nlogs:\n%s", name, err, logs())
+		if time.Since(started) > processDeadline {
+			t.Fatalf("%s: GET /healthz within %s: %v\nlogs:\n%s", name, processDeadline, err, logs())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -396,6 +397,7 @@ type chSettings struct {
 // functions read listed by name, with no secret or required value filled in
 // and no default other than the code's.
 func TestContainerConfig(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile("../container.config.json")
 	if err != nil {
 		t.Fatal(err)

@@ -15,9 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/funcbuild"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
@@ -52,6 +51,8 @@ func TestLogsAreJSONLinesWithoutSecrets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts every function")
 	}
+	t.Parallel()
+	bins := funcbuild.Binaries(t, deployables(t)...)
 	store := storetest.Config(t)
 	sim := wechatsim.New(wechatsim.Config{SubMchID: wechatsim.DevMchID, RetryDelays: []time.Duration{}, TransferNoConfirm: true})
 	t.Cleanup(sim.Close)
@@ -84,11 +85,15 @@ func TestLogsAreJSONLinesWithoutSecrets(t *testing.T) {
 	} {
 		env[k] = v
 	}
+	// Started together, then each waited for: the start-ups overlap.
 	procs := map[string]*running{}
 	for _, name := range deployables(t) {
 		e := maps.Clone(env)
 		e["PORT"] = strconv.Itoa(ports[name])
-		procs[name] = startFunction(t, buildFunction(t, name), name, e)
+		procs[name] = launchFunction(t, bins[name], name, e)
+	}
+	for _, name := range deployables(t) {
+		procs[name].waitHealthy(t)
 	}
 
 	// what each function was asked, by the request ids it answered with
@@ -178,6 +183,8 @@ func TestStartUpErrorsHoldNoSecret(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts every function")
 	}
+	t.Parallel()
+	bins := funcbuild.Binaries(t, deployables(t)...)
 	// Nothing listens on port 1; the driver's timeouts keep this short.
 	env := secretEnv(t, "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300", "cloudpay")
 	env["PAY_CHANNEL"] = "v3"
@@ -186,7 +193,8 @@ func TestStartUpErrorsHoldNoSecret(t *testing.T) {
 	secrets := secretForms(t, env)
 	for _, name := range deployables(t) {
 		t.Run(name, func(t *testing.T) {
-			bin := buildFunction(t, name)
+			t.Parallel()
+			bin := bins[name]
 			e := maps.Clone(env)
 			e["PORT"] = strconv.Itoa(freePort(t))
 			var stdout, stderr bytes.Buffer
@@ -204,10 +212,10 @@ func TestStartUpErrorsHoldNoSecret(t *testing.T) {
 				if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 					t.Fatalf("exit: %v, want status 1\nstderr: %s", err, stderr.String())
 				}
-			case <-time.After(20 * time.Second):
+			case <-time.After(processDeadline):
 				_ = cmd.Process.Kill()
 				<-done
-				t.Fatalf("still running with an unreachable store\nstderr: %s", stderr.String())
+				t.Fatalf("still running %s after start with an unreachable store\nstderr: %s", processDeadline, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), name+": ") || !strings.Contains(stderr.String(), "mongodb") {
 				t.Errorf("stderr does not say why: %q", stderr.String())
@@ -369,22 +377,12 @@ func checkAccessLog(t *testing.T, name, stdout string, sent []exchange) {
 	}
 }
 
-// shippedFlags are the Makefile's BUILDFLAGS (the template test keeps the
-// two equal): the binaries under test are the ones that ship.
-var shippedFlags = []string{"-trimpath", "-ldflags", "-s -w", "-tags", "nomsgpack"}
-
-// buildFunction builds functions/<name> for this machine, as shipped.
-func buildFunction(t *testing.T, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	args := append(append([]string{"build"}, shippedFlags...), "-o", bin, "./"+name)
-	cmd := exec.Command("go", args...)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, out)
-	}
-	return bin
-}
+// processDeadline bounds each wait on a function's process: to answer
+// /healthz after its start, to exit after SIGTERM or after failing to start.
+// Sized for a loaded machine (two cores, every package's tests and builds
+// running at once, the test store race-instrumented); a process that works
+// is waited for only as long as it needs.
+const processDeadline = 90 * time.Second
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -417,9 +415,11 @@ type running struct {
 	exitErr        error
 }
 
-// startFunction runs bin with exactly env (PORT chosen when env has none)
-// and waits for GET /healthz to answer 200.
-func startFunction(t *testing.T, bin, name string, env map[string]string) *running {
+// launchFunction runs bin with exactly env (PORT chosen when env has none);
+// waitHealthy then waits for it to answer. Launching several before waiting
+// for any lets their start-ups overlap. The process is killed after the
+// test unless stopped.
+func launchFunction(t *testing.T, bin, name string, env map[string]string) *running {
 	t.Helper()
 	env = maps.Clone(env)
 	if env["PORT"] == "" {
@@ -444,24 +444,37 @@ func startFunction(t *testing.T, bin, name string, env map[string]string) *runni
 			<-p.done
 		}
 	})
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
+	return p
+}
+
+// waitHealthy waits for GET /healthz to answer 200, failing the test if
+// the process exits first or processDeadline passes.
+func (p *running) waitHealthy(t *testing.T) {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(processDeadline)
+	var last error
 	for time.Now().Before(deadline) {
 		select {
 		case <-p.done:
-			t.Fatalf("%s exited before it answered: %v\nstderr: %s\nstdout: %s", name, p.exitErr, p.stderr, p.stdout)
+			t.Fatalf("%s exited before it answered: %v\nstderr: %s\nstdout: %s", p.name, p.exitErr, p.stderr, p.stdout)
 		default:
 		}
-		if resp, err := client.Get(p.url + "/healthz"); err == nil {
+		resp, err := client.Get(p.url + "/healthz")
+		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
-		time.Sleep(5 * time.Millisecond)
+		last = err
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	t.Fatalf("%s did not answer /healthz within 15s\nstderr: %s\nstdout: %s", name, p.stderr, p.stdout)
-	return nil
+	t.Fatalf("%s did not answer /healthz within %s (last: %v)\nstderr: %s\nstdout: %s", p.name, processDeadline, last, p.stderr, p.stdout)
 }
 
 type reply struct {
@@ -504,8 +517,8 @@ func (p *running) stop(t *testing.T) {
 		if p.exitErr != nil {
 			t.Errorf("%s exited with %v after SIGTERM\nstderr: %s", p.name, p.exitErr, p.stderr)
 		}
-	case <-time.After(15 * time.Second):
-		t.Errorf("%s still running 15s after SIGTERM", p.name)
+	case <-time.After(processDeadline):
+		t.Errorf("%s still running %s after SIGTERM", p.name, processDeadline)
 	}
 }
 

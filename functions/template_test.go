@@ -4,6 +4,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cloudpay/cloudpay/shared/funcbuild"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
@@ -40,6 +42,7 @@ var secretParameters = []string{"MongoDBURI", "AdminTokens", "JobToken", "WeChat
 var secretVariables = []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "BUSINESS_NOTIFY_SECRET"}
 
 func TestTemplateDeploysEveryFunction(t *testing.T) {
+	t.Parallel()
 	tpl := loadTemplate(t)
 	var ids []string
 	for id := range tpl.functions {
@@ -127,12 +130,13 @@ func TestTemplateDeploysEveryFunction(t *testing.T) {
 			}
 		})
 	}
-	if got := mk.vars["BUILDFLAGS"]; got != `-trimpath -ldflags "-s -w" -tags nomsgpack` {
-		t.Errorf("Makefile BUILDFLAGS = %q; the tests build with %q: update shippedFlags", got, shippedFlags)
+	if got, want := mk.vars["BUILDFLAGS"], shellWords(funcbuild.Flags); got != want {
+		t.Errorf("Makefile BUILDFLAGS = %q; the tests build with %q: update funcbuild.Flags", got, want)
 	}
 }
 
 func TestTemplateSecretsAreParametersWithoutValues(t *testing.T) {
+	t.Parallel()
 	tpl := loadTemplate(t)
 	for _, name := range secretParameters {
 		p := get(tpl.root, "Parameters", name)
@@ -182,34 +186,47 @@ func TestTemplateEnvironmentStartsEachFunction(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and starts every function")
 	}
+	t.Parallel()
+	var dirs []string
+	for _, f := range samFunctions {
+		dirs = append(dirs, f.dir)
+	}
+	bins := funcbuild.Binaries(t, dirs...)
 	tpl := loadTemplate(t)
 	store := storetest.Config(t)
-	bins := map[string]string{}
-	for _, f := range samFunctions {
-		bins[f.dir] = buildFunction(t, f.dir)
+	channels := []string{"cloudhosting", "v3"}
+	// Every function on both channels is launched first, then each is
+	// waited for and checked: the ten start-ups overlap.
+	procs := map[string]map[string]*running{}
+	for _, channel := range channels {
+		params := tpl.defaults()
+		for k, v := range map[string]string{
+			"MongoDBURI": store.URI, "AdminTokens": "template-admin-token", "JobToken": "template-job-token",
+			"WeChatSubMchID": wechatsim.DevMchID, "PayChannel": channel,
+			"WeChatPayMchID": wechatsim.DevMchID, "WeChatPayAppID": wechatsim.DefaultAppID,
+			"WeChatPayMchSerial": wechatsim.DevMerchantSerial, "WeChatPayPrivateKey": wechatsim.DevMerchantPrivateKeyPEM,
+			"WeChatPayAPIv3Key": wechatsim.DevAPIv3Key, "WeChatPayPublicKey": wechatsim.DevPlatformPublicKeyPEM,
+			"WeChatPayPublicKeyID": wechatsim.DevPublicKeyID, "WeChatPayNotifyURL": "https://pay.example.com/callbacks/v3",
+		} {
+			params[k] = v
+		}
+		for p := range mapKeys(get(tpl.root, "Parameters")) {
+			if _, ok := params[p]; !ok {
+				t.Fatalf("parameter %s has neither a default nor a value in this test", p)
+			}
+		}
+		procs[channel] = map[string]*running{}
+		for id, f := range samFunctions {
+			env := tpl.environment(t, tpl.functions[id], params)
+			procs[channel][f.dir] = launchFunction(t, bins[f.dir], f.dir, env)
+		}
 	}
-	for _, channel := range []string{"cloudhosting", "v3"} {
+	for _, channel := range channels {
 		t.Run(channel, func(t *testing.T) {
-			params := tpl.defaults()
-			for k, v := range map[string]string{
-				"MongoDBURI": store.URI, "AdminTokens": "template-admin-token", "JobToken": "template-job-token",
-				"WeChatSubMchID": wechatsim.DevMchID, "PayChannel": channel,
-				"WeChatPayMchID": wechatsim.DevMchID, "WeChatPayAppID": wechatsim.DefaultAppID,
-				"WeChatPayMchSerial": wechatsim.DevMerchantSerial, "WeChatPayPrivateKey": wechatsim.DevMerchantPrivateKeyPEM,
-				"WeChatPayAPIv3Key": wechatsim.DevAPIv3Key, "WeChatPayPublicKey": wechatsim.DevPlatformPublicKeyPEM,
-				"WeChatPayPublicKeyID": wechatsim.DevPublicKeyID, "WeChatPayNotifyURL": "https://pay.example.com/callbacks/v3",
-			} {
-				params[k] = v
-			}
-			for p := range mapKeys(get(tpl.root, "Parameters")) {
-				if _, ok := params[p]; !ok {
-					t.Fatalf("parameter %s has neither a default nor a value in this test", p)
-				}
-			}
-			for id, f := range samFunctions {
+			for _, f := range samFunctions {
 				t.Run(f.dir, func(t *testing.T) {
-					env := tpl.environment(t, tpl.functions[id], params)
-					p := startFunction(t, bins[f.dir], f.dir, env)
+					p := procs[channel][f.dir]
+					p.waitHealthy(t)
 					if f.dir == "payment-callback" {
 						// Unsigned, so refused; 404 would mean the v3 side is off.
 						r := p.do(t, "POST", "/callbacks/v3", `{"id":"x"}`, nil)
@@ -233,9 +250,18 @@ func TestTemplateFunctionsBuildForLambda(t *testing.T) {
 	if _, err := exec.LookPath("make"); err != nil {
 		t.Skip("no make")
 	}
+	t.Parallel()
 	tpl := loadTemplate(t)
-	for id := range tpl.functions {
+	ids := slices.Sorted(maps.Keys(tpl.functions))
+	for i, id := range ids {
 		t.Run(id, func(t *testing.T) {
+			// The first build compiles the packages all functions share for
+			// arm64, once; the others then find them in the build cache and
+			// only compile their main package and link, in parallel. Started
+			// together, each would compile the shared packages itself.
+			if i > 0 {
+				t.Parallel()
+			}
 			dir := t.TempDir()
 			cmd := exec.Command("make", "--no-print-directory", "-C", "..", "build-"+id, "ARTIFACTS_DIR="+dir)
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -280,6 +306,19 @@ func TestTemplateFunctionsBuildForLambda(t *testing.T) {
 			}
 		})
 	}
+}
+
+// shellWords writes args as a shell command line would: those with a space
+// in double quotes.
+func shellWords(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if strings.ContainsAny(a, " \t") {
+			a = `"` + a + `"`
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // samTemplate is template.yaml as YAML nodes: CloudFormation's short tags

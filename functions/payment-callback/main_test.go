@@ -9,18 +9,26 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/funcbuild"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
+
+// The binary is built once, as shipped, and removed after the tests.
+func TestMain(m *testing.M) { funcbuild.Main(m) }
+
+// processDeadline bounds each wait on the process (to answer /healthz, to
+// exit after SIGTERM), sized for a loaded machine; a process that works is
+// waited for only as long as it needs.
+const processDeadline = 90 * time.Second
 
 // The deployed binary, stopped and started again on the same store, takes a
 // replayed callback as already recorded and changes nothing.
@@ -28,10 +36,8 @@ func TestCallbackReplayedToARestartedProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "payment-callback")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	t.Parallel()
+	bin := funcbuild.Binary(t, "payment-callback")
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	sim := wechatsim.New(wechatsim.Config{SubMchID: "1900000109", Services: map[string]string{"payment-callback": base}})
@@ -97,30 +103,52 @@ func start(t *testing.T, bin string, env []string, base string) (stop func()) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	done := make(chan struct{}) // closed when the process has exited, with exitErr
+	var exitErr error
+	go func() { exitErr = cmd.Wait(); close(done) }()
+	stopped := false
+	t.Cleanup(func() { // a test that failed before stopping it
+		if !stopped {
+			stopped = true
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(processDeadline)
 	for {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := client.Get(base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("payment-callback did not become healthy: %v", err)
+			t.Fatalf("payment-callback did not become healthy within %s: %v", processDeadline, err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-done:
+			t.Fatalf("payment-callback exited before it answered: %v", exitErr)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	stopped := false
 	return func() {
 		if stopped {
 			return
 		}
 		stopped = true
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("payment-callback exited with %v after SIGTERM", err)
+		select {
+		case <-done:
+			if exitErr != nil {
+				t.Errorf("payment-callback exited with %v after SIGTERM", exitErr)
+			}
+		case <-time.After(processDeadline):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Errorf("payment-callback still running %s after SIGTERM", processDeadline)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 )
 
 func TestOutboxBookkeeping(t *testing.T) {
+	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
 	now := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestRedact(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ msg, uri string }{
 		{"auth failed for mongodb://app:pa%24%24word@db:27017/", "mongodb://app:pa%24%24word@db:27017/"},
 		{"bad password pa$$word", "mongodb://app:pa%24%24word@db:27017/"},

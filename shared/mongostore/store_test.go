@@ -14,6 +14,7 @@ import (
 )
 
 func TestClaimSettlementHasOneWinner(t *testing.T) {
+	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
 	const writers = 100
@@ -47,6 +48,7 @@ func TestClaimSettlementHasOneWinner(t *testing.T) {
 }
 
 func TestCreateOrderIsIdempotentOnNumber(t *testing.T) {
+	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -71,6 +73,7 @@ func TestCreateOrderIsIdempotentOnNumber(t *testing.T) {
 }
 
 func TestEnqueueEventTwiceKeepsOne(t *testing.T) {
+	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
 	e := cloudpay.NewEvent(cloudpay.EventOrderPaid, "A1", map[string]any{"amount_fen": 1}, time.Now())
@@ -86,6 +89,7 @@ func TestEnqueueEventTwiceKeepsOne(t *testing.T) {
 }
 
 func TestOpeningTwiceKeepsIndexes(t *testing.T) {
+	t.Parallel()
 	cfg := storetest.Config(t)
 	for range 3 {
 		s, err := mongostore.Open(context.Background(), cfg)
@@ -99,6 +103,7 @@ func TestOpeningTwiceKeepsIndexes(t *testing.T) {
 // Of many passes racing for the same action, one wins; the next claim is
 // allowed only after the spacing.
 func TestClaimActionOnePerSpacing(t *testing.T) {
+	t.Parallel()
 	s := storetest.New(t)
 	ctx := context.Background()
 	now := time.Now().UTC()
