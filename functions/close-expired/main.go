@@ -1,4 +1,4 @@
-// Command close-expired is the scheduled job — design.md §3: one pass
+// Command close-expired is the scheduled job — docs/design.md §3: one pass
 // closes expired orders, records payments whose callback never came,
 // settles refunds and withdrawals left in flight and delivers business
 // notifications. Triggered by POST /run (scheduler's token) or, on AWS

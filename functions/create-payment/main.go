@@ -1,5 +1,5 @@
 // Command create-payment serves orders (the merchant's back end) and
-// payments (the mini-program) — design.md §3. Its settings are
+// payments (the mini-program) — docs/design.md §3. Its settings are
 // app.CreatePaymentConfig.
 package main
 

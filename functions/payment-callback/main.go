@@ -1,5 +1,5 @@
 // Command payment-callback receives what WeChat Pay calls back and records
-// it only after confirming it — design.md §3. Its settings are
+// it only after confirming it — docs/design.md §3. Its settings are
 // app.PaymentCallbackConfig.
 package main
 

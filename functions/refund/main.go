@@ -1,5 +1,5 @@
 // Command refund serves refunds: single, batch, user requests with review,
-// retries and queries, and the operator's console — design.md §3. Its
+// retries and queries, and the operator's console — docs/design.md §3. Its
 // settings are app.RefundConfig.
 package main
 

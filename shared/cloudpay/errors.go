@@ -37,17 +37,19 @@ const (
 	CodeBatchNotFound    Code = "BATCH_NOT_FOUND"
 	CodeBatchConflict    Code = "BATCH_CONFLICT"
 	// Withdrawals.
-	CodeWithdrawalNotFound  Code = "WITHDRAWAL_NOT_FOUND"
-	CodeWithdrawalConflict  Code = "WITHDRAWAL_CONFLICT"  // an idempotency key reused for another amount
-	CodeCreditConflict      Code = "CREDIT_CONFLICT"      // a credit_id reused for another user or amount
-	CodeInsufficientBalance Code = "INSUFFICIENT_BALANCE" // more than the wallet's available balance
-	CodeBelowMinimum        Code = "WITHDRAWAL_BELOW_MINIMUM"
-	CodeAboveMaximum        Code = "WITHDRAWAL_ABOVE_MAXIMUM"
-	CodeDailyCountExceeded  Code = "DAILY_COUNT_EXCEEDED"
-	CodeDailyAmountExceeded Code = "DAILY_AMOUNT_EXCEEDED"
-	CodeRealNameRequired    Code = "REAL_NAME_REQUIRED" // WeChat needs the payee's name at ≥ 2000 CNY
-	CodeWithdrawalState     Code = "WITHDRAWAL_STATE"   // the withdrawal's status does not allow this
-	CodeInternal            Code = "INTERNAL"
+	CodeWithdrawalNotFound   Code = "WITHDRAWAL_NOT_FOUND"
+	CodeWithdrawalConflict   Code = "WITHDRAWAL_CONFLICT"  // an idempotency key reused for another amount
+	CodeCreditConflict       Code = "CREDIT_CONFLICT"      // a credit_id reused for another user or amount
+	CodeInsufficientBalance  Code = "INSUFFICIENT_BALANCE" // more than the wallet's available balance
+	CodeBelowMinimum         Code = "WITHDRAWAL_BELOW_MINIMUM"
+	CodeAboveMaximum         Code = "WITHDRAWAL_ABOVE_MAXIMUM"
+	CodeDailyCountExceeded   Code = "DAILY_COUNT_EXCEEDED"
+	CodeDailyAmountExceeded  Code = "DAILY_AMOUNT_EXCEEDED"
+	CodeRealNameRequired     Code = "REAL_NAME_REQUIRED"     // WeChat needs the payee's name at ≥ 2000 CNY
+	CodeWithdrawalState      Code = "WITHDRAWAL_STATE"       // the withdrawal's status does not allow this
+	CodeRetryBudgetExhausted Code = "RETRY_BUDGET_EXHAUSTED" // WeChat refused a refund for now too often: an operator decides
+	CodeStoreBusy            Code = "STORE_BUSY"             // contention or a busy store: retryable, never a bug
+	CodeInternal             Code = "INTERNAL"
 )
 
 // Error is a domain error: a code for programs, a message for people and,

@@ -2,7 +2,7 @@ package cloudpay
 
 import "time"
 
-// EventType names a business notification (design.md §4 outbox).
+// EventType names a business notification (docs/design.md §4 outbox).
 type EventType string
 
 const (
@@ -26,14 +26,14 @@ const (
 // Event is a business notification waiting in the outbox. Its ID is derived
 // from what happened (type and subject), so recording it twice is harmless.
 type Event struct {
-	ID            string         `json:"id" bson:"_id"`
-	Type          EventType      `json:"type" bson:"type"`
-	Subject       string         `json:"subject" bson:"subject"` // e.g. the out_trade_no
-	Data          map[string]any `json:"data" bson:"data"`
-	Status        EventStatus    `json:"status" bson:"status"`
-	Attempts      int            `json:"attempts" bson:"attempts"`
-	NextAttemptAt time.Time      `json:"next_attempt_at" bson:"next_attempt_at"`
-	CreatedAt     time.Time      `json:"created_at" bson:"created_at"`
+	ID            string         `bson:"_id"`
+	Type          EventType      `bson:"type"`
+	Subject       string         `bson:"subject"` // e.g. the out_trade_no
+	Data          map[string]any `bson:"data"`
+	Status        EventStatus    `bson:"status"`
+	Attempts      int            `bson:"attempts"`
+	NextAttemptAt time.Time      `bson:"next_attempt_at"`
+	CreatedAt     time.Time      `bson:"created_at"`
 }
 
 // NewEvent builds a pending event whose ID is unique per type and subject.

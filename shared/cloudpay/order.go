@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// OrderStatus is the order state machine of design.md §4:
+// OrderStatus is the order state machine of docs/design.md §4:
 // unpaid → paying → paid | closed; after payment partially_refunded, refunded.
 type OrderStatus string
 
@@ -23,23 +23,23 @@ const (
 func (s OrderStatus) AwaitingPayment() bool { return s == OrderUnpaid || s == OrderPaying }
 
 // Order is a merchant order. It is a projection: the settlement claim is the
-// authority on whether it was paid (design.md §4).
+// authority on whether it was paid (docs/design.md §4).
 type Order struct {
-	OutTradeNo    string      `json:"out_trade_no" bson:"_id"`
-	OpenID        string      `json:"openid" bson:"openid"`
-	AmountFen     Fen         `json:"amount_fen" bson:"amount_fen"`
-	Description   string      `json:"description" bson:"description"`
-	Attach        string      `json:"attach,omitempty" bson:"attach,omitempty"`
-	ExpireMinutes int         `json:"expire_minutes" bson:"expire_minutes"`
-	Status        OrderStatus `json:"status" bson:"status"`
-	CreatedAt     time.Time   `json:"created_at" bson:"created_at"`
-	ExpiresAt     time.Time   `json:"expires_at" bson:"expires_at"`
-	PrepayID      string      `json:"-" bson:"prepay_id,omitempty"`
-	TransactionID string      `json:"transaction_id,omitempty" bson:"transaction_id,omitempty"`
-	PaidAt        *time.Time  `json:"paid_at,omitempty" bson:"paid_at,omitempty"`
-	RefundedFen   Fen         `json:"refunded_fen,omitempty" bson:"refunded_fen,omitempty"`
-	RefundSeq     int64       `json:"-" bson:"refund_seq,omitempty"` // the refund ledger entry the status reflects
-	UpdatedAt     time.Time   `json:"updated_at" bson:"updated_at"`
+	OutTradeNo    string      `bson:"_id"`
+	OpenID        string      `bson:"openid"`
+	AmountFen     Fen         `bson:"amount_fen"`
+	Description   string      `bson:"description"`
+	Attach        string      `bson:"attach,omitempty"`
+	ExpireMinutes int         `bson:"expire_minutes"`
+	Status        OrderStatus `bson:"status"`
+	CreatedAt     time.Time   `bson:"created_at"`
+	ExpiresAt     time.Time   `bson:"expires_at"`
+	PrepayID      string      `bson:"prepay_id,omitempty"`
+	TransactionID string      `bson:"transaction_id,omitempty"`
+	PaidAt        *time.Time  `bson:"paid_at,omitempty"`
+	RefundedFen   Fen         `bson:"refunded_fen,omitempty"`
+	RefundSeq     int64       `bson:"refund_seq,omitempty"` // the refund ledger entry the status reflects
+	UpdatedAt     time.Time   `bson:"updated_at"`
 }
 
 // SameRequest reports whether o was created from the same request as other:
@@ -73,6 +73,10 @@ const alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 func NewOutTradeNo(now time.Time) string {
 	return "CP" + now.In(Beijing).Format("20060102150405") + randomString(12)
 }
+
+// Nonce is a random string that names one attempt at a claim (a ledger
+// entry's ref), so two attempts never collide.
+func Nonce() string { return randomString(16) }
 
 func randomString(n int) string {
 	b := make([]byte, n)

@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// RefundStatus is the refund state machine of design.md §4:
+// RefundStatus is the refund state machine of docs/design.md §4:
 // pending_review → approved | rejected; approved → processing →
 // succeeded | failed (retryable or not) | closed | abnormal.
 type RefundStatus string
@@ -63,7 +63,7 @@ type Failure struct {
 }
 
 // Refund is a refund as people see it. It is a projection of the refund
-// ledger and the attempt claims (design.md §4); OutRefundNo never changes.
+// ledger and the attempt claims (docs/design.md §4); OutRefundNo never changes.
 type Refund struct {
 	OutRefundNo    string       `json:"out_refund_no" bson:"_id"`
 	OutTradeNo     string       `json:"out_trade_no" bson:"out_trade_no"`

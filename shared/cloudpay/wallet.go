@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// WithdrawalStatus is the withdrawal state machine of design.md §4:
+// WithdrawalStatus is the withdrawal state machine of docs/design.md §4:
 // created → processing → waiting_user → succeeded | failed | cancelled.
 type WithdrawalStatus string
 
@@ -28,20 +28,20 @@ func (s WithdrawalStatus) Final() bool {
 // a projection of the wallet ledger and the claims. Its ID is the transfer's
 // out_bill_no, fixed at creation and never changed.
 type Withdrawal struct {
-	ID             string           `json:"id" bson:"_id"`
-	OpenID         string           `json:"openid" bson:"openid"`
-	AmountFen      Fen              `json:"amount_fen" bson:"amount_fen"`
-	IdempotencyKey string           `json:"idempotency_key" bson:"idempotency_key"`
-	Status         WithdrawalStatus `json:"status" bson:"status"`
-	PackageInfo    string           `json:"package_info,omitempty" bson:"package_info,omitempty"` // for wx.requestMerchantTransfer
-	MchID          string           `json:"mch_id,omitempty" bson:"mch_id,omitempty"`
-	TransferBillNo string           `json:"transfer_bill_no,omitempty" bson:"transfer_bill_no,omitempty"`
-	FailReason     string           `json:"fail_reason,omitempty" bson:"fail_reason,omitempty"`
-	Attempts       int              `json:"attempts" bson:"attempts"`
-	LastError      *Failure         `json:"last_error,omitempty" bson:"last_error,omitempty"`
-	CreatedAt      time.Time        `json:"created_at" bson:"created_at"`
-	UpdatedAt      time.Time        `json:"updated_at" bson:"updated_at"`
-	FinishedAt     *time.Time       `json:"finished_at,omitempty" bson:"finished_at,omitempty"`
+	ID             string           `bson:"_id"`
+	OpenID         string           `bson:"openid"`
+	AmountFen      Fen              `bson:"amount_fen"`
+	IdempotencyKey string           `bson:"idempotency_key"`
+	Status         WithdrawalStatus `bson:"status"`
+	PackageInfo    string           `bson:"package_info,omitempty"` // for wx.requestMerchantTransfer
+	MchID          string           `bson:"mch_id,omitempty"`
+	TransferBillNo string           `bson:"transfer_bill_no,omitempty"`
+	FailReason     string           `bson:"fail_reason,omitempty"`
+	Attempts       int              `bson:"attempts"`
+	LastError      *Failure         `bson:"last_error,omitempty"`
+	CreatedAt      time.Time        `bson:"created_at"`
+	UpdatedAt      time.Time        `bson:"updated_at"`
+	FinishedAt     *time.Time       `bson:"finished_at,omitempty"`
 }
 
 // WithdrawalID derives a withdrawal's ID (and out_bill_no: at most 32
@@ -61,7 +61,7 @@ const (
 	EntryUnfreeze WalletEntryKind = "unfreeze" // a withdrawal failed or was cancelled: back to available
 )
 
-// WalletEntry is one movement in a user's wallet ledger (design.md §4):
+// WalletEntry is one movement in a user's wallet ledger (docs/design.md §4):
 // a unique _id "openid:seq", a unique Ref, and the totals after it.
 // At every entry, Available + Frozen + Debited = Credited.
 type WalletEntry struct {

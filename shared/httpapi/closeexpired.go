@@ -27,7 +27,7 @@ func CloseExpired(j *job.Job, dead DeadLetters, jobCfg JobConfig, admin AdminCon
 		if !bindOptional(c, &none) {
 			return
 		}
-		c.JSON(http.StatusOK, j.Run(c))
+		c.JSON(http.StatusOK, viewJobReport(j.Run(c)))
 	})
 	if dead != nil {
 		h := deadLetterHandlers{dead: dead}

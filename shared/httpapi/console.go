@@ -56,7 +56,7 @@ func (h consoleHandlers) orders(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page)
+	c.JSON(http.StatusOK, viewOrdersPage(page))
 }
 
 func (h consoleHandlers) order(c *gin.Context) {
@@ -65,7 +65,7 @@ func (h consoleHandlers) order(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, d)
+	c.JSON(http.StatusOK, viewOrderDetail(d))
 }
 
 func (h consoleHandlers) withdrawals(c *gin.Context) {
@@ -78,7 +78,7 @@ func (h consoleHandlers) withdrawals(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, map[string]any{"withdrawals": list})
+	c.JSON(http.StatusOK, viewWithdrawals(list))
 }
 
 // intParam reads an optional integer query parameter; a malformed one is

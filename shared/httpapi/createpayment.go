@@ -3,13 +3,11 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
-	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // CreatePayment is the create-payment function's handler: orders from the
@@ -36,36 +34,6 @@ type createOrderRequest struct {
 	Description   string `json:"description"`
 	Attach        string `json:"attach"`
 	ExpireMinutes int    `json:"expire_minutes"`
-}
-
-// orderView is an order as the API shows it.
-type orderView struct {
-	OutTradeNo    string     `json:"out_trade_no"`
-	OpenID        string     `json:"openid"`
-	AmountFen     int64      `json:"amount_fen"`
-	Description   string     `json:"description"`
-	Attach        string     `json:"attach,omitempty"`
-	Status        string     `json:"status"`
-	CreatedAt     time.Time  `json:"created_at"`
-	ExpiresAt     time.Time  `json:"expires_at"`
-	TransactionID string     `json:"transaction_id,omitempty"`
-	PaidAt        *time.Time `json:"paid_at,omitempty"`
-}
-
-func viewOrder(o cloudpay.Order) orderView {
-	return orderView{
-		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen),
-		Description: o.Description, Attach: o.Attach, Status: string(o.Status),
-		CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), TransactionID: o.TransactionID, PaidAt: utc(o.PaidAt),
-	}
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil || t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func (h createPaymentHandlers) createOrder(c *gin.Context) {
@@ -97,13 +65,6 @@ type createPaymentRequest struct {
 	OutTradeNo string `json:"out_trade_no"`
 }
 
-type paymentView struct {
-	OutTradeNo string               `json:"out_trade_no"`
-	AmountFen  int64                `json:"amount_fen"`
-	ExpiresAt  time.Time            `json:"expires_at"`
-	Payment    wechat.PaymentParams `json:"payment"`
-}
-
 func (h createPaymentHandlers) createPayment(c *gin.Context) {
 	var req createPaymentRequest
 	if !bind(c, &req) {
@@ -118,10 +79,7 @@ func (h createPaymentHandlers) createPayment(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, paymentView{
-		OutTradeNo: p.Order.OutTradeNo, AmountFen: int64(p.Order.AmountFen),
-		ExpiresAt: p.Order.ExpiresAt.UTC(), Payment: p.Params,
-	})
+	c.JSON(http.StatusOK, viewPayment(p))
 }
 
 func (h createPaymentHandlers) paymentStatus(c *gin.Context) {

@@ -38,10 +38,7 @@ func (h deadLetterHandlers) list(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if letters == nil {
-		letters = []outbox.Letter{}
-	}
-	c.JSON(http.StatusOK, gin.H{"dead_letters": letters})
+	c.JSON(http.StatusOK, viewDeadLetters(letters))
 }
 
 func (h deadLetterHandlers) redeliver(c *gin.Context) {
@@ -54,5 +51,5 @@ func (h deadLetterHandlers) redeliver(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, l)
+	c.JSON(http.StatusOK, viewDeadLetter(l))
 }

@@ -1,6 +1,7 @@
 // Package httpapi is the HTTP face of every function: gin engines with the
-// routes of design.md §3, strict JSON decoding, one table from error codes
-// to statuses, request ids and access logs.
+// routes of design.md §3, strict JSON decoding, one view type per response
+// body (views.go), one table from error codes to statuses, request ids and
+// access logs.
 package httpapi
 
 import (
@@ -74,6 +75,7 @@ var statuses = map[cloudpay.Code]int{
 	outbox.CodeDeliveryInProgress:    http.StatusConflict,
 	cloudpay.CodeWeChatError:         http.StatusBadGateway,
 	cloudpay.CodeWeChatTimeout:       http.StatusGatewayTimeout,
+	cloudpay.CodeStoreBusy:           http.StatusServiceUnavailable,
 	cloudpay.CodeInternal:            http.StatusInternalServerError,
 }
 
@@ -85,26 +87,21 @@ func Status(code cloudpay.Code) int {
 	return http.StatusInternalServerError
 }
 
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    cloudpay.Code `json:"code"`
-	Message string        `json:"message"`
-	Field   string        `json:"field,omitempty"`
-}
-
 // fail writes err as the contract's error body. Internal details stay in
-// the log: a client sees the code and a message meant for it.
+// the log: a client sees the code and a message meant for it. A 503 (a
+// busy store) is safe to repeat: Retry-After says when.
 func fail(c *gin.Context, err error) {
 	var de *cloudpay.Error
-	detail := errorDetail{Code: cloudpay.CodeInternal, Message: "internal error"}
+	view := errorView{Code: cloudpay.CodeInternal, Message: "internal error"}
 	if errors.As(err, &de) && de.Code != cloudpay.CodeInternal {
-		detail = errorDetail{Code: de.Code, Message: de.Message, Field: de.Field}
+		view = errorView{Code: de.Code, Message: de.Message, Field: de.Field}
 	}
 	_ = c.Error(err)
-	c.AbortWithStatusJSON(Status(detail.Code), errorBody{Error: detail})
+	status := Status(view.Code)
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "1")
+	}
+	c.AbortWithStatusJSON(status, errorBody{Error: view})
 }
 
 const requestIDHeader = "X-Request-Id"
@@ -126,7 +123,7 @@ func newEngine(function string, log *slog.Logger) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
 	r.Use(requestID, accessLog(log), recoverJSON(log))
-	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok", "function": function}) })
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, healthView{Function: function, Status: "ok"}) })
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

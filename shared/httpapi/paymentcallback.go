@@ -43,13 +43,6 @@ type callbackHandlers struct {
 	log *slog.Logger
 }
 
-// cloudHostingReply is what Cloud Hosting expects: errcode 0 stops retries,
-// anything else makes WeChat deliver the callback again later.
-type cloudHostingReply struct {
-	ErrCode int    `json:"errcode"`
-	ErrMsg  string `json:"errmsg"`
-}
-
 // verdict is what came of one callback: wechat.Verdict or wechat.Verdict.
 type verdict interface {
 	~string

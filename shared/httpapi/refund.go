@@ -64,7 +64,7 @@ func (h refundHandlers) create(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(orExisting(created, http.StatusAccepted), r)
+	c.JSON(orExisting(created, http.StatusAccepted), viewRefund(r))
 }
 
 type batchRequest struct {
@@ -97,7 +97,7 @@ func (h refundHandlers) createBatch(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(orExisting(created, http.StatusAccepted), gin.H{"batch_id": id, "created": created})
+	c.JSON(orExisting(created, http.StatusAccepted), batchCreatedView{BatchID: id, Created: created})
 }
 
 func (h refundHandlers) batch(c *gin.Context) {
@@ -106,7 +106,7 @@ func (h refundHandlers) batch(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, p)
+	c.JSON(http.StatusOK, viewBatchProgress(p))
 }
 
 var listParams = []string{"out_trade_no", "status", "openid", "batch_id", "label", "cursor", "limit"}
@@ -124,12 +124,7 @@ func (h refundHandlers) list(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, page)
-}
-
-type refundDetail struct {
-	cloudpay.Refund
-	WeChat *refund.Live `json:"wechat,omitempty"`
+	c.JSON(http.StatusOK, viewRefundPage(page))
 }
 
 func (h refundHandlers) detail(c *gin.Context) {
@@ -138,7 +133,7 @@ func (h refundHandlers) detail(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, refundDetail{Refund: r, WeChat: live})
+	c.JSON(http.StatusOK, viewRefundDetail(r, live))
 }
 
 func (h refundHandlers) retry(c *gin.Context) {
@@ -151,7 +146,7 @@ func (h refundHandlers) retry(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, viewRefund(r))
 }
 
 type reviewRequest struct {
@@ -171,7 +166,7 @@ func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, 
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, r)
+	c.JSON(http.StatusOK, viewRefund(r))
 }
 
 type refundRequestRequest struct {
@@ -191,5 +186,5 @@ func (h refundHandlers) request(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(orExisting(created, http.StatusCreated), r)
+	c.JSON(orExisting(created, http.StatusCreated), viewRefund(r))
 }

@@ -15,12 +15,6 @@ type Notifications interface {
 	ParseNotification(r *http.Request) (wechatpay.Notification, error)
 }
 
-// v3Reply is API v3's failure body; success is a bare 204.
-type v3Reply struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 // v3 records a signed notification. WeChat judges the reply by its HTTP
 // status: 204 stops redelivery, 4xx/5xx asks for it.
 func (h callbackHandlers) v3(c *gin.Context) {
@@ -31,14 +25,10 @@ func (h callbackHandlers) v3(c *gin.Context) {
 	n, err := h.cb.V3.ParseNotification(c.Request)
 	if err != nil {
 		_ = c.Error(err)
-		status := http.StatusInternalServerError
-		switch cloudpay.ErrorCode(err) {
-		case cloudpay.CodeBadSignature:
-			status = http.StatusUnauthorized
-		case cloudpay.CodeInvalidJSON, cloudpay.CodeBodyTooLarge:
-			status = http.StatusBadRequest
-		}
-		c.JSON(status, v3Reply{Code: "FAIL", Message: "notification refused: " + string(cloudpay.ErrorCode(err))})
+		// The one table decides: 401 for a bad signature, 400 for a body
+		// that cannot be read, 500 for anything else.
+		code := cloudpay.ErrorCode(err)
+		c.JSON(Status(code), v3Reply{Code: "FAIL", Message: "notification refused: " + string(code)})
 		return
 	}
 	var v string

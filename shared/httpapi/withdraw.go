@@ -49,7 +49,7 @@ func (h withdrawHandlers) credit(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(orExisting(created, http.StatusCreated), gin.H{"credit_id": req.CreditID, "amount_fen": req.AmountFen, "created": created, "wallet": w})
+	c.JSON(orExisting(created, http.StatusCreated), creditView{AmountFen: req.AmountFen, Created: created, CreditID: req.CreditID, Wallet: viewWallet(w)})
 }
 
 type profileRequest struct {
@@ -65,7 +65,7 @@ func (h withdrawHandlers) profile(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"openid": c.Param("openid"), "real_name_on_file": true})
+	c.JSON(http.StatusOK, profileView{OpenID: c.Param("openid"), RealNameOnFile: true})
 }
 
 func (h withdrawHandlers) adminWallet(c *gin.Context) {
@@ -74,7 +74,7 @@ func (h withdrawHandlers) adminWallet(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, w)
+	c.JSON(http.StatusOK, viewWallet(w))
 }
 
 func (h withdrawHandlers) wallet(c *gin.Context) {
@@ -83,7 +83,7 @@ func (h withdrawHandlers) wallet(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, w)
+	c.JSON(http.StatusOK, viewWallet(w))
 }
 
 type withdrawRequest struct {
@@ -101,7 +101,7 @@ func (h withdrawHandlers) withdraw(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(orExisting(created, http.StatusCreated), w)
+	c.JSON(orExisting(created, http.StatusCreated), viewWithdrawal(w))
 }
 
 func (h withdrawHandlers) list(c *gin.Context) {
@@ -110,7 +110,7 @@ func (h withdrawHandlers) list(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"withdrawals": list})
+	c.JSON(http.StatusOK, viewWithdrawals(list))
 }
 
 func (h withdrawHandlers) get(c *gin.Context) {
@@ -119,7 +119,7 @@ func (h withdrawHandlers) get(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, w)
+	c.JSON(http.StatusOK, viewWithdrawal(w))
 }
 
 func (h withdrawHandlers) cancel(c *gin.Context) {
@@ -132,5 +132,5 @@ func (h withdrawHandlers) cancel(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, w)
+	c.JSON(http.StatusOK, viewWithdrawal(w))
 }

@@ -1,9 +1,12 @@
-// Package job is the close-expired function's core: one pass closes
+// Package job is the close-expired function's core: one pass sweeps the
+// ledgers (finishing the documents of movements a crash cut short), closes
 // expired orders (asking WeChat first), records payments whose callback
 // never came, settles refunds and withdrawals left in flight, resumes
 // batches, and delivers business notifications. Every action on an item is
 // claimed first (a job_actions claim), so passes running at the same
-// time never act twice, and one bad item never stops the rest.
+// time never act twice, and one bad item never stops the rest. The sweep
+// claims nothing: it only makes documents agree with the ledgers, which
+// any number of passes may do at once.
 package job
 
 import (
@@ -86,7 +89,7 @@ func New(store Store, payments *payment.Service, refunds *refund.Service, cfg Co
 	return j
 }
 
-// Report is what one pass did (design.md §3).
+// Report is what one pass did (docs/design.md §3).
 type Report struct {
 	Pass              string               `json:"pass"`
 	StartedAt         time.Time            `json:"started_at"`
@@ -95,7 +98,8 @@ type Report struct {
 	PaidLate          int                  `json:"paid_late"`
 	Repaired          int                  `json:"repaired"`
 	RefundsSynced     int                  `json:"refunds_synced"`
-	RefundsRetried    int                  `json:"refunds_retried"`
+	RefundsRetried    int                  `json:"refunds_retried"`  // calls made to WeChat, not refunds looked at
+	RefundsGivenUp    int                  `json:"refunds_given_up"` // retry budget used up: failed for good, for an operator
 	BatchItemsResumed int                  `json:"batch_items_resumed"`
 	WithdrawalsSynced int                  `json:"withdrawals_synced"`
 	NotificationsSent int                  `json:"notifications_sent"`
@@ -124,8 +128,10 @@ func (p *pass) fail(step, subject string, err error) {
 	p.report.Errors = append(p.report.Errors, cloudpay.ItemError{Step: step, Subject: subject, Code: code, Message: msg})
 }
 
-// Run makes one pass. Each step gets at most a third of the budget, and
-// what a step leaves undone is done by the next pass.
+// Run makes one pass. The steps share the budget fairly: each may take
+// what is left divided by the steps left, so a busy step cannot starve the
+// ones after it, and a quick one leaves its share to them. What a step
+// leaves undone is done by the next pass, which goes on where it stopped.
 func (j *Job) Run(ctx context.Context) Report {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -133,24 +139,28 @@ func (j *Job) Run(ctx context.Context) Report {
 	p := &pass{id: r.Pass, report: &r}
 	ctx, cancel := context.WithTimeout(ctx, j.cfg.Budget)
 	defer cancel()
-	for _, st := range []step{
+	steps := []step{
+		{"sweep", j.sweep},
 		{"orders", j.orders},
 		{"refunds", j.refundsStep},
 		{"batches", j.batches},
 		{"withdrawals", j.withdrawalsStep},
 		{"notifications", j.notifications},
-	} {
+	}
+	deadline, _ := ctx.Deadline()
+	for i, st := range steps {
 		if ctx.Err() != nil {
 			p.fail(st.name, "", cloudpay.Errorf("BUDGET_EXCEEDED", "the pass ran out of time before this step"))
 			continue
 		}
-		sctx, scancel := context.WithTimeout(ctx, j.cfg.Budget/3)
+		share := time.Until(deadline) / time.Duration(len(steps)-i)
+		sctx, scancel := context.WithTimeout(ctx, share)
 		st.run(sctx, p)
 		scancel()
 	}
 	r.FinishedAt = j.now().UTC()
 	j.log.InfoContext(ctx, "job pass", "pass", r.Pass, "closed", r.Closed, "paid_late", r.PaidLate, "repaired", r.Repaired,
-		"refunds_synced", r.RefundsSynced, "refunds_retried", r.RefundsRetried, "withdrawals_synced", r.WithdrawalsSynced,
+		"refunds_synced", r.RefundsSynced, "refunds_retried", r.RefundsRetried, "refunds_given_up", r.RefundsGivenUp, "withdrawals_synced", r.WithdrawalsSynced,
 		"notifications_sent", r.NotificationsSent, "skipped", r.Skipped, "errors", len(r.Errors))
 	return r
 }
@@ -168,21 +178,49 @@ func (j *Job) claim(ctx context.Context, p *pass, action, subject string) bool {
 	return ok
 }
 
-func (j *Job) orders(ctx context.Context, p *pass) {
-	now := j.now().UTC()
-	ids, err := j.store.OrdersToReconcile(ctx, now, now.Add(-j.cfg.PayLateAfter), j.cfg.BatchSize)
+// each runs act on the step's due items, from where the step's last pass
+// stopped, each item claimed first, until the step's time is up; then it
+// records where it stopped.
+func (j *Job) each(ctx context.Context, p *pass, stepName, action string, scan func(after string) ([]string, error), act func(subject string)) {
+	after, err := j.store.JobCursor(ctx, stepName)
 	if err != nil {
-		p.fail("orders", "", err)
+		p.fail(stepName, "", err) // start from the beginning: fairness is lost for a pass, nothing else
+	}
+	ids, err := scan(after)
+	if err != nil {
+		p.fail(stepName, "", err)
 		return
 	}
-	for _, no := range ids {
-		if ctx.Err() != nil || !j.claim(ctx, p, "order", no) {
-			continue
+	last := ""
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
 		}
+		last = id
+		if j.claim(ctx, p, action, id) {
+			act(id)
+		}
+	}
+	if len(ids) < j.cfg.BatchSize && ctx.Err() == nil {
+		last = "" // every due item was reached: the next pass starts over
+	}
+	if last != after {
+		if err := j.store.SaveJobCursor(context.WithoutCancel(ctx), stepName, last, j.now().UTC()); err != nil {
+			p.fail(stepName, "", err)
+		}
+	}
+}
+
+func (j *Job) orders(ctx context.Context, p *pass) {
+	now := j.now().UTC()
+	scan := func(after string) ([]string, error) {
+		return j.store.OrdersToReconcile(ctx, now, now.Add(-j.cfg.PayLateAfter), after, j.cfg.BatchSize)
+	}
+	j.each(ctx, p, "orders", "order", scan, func(no string) {
 		did, err := j.payments.Reconcile(ctx, no)
 		if err != nil {
 			p.fail("orders", no, err)
-			continue
+			return
 		}
 		switch did {
 		case payment.ReconciledPaid:
@@ -192,19 +230,14 @@ func (j *Job) orders(ctx context.Context, p *pass) {
 		case payment.ReconciledRepaired:
 			p.report.Repaired++
 		}
-	}
+	})
 }
 
 func (j *Job) refundsStep(ctx context.Context, p *pass) {
-	ids, err := j.store.RefundsInFlight(ctx, j.cfg.BatchSize)
-	if err != nil {
-		p.fail("refunds", "", err)
-		return
+	scan := func(after string) ([]string, error) {
+		return j.store.RefundsInFlight(ctx, j.now().UTC(), after, j.cfg.BatchSize)
 	}
-	for _, no := range ids {
-		if ctx.Err() != nil || !j.claim(ctx, p, "refund", no) {
-			continue
-		}
+	j.each(ctx, p, "refunds", "refund", scan, func(no string) {
 		did, err := j.refunds.Reconcile(ctx, no)
 		if err != nil {
 			p.fail("refunds", no, err)
@@ -214,41 +247,33 @@ func (j *Job) refundsStep(ctx context.Context, p *pass) {
 			p.report.RefundsSynced++
 		case refund.ReconciledRetried:
 			p.report.RefundsRetried++
+		case refund.ReconciledGivenUp:
+			p.report.RefundsGivenUp++
 		}
-	}
+	})
 }
 
 func (j *Job) batches(ctx context.Context, p *pass) {
-	ids, err := j.store.BatchesSince(ctx, j.now().UTC().Add(-j.cfg.BatchWindow), j.cfg.BatchSize)
-	if err != nil {
-		p.fail("batches", "", err)
-		return
+	scan := func(after string) ([]string, error) {
+		return j.store.BatchesSince(ctx, j.now().UTC().Add(-j.cfg.BatchWindow), after, j.cfg.BatchSize)
 	}
-	for _, id := range ids {
-		if ctx.Err() != nil || !j.claim(ctx, p, "batch", id) {
-			continue
-		}
+	j.each(ctx, p, "batches", "batch", scan, func(id string) {
 		n, err := j.refunds.ResumeBatch(ctx, id)
 		p.report.BatchItemsResumed += n
 		if err != nil {
 			p.fail("batches", id, err)
 		}
-	}
+	})
 }
 
 func (j *Job) withdrawalsStep(ctx context.Context, p *pass) {
 	if j.withdrawals == nil {
 		return
 	}
-	ids, err := j.store.WithdrawalsInFlight(ctx, j.cfg.BatchSize)
-	if err != nil {
-		p.fail("withdrawals", "", err)
-		return
+	scan := func(after string) ([]string, error) {
+		return j.store.WithdrawalsInFlight(ctx, after, j.cfg.BatchSize)
 	}
-	for _, id := range ids {
-		if ctx.Err() != nil || !j.claim(ctx, p, "withdrawal", id) {
-			continue
-		}
+	j.each(ctx, p, "withdrawals", "withdrawal", scan, func(id string) {
 		changed, err := j.withdrawals.Reconcile(ctx, id)
 		if err != nil {
 			p.fail("withdrawals", id, err)
@@ -256,7 +281,7 @@ func (j *Job) withdrawalsStep(ctx context.Context, p *pass) {
 		if changed {
 			p.report.WithdrawalsSynced++
 		}
-	}
+	})
 }
 
 func (j *Job) notifications(ctx context.Context, p *pass) {

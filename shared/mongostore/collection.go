@@ -16,7 +16,7 @@ import (
 // that holds (doc, or the one that won earlier) and whether this call
 // inserted it.
 func insertOnce[T any](ctx context.Context, c *mongo.Collection, id string, doc T) (T, bool, error) {
-	_, err := c.InsertOne(ctx, doc)
+	err := retryBusy(ctx, func() error { _, err := c.InsertOne(ctx, doc); return err })
 	if err == nil {
 		return doc, true, nil
 	}
@@ -36,7 +36,7 @@ func insertOnce[T any](ctx context.Context, c *mongo.Collection, id string, doc 
 // findByID reads the document with _id id, if any.
 func findByID[T any](ctx context.Context, c *mongo.Collection, id string) (T, bool, error) {
 	var doc T
-	err := c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	err := retryBusy(ctx, func() error { return c.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc) })
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return doc, false, nil
 	}
@@ -50,7 +50,10 @@ func findByID[T any](ctx context.Context, c *mongo.Collection, id string) (T, bo
 // projections are written this way: their writers derive every field from
 // claims and ledgers, so a lost race is repaired by the next writer.
 func replaceByID(ctx context.Context, c *mongo.Collection, id string, doc any) error {
-	_, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	err := retryBusy(ctx, func() error {
+		_, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+		return err
+	})
 	if err != nil && !isDuplicate(err) { // two upserts of a new document: one wins, same content
 		return fmt.Errorf("save %s: %w", c.Name(), err)
 	}

@@ -17,7 +17,7 @@ import (
 // A ledger is an append-only list of movements per owner (an order's
 // refundable amount, a user's wallet). Entries of one owner are numbered 1,
 // 2, … without gaps under a unique _id (owner:seq), every movement has a
-// unique ref, and every entry carries the totals after it (design.md §4).
+// unique ref, and every entry carries the totals after it (docs/design.md §4).
 // A writer reads the newest entry, checks its rules, inserts seq+1 and, if
 // another writer took that seq, tries again on the new newest entry.
 type ledger[E any, P entry[E]] struct {
@@ -63,7 +63,7 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 			seq, _ = P(&tail).Position()
 		}
 		P(&e).Place(owner, ref, seq+1)
-		_, err = l.s.db.Collection(l.col).InsertOne(ctx, e)
+		err = retryBusy(ctx, func() error { _, err := l.s.db.Collection(l.col).InsertOne(ctx, e); return err })
 		if err == nil {
 			l.s.setLedgerHint(l.col, owner, seq+1)
 			return e, true, nil
@@ -95,7 +95,7 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 		}
 		return *held, false, nil
 	}
-	return zero, false, fmt.Errorf("append to %s %s: too much contention on %s", l.col, ref, owner)
+	return zero, false, errBusy(fmt.Errorf("append to %s %s: too much contention on %s", l.col, ref, owner))
 }
 
 // jitter spreads writers that lost a race so they do not collide again in lockstep.
@@ -140,7 +140,9 @@ func (l ledger[E, P]) tail(ctx context.Context, owner string) (E, bool, error) {
 	exists := func(seq int64) (bool, error) {
 		// No projection: with one, the embedded store stops using the _id
 		// index and scans the collection.
-		err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Err()
+		err := retryBusy(ctx, func() error {
+			return l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Err()
+		})
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return false, nil
 		}
@@ -196,7 +198,9 @@ func (l ledger[E, P]) tail(ctx context.Context, owner string) (E, bool, error) {
 // at reads an owner's seq-th entry.
 func (l ledger[E, P]) at(ctx context.Context, owner string, seq int64) (E, bool, error) {
 	var e E
-	err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Decode(&e)
+	err := retryBusy(ctx, func() error {
+		return l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Decode(&e)
+	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return e, false, nil
 	}
@@ -210,7 +214,9 @@ func (l ledger[E, P]) at(ctx context.Context, owner string, seq int64) (E, bool,
 // store this scans; callers reach it only after a crash or a race.
 func (l ledger[E, P]) byRef(ctx context.Context, ref string) (*E, error) {
 	var e E
-	err := l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "ref", Value: ref}}).Decode(&e)
+	err := retryBusy(ctx, func() error {
+		return l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "ref", Value: ref}}).Decode(&e)
+	})
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, nil
 	}

@@ -33,13 +33,16 @@ func (s *Store) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, e
 // on MongoDB; on the embedded store it costs a scan, once per prepay, and a
 // lost race is repaired by the next reader from the settlement).
 func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now time.Time) error {
-	_, err := s.db.Collection(colOrders).UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: outTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: cloudpay.OrderPaying},
-			{Key: "prepay_id", Value: prepayID},
-			{Key: "updated_at", Value: now},
-		}}})
+	err := retryBusy(ctx, func() error {
+		_, err := s.db.Collection(colOrders).UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: outTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
+			bson.D{{Key: "$set", Value: bson.D{
+				{Key: "status", Value: cloudpay.OrderPaying},
+				{Key: "prepay_id", Value: prepayID},
+				{Key: "updated_at", Value: now},
+			}}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark order paying: %w", err)
 	}
@@ -72,7 +75,10 @@ func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, n
 	default:
 		return fmt.Errorf("project settlement: unknown outcome %q", st.Outcome)
 	}
-	_, err := s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: st.OutTradeNo}}, bson.D{{Key: "$set", Value: set}})
+	err := retryBusy(ctx, func() error {
+		_, err := s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: st.OutTradeNo}}, bson.D{{Key: "$set", Value: set}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("project settlement: %w", err)
 	}

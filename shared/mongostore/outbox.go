@@ -76,7 +76,7 @@ func (s *Store) RecordDeliveryAttempt(ctx context.Context, id string, a outbox.D
 // EnqueueEvent records a business notification in the outbox. The event's
 // ID is derived from what happened, so recording it again is a no-op.
 func (s *Store) EnqueueEvent(ctx context.Context, e cloudpay.Event) error {
-	_, err := s.db.Collection(colEvents).InsertOne(ctx, e)
+	err := retryBusy(ctx, func() error { _, err := s.db.Collection(colEvents).InsertOne(ctx, e); return err })
 	if err != nil && !isDuplicate(err) {
 		return fmt.Errorf("enqueue event: %w", err)
 	}

@@ -110,13 +110,16 @@ func (s *Store) ProjectOrderRefunds(ctx context.Context, outTradeNo string, stat
 	if o.RefundSeq >= seq {
 		return nil
 	}
-	_, err = s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}},
-		bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: status},
-			{Key: "refunded_fen", Value: refundedFen},
-			{Key: "refund_seq", Value: seq},
-			{Key: "updated_at", Value: now},
-		}}})
+	err = retryBusy(ctx, func() error {
+		_, err := s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}},
+			bson.D{{Key: "$set", Value: bson.D{
+				{Key: "status", Value: status},
+				{Key: "refunded_fen", Value: refundedFen},
+				{Key: "refund_seq", Value: seq},
+				{Key: "updated_at", Value: now},
+			}}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("project order refunds: %w", err)
 	}

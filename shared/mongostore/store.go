@@ -1,10 +1,12 @@
 // Package mongostore keeps cloudpay's state in MongoDB (or any store that
 // speaks its protocol). Correctness rests only on unique indexes: every
-// contended decision is an insert that succeeds once (design.md §4).
+// contended decision is an insert that succeeds once (docs/design.md §4).
 package mongostore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -95,7 +97,7 @@ func redact(msg, uri string) string {
 // New uses an existing client (tests share one across databases).
 func New(ctx context.Context, client *mongo.Client, database string) (*Store, error) {
 	s := &Store{client: client, db: client.Database(database)}
-	if err := s.ensureIndexes(ctx); err != nil {
+	if err := s.ensureSchema(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -126,17 +128,80 @@ const (
 	colWithdrawals  = "withdrawals"
 	colWdOutcomes   = "withdrawal_outcomes"
 	colActions      = "job_actions"
+	colCursors      = "job_cursors"
+	colSchema       = "schema"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
-	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions}
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema}
+
+// index is one secondary index of a collection.
+type index struct {
+	col    string
+	keys   bson.D
+	unique bool
+}
+
+// indexes are the secondary indexes. Hot lookups use _id (the business
+// number); these serve the job's scans and the listings, and the unique
+// ones guard movements.
+var indexes = []index{
+	{colOrders, bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}, false},
+	{colOrders, bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}, false},
+	{colEvents, bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}, false},
+	// One entry per movement: the guard that no refund is reserved,
+	// settled or released twice.
+	{colRefundLedger, bson.D{{Key: "ref", Value: 1}}, true},
+	// One entry per movement: no credit applies twice and no withdrawal
+	// freezes, debits or unfreezes twice.
+	{colWalletLedger, bson.D{{Key: "ref", Value: 1}}, true},
+	// The job's sweep reads each ledger in the order it was written.
+	{colRefundLedger, bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, false},
+	{colWalletLedger, bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, false},
+	{colWithdrawals, bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}, false},
+	{colWithdrawals, bson.D{{Key: "status", Value: 1}, {Key: "updated_at", Value: 1}}, false},
+	{colRefunds, bson.D{{Key: "status", Value: 1}, {Key: "not_before", Value: 1}}, false},
+	{colRefunds, bson.D{{Key: "out_trade_no", Value: 1}}, false},
+	{colRefunds, bson.D{{Key: "batch_id", Value: 1}}, false},
+	{colRefunds, bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}, false},
+}
+
+// schemaVersion names the collections and indexes above: a digest, so that
+// changing them changes it.
+var schemaVersion = func() string {
+	sum := sha256.Sum256([]byte(fmt.Sprint(collections, indexes)))
+	return hex.EncodeToString(sum[:8])
+}()
+
+// schemaDoc records, in the database, the schema version whose collections
+// and indexes exist.
+type schemaDoc struct {
+	ID        string    `bson:"_id"`
+	Version   string    `bson:"version"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// ensureSchema creates the collections and indexes once per schema
+// version: a cold start costs one read, not a dozen commands (each tens of
+// milliseconds against a managed MongoDB).
+func (s *Store) ensureSchema(ctx context.Context) error {
+	held, found, err := findByID[schemaDoc](ctx, s.db.Collection(colSchema), "schema")
+	if err != nil {
+		return err
+	}
+	if found && held.Version == schemaVersion {
+		return nil
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		return err
+	}
+	return replaceByID(ctx, s.db.Collection(colSchema), "schema", schemaDoc{ID: "schema", Version: schemaVersion, UpdatedAt: time.Now().UTC()})
+}
 
 // ensureIndexes is idempotent: creating an index that exists is a no-op.
-// Hot lookups use _id (the business number); these secondary indexes serve
-// scans by the job.
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	existing, err := s.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
@@ -151,42 +216,15 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			return fmt.Errorf("create collection %s: %w", name, err)
 		}
 	}
-	specs := map[string][]mongo.IndexModel{
-		colOrders: {
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}},
-			{Keys: bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}},
-		},
-		colEvents: {
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}},
-		},
-		colRefundLedger: {
-			// One entry per movement: the guard that no refund is reserved,
-			// settled or released twice.
-			{Keys: bson.D{{Key: "ref", Value: 1}}, Options: options.Index().SetUnique(true)},
-		},
-		colWalletLedger: {
-			// One entry per movement: no credit applies twice and no
-			// withdrawal freezes, debits or unfreezes twice.
-			{Keys: bson.D{{Key: "ref", Value: 1}}, Options: options.Index().SetUnique(true)},
-		},
-		colWithdrawals: {
-			{Keys: bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}},
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "updated_at", Value: 1}}},
-		},
-		colRefunds: {
-			{Keys: bson.D{{Key: "status", Value: 1}, {Key: "not_before", Value: 1}}},
-			{Keys: bson.D{{Key: "out_trade_no", Value: 1}}},
-			{Keys: bson.D{{Key: "batch_id", Value: 1}}},
-			{Keys: bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}},
-		},
-	}
-	for col, models := range specs {
-		// One index per command: FerretDB 1.24 drops the connection when a
-		// single createIndexes re-creates several existing indexes.
-		for _, m := range models {
-			if _, err := s.db.Collection(col).Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("create index on %s: %w", col, err)
-			}
+	// One index per command: FerretDB 1.24 drops the connection when a
+	// single createIndexes re-creates several existing indexes.
+	for _, ix := range indexes {
+		m := mongo.IndexModel{Keys: ix.keys}
+		if ix.unique {
+			m.Options = options.Index().SetUnique(true)
+		}
+		if _, err := s.db.Collection(ix.col).Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("create index on %s: %w", ix.col, err)
 		}
 	}
 	return nil

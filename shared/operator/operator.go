@@ -37,8 +37,8 @@ type OrderQuery struct {
 
 // OrdersPage is one page of orders, newest first.
 type OrdersPage struct {
-	Orders     []cloudpay.Order `json:"orders"`
-	NextCursor string           `json:"next_cursor,omitempty"`
+	Orders     []cloudpay.Order
+	NextCursor string
 }
 
 // MaxPage bounds a page.
@@ -108,12 +108,12 @@ func knownStatus(st cloudpay.OrderStatus) bool {
 // OrderDetail is an order with its refunds and what may still be refunded,
 // from the refund ledger.
 type OrderDetail struct {
-	Order         cloudpay.Order    `json:"order"`
-	RefundableFen cloudpay.Fen      `json:"refundable_fen"`
-	RefundedFen   cloudpay.Fen      `json:"refunded_fen"`
-	ReservedFen   cloudpay.Fen      `json:"reserved_fen"`
-	RefundCount   int               `json:"refund_count"`
-	Refunds       []cloudpay.Refund `json:"refunds"`
+	Order         cloudpay.Order
+	RefundableFen cloudpay.Fen
+	RefundedFen   cloudpay.Fen
+	ReservedFen   cloudpay.Fen
+	RefundCount   int
+	Refunds       []cloudpay.Refund
 }
 
 // maxRefunds is more than WeChat's 50 refunds per order.

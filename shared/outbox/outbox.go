@@ -106,9 +106,9 @@ func (d *Deliverer) Enabled() bool { return d.cfg.URL != "" }
 // Status is dead.
 type Letter struct {
 	cloudpay.Event
-	LastError     string    `json:"last_error,omitempty"`
-	LastAttemptAt time.Time `json:"last_attempt_at,omitzero"`
-	DeliveredAt   time.Time `json:"delivered_at,omitzero"`
+	LastError     string
+	LastAttemptAt time.Time
+	DeliveredAt   time.Time
 }
 
 func letter(e Record) Letter {

@@ -9,9 +9,16 @@ import (
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
-// Confirm handles an unsigned pay callback: the hint is checked
-// against our order, confirmed by querying WeChat, and only then recorded.
-// An error means nothing could be decided (store or WeChat failing): retry.
+// confirmSpacing is the least time between two queries that unsigned
+// callbacks make WeChat answer about one order: on API v3 deployments the
+// callback route is public, and a flood of forged callbacks must not become
+// a flood of queries. The window is a claim in the store, not an in-memory
+// limiter, because instances are many (docs/design.md §2).
+const confirmSpacing = 10 * time.Second
+
+// Confirm handles an unsigned pay callback: the hint is checked against
+// our order, confirmed by querying WeChat, and only then recorded. An
+// error means nothing could be decided (store or WeChat failing): retry.
 func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verdict, error) {
 	if hint.MchID != "" && hint.MchID != s.gw.MerchantID() {
 		s.log.WarnContext(ctx, "pay callback for another merchant ignored", "out_trade_no", hint.OutTradeNo, "mch_id", hint.MchID)
@@ -25,25 +32,75 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
-	if hint.HasTotal && hint.TotalFen != o.AmountFen {
-		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
-			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
-		return wechat.Mismatch, nil
-	}
+	amountDiffers := hint.HasTotal && hint.TotalFen != o.AmountFen
 	if st, found, err := s.store.Settlement(ctx, o.OutTradeNo); err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	} else if found && st.Outcome == cloudpay.SettledPaid {
+		if amountDiffers {
+			// The payment is recorded from WeChat's own answer: a callback
+			// that disagrees now is forged or garbled, and anyone can send one.
+			s.log.WarnContext(ctx, "pay callback amount differs from a paid order", "out_trade_no", o.OutTradeNo,
+				"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
+			return wechat.Mismatch, nil
+		}
 		// Repair the projection and outbox in case a crash interrupted them.
 		if err := s.project(ctx, o, st); err != nil {
 			return "", err
 		}
 		return wechat.AlreadyRecorded, nil
 	}
+	if amountDiffers {
+		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
+			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
+		return wechat.Mismatch, nil
+	}
+	if ok, err := s.store.ClaimAction(ctx, "confirm-payment", o.OutTradeNo, cloudpay.Nonce(), confirmSpacing, s.clock()); err != nil {
+		return "", fmt.Errorf("confirm payment: %w", err)
+	} else if !ok {
+		// Another callback asked WeChat moments ago: its answer, if it
+		// was "paid", is recorded within the window; a forged flood waits
+		// here on store reads, never on WeChat.
+		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok {
+			// Acknowledged means stored: the projection too.
+			if err := s.project(ctx, o, st); err != nil {
+				return "", err
+			}
+			return wechat.AlreadyRecorded, nil
+		}
+		s.log.InfoContext(ctx, "pay callback not confirmed: WeChat was asked moments ago", "out_trade_no", o.OutTradeNo)
+		return wechat.Throttled, nil
+	}
 	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
 	return s.record(ctx, o, tx, "callback")
+}
+
+// awaitSettlement waits, at most confirmSpacing, for the order to be
+// recorded as paid by whoever holds the confirmation window.
+func (s *Service) awaitSettlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool) {
+	deadline := time.Now().Add(confirmSpacing)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		st, found, err := s.store.Settlement(ctx, outTradeNo)
+		if err == nil && found && st.Outcome == cloudpay.SettledPaid {
+			return st, true
+		}
+		if time.Now().Add(wait).After(deadline) || !sleep(ctx, wait) {
+			return cloudpay.Settlement{}, false
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Record records a payment notification whose signature was verified

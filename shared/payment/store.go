@@ -19,6 +19,9 @@ type Store interface {
 	Settlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool, error)
 	ProjectSettlement(ctx context.Context, st cloudpay.Settlement, now time.Time) error
 
+	// ClaimAction spaces the queries that unsigned callbacks cause.
+	ClaimAction(ctx context.Context, action, subject, pass string, spacing time.Duration, now time.Time) (bool, error)
+
 	// Business notifications (the outbox).
 	EnqueueEvent(ctx context.Context, e cloudpay.Event) error
 }

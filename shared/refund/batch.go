@@ -186,28 +186,28 @@ func (s *Service) sendBatchDue(ctx context.Context, b Batch) (time.Duration, err
 
 // Progress is a batch's state: the data of a progress bar.
 type Progress struct {
-	BatchID     string         `json:"batch_id"`
-	Label       string         `json:"label,omitempty"`
-	Total       int            `json:"total"`
-	Done        int            `json:"done"` // succeeded + failed
-	Succeeded   int            `json:"succeeded"`
-	Failed      int            `json:"failed"`     // failed, closed (retryable failures too)
-	Processing  int            `json:"processing"` // not created yet, queued, sent, abnormal
-	AmountFen   cloudpay.Fen   `json:"amount_fen"` // of all items
-	RefundedFen cloudpay.Fen   `json:"refunded_fen"`
-	CreatedAt   time.Time      `json:"created_at"`
-	Items       []ProgressItem `json:"items"`
+	BatchID     string
+	Label       string
+	Total       int
+	Done        int // succeeded + failed
+	Succeeded   int
+	Failed      int          // failed, closed (retryable failures too)
+	Processing  int          // not created yet, queued, sent, abnormal
+	AmountFen   cloudpay.Fen // of all items
+	RefundedFen cloudpay.Fen
+	CreatedAt   time.Time
+	Items       []ProgressItem
 }
 
 // ProgressItem is one item's state.
 type ProgressItem struct {
-	Key         string            `json:"key"`
-	OutTradeNo  string            `json:"out_trade_no"`
-	OutRefundNo string            `json:"out_refund_no"`
-	AmountFen   cloudpay.Fen      `json:"amount_fen"`
-	Status      string            `json:"status"` // a refund status, or "pending" before it exists
-	Retryable   bool              `json:"retryable,omitempty"`
-	Error       *cloudpay.Failure `json:"error,omitempty"`
+	Key         string
+	OutTradeNo  string
+	OutRefundNo string
+	AmountFen   cloudpay.Fen
+	Status      string // a refund status, or "pending" before it exists
+	Retryable   bool
+	Error       *cloudpay.Failure
 }
 
 // BatchProgress reads a batch's progress from its items' refunds.

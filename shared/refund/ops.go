@@ -93,12 +93,12 @@ func (s *Service) current(ctx context.Context, r cloudpay.Refund) (cloudpay.Refu
 
 // Live is WeChat's current word on a refund, next to ours.
 type Live struct {
-	State       wechat.RefundState `json:"status"`
-	RefundID    string             `json:"refund_id,omitempty"`
-	AmountFen   cloudpay.Fen       `json:"amount_fen,omitempty"`
-	Account     string             `json:"account,omitempty"`
-	Error       string             `json:"error,omitempty"` // WeChat could not be asked
-	ErrorDetail string             `json:"error_message,omitempty"`
+	State       wechat.RefundState
+	RefundID    string
+	AmountFen   cloudpay.Fen
+	Account     string
+	Error       string // WeChat could not be asked
+	ErrorDetail string
 }
 
 // Detail returns a refund with WeChat's live status, recording that status

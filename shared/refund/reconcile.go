@@ -2,6 +2,7 @@ package refund
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -12,9 +13,10 @@ import (
 type Reconciled string
 
 const (
-	ReconciledNothing Reconciled = ""        // nothing due
-	ReconciledSynced  Reconciled = "synced"  // WeChat was asked; its answer is recorded
-	ReconciledRetried Reconciled = "retried" // sent (again), with the same out_refund_no
+	ReconciledNothing Reconciled = ""         // nothing due
+	ReconciledSynced  Reconciled = "synced"   // WeChat was asked; its answer is recorded
+	ReconciledRetried Reconciled = "retried"  // sent (again), with the same out_refund_no
+	ReconciledGivenUp Reconciled = "given_up" // the retry budget is used up: failed for good
 )
 
 // retryBackoff spaces the job's retries of a refund WeChat refused for now,
@@ -28,11 +30,16 @@ func backoff(attempts int) time.Duration {
 	return retryBackoff[min(attempts, len(retryBackoff))-1]
 }
 
+// abnormalRecheck spaces the job's queries of an abnormal refund, which
+// waits for the merchant to settle it in the merchant platform.
+const abnormalRecheck = time.Hour
+
 // Reconcile moves a refund on, for the job: a queued refund whose turn has
 // come is sent; one sent without a final answer (or abnormal) is looked up
 // at WeChat, and sent again with the same number only if WeChat does not
 // know it; one refused for now is retried with backoff, within the retry
-// budget.
+// budget, and given up when the budget is used. Retried means a call went
+// to WeChat, nothing less.
 func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled, error) {
 	r, err := s.get(ctx, outRefundNo)
 	if err != nil {
@@ -44,9 +51,11 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 		if r.NotBefore.After(now) {
 			return ReconciledNothing, nil
 		}
-		_, err := s.send(ctx, r)
-		return ReconciledRetried, err
+		return s.sendAgain(ctx, r)
 	case cloudpay.RefundProcessing, cloudpay.RefundAbnormal:
+		if r.Status == cloudpay.RefundAbnormal && r.NotBefore.After(now) {
+			return ReconciledNothing, nil
+		}
 		res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
 		if err != nil {
 			return ReconciledNothing, err
@@ -58,24 +67,64 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 			// Sent, no answer, and WeChat has nothing: the call never
 			// arrived. The attempt claim keeps a call still in flight from
 			// being doubled.
-			_, err := s.send(ctx, r)
-			return ReconciledRetried, err
+			return s.sendAgain(ctx, r)
 		}
 		_, err = s.apply(ctx, r, res)
 		return ReconciledSynced, err
 	case cloudpay.RefundFailed:
-		if !r.Retryable || r.Attempts >= s.cfg.RetryBudget || now.Before(r.UpdatedAt.Add(backoff(r.Attempts))) {
+		due := r.NotBefore
+		if due.IsZero() { // recorded before retries were scheduled
+			due = r.UpdatedAt.Add(backoff(r.Attempts))
+		}
+		if !r.Retryable || due.After(now) {
 			return ReconciledNothing, nil
 		}
-		_, err := s.send(ctx, r)
-		return ReconciledRetried, err
+		if r.Attempts >= s.cfg.RetryBudget {
+			return s.giveUp(ctx, r)
+		}
+		return s.sendAgain(ctx, r)
 	}
 	return ReconciledNothing, nil
 }
 
+// sendAgain sends r and tells whether a call went to WeChat: send returns
+// without one while another attempt's lease holds.
+func (s *Service) sendAgain(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
+	after, err := s.send(ctx, r)
+	if after.Attempts > r.Attempts {
+		return ReconciledRetried, err
+	}
+	return ReconciledNothing, err
+}
+
+// giveUp ends a refund whose retry budget is used up: WeChat refused it
+// for now RetryBudget times. It becomes failed for good with the code
+// RETRY_BUDGET_EXHAUSTED, for an operator (the console shows it; a retry
+// reserves again under today's rules). Its amount is released only once
+// WeChat confirms it holds no refund under the number: an earlier attempt
+// may have reached it after all.
+func (s *Service) giveUp(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
+	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+	if err != nil {
+		return ReconciledNothing, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if res.State != wechat.RefundNotExist {
+		_, err = s.apply(ctx, r, res)
+		return ReconciledSynced, err
+	}
+	s.log.WarnContext(ctx, "refund retry budget used up; released for an operator", "out_refund_no", r.OutRefundNo, "attempts", r.Attempts)
+	r.LastError = &cloudpay.Failure{Code: string(cloudpay.CodeRetryBudgetExhausted),
+		Message: fmt.Sprintf("WeChat refused this refund for now %d times; retry it or settle it in the merchant platform", r.Attempts)}
+	_, err = s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundFailed, wechat.RefundResult{})
+	return ReconciledGivenUp, err
+}
+
 // ResumeBatch creates the items of a batch that have no refund yet (a run
 // that stopped early: a frozen Lambda instance, a restart) and reports how
-// many it created. Queued items are sent by Reconcile.
+// many it created. Queued items are sent by Reconcile. A batch whose every
+// item has its refund is marked complete, and the job looks at it no more.
 func (s *Service) ResumeBatch(ctx context.Context, id string) (int, error) {
 	b, err := s.store.Batch(ctx, id)
 	if err != nil {
@@ -95,6 +144,9 @@ func (s *Service) ResumeBatch(ctx context.Context, id string) (int, error) {
 		}
 		s.runItem(ctx, b, it)
 		created++
+	}
+	if created == 0 {
+		return 0, s.store.MarkBatchComplete(ctx, id, s.clock())
 	}
 	return created, nil
 }

@@ -15,6 +15,9 @@ type Batch struct {
 	Digest         string      `bson:"digest"` // of the items, to tell a resubmission from a conflict
 	Items          []BatchItem `bson:"items"`
 	CreatedAt      time.Time   `bson:"created_at"`
+	// CompletedAt is when every item was found with its refund: the job
+	// stops looking at the batch.
+	CompletedAt time.Time `bson:"completed_at,omitzero"`
 }
 
 // BatchItem is one refund of a batch.

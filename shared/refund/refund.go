@@ -1,7 +1,7 @@
 // Package refund holds the refund use cases: refunds from the business back
 // end (single and in batches), refund requests from users with review, and
 // settling what WeChat says happened. The refundable amount of an order is
-// an append-only ledger (design.md §4); out_refund_no is fixed when a
+// an append-only ledger (docs/design.md §4); out_refund_no is fixed when a
 // refund is created and reused by every retry and query.
 package refund
 
@@ -101,8 +101,8 @@ func (s *Service) Close() {
 
 // Stats reports the calls made to WeChat and the most made at once.
 type Stats struct {
-	Calls        int64 `json:"calls"`
-	PeakInFlight int64 `json:"peak_in_flight"`
+	Calls        int64
+	PeakInFlight int64
 }
 
 // Stats returns the service's call counters.

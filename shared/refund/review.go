@@ -86,21 +86,36 @@ func (s *Service) review(ctx context.Context, outRefundNo, note string, kind clo
 		return cloudpay.Refund{}, fmt.Errorf("review refund %s: %w", outRefundNo, err)
 	}
 	if e.Kind != kind {
+		// The other decision stands. Its writer may have died before
+		// mirroring it: do that first, so the refund shows it.
+		if _, err := s.reviewed(ctx, r, e, ""); err != nil {
+			return cloudpay.Refund{}, err
+		}
 		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s was already %s", outRefundNo, e.Outcome)
 	}
+	r, err = s.reviewed(ctx, r, e, note)
+	if err != nil || kind == cloudpay.EntryReject {
+		return r, err
+	}
+	return s.resume(ctx, r)
+}
+
+// reviewed mirrors a review entry onto the refund, if this is the first
+// writer of the projection after the entry (or a repeat of the same
+// review), and a rejection onto the order. It is idempotent; note is the
+// reviewer's, if known.
+func (s *Service) reviewed(ctx context.Context, r cloudpay.Refund, e cloudpay.RefundEntry, note string) (cloudpay.Refund, error) {
 	if r.Status == cloudpay.RefundPendingReview {
-		// First writer of the projection after the review entry (or a
-		// repeat of the same review): mirror the entry.
-		r.Status, r.Note, r.UpdatedAt = e.Outcome, note, now
-		if kind == cloudpay.EntryApprove {
+		r.Status, r.Note, r.UpdatedAt = e.Outcome, note, s.clock()
+		if e.Kind == cloudpay.EntryApprove {
 			r.NotBefore = e.Slot
 		}
 		if err := s.store.SaveRefund(ctx, r); err != nil {
-			return cloudpay.Refund{}, err
+			return r, err
 		}
 	}
-	if kind == cloudpay.EntryReject {
+	if e.Kind == cloudpay.EntryReject {
 		return r, s.projectOrder(ctx, r.OutTradeNo)
 	}
-	return s.resume(ctx, r)
+	return r, nil
 }

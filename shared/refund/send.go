@@ -111,7 +111,7 @@ func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) 
 		return s.saveProgress(ctx, r)
 	case wechat.Retryable:
 		s.log.WarnContext(ctx, "refund refused for now", "out_refund_no", r.OutRefundNo, "error", callErr)
-		r.Status, r.Retryable = cloudpay.RefundFailed, true
+		r.Status, r.Retryable, r.NotBefore = cloudpay.RefundFailed, true, r.UpdatedAt.Add(backoff(r.Attempts))
 		return s.saveProgress(ctx, r)
 	}
 	// A final refusal releases the amount, but only once WeChat confirms it
@@ -120,7 +120,7 @@ func (s *Service) failed(ctx context.Context, r cloudpay.Refund, callErr error) 
 	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
 	if err != nil {
 		s.log.WarnContext(ctx, "refund refused but unconfirmed; kept", "out_refund_no", r.OutRefundNo, "error", callErr, "query_error", err)
-		r.Status, r.Retryable = cloudpay.RefundFailed, true
+		r.Status, r.Retryable, r.NotBefore = cloudpay.RefundFailed, true, r.UpdatedAt.Add(backoff(r.Attempts))
 		return s.saveProgress(ctx, r)
 	}
 	if res.State != wechat.RefundNotExist {
@@ -154,7 +154,8 @@ func (s *Service) apply(ctx context.Context, r cloudpay.Refund, res wechat.Refun
 	case wechat.RefundClosed:
 		return s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundClosed, res)
 	case wechat.RefundAbnormal:
-		r.Status = cloudpay.RefundAbnormal
+		// Only the merchant platform settles it: look again now and then.
+		r.Status, r.NotBefore = cloudpay.RefundAbnormal, s.clock().Add(abnormalRecheck)
 	case wechat.RefundProcessing:
 		if r.Status == cloudpay.RefundAbnormal {
 			return r, nil
@@ -277,12 +278,16 @@ func (s *Service) projectOrder(ctx context.Context, outTradeNo string) error {
 	if err != nil || !found {
 		return err
 	}
-	status := cloudpay.OrderPaid
+	return s.store.ProjectOrderRefunds(ctx, outTradeNo, orderStatus(tail), tail.RefundedFen, tail.Seq, s.clock())
+}
+
+// orderStatus is the status of a paid order whose refund ledger ends in tail.
+func orderStatus(tail cloudpay.RefundEntry) cloudpay.OrderStatus {
 	switch {
 	case tail.RefundedFen >= tail.PaidFen:
-		status = cloudpay.OrderRefunded
+		return cloudpay.OrderRefunded
 	case tail.RefundedFen > 0:
-		status = cloudpay.OrderPartiallyRefunded
+		return cloudpay.OrderPartiallyRefunded
 	}
-	return s.store.ProjectOrderRefunds(ctx, outTradeNo, status, tail.RefundedFen, tail.Seq, s.clock())
+	return cloudpay.OrderPaid
 }

@@ -34,6 +34,7 @@ type Store interface {
 	ProjectOrderRefunds(ctx context.Context, outTradeNo string, status cloudpay.OrderStatus, refundedFen cloudpay.Fen, seq int64, now time.Time) error
 	InsertBatch(ctx context.Context, b Batch) (Batch, bool, error)
 	Batch(ctx context.Context, id string) (Batch, error)
+	MarkBatchComplete(ctx context.Context, id string, now time.Time) error
 
 	// Business notifications (the outbox).
 	EnqueueEvent(ctx context.Context, e cloudpay.Event) error

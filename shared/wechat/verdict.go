@@ -22,12 +22,16 @@ const (
 	NotSettled Verdict = "not_settled"
 	// NotFinal: the transfer bill is not in a final state yet.
 	NotFinal Verdict = "not_final"
+	// Throttled: WeChat was asked about the same subject moments ago, so
+	// this unsigned callback is not confirmed now; if genuine, WeChat's
+	// retry is (a flood of forged callbacks costs one query per window).
+	Throttled Verdict = "throttled"
 	// Mismatch: amount, merchant or order disagree with ours; nothing recorded.
 	Mismatch Verdict = "mismatch"
 )
 
 // Acknowledge reports whether WeChat should stop redelivering. Not-paid,
-// not-settled and mismatch are refused: if genuine, WeChat's retry finds
+// not-settled, throttled and mismatch are refused: if genuine, WeChat's retry finds
 // the truth later (and a mismatch keeps alerting); if forged, nobody retries.
 func (v Verdict) Acknowledge() bool {
 	switch v {

@@ -1,7 +1,7 @@
 // Package withdraw holds the wallet and withdrawal use cases: credits from
 // the business back end, the user's balance, and withdrawals to the user's
 // WeChat balance through WeChat Pay's transfer bills. A wallet is an
-// append-only ledger (design.md §4): no credit applies twice and no
+// append-only ledger (docs/design.md §4): no credit applies twice and no
 // withdrawal spends the same money twice.
 package withdraw
 
