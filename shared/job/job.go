@@ -30,6 +30,7 @@ type Config struct {
 	ActionSpacing time.Duration `env:"JOB_ACTION_SPACING, default=50s"` // at most one action per item and kind in this time
 	BatchSize     int           `env:"JOB_BATCH_SIZE, default=500"`     // items per step and pass
 	BatchWindow   time.Duration `env:"JOB_BATCH_WINDOW, default=48h"`   // refund batches this recent are resumed
+	SweepGrace    time.Duration `env:"JOB_SWEEP_GRACE, default=2m"`     // a ledger entry this old without its document was left by a crash
 }
 
 // Outbox delivers business events.
@@ -81,6 +82,9 @@ func New(store Store, payments *payment.Service, refunds *refund.Service, cfg Co
 	}
 	if cfg.BatchWindow <= 0 {
 		cfg.BatchWindow = 48 * time.Hour
+	}
+	if cfg.SweepGrace <= 0 {
+		cfg.SweepGrace = 2 * time.Minute
 	}
 	j := &Job{store: store, payments: payments, refunds: refunds, cfg: cfg, log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, o := range opts {

@@ -9,12 +9,12 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
-// sweepGrace is how long the sweep leaves a ledger entry to the request
-// that wrote it: a live request writes its documents well within it. Each
-// pass also checks again the entries of the grace before where the last
-// one stopped, for entries that became visible late (a writer whose clock
-// is behind, an insert retried); checking an entry twice changes nothing.
-const sweepGrace = 2 * time.Minute
+// The sweep leaves a ledger entry to the request that wrote it for
+// Config.SweepGrace: a live request writes its documents well within it.
+// Each pass also checks again the entries of the grace before where the
+// last one stopped, for entries that became visible late (a writer whose
+// clock is behind, an insert retried); checking an entry twice changes
+// nothing.
 
 // Sweep cursors, in job_cursors.
 const (
@@ -43,7 +43,7 @@ func (j *Job) sweep(ctx context.Context, p *pass) {
 }
 
 // sweepCursor is where a ledger's sweep stopped: caught up to At (the next
-// pass starts at At − sweepGrace), or, after a pass that stopped early (its
+// pass starts at At − SweepGrace), or, after a pass that stopped early (its
 // limit, its time, a store failure), the entry (At, ID) it did last (the
 // next starts right after it, so the sweep always moves on, however many
 // entries share a grace).
@@ -78,7 +78,7 @@ func parseSweepCursor(s string) (sweepCursor, error) {
 }
 
 // sweepLedger sweeps one ledger from its cursor: up to BatchSize entries
-// at least sweepGrace old, each repaired by fix; then it records where it
+// at least SweepGrace old, each repaired by fix; then it records where it
 // stopped. A store failing stops it at that entry, which the next pass
 // tries again; an entry refused for what it is (a domain error) is
 // reported and passed, since it would fail every time.
@@ -98,9 +98,9 @@ func sweepLedger[E any](ctx context.Context, j *Job, p *pass, name string, now t
 	}
 	from := c.At
 	if c.ID == "" && !from.IsZero() {
-		from = from.Add(-sweepGrace)
+		from = from.Add(-j.cfg.SweepGrace)
 	}
-	to := now.Add(-sweepGrace)
+	to := now.Add(-j.cfg.SweepGrace)
 	entries, err := list(ctx, from, c.ID, to, j.cfg.BatchSize)
 	if err != nil {
 		p.fail("sweep", name, err)
