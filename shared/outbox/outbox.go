@@ -111,9 +111,7 @@ type Letter struct {
 	DeliveredAt   time.Time
 }
 
-func letter(e Record) Letter {
-	return Letter{Event: e.Event, LastError: e.LastError, LastAttemptAt: e.LastAttemptAt, DeliveredAt: e.DeliveredAt}
-}
+func letter(e Record) Letter { return Letter(e) }
 
 // DeliverDue delivers the pending events whose next attempt is due, the
 // longest waiting first, up to limit, as part of the job pass pass. Each

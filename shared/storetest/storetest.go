@@ -167,17 +167,15 @@ func (s *server) readLine(d time.Duration) (string, error) {
 	}
 }
 
-// goTool is the go command that runs the tests.
+// goTool is the go command: the one on PATH, else $GOROOT's.
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
 	return "go"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
 
 // setParentDeathSignal asks Linux to kill the server if the test binary
