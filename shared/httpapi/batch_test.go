@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/cloudpay/cloudpay/shared/testkit"
 )
 
 type progress struct {
@@ -21,7 +23,7 @@ type progress struct {
 
 func (s *stack) batchProgress(id string) progress {
 	s.t.Helper()
-	r := s.do("GET", s.refunds.URL+"/refunds/batches/"+id, nil, admin())
+	r := s.do("GET", s.RefundURL+"/refunds/batches/"+id, nil, admin())
 	if r.status != http.StatusOK {
 		s.t.Fatalf("batch progress: %d %s", r.status, r.raw)
 	}
@@ -31,13 +33,13 @@ func (s *stack) batchProgress(id string) progress {
 }
 
 // waitBatch polls a batch's progress until every item is done, checking
-// that progress only moves forward.
+// at each look that progress is consistent and only moves forward.
 func (s *stack) waitBatch(id string) progress {
 	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	last := -1
-	for {
-		p := s.batchProgress(id)
+	var p progress
+	testkit.Eventually(s.t, func() error {
+		p = s.batchProgress(id)
 		if p.Done < last {
 			s.t.Fatalf("progress went back from %d to %d", last, p.Done)
 		}
@@ -45,40 +47,39 @@ func (s *stack) waitBatch(id string) progress {
 			s.t.Fatalf("inconsistent progress: %+v", p)
 		}
 		last = p.Done
-		if p.Done == p.Total {
-			return p
+		if p.Done != p.Total {
+			return fmt.Errorf("batch stuck: %d of %d done", p.Done, p.Total)
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("batch stuck: %d of %d done", p.Done, p.Total)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return p
 }
 
 func TestBatchOf200WithInjectedFailures(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch))
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch))
 		const n = 200
 		start := time.Now()
 		items := make([]map[string]any, n)
 		for i := range n {
 			no := fmt.Sprintf("CAMP%04d", i)
-			s.paid(no, alice, 1990)
 			items[i] = map[string]any{"out_trade_no": no, "amount_fen": 1990, "reason": "camp cancelled", "key": "camp-2026-" + no}
 		}
+		s.Concurrently(n, func(i int) { s.Paid(str(items[i]["out_trade_no"]), alice, 1990) })
 		t.Logf("%d paid orders in %v", n, time.Since(start))
 		start = time.Now()
 		// 3 refused for now, 2 for good, among the first calls.
-		s.fault("refund", "fail", 3, map[string]any{"code": "SYSTEM_ERROR"})
-		s.fault("refund", "fail", 2, map[string]any{"code": "INVALID_REQUEST"})
+		s.Fault("refund", "fail", 3, map[string]any{"code": "SYSTEM_ERROR"})
+		s.Fault("refund", "fail", 2, map[string]any{"code": "INVALID_REQUEST"})
 		body := map[string]any{"idempotency_key": "camp-2026", "label": "camp 2026", "items": items}
-		r := s.do("POST", s.refunds.URL+"/refunds/batch", body, admin())
+		r := s.do("POST", s.RefundURL+"/refunds/batch", body, admin())
 		if r.status != http.StatusAccepted || r.body["batch_id"] == nil {
 			t.Fatalf("batch: %d %s", r.status, r.raw)
 		}
 		id := str(r.body["batch_id"])
 		p := s.waitBatch(id)
-		t.Logf("batch of %d done in %v; %+v", n, time.Since(start), s.refund.Stats())
+		t.Logf("batch of %d done in %v; %+v", n, time.Since(start), s.Refunds.Stats())
 		if p.Total != n || p.Succeeded != n-5 || p.Failed != 5 {
 			t.Fatalf("batch ended %+v, want %d succeeded and 5 failed", p, n-5)
 		}
@@ -91,10 +92,10 @@ func TestBatchOf200WithInjectedFailures(t *testing.T) {
 		if retryable != 3 {
 			t.Fatalf("retryable failures = %d, want 3", retryable)
 		}
-		atWeChat := len(s.simCalls("refund"))
+		atWeChat := len(s.SimCalls("refund"))
 
 		// The same batch again, and one of its items in another batch: nothing more.
-		again := s.do("POST", s.refunds.URL+"/refunds/batch", body, admin())
+		again := s.do("POST", s.RefundURL+"/refunds/batch", body, admin())
 		if again.status != http.StatusOK || again.body["batch_id"] != id {
 			t.Fatalf("resubmitted batch: %d %s", again.status, again.raw)
 		}
@@ -105,20 +106,20 @@ func TestBatchOf200WithInjectedFailures(t *testing.T) {
 				break
 			}
 		}
-		other := s.do("POST", s.refunds.URL+"/refunds/batch", map[string]any{"idempotency_key": "camp-2026-b", "items": []any{done}}, admin())
+		other := s.do("POST", s.RefundURL+"/refunds/batch", map[string]any{"idempotency_key": "camp-2026-b", "items": []any{done}}, admin())
 		if other.status != http.StatusAccepted {
 			t.Fatalf("second batch: %d %s", other.status, other.raw)
 		}
 		changed := body
 		changed["items"] = items[:10]
-		if c := s.do("POST", s.refunds.URL+"/refunds/batch", changed, admin()); c.status != http.StatusConflict || c.errorCode() != "BATCH_CONFLICT" {
+		if c := s.do("POST", s.RefundURL+"/refunds/batch", changed, admin()); c.status != http.StatusConflict || c.errorCode() != "BATCH_CONFLICT" {
 			t.Fatalf("same key, other items: %d %s", c.status, c.raw)
 		}
-		s.refund.Wait()
+		s.Refunds.Wait()
 		if p2 := s.batchProgress(str(other.body["batch_id"])); p2.Succeeded != 1 {
 			t.Fatalf("an item resubmitted elsewhere: %+v", p2)
 		}
-		if got := len(s.simCalls("refund")); got != atWeChat {
+		if got := len(s.SimCalls("refund")); got != atWeChat {
 			t.Fatalf("resubmitting made %d more refund calls", got-atWeChat)
 		}
 
@@ -127,22 +128,22 @@ func TestBatchOf200WithInjectedFailures(t *testing.T) {
 			if it.Status != "failed" {
 				continue
 			}
-			rr := s.do("POST", s.refunds.URL+"/refunds/"+it.OutRefundNo+"/retry", nil, admin())
+			rr := s.do("POST", s.RefundURL+"/refunds/"+it.OutRefundNo+"/retry", nil, admin())
 			if rr.status != http.StatusOK || rr.body["out_refund_no"] != it.OutRefundNo {
 				t.Fatalf("retry %s: %d %s", it.Key, rr.status, rr.raw)
 			}
 		}
 		// Refunds refused for good took a new reservation, and wait out
 		// WeChat's minute since their order's last refund.
-		s.advance(61 * time.Second)
-		if _, err := s.refund.SendDue(context.Background(), 100); err != nil {
+		s.Advance(61 * time.Second)
+		if _, err := s.Refunds.SendDue(context.Background(), 100); err != nil {
 			t.Fatal(err)
 		}
 		if p := s.waitBatch(id); p.Succeeded != n {
 			t.Fatalf("after retries: %+v", p)
 		}
 		seen := map[string]bool{}
-		for _, c := range s.simCalls("refund") {
+		for _, c := range s.SimCalls("refund") {
 			no, _ := refundCall(t, c)
 			seen[no] = true
 		}

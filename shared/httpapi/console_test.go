@@ -6,18 +6,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // The operator console's read routes.
 func TestConsoleReadRoutes(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3), withManualRefunds())
-	s.paid("CONSOLE01", alice, 5000)
-	s.paid("CONSOLE02", bob, 700)
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.ManualRefunds())
+	s.Paid("CONSOLE01", alice, 5000)
+	s.Paid("CONSOLE02", bob, 700)
 	s.createOrder("CONSOLE03", alice, 300)
 	no := str(s.postRefund("CONSOLE01", 1200, "k-console").body["out_refund_no"])
 
-	get := func(path string) response { return s.do("GET", s.refunds.URL+path, nil, admin()) }
+	get := func(path string) response { return s.do("GET", s.RefundURL+path, nil, admin()) }
 	list := get("/admin/api/orders?openid=" + alice)
 	orders, _ := list.body["orders"].([]any)
 	if list.status != http.StatusOK || len(orders) != 2 || orders[0].(map[string]any)["out_trade_no"] != "CONSOLE03" {
@@ -26,7 +28,7 @@ func TestConsoleReadRoutes(t *testing.T) {
 	if r := get("/admin/api/orders?status=paid"); len(r.body["orders"].([]any)) != 2 {
 		t.Fatalf("paid orders: %s", r.raw)
 	}
-	today := s.now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
+	today := s.Now().In(time.FixedZone("CST", 8*3600)).Format(time.DateOnly)
 	if r := get("/admin/api/orders?from=" + today + "&to=" + today + "&limit=1"); len(r.body["orders"].([]any)) != 1 || r.body["next_cursor"] == nil {
 		t.Fatalf("today, one per page: %s", r.raw)
 	}
@@ -59,7 +61,7 @@ func TestConsoleReadRoutes(t *testing.T) {
 	if r := get("/admin/api/orders/NOSUCH01"); r.status != http.StatusNotFound {
 		t.Errorf("unknown order: %d", r.status)
 	}
-	if r := s.do("GET", s.refunds.URL+"/admin/api/orders", nil, nil); r.status != http.StatusUnauthorized {
+	if r := s.do("GET", s.RefundURL+"/admin/api/orders", nil, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("without a token: %d", r.status)
 	}
 }
@@ -67,13 +69,14 @@ func TestConsoleReadRoutes(t *testing.T) {
 // The refund function serves the console's page at /admin/ without a token
 // (the page asks for one), and its API only with one.
 func TestConsolePageIsServed(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	page := s.do("GET", s.refunds.URL+"/admin/", nil, nil)
+	page := s.do("GET", s.RefundURL+"/admin/", nil, nil)
 	if page.status != http.StatusOK || !strings.HasPrefix(page.header.Get("Content-Type"), "text/html") ||
 		!strings.Contains(page.header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Fatalf("page: %d %v", page.status, page.header)
 	}
-	req, _ := http.NewRequest("GET", s.refunds.URL+"/admin", nil)
+	req, _ := http.NewRequest("GET", s.RefundURL+"/admin", nil)
 	resp, err := http.DefaultTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
@@ -82,10 +85,10 @@ func TestConsolePageIsServed(t *testing.T) {
 	if resp.StatusCode != http.StatusMovedPermanently || resp.Header.Get("Location") != "admin/" {
 		t.Fatalf("/admin: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	if r := s.do("GET", s.refunds.URL+"/admin/app.js", nil, nil); r.status != http.StatusOK {
+	if r := s.do("GET", s.RefundURL+"/admin/app.js", nil, nil); r.status != http.StatusOK {
 		t.Fatalf("app.js: %d", r.status)
 	}
-	if r := s.do("GET", s.refunds.URL+"/admin/secrets.txt", nil, nil); r.status != http.StatusNotFound {
+	if r := s.do("GET", s.RefundURL+"/admin/secrets.txt", nil, nil); r.status != http.StatusNotFound {
 		t.Fatalf("other files: %d", r.status)
 	}
 }

@@ -7,8 +7,10 @@ import (
 )
 
 func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	valid := `"openid":"` + alice + `","description":"x"`
+	// Serial subtests: the test checks after them that none changed anything.
 	for _, tc := range []struct {
 		name, body, code, field string
 	}{
@@ -38,7 +40,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"body over 64 KiB", `{"amount_fen":1,` + valid + `,"attach":"` + strings.Repeat("x", 70<<10) + `"}`, "BODY_TOO_LARGE", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", s.create.URL+"/orders", tc.body, admin())
+			r := s.do("POST", s.CreatePaymentURL+"/orders", tc.body, admin())
 			if r.status != http.StatusBadRequest || r.errorCode() != tc.code || r.errorField() != tc.field {
 				t.Fatalf("got %d %s, want 400 %s field %q", r.status, r.raw, tc.code, tc.field)
 			}
@@ -47,7 +49,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 			}
 		})
 	}
-	if n := s.count("orders"); n != 0 {
+	if n := s.Count("orders"); n != 0 {
 		t.Fatalf("orders = %d after bad input, want 0", n)
 	}
 
@@ -57,20 +59,20 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"malformed out_trade_no", `{"out_trade_no":"../etc"}`, "INVALID_FIELD", "out_trade_no"},
 	} {
 		t.Run("payments "+tc.name, func(t *testing.T) {
-			r := s.do("POST", s.create.URL+"/payments", tc.body, user(alice))
+			r := s.do("POST", s.CreatePaymentURL+"/payments", tc.body, user(alice))
 			if r.status != http.StatusBadRequest || r.errorCode() != tc.code || r.errorField() != tc.field {
 				t.Fatalf("got %d %s", r.status, r.raw)
 			}
 		})
 	}
-	if n := len(s.simCalls("unifiedorder")); n != 0 {
+	if n := len(s.SimCalls("unifiedorder")); n != 0 {
 		t.Fatalf("bad input reached WeChat %d times", n)
 	}
 	t.Run("unknown route and method", func(t *testing.T) {
-		if r := s.do("GET", s.create.URL+"/nope", nil, nil); r.status != http.StatusNotFound || r.errorCode() != "NOT_FOUND" {
+		if r := s.do("GET", s.CreatePaymentURL+"/nope", nil, nil); r.status != http.StatusNotFound || r.errorCode() != "NOT_FOUND" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
-		if r := s.do("DELETE", s.create.URL+"/orders", nil, admin()); r.status != http.StatusMethodNotAllowed {
+		if r := s.do("DELETE", s.CreatePaymentURL+"/orders", nil, admin()); r.status != http.StatusMethodNotAllowed {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})

@@ -15,13 +15,14 @@ import (
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 // runJob makes one pass through close-expired's HTTP route.
 func (s *stack) runJob() job.Report {
 	s.t.Helper()
-	r := s.do("POST", s.jobs.URL+"/run", nil, map[string]string{"Authorization": "Bearer " + jobToken})
+	r := s.do("POST", s.CloseExpiredURL+"/run", nil, map[string]string{"Authorization": "Bearer " + jobToken})
 	if r.status != http.StatusOK {
 		s.t.Fatalf("run: %d %s", r.status, r.raw)
 	}
@@ -32,7 +33,7 @@ func (s *stack) runJob() job.Report {
 
 func (s *stack) simOrderState(no string) string {
 	s.t.Helper()
-	v, ok := s.sim.Order(no)
+	v, ok := s.Sim.Order(no)
 	if !ok {
 		return ""
 	}
@@ -40,8 +41,9 @@ func (s *stack) simOrderState(no string) string {
 }
 
 func TestJobSettlesOrders(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch))
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch))
 		// A payment whose callback WeChat dropped.
 		s.payWithCallbackHeld("JOBLOST1", alice, 990)
 		// An order nobody pays, with a prepay at WeChat.
@@ -57,12 +59,12 @@ func TestJobSettlesOrders(t *testing.T) {
 		// An order that never got a prepay.
 		s.createOrder("JOBNOPAY", alice, 300)
 
-		s.advance(29*time.Minute + 59*time.Second)
-		s.fault(s.payCallbackKind(), "drop", 1, nil)
+		s.Advance(29*time.Minute + 59*time.Second)
+		s.Fault(s.PayCallbackKind(), "drop", 1, nil)
 		if r := s.simPost("/pay", map[string]any{"out_trade_no": "JOBLAST1"}); r.status != http.StatusOK {
 			t.Fatalf("pay in the last second: %d %s", r.status, r.raw)
 		}
-		s.advance(2 * time.Second)
+		s.Advance(2 * time.Second)
 
 		rep := s.runJob()
 		if rep.PaidLate != 2 || rep.Closed != 2 || len(rep.Errors) != 0 {
@@ -70,10 +72,10 @@ func TestJobSettlesOrders(t *testing.T) {
 		}
 		for no, want := range map[string]cloudpay.OrderStatus{"JOBLOST1": cloudpay.OrderPaid, "JOBLAST1": cloudpay.OrderPaid,
 			"JOBEXP01": cloudpay.OrderClosed, "JOBNOPAY": cloudpay.OrderClosed} {
-			if o := s.order(no); o.Status != want {
+			if o := s.Order(no); o.Status != want {
 				t.Errorf("%s: %s, want %s", no, o.Status, want)
 			}
-			evs := s.events(no)
+			evs := s.Events(no)
 			wantEvent := cloudpay.EventOrderPaid
 			if want == cloudpay.OrderClosed {
 				wantEvent = cloudpay.EventOrderClosed
@@ -89,7 +91,7 @@ func TestJobSettlesOrders(t *testing.T) {
 			t.Errorf("WeChat's state of the order paid at the last second: %s", st)
 		}
 		// The next pass finds nothing to do.
-		s.advance(time.Minute)
+		s.Advance(time.Minute)
 		if rep := s.runJob(); rep.PaidLate+rep.Closed+rep.Repaired != 0 || len(rep.Errors) != 0 {
 			t.Fatalf("second pass: %+v", rep)
 		}
@@ -98,8 +100,9 @@ func TestJobSettlesOrders(t *testing.T) {
 
 // WeChat forbids closing an order in its first 5 minutes.
 func TestJobWaitsBeforeClosingAYoungOrder(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	r := s.do("POST", s.create.URL+"/orders", map[string]any{
+	r := s.do("POST", s.CreatePaymentURL+"/orders", map[string]any{
 		"out_trade_no": "JOBYOUNG", "openid": alice, "amount_fen": 100, "description": "x", "expire_minutes": 1}, admin())
 	if r.status != http.StatusCreated {
 		t.Fatalf("%d %s", r.status, r.raw)
@@ -107,11 +110,11 @@ func TestJobWaitsBeforeClosingAYoungOrder(t *testing.T) {
 	if r := s.createPayment("JOBYOUNG", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	s.advance(2 * time.Minute)
-	if rep := s.runJob(); rep.Closed != 0 || len(s.simCalls("closeorder")) != 0 {
+	s.Advance(2 * time.Minute)
+	if rep := s.runJob(); rep.Closed != 0 || len(s.SimCalls("closeorder")) != 0 {
 		t.Fatalf("closed an order 2 minutes old: %+v", rep)
 	}
-	s.advance(4 * time.Minute)
+	s.Advance(4 * time.Minute)
 	if rep := s.runJob(); rep.Closed != 1 {
 		t.Fatalf("order 6 minutes old: %+v", rep)
 	}
@@ -120,20 +123,21 @@ func TestJobWaitsBeforeClosingAYoungOrder(t *testing.T) {
 // Crash points: the process dies (or the reply is lost) between two steps.
 // One pass later every invariant holds and nothing happened twice.
 func TestJobRepairsCrashPoints(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3), withGatewayTimeout(500*time.Millisecond))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.GatewayTimeout(testkit.FaultTimeout))
 	ctx := context.Background()
 
 	// 1. WeChat accepted a refund; the answer never came back.
-	s.paid("CRASHJ01", alice, 1000)
-	s.fault("v3_notify", "drop", 1, nil)
-	s.fault("refund", "timeout", 1, nil)
+	s.Paid("CRASHJ01", alice, 1000)
+	s.Fault("v3_notify", "drop", 1, nil)
+	s.Fault("refund", "timeout", 1, nil)
 	refundNo := str(s.postRefund("CRASHJ01", 400, "k-crash-job").body["out_refund_no"])
-	if doc := s.refundDoc(refundNo); doc.Status != cloudpay.RefundProcessing {
+	if doc := s.Refund(refundNo); doc.Status != cloudpay.RefundProcessing {
 		t.Fatalf("refund after a lost answer: %s", doc.Status)
 	}
 	// 2. WeChat created a transfer; the answer never came back.
 	s.credit(alice, "c-crash", 5000)
-	s.fault("transfer", "timeout", 1, nil)
+	s.Fault("transfer", "timeout", 1, nil)
 	wid := str(s.withdraw(alice, 2000, "wd-crash").body["id"])
 	// 3. A payment's claim was written, then the process died before the
 	// event and the projection.
@@ -141,50 +145,51 @@ func TestJobRepairsCrashPoints(t *testing.T) {
 	if r := s.createPayment("CRASHJ02", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	if _, _, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{OutTradeNo: "CRASHJ02", Outcome: cloudpay.SettledPaid,
+	if _, _, err := s.Store.ClaimSettlement(ctx, cloudpay.Settlement{OutTradeNo: "CRASHJ02", Outcome: cloudpay.SettledPaid,
 		TransactionID: "4200000000000000000000000009", AmountFen: 650, Source: "callback", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 
-	s.advance(6 * time.Minute) // past the attempt lease and the late-payment delay
+	s.Advance(6 * time.Minute) // past the attempt lease and the late-payment delay
 	rep := s.runJob()
 	if len(rep.Errors) != 0 || rep.Repaired != 1 || rep.RefundsSynced != 1 || rep.WithdrawalsSynced != 1 {
 		t.Fatalf("report: %+v", rep)
 	}
-	if doc := s.refundDoc(refundNo); doc.Status != cloudpay.RefundSucceeded {
+	if doc := s.Refund(refundNo); doc.Status != cloudpay.RefundSucceeded {
 		t.Fatalf("refund after the pass: %s", doc.Status)
 	}
-	if e := s.ledger("CRASHJ01"); e.RefundedFen != 400 || e.ReservedFen != 0 {
+	if e := s.Ledger("CRASHJ01"); e.RefundedFen != 400 || e.ReservedFen != 0 {
 		t.Fatalf("refund ledger: %+v", e)
 	}
-	if refunds := s.simRefunds("CRASHJ01"); len(refunds) != 1 || refunds[0]["requests"] != float64(1) {
+	if refunds := s.SimRefunds("CRASHJ01"); len(refunds) != 1 || refunds[0]["requests"] != float64(1) {
 		t.Fatalf("WeChat's refunds: %v", refunds)
 	}
-	w := s.do("GET", s.withdrawals.URL+"/withdrawals/"+wid, nil, user(alice))
+	w := s.do("GET", s.WithdrawURL+"/withdrawals/"+wid, nil, user(alice))
 	if w.body["status"] != "waiting_user" || str(w.body["package_info"]) == "" {
 		t.Fatalf("withdrawal after the pass: %s", w.raw)
 	}
-	if v, _ := s.sim.Transfer(wid); v.Requests > 2 {
+	if v, _ := s.Sim.Transfer(wid); v.Requests > 2 {
 		t.Fatalf("transfer requested %d times", v.Requests)
 	}
-	if o := s.order("CRASHJ02"); o.Status != cloudpay.OrderPaid || len(s.events("CRASHJ02")) != 1 {
-		t.Fatalf("order after the pass: %s, %d events", o.Status, len(s.events("CRASHJ02")))
+	if o := s.Order("CRASHJ02"); o.Status != cloudpay.OrderPaid || len(s.Events("CRASHJ02")) != 1 {
+		t.Fatalf("order after the pass: %s, %d events", o.Status, len(s.Events("CRASHJ02")))
 	}
 	if wallet := s.wallet(alice); wallet.FrozenFen != 2000 {
 		t.Fatalf("wallet: %+v", wallet)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 	// Nothing more happens on the next pass.
-	s.advance(time.Minute)
+	s.Advance(time.Minute)
 	if rep := s.runJob(); rep.Repaired+rep.PaidLate+rep.RefundsRetried != 0 || len(rep.Errors) != 0 {
 		t.Fatalf("second pass: %+v", rep)
 	}
 }
 
 func TestJobRefusesWithoutItsToken(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, admin()} {
-		if r := s.do("POST", s.jobs.URL+"/run", nil, h); r.status != http.StatusUnauthorized {
+		if r := s.do("POST", s.CloseExpiredURL+"/run", nil, h); r.status != http.StatusUnauthorized {
 			t.Fatalf("run with %v: %d %s", h, r.status, r.raw)
 		}
 	}
@@ -194,29 +199,34 @@ func TestJobRefusesWithoutItsToken(t *testing.T) {
 // every action on every item is claimed first, so each WeChat call is made
 // once.
 func TestTwoConcurrentPassesActOnce(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3), withManualRefunds())
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.ManualRefunds())
 	const expired, late, refunds = 200, 150, 150
-	for i := range expired {
-		no := fmt.Sprintf("CCEXP%04d", i)
-		s.createOrder(no, alice, 100)
-		if r := s.createPayment(no, alice); r.status != http.StatusOK {
-			t.Fatalf("%d %s", r.status, r.raw)
+	// The 500 items are made through the services, not the routes, and
+	// concurrently: they are where the passes start, not what this test is
+	// about.
+	ctx := context.Background()
+	s.Concurrently(expired, func(i int) { s.Paying(fmt.Sprintf("CCEXP%04d", i), alice, 100) })
+	s.Fault(s.PayCallbackKind(), "drop", late, nil) // one for each late payment, and nothing else is paid meanwhile
+	s.Concurrently(late, func(i int) {
+		no := fmt.Sprintf("CCLATE%04d", i)
+		s.Paying(no, alice, 100)
+		if paid, err := s.Sim.Pay(ctx, no); err != nil || !paid.Callback.Dropped {
+			t.Fatalf("pay %s with the callback held: %v %+v", no, err, paid.Callback)
 		}
-	}
-	for i := range late {
-		s.payWithCallbackHeld(fmt.Sprintf("CCLATE%04d", i), alice, 100)
-	}
-	for i := range refunds {
+	})
+	s.Concurrently(refunds, func(i int) {
 		no := fmt.Sprintf("CCREF%04d", i)
-		s.paid(no, alice, 100)
-		if r := s.postRefund(no, 100, "k-"+no); r.body["status"] != "processing" {
-			t.Fatalf("refund: %d %s", r.status, r.raw)
+		s.Paid(no, alice, 100)
+		r, _, err := s.Refunds.Create(ctx, refund.NewRefund{OutTradeNo: no, AmountFen: 100, Reason: "course cancelled", IdempotencyKey: "k-" + no})
+		if err != nil || r.Status != cloudpay.RefundProcessing {
+			t.Fatalf("refund: %+v %v", r, err)
 		}
-	}
-	s.advance(31 * time.Minute)
+	})
+	s.Advance(31 * time.Minute)
 	before := map[string]int{}
 	for _, api := range []string{"queryorder", "closeorder", "queryrefund"} {
-		before[api] = len(s.simCalls(api))
+		before[api] = len(s.SimCalls(api))
 	}
 
 	var wg sync.WaitGroup
@@ -246,7 +256,7 @@ func TestTwoConcurrentPassesActOnce(t *testing.T) {
 		{"closeorder", "out_trade_no", expired},
 		{"queryrefund", "out_refund_no", refunds},
 	} {
-		calls := s.simCalls(tc.api)[before[tc.api]:]
+		calls := s.SimCalls(tc.api)[before[tc.api]:]
 		per := map[string]int{}
 		for _, c := range calls {
 			per[subjectOf(c, tc.field)]++
@@ -256,8 +266,8 @@ func TestTwoConcurrentPassesActOnce(t *testing.T) {
 		}
 	}
 	// Every business event was delivered once, signed.
-	acked, tries, bad := s.receiver.counts()
-	events := s.count("events")
+	acked, tries, bad := s.Receiver.Counts()
+	events := s.Count("events")
 	sent := reports[0].NotificationsSent + reports[1].NotificationsSent
 	if bad != 0 || int64(len(acked)) != events || int64(sent) != events {
 		t.Fatalf("%d events, %d acknowledged, %d reported sent, %d bad signatures", events, len(acked), sent, bad)
@@ -283,38 +293,39 @@ func subjectOf(c map[string]any, field string) string {
 // The merchant's back end is down longer than the retry window: the event
 // becomes a dead letter that an admin lists and redelivers.
 func TestJobNotificationsDeadLetters(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	s.receiver.down.Store(true)
-	s.paid("DEADLTR1", alice, 100)
-	evID := s.events("DEADLTR1")[0].ID
+	s.Receiver.SetDown(true)
+	s.Paid("DEADLTR1", alice, 100)
+	evID := s.Events("DEADLTR1")[0].ID
 	for range 40 {
 		rep := s.runJob()
 		if rep.NotificationsSent != 0 {
 			t.Fatalf("sent to a receiver that is down: %+v", rep)
 		}
-		s.advance(time.Hour)
+		s.Advance(time.Hour)
 	}
-	_, tries, _ := s.receiver.counts()
+	_, tries, _ := s.Receiver.Counts()
 	if tries[evID] < 3 {
 		t.Fatalf("only %d attempts in 40 hours", tries[evID])
 	}
-	list := s.do("GET", s.jobs.URL+"/dead-letters", nil, admin())
+	list := s.do("GET", s.CloseExpiredURL+"/dead-letters", nil, admin())
 	letters, _ := list.body["dead_letters"].([]any)
 	if list.status != http.StatusOK || len(letters) != 1 || letters[0].(map[string]any)["id"] != evID {
 		t.Fatalf("dead letters: %d %s", list.status, list.raw)
 	}
-	if r := s.do("GET", s.jobs.URL+"/dead-letters", nil, map[string]string{"Authorization": "Bearer " + jobToken}); r.status != http.StatusUnauthorized {
+	if r := s.do("GET", s.CloseExpiredURL+"/dead-letters", nil, map[string]string{"Authorization": "Bearer " + jobToken}); r.status != http.StatusUnauthorized {
 		t.Fatalf("dead letters with the job token: %d", r.status)
 	}
-	s.receiver.down.Store(false)
-	re := s.do("POST", s.jobs.URL+"/dead-letters/"+evID+"/redeliver", nil, admin())
+	s.Receiver.SetDown(false)
+	re := s.do("POST", s.CloseExpiredURL+"/dead-letters/"+evID+"/redeliver", nil, admin())
 	if re.status != http.StatusOK || re.body["status"] != "delivered" {
 		t.Fatalf("redeliver: %d %s", re.status, re.raw)
 	}
-	if acked, _, bad := s.receiver.counts(); acked[evID] != 1 || bad != 0 {
+	if acked, _, bad := s.Receiver.Counts(); acked[evID] != 1 || bad != 0 {
 		t.Fatalf("receiver acknowledged %d, bad %d", acked[evID], bad)
 	}
-	if r := s.do("POST", s.jobs.URL+"/dead-letters/order.paid:NOPE/redeliver", nil, admin()); r.status != http.StatusNotFound {
+	if r := s.do("POST", s.CloseExpiredURL+"/dead-letters/order.paid:NOPE/redeliver", nil, admin()); r.status != http.StatusNotFound {
 		t.Fatalf("redeliver unknown: %d %s", r.status, r.raw)
 	}
 	if rep := s.runJob(); rep.NotificationsSent != 0 {
@@ -324,18 +335,19 @@ func TestJobNotificationsDeadLetters(t *testing.T) {
 
 // On Lambda an EventBridge schedule triggers the same core as POST /run.
 func TestScheduledEventRunsAPass(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.payWithCallbackHeld("SCHED001", alice, 100)
-	s.advance(6 * time.Minute)
+	s.Advance(6 * time.Minute)
 	var ev events.CloudWatchEvent
 	raw := `{"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
 		`"account":"123456789012","time":"2026-11-22T07:00:00Z","region":"ap-east-1","resources":[],"detail":{}}`
 	decode(t, []byte(raw), &ev)
-	rep, err := serve.Scheduled(s.job.Run, slog.New(slog.DiscardHandler))(context.Background(), ev)
+	rep, err := serve.Scheduled(s.Job.Run, slog.New(slog.DiscardHandler))(context.Background(), ev)
 	if err != nil || rep.PaidLate != 1 {
 		t.Fatalf("scheduled pass: %+v, %v", rep, err)
 	}
-	if o := s.order("SCHED001"); o.Status != cloudpay.OrderPaid {
+	if o := s.Order("SCHED001"); o.Status != cloudpay.OrderPaid {
 		t.Fatalf("order: %s", o.Status)
 	}
 }
@@ -343,31 +355,43 @@ func TestScheduledEventRunsAPass(t *testing.T) {
 // A refund WeChat refused for now is retried by the job with backoff, with
 // the same out_refund_no, and no more than the retry budget allows.
 func TestJobRetriesRefundsWithBackoffWithinTheBudget(t *testing.T) {
-	s := newStack(t, withManualRefunds(), withRefundConfig(refund.Config{MinInterval: time.Minute, RetryBudget: 3}))
-	s.paid("JOBRETRY1", alice, 1000)
-	s.fault("refund", "fail", 3, map[string]any{"code": "SYSTEM_ERROR"})
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds(), testkit.RefundConfig(refund.Config{MinInterval: time.Minute, RetryBudget: 3}))
+	s.Paid("JOBRETRY1", alice, 1000)
+	s.Fault("refund", "fail", 3, map[string]any{"code": "SYSTEM_ERROR"})
 	no := str(s.postRefund("JOBRETRY1", 500, "k-job-retry").body["out_refund_no"])
 	if rep := s.runJob(); rep.RefundsRetried != 0 {
 		t.Fatalf("retried before the backoff: %+v", rep)
 	}
-	s.advance(2 * time.Minute) // past the first backoff (1 min)
+	s.Advance(2 * time.Minute) // past the first backoff (1 min)
 	if rep := s.runJob(); rep.RefundsRetried != 1 {
 		t.Fatalf("first retry: %+v", rep)
 	}
-	s.advance(6 * time.Minute) // past the second (5 min)
+	s.Advance(6 * time.Minute) // past the second (5 min)
 	if rep := s.runJob(); rep.RefundsRetried != 1 {
 		t.Fatalf("second retry: %+v", rep)
 	}
-	// Three attempts made, all refused: the budget is spent.
-	s.advance(time.Hour)
-	if rep := s.runJob(); rep.RefundsRetried != 0 {
+	// Three attempts made, all refused: the budget is spent, and that is an
+	// end, not a loop: WeChat holds no refund under the number, so the
+	// refund fails for good, for an operator, and its amount is released.
+	s.Advance(time.Hour)
+	if rep := s.runJob(); rep.RefundsRetried != 0 || rep.RefundsGivenUp != 1 {
 		t.Fatalf("retried beyond the budget: %+v", rep)
 	}
-	doc := s.refundDoc(no)
-	if doc.Status != cloudpay.RefundFailed || !doc.Retryable || doc.Attempts != 3 {
+	doc := s.Refund(no)
+	if doc.Status != cloudpay.RefundFailed || doc.Retryable || doc.Attempts != 3 ||
+		doc.LastError == nil || doc.LastError.Code != "RETRY_BUDGET_EXHAUSTED" {
 		t.Fatalf("refund: %+v", doc)
 	}
-	calls := s.simCalls("refund")
+	if e := s.Ledger("JOBRETRY1"); e.ReservedFen != 0 || e.Count != 0 {
+		t.Fatalf("a refund given up keeps money reserved: %+v", e)
+	}
+	// Given up is final for the job: later passes leave it alone.
+	s.Advance(time.Hour)
+	if rep := s.runJob(); rep.RefundsRetried != 0 || rep.RefundsGivenUp != 0 || rep.Skipped != 0 {
+		t.Fatalf("a pass after giving up: %+v", rep)
+	}
+	calls := s.SimCalls("refund")
 	for _, c := range calls {
 		if got, fen := refundCall(t, c); got != no || fen != 500 {
 			t.Fatalf("sent %s for %d", got, fen)
@@ -377,7 +401,7 @@ func TestJobRetriesRefundsWithBackoffWithinTheBudget(t *testing.T) {
 		t.Fatalf("%d refund calls, want 3", len(calls))
 	}
 	// An admin can still retry it by hand; WeChat is healthy now.
-	if r := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); r.body["status"] != "processing" {
+	if r := s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin()); r.body["status"] != "processing" {
 		t.Fatalf("manual retry: %s", r.raw)
 	}
 }

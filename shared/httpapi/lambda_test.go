@@ -17,6 +17,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
@@ -87,17 +88,18 @@ func invoke(t *testing.T, h http.Handler, ev *events.LambdaFunctionURLRequest) (
 
 // The recorded event itself reaches create-payment's handler unchanged.
 func TestLambdaFunctionURLRunsTheSameHandler(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	var ev events.LambdaFunctionURLRequest
 	decode(t, []byte(functionURLEvent), &ev)
-	status, header, body := invoke(t, s.create.Config.Handler, &ev)
+	status, header, body := invoke(t, s.Handler(s.CreatePaymentURL), &ev)
 	if status != http.StatusCreated || !strings.Contains(string(body), `"out_trade_no":"LAMBDA001"`) {
 		t.Fatalf("lambda response %d %s", status, body)
 	}
 	if header["X-Request-Id"] == "" {
 		t.Fatalf("no X-Request-Id in %v", header)
 	}
-	if o := s.order("LAMBDA001"); o.AmountFen != 990 {
+	if o := s.Order("LAMBDA001"); o.AmountFen != 990 {
 		t.Fatalf("stored order %+v", o)
 	}
 }
@@ -105,14 +107,15 @@ func TestLambdaFunctionURLRunsTheSameHandler(t *testing.T) {
 // Every HTTP function answers Function URL events through the handler its
 // binary serves: what the caller sees, and what was stored.
 func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	v3 := newStack(t, withChannel(wechat.V3)) // withdrawals exist on API v3 only
+	v3 := newStack(t, testkit.Channel(wechat.V3)) // withdrawals exist on API v3 only
 	_, held := s.payWithCallbackHeld("LAMBDAPAY1", alice, 1990)
 	heldBody, err := json.Marshal(held)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.paid("LAMBDARF01", bob, 3000)
+	s.Paid("LAMBDARF01", bob, 3000)
 	if r := s.postRefund("LAMBDARF01", 1000, "lambda-refund-1"); r.status != http.StatusAccepted {
 		t.Fatalf("refund: %d %s", r.status, r.raw)
 	}
@@ -124,7 +127,7 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 	}
 	order := `{"out_trade_no":"LAMBDA002","openid":"` + bob + `","amount_fen":1234,"description":"base64 body"}`
 
-	// In order: the last pass finds the lost payment of the case before it.
+	// In order, so serial: the last pass finds the lost payment of the case before it.
 	for i, tc := range []struct {
 		name   string
 		h      http.Handler
@@ -132,7 +135,7 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 		status int
 		check  func(t *testing.T, body []byte)
 	}{
-		{"create-payment healthz", s.create.Config.Handler, urlRequest{method: "GET", path: "/healthz"}, http.StatusOK,
+		{"create-payment healthz", s.Handler(s.CreatePaymentURL), urlRequest{method: "GET", path: "/healthz"}, http.StatusOK,
 			func(t *testing.T, body []byte) {
 				var b map[string]string
 				decode(t, body, &b)
@@ -140,21 +143,21 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 					t.Errorf("healthz %s", body)
 				}
 			}},
-		{"create-payment order, base64 body", s.create.Config.Handler,
+		{"create-payment order, base64 body", s.Handler(s.CreatePaymentURL),
 			urlRequest{method: "POST", path: "/orders", header: bearer(adminToken), body: order, base64: true}, http.StatusCreated,
 			func(t *testing.T, body []byte) {
-				if o := s.order("LAMBDA002"); o.AmountFen != 1234 || o.OpenID != bob {
+				if o := s.Order("LAMBDA002"); o.AmountFen != 1234 || o.OpenID != bob {
 					t.Errorf("stored order %+v", o)
 				}
 			}},
-		{"create-payment order, wrong token", s.create.Config.Handler,
+		{"create-payment order, wrong token", s.Handler(s.CreatePaymentURL),
 			urlRequest{method: "POST", path: "/orders", header: bearer("not-the-token"), body: order}, http.StatusUnauthorized,
 			func(t *testing.T, body []byte) {
 				if !strings.Contains(string(body), `"code":"UNAUTHORIZED"`) {
 					t.Errorf("body %s", body)
 				}
 			}},
-		{"payment-callback pay callback (Cloud Hosting)", s.callback.Config.Handler,
+		{"payment-callback pay callback (Cloud Hosting)", s.Handler(s.PaymentCallbackURL),
 			urlRequest{method: "POST", path: "/callbacks/pay", header: map[string]string{"content-type": "application/json"}, body: string(heldBody)},
 			http.StatusOK,
 			func(t *testing.T, body []byte) {
@@ -165,11 +168,11 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 				if b.ErrCode == nil || *b.ErrCode != 0 {
 					t.Errorf("reply %s, want errcode 0", body)
 				}
-				if o := s.order("LAMBDAPAY1"); o.Status != cloudpay.OrderPaid {
+				if o := s.Order("LAMBDAPAY1"); o.Status != cloudpay.OrderPaid {
 					t.Errorf("order %s after its callback", o.Status)
 				}
 			}},
-		{"payment-callback v3 without v3", s.callback.Config.Handler,
+		{"payment-callback v3 without v3", s.Handler(s.PaymentCallbackURL),
 			urlRequest{method: "POST", path: "/callbacks/v3", header: map[string]string{"content-type": "application/json"}, body: `{"id":"x"}`},
 			http.StatusNotFound,
 			func(t *testing.T, body []byte) {
@@ -177,7 +180,7 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 					t.Errorf("body %s", body)
 				}
 			}},
-		{"refund list", s.refunds.Config.Handler,
+		{"refund list", s.Handler(s.RefundURL),
 			urlRequest{method: "GET", path: "/refunds", query: "out_trade_no=LAMBDARF01", header: bearer(adminToken)}, http.StatusOK,
 			func(t *testing.T, body []byte) {
 				var page refund.Page
@@ -186,9 +189,9 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 					t.Errorf("page %s", body)
 				}
 			}},
-		{"refund list without a token", s.refunds.Config.Handler,
+		{"refund list without a token", s.Handler(s.RefundURL),
 			urlRequest{method: "GET", path: "/refunds", query: "out_trade_no=LAMBDARF01"}, http.StatusUnauthorized, nil},
-		{"withdraw wallet (v3)", v3.withdrawals.Config.Handler,
+		{"withdraw wallet (v3)", v3.Handler(v3.WithdrawURL),
 			urlRequest{method: "GET", path: "/wallet", header: map[string]string{"x-wx-openid": alice, "x-wx-source": "wx_client", "x-wx-env": "prod-1a2b"}},
 			http.StatusOK,
 			func(t *testing.T, body []byte) {
@@ -198,9 +201,9 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 					t.Errorf("wallet %s", body)
 				}
 			}},
-		{"withdraw wallet without X-WX-SOURCE", v3.withdrawals.Config.Handler,
+		{"withdraw wallet without X-WX-SOURCE", v3.Handler(v3.WithdrawURL),
 			urlRequest{method: "GET", path: "/wallet", header: map[string]string{"x-wx-openid": alice}}, http.StatusUnauthorized, nil},
-		{"close-expired pass", s.jobs.Config.Handler,
+		{"close-expired pass", s.Handler(s.CloseExpiredURL),
 			urlRequest{method: "POST", path: "/run", header: bearer(jobToken)}, http.StatusOK,
 			func(t *testing.T, body []byte) {
 				var rep job.Report
@@ -208,17 +211,17 @@ func TestLambdaFunctionURLEventsReachEveryFunction(t *testing.T) {
 				if rep.PaidLate != 1 || len(rep.Errors) != 0 {
 					t.Errorf("report %s, want the lost payment found", body)
 				}
-				if o := s.order("LAMBDAJOB1"); o.Status != cloudpay.OrderPaid {
+				if o := s.Order("LAMBDAJOB1"); o.Status != cloudpay.OrderPaid {
 					t.Errorf("lost payment: order %s", o.Status)
 				}
 			}},
-		{"close-expired pass with an admin token", s.jobs.Config.Handler,
+		{"close-expired pass with an admin token", s.Handler(s.CloseExpiredURL),
 			urlRequest{method: "POST", path: "/run", header: bearer(adminToken)}, http.StatusUnauthorized, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.req.path == "/run" && tc.status == http.StatusOK {
 				s.payWithCallbackHeld("LAMBDAJOB1", alice, 500)
-				s.advance(6 * time.Minute) // past the late-payment delay
+				s.Advance(6 * time.Minute) // past the late-payment delay
 			}
 			// A request id set in front (a gateway, Cloud Hosting) is kept.
 			tc.req.header = withHeader(tc.req.header, "x-request-id", fmt.Sprintf("fnurl-%02d", i))
@@ -246,8 +249,9 @@ func withHeader(h map[string]string, k, v string) map[string]string {
 
 // Without an incoming id the function makes one.
 func TestLambdaFunctionURLMakesARequestID(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	_, header, _ := invoke(t, s.refunds.Config.Handler, urlRequest{method: "GET", path: "/healthz"}.event(t))
+	_, header, _ := invoke(t, s.Handler(s.RefundURL), urlRequest{method: "GET", path: "/healthz"}.event(t))
 	if id := header["X-Request-Id"]; len(id) < 8 {
 		t.Fatalf("X-Request-Id = %q", id)
 	}

@@ -12,14 +12,18 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
-func TestPayFlowEndToEnd(t *testing.T) { forEachChannel(t, testPayFlowEndToEnd) }
+func TestPayFlowEndToEnd(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachChannel(t, testPayFlowEndToEnd)
+}
 
 func testPayFlowEndToEnd(t *testing.T, ch string) {
-	s := newStack(t, withChannel(ch))
+	s := newStack(t, testkit.Channel(ch))
 	created := s.createOrder("FLOW001", alice, 2590)
 	if created.body["status"] != "unpaid" || created.body["amount_fen"] != float64(2590) {
 		t.Fatalf("created order: %s", created.raw)
@@ -46,7 +50,7 @@ func testPayFlowEndToEnd(t *testing.T, ch string) {
 	}
 
 	// What reached WeChat: the stored amount, the caller's openid and IP, our container.
-	calls := s.simCalls("unifiedorder")
+	calls := s.SimCalls("unifiedorder")
 	if len(calls) != 1 {
 		t.Fatalf("unifiedorder calls = %d, want 1", len(calls))
 	}
@@ -57,7 +61,7 @@ func testPayFlowEndToEnd(t *testing.T, ch string) {
 		amount, _ := sent["amount"].(map[string]any)
 		payer, _ := sent["payer"].(map[string]any)
 		if amount["total"] != float64(2590) || payer["openid"] != alice || sent["mchid"] != wechatsim.DevMchID ||
-			sent["out_trade_no"] != "FLOW001" || sent["notify_url"] != s.callback.URL+"/callbacks/v3" {
+			sent["out_trade_no"] != "FLOW001" || sent["notify_url"] != s.PaymentCallbackURL+"/callbacks/v3" {
 			t.Errorf("jsapi request: %s", raw)
 		}
 		if pay["signType"] != "RSA" {
@@ -92,42 +96,44 @@ func testPayFlowEndToEnd(t *testing.T, ch string) {
 	if st.body["status"] != "paid" || st.body["transaction_id"] != paid.body["transaction_id"] || st.body["paid_at"] == nil {
 		t.Fatalf("status after paying: %s", st.raw)
 	}
-	evs := s.events("FLOW001")
+	evs := s.Events("FLOW001")
 	if len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid || evs[0].Status != cloudpay.EventPending {
 		t.Fatalf("events = %+v, want one pending order.paid", evs)
 	}
 	if r := s.createPayment("FLOW001", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
 		t.Fatalf("payment for a paid order: %d %s", r.status, r.raw)
 	}
-	if n := len(s.simCalls("unifiedorder")); n != 2 {
+	if n := len(s.SimCalls("unifiedorder")); n != 2 {
 		t.Fatalf("unifiedorder calls = %d: a paid order must not reach WeChat again", n)
 	}
 }
 
 func TestCreateOrderIdempotency(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	first := s.createOrder("IDEM001", alice, 100)
-	same := s.do("POST", s.create.URL+"/orders", map[string]any{
+	same := s.do("POST", s.CreatePaymentURL+"/orders", map[string]any{
 		"out_trade_no": "IDEM001", "openid": alice, "amount_fen": 100, "description": "course fee"}, admin())
 	if same.status != http.StatusOK || same.body["created_at"] != first.body["created_at"] {
 		t.Fatalf("same order again: %d %s", same.status, same.raw)
 	}
-	diff := s.do("POST", s.create.URL+"/orders", map[string]any{
+	diff := s.do("POST", s.CreatePaymentURL+"/orders", map[string]any{
 		"out_trade_no": "IDEM001", "openid": alice, "amount_fen": 101, "description": "course fee"}, admin())
 	if diff.status != http.StatusConflict || diff.errorCode() != "ORDER_CONFLICT" {
 		t.Fatalf("different fields: %d %s", diff.status, diff.raw)
 	}
-	gen := s.do("POST", s.create.URL+"/orders", map[string]any{"openid": alice, "amount_fen": 1, "description": "x"}, admin())
+	gen := s.do("POST", s.CreatePaymentURL+"/orders", map[string]any{"openid": alice, "amount_fen": 1, "description": "x"}, admin())
 	no, _ := gen.body["out_trade_no"].(string)
 	if gen.status != http.StatusCreated || !cloudpay.ValidOutTradeNo(no) || len(no) > 32 {
 		t.Fatalf("generated order number: %d %s", gen.status, gen.raw)
 	}
-	if got := s.order("IDEM001").AmountFen; got != 100 {
+	if got := s.Order("IDEM001").AmountFen; got != 100 {
 		t.Fatalf("stored amount %d after a conflicting request, want 100", got)
 	}
 }
 
 func TestAdminAuth(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	body := map[string]any{"openid": alice, "amount_fen": 1, "description": "x"}
 	for _, tc := range []struct {
@@ -142,7 +148,8 @@ func TestAdminAuth(t *testing.T) {
 		{"rotated-out token still listed", map[string]string{"Authorization": "Bearer old-token"}, http.StatusCreated},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", s.create.URL+"/orders", body, tc.header)
+			t.Parallel()
+			r := s.do("POST", s.CreatePaymentURL+"/orders", body, tc.header)
 			if r.status != tc.want {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.want, r.raw)
 			}
@@ -150,10 +157,13 @@ func TestAdminAuth(t *testing.T) {
 	}
 }
 
-func TestCreatePaymentRefusals(t *testing.T) { forEachChannel(t, testCreatePaymentRefusals) }
+func TestCreatePaymentRefusals(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachChannel(t, testCreatePaymentRefusals)
+}
 
 func testCreatePaymentRefusals(t *testing.T, ch string) {
-	s := newStack(t, withGatewayTimeout(300*time.Millisecond), withChannel(ch))
+	s := newStack(t, testkit.GatewayTimeout(testkit.FaultTimeout), testkit.Channel(ch))
 	transportFailure := "-1" // the open interface's own errcode
 	if ch == wechat.V3 {
 		transportFailure = "503" // an HTTP status
@@ -161,17 +171,19 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 	s.createOrder("REF001", alice, 500)
 
 	t.Run("no openid", func(t *testing.T) {
-		r := s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "REF001"}, nil)
+		t.Parallel()
+		r := s.do("POST", s.CreatePaymentURL+"/payments", map[string]any{"out_trade_no": "REF001"}, nil)
 		if r.status != http.StatusUnauthorized || r.errorCode() != "OPENID_REQUIRED" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})
 	t.Run("openid without X-WX-SOURCE", func(t *testing.T) {
+		t.Parallel()
 		// A public caller can forge X-WX-OPENID; only WeChat's path sets X-WX-SOURCE.
 		h := map[string]string{"X-WX-OPENID": alice}
 		for _, r := range []response{
-			s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "REF001"}, h),
-			s.do("GET", s.create.URL+"/payments/REF001", nil, h),
+			s.do("POST", s.CreatePaymentURL+"/payments", map[string]any{"out_trade_no": "REF001"}, h),
+			s.do("GET", s.CreatePaymentURL+"/payments/REF001", nil, h),
 		} {
 			if r.status != http.StatusUnauthorized || r.errorCode() != "OPENID_REQUIRED" {
 				t.Fatalf("%d %s", r.status, r.raw)
@@ -179,6 +191,7 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 		}
 	})
 	t.Run("another user's order", func(t *testing.T) {
+		t.Parallel()
 		if r := s.createPayment("REF001", bob); r.status != http.StatusForbidden || r.errorCode() != "FORBIDDEN" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
@@ -187,10 +200,13 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 		}
 	})
 	t.Run("unknown order", func(t *testing.T) {
+		t.Parallel()
 		if r := s.createPayment("NOPE001", alice); r.status != http.StatusNotFound || r.errorCode() != "ORDER_NOT_FOUND" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
 	})
+	// Serial: the simulator's faults are one queue, and a parallel
+	// subtest's call could take another's fault.
 	for _, tc := range []struct {
 		name, fault string
 		extra       map[string]any
@@ -207,12 +223,12 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 				no = no[:32]
 			}
 			s.createOrder(no, alice, 700)
-			s.fault("unifiedorder", tc.fault, 1, tc.extra)
+			s.Fault("unifiedorder", tc.fault, 1, tc.extra)
 			r := s.createPayment(no, alice)
 			if r.status != tc.status || r.errorCode() != tc.code {
 				t.Fatalf("%d %s, want %d %s", r.status, r.raw, tc.status, tc.code)
 			}
-			if o := s.order(no); o.Status != cloudpay.OrderUnpaid || o.PrepayID != "" {
+			if o := s.Order(no); o.Status != cloudpay.OrderUnpaid || o.PrepayID != "" {
 				t.Fatalf("order half-recorded after a failed prepay: %+v", o)
 			}
 			// The next attempt, with WeChat healthy again, works.
@@ -222,12 +238,13 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 		})
 	}
 	t.Run("closed order", func(t *testing.T) {
+		t.Parallel()
 		s.createOrder("CLOSED01", alice, 300)
 		st := cloudpay.Settlement{OutTradeNo: "CLOSED01", Outcome: cloudpay.SettledClosed, Source: "test", CreatedAt: time.Now()}
-		if _, _, err := s.store.ClaimSettlement(context.Background(), st); err != nil {
+		if _, _, err := s.Store.ClaimSettlement(context.Background(), st); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.store.ProjectSettlement(context.Background(), st, time.Now()); err != nil {
+		if err := s.Store.ProjectSettlement(context.Background(), st, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if r := s.createPayment("CLOSED01", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_CLOSED" {
@@ -235,12 +252,13 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 		}
 	})
 	t.Run("expired order", func(t *testing.T) {
-		r := s.do("POST", s.create.URL+"/orders", map[string]any{
+		t.Parallel()
+		r := s.do("POST", s.CreatePaymentURL+"/orders", map[string]any{
 			"out_trade_no": "EXP001", "openid": alice, "amount_fen": 10, "description": "x", "expire_minutes": 1}, admin())
 		if r.status != http.StatusCreated {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
-		s.advance(2 * time.Minute)
+		s.Advance(2 * time.Minute)
 		if r := s.createPayment("EXP001", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_EXPIRED" {
 			t.Fatalf("%d %s", r.status, r.raw)
 		}
@@ -248,14 +266,15 @@ func testCreatePaymentRefusals(t *testing.T, ch string) {
 }
 
 func TestLateCallbackSeenByStatusAndPrepay(t *testing.T) {
-	forEachChannel(t, testLateCallbackSeenByStatusAndPrepay)
+	t.Parallel()
+	testkit.ForEachChannel(t, testLateCallbackSeenByStatusAndPrepay)
 }
 
 func testLateCallbackSeenByStatusAndPrepay(t *testing.T, ch string) {
-	s := newStack(t, withChannel(ch))
+	s := newStack(t, testkit.Channel(ch))
 	for _, no := range []string{"LATE001", "LATE002"} {
 		s.payWithCallbackHeld(no, alice, 990)
-		if o := s.order(no); o.Status != cloudpay.OrderPaying {
+		if o := s.Order(no); o.Status != cloudpay.OrderPaying {
 			t.Fatalf("dropped callback changed the order: %+v", o)
 		}
 	}
@@ -268,16 +287,17 @@ func testLateCallbackSeenByStatusAndPrepay(t *testing.T, ch string) {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	for _, no := range []string{"LATE001", "LATE002"} {
-		if o := s.order(no); o.Status != cloudpay.OrderPaid {
+		if o := s.Order(no); o.Status != cloudpay.OrderPaid {
 			t.Errorf("%s: %s, want paid", no, o.Status)
 		}
-		if evs := s.events(no); len(evs) != 1 {
+		if evs := s.Events(no); len(evs) != 1 {
 			t.Errorf("%s: %d events, want 1", no, len(evs))
 		}
 	}
 }
 
 func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	// The genuine callback is held back, then 200 copies arrive at once.
 	paid, cbBody := s.payWithCallbackHeld("DUP001", alice, 1200)
@@ -291,7 +311,7 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range copies {
 		wg.Go(func() {
-			resp, err := http.Post(s.callback.URL+"/callbacks/pay", "application/json", bytes.NewReader(body))
+			resp, err := http.Post(s.PaymentCallbackURL+"/callbacks/pay", "application/json", bytes.NewReader(body))
 			if err != nil {
 				t.Errorf("post callback: %v", err)
 				return
@@ -309,11 +329,11 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 				recorded.Add(1)
 			}
 			// Acknowledged means stored: the outcome must be visible now.
-			st, found, err := s.store.Settlement(context.Background(), "DUP001")
+			st, found, err := s.Store.Settlement(context.Background(), "DUP001")
 			if err != nil || !found || st.Outcome != cloudpay.SettledPaid {
 				t.Errorf("acknowledged before the payment was stored: %+v %v %v", st, found, err)
 			}
-			if o, err := s.store.Order(context.Background(), "DUP001"); err != nil || o.Status != cloudpay.OrderPaid {
+			if o, err := s.Store.Order(context.Background(), "DUP001"); err != nil || o.Status != cloudpay.OrderPaid {
 				t.Errorf("acknowledged before the order showed paid: %v %v", o.Status, err)
 			}
 		})
@@ -322,23 +342,26 @@ func TestConcurrentDuplicateCallbacksPayOnce(t *testing.T) {
 	if n := recorded.Load(); n != 1 {
 		t.Fatalf("%d copies recorded the payment, want exactly 1", n)
 	}
-	if n := s.count("settlements"); n != 1 {
+	if n := s.Count("settlements"); n != 1 {
 		t.Fatalf("settlements = %d, want exactly 1", n)
 	}
-	if evs := s.events("DUP001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
+	if evs := s.Events("DUP001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
 		t.Fatalf("events = %+v, want exactly one order.paid", evs)
 	}
-	if o := s.order("DUP001"); o.Status != cloudpay.OrderPaid || o.TransactionID != paid.body["transaction_id"] {
+	if o := s.Order("DUP001"); o.Status != cloudpay.OrderPaid || o.TransactionID != paid.body["transaction_id"] {
 		t.Fatalf("order after the storm: %+v", o)
 	}
 }
 
 func TestCallbacksThatMustChangeNothing(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.createOrder("HINT001", alice, 800)
 	if r := s.createPayment("HINT001", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
+	// Serial subtests: each counts the documents of the one stack, which
+	// the last ones add to.
 	for _, tc := range []struct {
 		name    string
 		forge   map[string]any
@@ -359,16 +382,16 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 			if ok, _ := r.body["ok"].(bool); ok != tc.wantAck {
 				t.Fatalf("acknowledged = %v, want %v: %s", ok, tc.wantAck, r.raw)
 			}
-			if o := s.order("HINT001"); o.Status != cloudpay.OrderPaying || o.TransactionID != "" || o.PaidAt != nil {
+			if o := s.Order("HINT001"); o.Status != cloudpay.OrderPaying || o.TransactionID != "" || o.PaidAt != nil {
 				t.Fatalf("order changed: %+v", o)
 			}
-			if n := s.count("settlements"); n != 0 {
+			if n := s.Count("settlements"); n != 0 {
 				t.Fatalf("settlements = %d, want 0", n)
 			}
-			if n := s.count("events"); n != 0 {
+			if n := s.Count("events"); n != 0 {
 				t.Fatalf("events = %d, want 0", n)
 			}
-			if n := s.count("orders"); n != 1 {
+			if n := s.Count("orders"); n != 1 {
 				t.Fatalf("orders = %d, want 1", n)
 			}
 		})
@@ -379,13 +402,13 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 		if ok, _ := r.body["ok"].(bool); ok {
 			t.Fatalf("a callback whose amount differs from the order was acknowledged: %s", r.raw)
 		}
-		if o := s.order("HINT002"); o.Status != cloudpay.OrderPaying || s.count("settlements") != 0 {
+		if o := s.Order("HINT002"); o.Status != cloudpay.OrderPaying || s.Count("settlements") != 0 {
 			t.Fatalf("a callback with a wrong amount changed the order: %+v", o)
 		}
 	})
 	t.Run("malformed body", func(t *testing.T) {
 		for _, body := range []string{"", "{", "[]", `{"outTradeNo":""}`, `{"outTradeNo":"` + strings.Repeat("A", 40) + `"}`, `{"outTradeNo":"X1","totalFee":"1.5"}`} {
-			r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
+			r := s.do("POST", s.PaymentCallbackURL+"/callbacks/pay", body, nil)
 			if r.status != http.StatusBadRequest || r.body["errcode"] == float64(0) {
 				t.Errorf("body %q: %d %s", body, r.status, r.raw)
 			}
@@ -394,11 +417,12 @@ func TestCallbacksThatMustChangeNothing(t *testing.T) {
 }
 
 func TestCallbackReplayedAfterRestart(t *testing.T) {
-	forEachChannel(t, testCallbackReplayedAfterRestart)
+	t.Parallel()
+	testkit.ForEachChannel(t, testCallbackReplayedAfterRestart)
 }
 
 func testCallbackReplayedAfterRestart(t *testing.T, ch string) {
-	s := newStack(t, withChannel(ch))
+	s := newStack(t, testkit.Channel(ch))
 	s.createOrder("RST001", alice, 4200)
 	if r := s.createPayment("RST001", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
@@ -406,45 +430,47 @@ func testCallbackReplayedAfterRestart(t *testing.T, ch string) {
 	if r := s.simPost("/pay", map[string]any{"out_trade_no": "RST001"}); !callbackOK(r) {
 		t.Fatalf("pay: %s", r.raw)
 	}
-	before := s.order("RST001")
+	before := s.Order("RST001")
 
-	s.restartCallback()
+	s.RestartCallback()
 	replay := s.simPost("/notify", map[string]any{"out_trade_no": "RST001"})
 	if ok, _ := replay.body["ok"].(bool); replay.status != http.StatusOK || !ok {
 		t.Fatalf("replay after restart not acknowledged: %d %s", replay.status, replay.raw)
 	}
-	after := s.order("RST001")
+	after := s.Order("RST001")
 	if after.Status != cloudpay.OrderPaid || !after.UpdatedAt.Equal(before.UpdatedAt) || after.TransactionID != before.TransactionID {
 		t.Fatalf("order changed by the replay: before %+v after %+v", before, after)
 	}
-	if n := s.count("settlements"); n != 1 {
+	if n := s.Count("settlements"); n != 1 {
 		t.Fatalf("settlements = %d, want 1", n)
 	}
-	if evs := s.events("RST001"); len(evs) != 1 {
+	if evs := s.Events("RST001"); len(evs) != 1 {
 		t.Fatalf("events = %d, want 1", len(evs))
 	}
 }
 
 func TestCallbackStoreFailureAsksForRetry(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.createOrder("DOWN001", alice, 100)
 	if r := s.createPayment("DOWN001", alice); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
 	// WeChat's query fails while the callback is handled: nothing is decided.
-	s.fault("queryorder", "fail", 1, map[string]any{"code": "SYSTEMERROR"})
+	s.Fault("queryorder", "fail", 1, map[string]any{"code": "SYSTEMERROR"})
 	first := s.simPost("/pay", map[string]any{"out_trade_no": "DOWN001"})
 	if callbackOK(first) {
 		t.Fatalf("callback acknowledged although the payment could not be confirmed: %s", first.raw)
 	}
-	if n := s.count("settlements"); n != 0 {
+	if n := s.Count("settlements"); n != 0 {
 		t.Fatalf("settlements = %d after an unconfirmed callback", n)
 	}
-	// WeChat's retry succeeds.
+	// WeChat's retry (15 s later at the soonest) succeeds.
+	s.Advance(15 * time.Second)
 	if r := s.simPost("/notify", map[string]any{"out_trade_no": "DOWN001"}); r.body["ok"] != true {
 		t.Fatalf("retry: %s", r.raw)
 	}
-	if o := s.order("DOWN001"); o.Status != cloudpay.OrderPaid {
+	if o := s.Order("DOWN001"); o.Status != cloudpay.OrderPaid {
 		t.Fatalf("order after retry: %s", o.Status)
 	}
 }
@@ -453,11 +479,12 @@ func TestCallbackStoreFailureAsksForRetry(t *testing.T) {
 // order saying "paying"; the claim is the authority, so readers repair it
 // without WeChat's help and nobody is asked to pay again.
 func TestProjectionBehindItsSettlementIsRepaired(t *testing.T) {
-	forEachChannel(t, testProjectionBehindItsSettlementIsRepaired)
+	t.Parallel()
+	testkit.ForEachChannel(t, testProjectionBehindItsSettlementIsRepaired)
 }
 
 func testProjectionBehindItsSettlementIsRepaired(t *testing.T, ch string) {
-	s := newStack(t, withChannel(ch))
+	s := newStack(t, testkit.Channel(ch))
 	ctx := context.Background()
 	s.createOrder("CRASH001", alice, 650)
 	if r := s.createPayment("CRASH001", alice); r.status != http.StatusOK {
@@ -465,38 +492,38 @@ func testProjectionBehindItsSettlementIsRepaired(t *testing.T, ch string) {
 	}
 	st := cloudpay.Settlement{OutTradeNo: "CRASH001", Outcome: cloudpay.SettledPaid, TransactionID: "4200000000000000000000000001",
 		AmountFen: 650, Source: "callback", PaidAt: time.Now().UTC().Truncate(time.Millisecond), CreatedAt: time.Now()}
-	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+	if _, _, err := s.Store.ClaimSettlement(ctx, st); err != nil {
 		t.Fatal(err)
 	}
 	// WeChat unreachable: the repair must not depend on it.
-	s.fault("queryorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
-	s.fault("unifiedorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
+	s.Fault("queryorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
+	s.Fault("unifiedorder", "fail", 5, map[string]any{"code": "SYSTEMERROR"})
 	if r := s.status("CRASH001", alice); r.body["status"] != "paid" || r.body["transaction_id"] != st.TransactionID {
 		t.Fatalf("status: %s", r.raw)
 	}
-	if evs := s.events("CRASH001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
+	if evs := s.Events("CRASH001"); len(evs) != 1 || evs[0].Type != cloudpay.EventOrderPaid {
 		t.Fatalf("events: %+v", evs)
 	}
 
 	s.createOrder("CRASH002", alice, 650)
 	st.OutTradeNo = "CRASH002"
-	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+	if _, _, err := s.Store.ClaimSettlement(ctx, st); err != nil {
 		t.Fatal(err)
 	}
 	// The merchant's back end sees the same truth.
-	if r := s.do("GET", s.create.URL+"/orders/CRASH002", nil, admin()); r.body["status"] != "paid" {
+	if r := s.do("GET", s.CreatePaymentURL+"/orders/CRASH002", nil, admin()); r.body["status"] != "paid" {
 		t.Fatalf("admin view of an order settled as paid: %s", r.raw)
 	}
 	st.OutTradeNo = "CRASH003"
 	s.createOrder("CRASH003", alice, 650)
-	if _, _, err := s.store.ClaimSettlement(ctx, st); err != nil {
+	if _, _, err := s.Store.ClaimSettlement(ctx, st); err != nil {
 		t.Fatal(err)
 	}
-	before := len(s.simCalls("unifiedorder"))
+	before := len(s.SimCalls("unifiedorder"))
 	if r := s.createPayment("CRASH003", alice); r.status != http.StatusConflict || r.errorCode() != "ORDER_PAID" {
 		t.Fatalf("payment for an order settled as paid: %d %s", r.status, r.raw)
 	}
-	if after := len(s.simCalls("unifiedorder")); after != before {
+	if after := len(s.SimCalls("unifiedorder")); after != before {
 		t.Fatal("an order settled as paid reached WeChat for a new prepay")
 	}
 }
@@ -505,7 +532,10 @@ func testProjectionBehindItsSettlementIsRepaired(t *testing.T, ch string) {
 // (the same out_trade_no used outside cloudpay): WeChat's answer is checked
 // against the order too, and a disagreement records nothing.
 func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
+	// Serial subtests: each drops a callback with a fault, and the
+	// simulator's faults are one queue.
 	for _, tc := range []struct {
 		name, no    string
 		wechatFee   int64
@@ -523,7 +553,7 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 			if resp, _ := r.body["respdata"].(map[string]any); resp["result_code"] != "SUCCESS" {
 				t.Fatalf("unifiedorder at the simulator: %s", r.raw)
 			}
-			s.fault("pay_callback", "drop", 1, nil)
+			s.Fault("pay_callback", "drop", 1, nil)
 			s.simPost("/pay", map[string]any{"out_trade_no": tc.no})
 			s.createOrder(tc.no, alice, 800)
 
@@ -535,13 +565,13 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 			if st := s.status(tc.no, alice); st.body["status"] != "unpaid" {
 				t.Fatalf("status after WeChat disagreed: %s", st.raw)
 			}
-			if o := s.order(tc.no); o.Status != cloudpay.OrderUnpaid || o.TransactionID != "" {
+			if o := s.Order(tc.no); o.Status != cloudpay.OrderUnpaid || o.TransactionID != "" {
 				t.Fatalf("order changed: %+v", o)
 			}
-			if _, found, _ := s.store.Settlement(context.Background(), tc.no); found {
+			if _, found, _ := s.Store.Settlement(context.Background(), tc.no); found {
 				t.Fatal("a settlement was recorded")
 			}
-			if evs := s.events(tc.no); len(evs) != 0 {
+			if evs := s.Events(tc.no); len(evs) != 0 {
 				t.Fatalf("events: %+v", evs)
 			}
 		})
@@ -551,14 +581,15 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 // Some callbacks may lack fields; one without totalFee is still a hint, and
 // WeChat's answer decides.
 func TestCallbackWithoutAmountIsConfirmedByWeChat(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	_, body := s.payWithCallbackHeld("NOAMT001", alice, 1500)
 	delete(body, "totalFee")
-	r := s.do("POST", s.callback.URL+"/callbacks/pay", body, nil)
+	r := s.do("POST", s.PaymentCallbackURL+"/callbacks/pay", body, nil)
 	if r.body["errcode"] != float64(0) || r.header.Get("X-Cloudpay-Verdict") != "recorded" {
 		t.Fatalf("callback without an amount: %d %s %v", r.status, r.raw, r.header)
 	}
-	if o := s.order("NOAMT001"); o.Status != cloudpay.OrderPaid {
+	if o := s.Order("NOAMT001"); o.Status != cloudpay.OrderPaid {
 		t.Fatalf("order %s, want paid", o.Status)
 	}
 }
@@ -566,19 +597,20 @@ func TestCallbackWithoutAmountIsConfirmedByWeChat(t *testing.T) {
 // Without a configured environment, the callback goes to the environment
 // the mini-program called through (X-WX-ENV); with neither, nothing is sent.
 func TestCallbackEnvironmentFromTheRequest(t *testing.T) {
-	s := newStack(t, withoutEnvID())
+	t.Parallel()
+	s := newStack(t, testkit.WithoutEnvID())
 	s.createOrder("ENVHDR01", alice, 100)
 	h := user(alice)
 	h["X-WX-ENV"] = "prod-from-header"
-	if r := s.do("POST", s.create.URL+"/payments", map[string]any{"out_trade_no": "ENVHDR01"}, h); r.status != http.StatusOK {
+	if r := s.do("POST", s.CreatePaymentURL+"/payments", map[string]any{"out_trade_no": "ENVHDR01"}, h); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	o := s.do("GET", s.simURL+"/orders/ENVHDR01", nil, nil)
+	o := s.do("GET", s.SimURL+"/orders/ENVHDR01", nil, nil)
 	if o.body["env_id"] != "prod-from-header" {
 		t.Fatalf("env_id at WeChat: %s", o.raw)
 	}
 	s.createOrder("ENVHDR02", alice, 100)
-	if r := s.createPayment("ENVHDR02", alice); r.status != http.StatusInternalServerError || len(s.simCalls("unifiedorder")) != 1 {
+	if r := s.createPayment("ENVHDR02", alice); r.status != http.StatusInternalServerError || len(s.SimCalls("unifiedorder")) != 1 {
 		t.Fatalf("no environment at all: %d %s", r.status, r.raw)
 	}
 }

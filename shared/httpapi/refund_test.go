@@ -12,84 +12,27 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
-// paid creates an order and has the user pay it, callback recorded.
-func (s *stack) paid(no, openid string, fen int64) {
-	s.t.Helper()
-	s.createOrder(no, openid, fen)
-	if r := s.createPayment(no, openid); r.status != http.StatusOK {
-		s.t.Fatalf("create payment %s: %d %s", no, r.status, r.raw)
-	}
-	if r := s.simPost("/pay", map[string]any{"out_trade_no": no}); r.status != http.StatusOK || !callbackOK(r) {
-		s.t.Fatalf("pay %s: %d %s", no, r.status, r.raw)
-	}
-	if o := s.order(no); o.Status != cloudpay.OrderPaid {
-		s.t.Fatalf("order %s after paying: %s", no, o.Status)
-	}
-}
-
 func (s *stack) postRefund(no string, fen int64, key string) response {
-	return s.do("POST", s.refunds.URL+"/refunds", map[string]any{
+	return s.do("POST", s.RefundURL+"/refunds", map[string]any{
 		"out_trade_no": no, "amount_fen": fen, "reason": "course cancelled", "idempotency_key": key,
 	}, admin())
 }
 
 func (s *stack) getRefund(outRefundNo string) response {
-	return s.do("GET", s.refunds.URL+"/refunds/"+outRefundNo, nil, admin())
-}
-
-// refundDoc reads a refund's stored projection.
-func (s *stack) refundDoc(outRefundNo string) cloudpay.Refund {
-	s.t.Helper()
-	r, err := s.store.Refund(context.Background(), outRefundNo)
-	if err != nil {
-		s.t.Fatalf("load refund %s: %v", outRefundNo, err)
-	}
-	return r
-}
-
-// ledger reads an order's newest refund ledger entry.
-func (s *stack) ledger(no string) cloudpay.RefundEntry {
-	s.t.Helper()
-	e, _, err := s.store.RefundLedgerTail(context.Background(), no)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return e
-}
-
-// settle has WeChat finish a refund; its callback or notification is
-// delivered before this returns.
-func (s *stack) settle(outRefundNo, state string) response {
-	s.t.Helper()
-	r := s.simPost("/refunds/"+outRefundNo+"/settle", map[string]any{"status": state})
-	if r.status != http.StatusOK {
-		s.t.Fatalf("settle %s %s: %d %s", outRefundNo, state, r.status, r.raw)
-	}
-	return r
-}
-
-// simRefunds lists WeChat's refunds of an order.
-func (s *stack) simRefunds(no string) []map[string]any {
-	s.t.Helper()
-	r := s.do("GET", s.simURL+"/refunds?out_trade_no="+no, nil, nil)
-	var out struct {
-		Refunds []map[string]any `json:"refunds"`
-	}
-	if err := json.Unmarshal(r.raw, &out); err != nil {
-		s.t.Fatalf("sim refunds: %s", r.raw)
-	}
-	return out.Refunds
+	return s.do("GET", s.RefundURL+"/refunds/"+outRefundNo, nil, admin())
 }
 
 func str(v any) string { s, _ := v.(string); return s }
 
 func TestRefundEndToEnd(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds())
-		s.paid("RFE001", alice, 5000)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds())
+		s.Paid("RFE001", alice, 5000)
 
 		r := s.postRefund("RFE001", 2000, "k-rf001-1")
 		if r.status != http.StatusAccepted || r.body["status"] != "processing" {
@@ -106,7 +49,7 @@ func TestRefundEndToEnd(t *testing.T) {
 		if again := s.postRefund("RFE001", 2100, "k-rf001-1"); again.status != http.StatusConflict || again.errorCode() != "REFUND_CONFLICT" {
 			t.Fatalf("same key, other amount: %d %s", again.status, again.raw)
 		}
-		if n := len(s.simCalls("refund")); n != 1 {
+		if n := len(s.SimCalls("refund")); n != 1 {
 			t.Fatalf("refund calls = %d, want 1", n)
 		}
 		d := s.getRefund(no)
@@ -115,14 +58,14 @@ func TestRefundEndToEnd(t *testing.T) {
 			t.Fatalf("detail while processing: %d %s", d.status, d.raw)
 		}
 
-		s.settle(no, "SUCCESS")
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded || doc.SucceededAt == nil {
+		s.Settle(no, "SUCCESS")
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundSucceeded || doc.SucceededAt == nil {
 			t.Fatalf("refund after WeChat's callback: %+v", doc)
 		}
-		if o := s.order("RFE001"); o.Status != cloudpay.OrderPartiallyRefunded || o.RefundedFen != 2000 {
+		if o := s.Order("RFE001"); o.Status != cloudpay.OrderPartiallyRefunded || o.RefundedFen != 2000 {
 			t.Fatalf("order after a partial refund: %s %d", o.Status, o.RefundedFen)
 		}
-		evs := s.events(no)
+		evs := s.Events(no)
 		if len(evs) != 1 || evs[0].Type != cloudpay.EventRefundSucceeded {
 			t.Fatalf("events of %s = %+v", no, evs)
 		}
@@ -135,33 +78,34 @@ func TestRefundEndToEnd(t *testing.T) {
 		if rest.status != http.StatusAccepted || rest.body["status"] != "approved" || rest.body["not_before"] == nil {
 			t.Fatalf("second refund within a minute must queue: %d %s", rest.status, rest.raw)
 		}
-		s.advance(61 * time.Second)
-		if n, err := s.refund.SendDue(context.Background(), 10); err != nil || n != 1 {
+		s.Advance(61 * time.Second)
+		if n, err := s.Refunds.SendDue(context.Background(), 10); err != nil || n != 1 {
 			t.Fatalf("send due = %d, %v", n, err)
 		}
 		rest2 := str(rest.body["out_refund_no"])
-		s.settle(rest2, "SUCCESS")
-		if o := s.order("RFE001"); o.Status != cloudpay.OrderRefunded || o.RefundedFen != 5000 {
+		s.Settle(rest2, "SUCCESS")
+		if o := s.Order("RFE001"); o.Status != cloudpay.OrderRefunded || o.RefundedFen != 5000 {
 			t.Fatalf("order after refunding all: %s %d", o.Status, o.RefundedFen)
 		}
-		if e := s.ledger("RFE001"); e.RefundedFen != 5000 || e.ReservedFen != 0 || e.Count != 2 {
+		if e := s.Ledger("RFE001"); e.RefundedFen != 5000 || e.ReservedFen != 0 || e.Count != 2 {
 			t.Fatalf("ledger: %+v", e)
 		}
 		// A late pay callback replay does not undo the refund status.
 		if r := s.simPost("/notify", map[string]any{"out_trade_no": "RFE001"}); r.status != http.StatusOK {
 			t.Fatalf("replay pay callback: %d %s", r.status, r.raw)
 		}
-		if o := s.order("RFE001"); o.Status != cloudpay.OrderRefunded {
+		if o := s.Order("RFE001"); o.Status != cloudpay.OrderRefunded {
 			t.Fatalf("order after a replayed pay callback: %s", o.Status)
 		}
 	})
 }
 
 func TestConcurrentPartialRefundsNeverExceedThePaidAmount(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch))
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch))
 		const paidFen = 10_000
-		s.paid("RFC001", alice, paidFen)
+		s.Paid("RFC001", alice, paidFen)
 
 		// 100 requests: amounts 50..545 fen (sum 29,750, three times what was
 		// paid); every fifth shares its key with the one before.
@@ -208,15 +152,15 @@ func TestConcurrentPartialRefundsNeverExceedThePaidAmount(t *testing.T) {
 		}
 		// Let every queued refund have its turn, a minute apart.
 		for range len(accepted) + 1 {
-			s.advance(61 * time.Second)
-			if _, err := s.refund.SendDue(context.Background(), 100); err != nil {
+			s.Advance(61 * time.Second)
+			if _, err := s.Refunds.SendDue(context.Background(), 100); err != nil {
 				t.Fatal(err)
 			}
 		}
-		s.refund.Wait()
+		s.Refunds.Wait()
 		amountOf := map[string]map[int64]bool{}
 		var sent int64
-		for _, c := range s.simCalls("refund") {
+		for _, c := range s.SimCalls("refund") {
 			no, fen := refundCall(t, c)
 			if amountOf[no] == nil {
 				amountOf[no] = map[int64]bool{}
@@ -235,7 +179,7 @@ func TestConcurrentPartialRefundsNeverExceedThePaidAmount(t *testing.T) {
 		if sent > paidFen || len(amountOf) != len(accepted) {
 			t.Fatalf("WeChat got %d refunds for %d fen; %d accepted for %d", len(amountOf), sent, len(accepted), reserved)
 		}
-		e := s.ledger("RFC001")
+		e := s.Ledger("RFC001")
 		if int64(e.ReservedFen+e.RefundedFen) != reserved || e.Count != len(accepted) {
 			t.Fatalf("ledger %+v, refunds hold %d fen in %d", e, reserved, len(accepted))
 		}
@@ -261,10 +205,11 @@ func refundCall(t *testing.T, c map[string]any) (string, int64) {
 }
 
 func TestRefundTimeoutThenRetryUsesTheSameNumber(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds(), withGatewayTimeout(500*time.Millisecond))
-		s.paid("RFT001", alice, 3000)
-		s.fault("refund", "timeout", 1, nil)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds(), testkit.GatewayTimeout(testkit.FaultTimeout))
+		s.Paid("RFT001", alice, 3000)
+		s.Fault("refund", "timeout", 1, nil)
 		r := s.postRefund("RFT001", 1000, "k-timeout")
 		no := str(r.body["out_refund_no"])
 		if r.status != http.StatusAccepted || r.body["status"] != "processing" {
@@ -273,66 +218,67 @@ func TestRefundTimeoutThenRetryUsesTheSameNumber(t *testing.T) {
 		if e, _ := r.body["last_error"].(map[string]any); e["code"] != "WECHAT_TIMEOUT" {
 			t.Fatalf("last_error: %s", r.raw)
 		}
-		retry := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin())
+		retry := s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin())
 		if retry.status != http.StatusOK || retry.body["out_refund_no"] != no || retry.body["status"] != "processing" {
 			t.Fatalf("retry: %d %s", retry.status, retry.raw)
 		}
-		if refunds := s.simRefunds("RFT001"); len(refunds) != 1 || refunds[0]["out_refund_no"] != no {
+		if refunds := s.SimRefunds("RFT001"); len(refunds) != 1 || refunds[0]["out_refund_no"] != no {
 			t.Fatalf("WeChat's refunds: %v", refunds)
 		}
-		for _, c := range s.simCalls("refund") {
+		for _, c := range s.SimCalls("refund") {
 			if got, _ := refundCall(t, c); got != no {
 				t.Fatalf("a retry used %s instead of %s", got, no)
 			}
 		}
-		s.settle(no, "SUCCESS")
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded {
+		s.Settle(no, "SUCCESS")
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundSucceeded {
 			t.Fatalf("refund: %s", doc.Status)
 		}
 	})
 }
 
 func TestFailures(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds(), withRefundConfig(cloudpayNoInterval()))
-		s.paid("RFF001", alice, 3000)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds(), testkit.RefundConfig(cloudpayNoInterval()))
+		s.Paid("RFF001", alice, 3000)
 
 		// Final: released at once, and the order can be refunded in full.
-		s.fault("refund", "fail", 1, map[string]any{"code": "INVALID_REQUEST"})
+		s.Fault("refund", "fail", 1, map[string]any{"code": "INVALID_REQUEST"})
 		r := s.postRefund("RFF001", 1000, "k-final")
 		if r.status != http.StatusAccepted || r.body["status"] != "failed" || r.body["retryable"] == true {
 			t.Fatalf("final failure: %d %s", r.status, r.raw)
 		}
-		if e := s.ledger("RFF001"); e.RefundableFen() != 3000 {
+		if e := s.Ledger("RFF001"); e.RefundableFen() != 3000 {
 			t.Fatalf("after a final failure %d fen refundable, want 3000", e.RefundableFen())
 		}
-		if evs := s.events(str(r.body["out_refund_no"])); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundFailed {
+		if evs := s.Events(str(r.body["out_refund_no"])); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundFailed {
 			t.Fatalf("events: %+v", evs)
 		}
 
 		// Retryable: the amount stays reserved, a retry reuses the number.
-		s.fault("refund", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+		s.Fault("refund", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
 		r = s.postRefund("RFF001", 1000, "k-retryable")
 		no := str(r.body["out_refund_no"])
 		if r.body["status"] != "failed" || r.body["retryable"] != true {
 			t.Fatalf("retryable failure: %s", r.raw)
 		}
-		if e := s.ledger("RFF001"); e.RefundableFen() != 2000 {
+		if e := s.Ledger("RFF001"); e.RefundableFen() != 2000 {
 			t.Fatalf("after a retryable failure %d fen refundable, want 2000", e.RefundableFen())
 		}
-		retry := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin())
+		retry := s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin())
 		if retry.status != http.StatusOK || retry.body["status"] != "processing" || retry.body["out_refund_no"] != no {
 			t.Fatalf("retry: %d %s", retry.status, retry.raw)
 		}
-		s.settle(no, "CLOSED")
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundClosed {
+		s.Settle(no, "CLOSED")
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundClosed {
 			t.Fatalf("closed refund: %s", doc.Status)
 		}
-		if e := s.ledger("RFF001"); e.RefundableFen() != 3000 {
+		if e := s.Ledger("RFF001"); e.RefundableFen() != 3000 {
 			t.Fatalf("after CLOSED %d fen refundable, want 3000", e.RefundableFen())
 		}
 		// A closed refund is final.
-		if again := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); again.status != http.StatusConflict || again.errorCode() != "REFUND_STATE" {
+		if again := s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin()); again.status != http.StatusConflict || again.errorCode() != "REFUND_STATE" {
 			t.Fatalf("retry a closed refund: %d %s", again.status, again.raw)
 		}
 		// An order that is not paid cannot be refunded.
@@ -346,14 +292,15 @@ func TestFailures(t *testing.T) {
 func cloudpayNoInterval() refund.Config { return refund.Config{MinInterval: 0} }
 
 func TestRefundNotificationsThatMustChangeNothingWrong(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds())
-		s.paid("RFN001", alice, 3000)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds())
+		s.Paid("RFN001", alice, 3000)
 		no := str(s.postRefund("RFN001", 1000, "k-notify").body["out_refund_no"])
 
 		// Forged: WeChat still says PROCESSING, or the signature fails.
 		if ch == wechat.CloudHosting {
-			forged := s.do("POST", s.callback.URL+"/callbacks/refund", map[string]any{
+			forged := s.do("POST", s.PaymentCallbackURL+"/callbacks/refund", map[string]any{
 				"returnCode": "SUCCESS", "subMchId": subMchID, "outRefundNo": no, "outTradeNo": "RFN001",
 				"refundStatus": "SUCCESS", "refundFee": 1000, "totalFee": 3000,
 			}, nil)
@@ -368,24 +315,27 @@ func TestRefundNotificationsThatMustChangeNothingWrong(t *testing.T) {
 				}
 			}
 		}
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundProcessing {
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundProcessing {
 			t.Fatalf("refund after forgeries: %s", doc.Status)
 		}
 
-		s.settle(no, "SUCCESS")
+		// WeChat settles it later than the forger asked (its callback is
+		// confirmed by a query of its own: one per refund per 10 s).
+		s.Advance(15 * time.Second)
+		s.Settle(no, "SUCCESS")
 		// Duplicates and stale genuine ones arrive afterwards.
 		for _, state := range []string{"", "", "ABNORMAL", "CLOSED"} {
 			if r := s.simPost("/refunds/"+no+"/notify", map[string]any{"status": state}); r.status != http.StatusOK {
 				t.Fatalf("replay %q: %d %s", state, r.status, r.raw)
 			}
 		}
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundSucceeded {
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundSucceeded {
 			t.Fatalf("refund after replays: %s", doc.Status)
 		}
-		if evs := s.events(no); len(evs) != 1 {
+		if evs := s.Events(no); len(evs) != 1 {
 			t.Fatalf("events after replays: %+v", evs)
 		}
-		if e := s.ledger("RFN001"); e.RefundedFen != 1000 || e.ReservedFen != 0 {
+		if e := s.Ledger("RFN001"); e.RefundedFen != 1000 || e.ReservedFen != 0 {
 			t.Fatalf("ledger after replays: %+v", e)
 		}
 		// A notification for a refund we never made is acknowledged and ignored.
@@ -396,17 +346,18 @@ func TestRefundNotificationsThatMustChangeNothingWrong(t *testing.T) {
 }
 
 func TestRefundRequestsAndReview(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds())
-		s.paid("RFR001", alice, 3000)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds())
+		s.Paid("RFR001", alice, 3000)
 		request := func(openid string, fen int64) response {
-			return s.do("POST", s.refunds.URL+"/refund-requests",
+			return s.do("POST", s.RefundURL+"/refund-requests",
 				map[string]any{"out_trade_no": "RFR001", "amount_fen": fen, "reason": "cannot attend"}, user(openid))
 		}
 		if r := request(bob, 100); r.status != http.StatusForbidden || r.errorCode() != "FORBIDDEN" {
 			t.Fatalf("another user's order: %d %s", r.status, r.raw)
 		}
-		if r := s.do("POST", s.refunds.URL+"/refund-requests", map[string]any{"out_trade_no": "RFR001", "amount_fen": 100}, nil); r.status != http.StatusUnauthorized {
+		if r := s.do("POST", s.RefundURL+"/refund-requests", map[string]any{"out_trade_no": "RFR001", "amount_fen": 100}, nil); r.status != http.StatusUnauthorized {
 			t.Fatalf("request without identity: %d %s", r.status, r.raw)
 		}
 		first := request(alice, 2000)
@@ -417,40 +368,40 @@ func TestRefundRequestsAndReview(t *testing.T) {
 			t.Fatalf("requests beyond the paid amount: %d %s", r.status, r.raw)
 		}
 		no1 := str(first.body["out_refund_no"])
-		rej := s.do("POST", s.refunds.URL+"/refunds/"+no1+"/reject", map[string]any{"note": "attended"}, admin())
+		rej := s.do("POST", s.RefundURL+"/refunds/"+no1+"/reject", map[string]any{"note": "attended"}, admin())
 		if rej.status != http.StatusOK || rej.body["status"] != "rejected" || rej.body["note"] != "attended" {
 			t.Fatalf("reject: %d %s", rej.status, rej.raw)
 		}
-		if e := s.ledger("RFR001"); e.RefundableFen() != 3000 {
+		if e := s.Ledger("RFR001"); e.RefundableFen() != 3000 {
 			t.Fatalf("rejecting must release: %d refundable", e.RefundableFen())
 		}
-		if r := s.do("POST", s.refunds.URL+"/refunds/"+no1+"/approve", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
+		if r := s.do("POST", s.RefundURL+"/refunds/"+no1+"/approve", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
 			t.Fatalf("approve a rejected request: %d %s", r.status, r.raw)
 		}
-		if n := len(s.simCalls("refund")); n != 0 {
+		if n := len(s.SimCalls("refund")); n != 0 {
 			t.Fatalf("refund calls = %d before any approval", n)
 		}
 
 		second := request(alice, 1500)
 		no2 := str(second.body["out_refund_no"])
-		app := s.do("POST", s.refunds.URL+"/refunds/"+no2+"/approve", map[string]any{"note": "ok"}, admin())
+		app := s.do("POST", s.RefundURL+"/refunds/"+no2+"/approve", map[string]any{"note": "ok"}, admin())
 		if app.status != http.StatusOK || app.body["status"] != "processing" {
 			t.Fatalf("approve: %d %s", app.status, app.raw)
 		}
-		if r := s.do("POST", s.refunds.URL+"/refunds/"+no2+"/reject", nil, admin()); r.errorCode() != "REFUND_STATE" {
+		if r := s.do("POST", s.RefundURL+"/refunds/"+no2+"/reject", nil, admin()); r.errorCode() != "REFUND_STATE" {
 			t.Fatalf("reject an approved request: %d %s", r.status, r.raw)
 		}
-		s.settle(no2, "SUCCESS")
-		if doc := s.refundDoc(no2); doc.Status != cloudpay.RefundSucceeded {
+		s.Settle(no2, "SUCCESS")
+		if doc := s.Refund(no2); doc.Status != cloudpay.RefundSucceeded {
 			t.Fatalf("approved request: %s", doc.Status)
 		}
-		list := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=RFR001&limit=1", nil, admin())
+		list := s.do("GET", s.RefundURL+"/refunds?out_trade_no=RFR001&limit=1", nil, admin())
 		totals, _ := list.body["totals"].(map[string]any)
 		refunds, _ := list.body["refunds"].([]any)
 		if list.status != http.StatusOK || totals["count"] != float64(2) || totals["amount_fen"] != float64(3500) || len(refunds) != 1 || list.body["next_cursor"] == nil {
 			t.Fatalf("list: %d %s", list.status, list.raw)
 		}
-		next := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=RFR001&limit=1&cursor="+str(list.body["next_cursor"]), nil, admin())
+		next := s.do("GET", s.RefundURL+"/refunds?out_trade_no=RFR001&limit=1&cursor="+str(list.body["next_cursor"]), nil, admin())
 		refunds2, _ := next.body["refunds"].([]any)
 		if len(refunds2) != 1 || next.body["next_cursor"] != nil {
 			t.Fatalf("second page: %s", next.raw)
@@ -464,8 +415,9 @@ func TestRefundRequestsAndReview(t *testing.T) {
 }
 
 func TestRefundRules(t *testing.T) {
-	s := newStack(t, withManualRefunds(), withRefundConfig(refund.Config{MinInterval: 0}))
-	s.paid("RULE001", alice, 100)
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds(), testkit.RefundConfig(refund.Config{MinInterval: 0}))
+	s.Paid("RULE001", alice, 100)
 	for i := range 50 {
 		if r := s.postRefund("RULE001", 1, fmt.Sprintf("k-rule-%d", i)); r.status != http.StatusAccepted {
 			t.Fatalf("refund %d: %d %s", i, r.status, r.raw)
@@ -474,49 +426,56 @@ func TestRefundRules(t *testing.T) {
 	if r := s.postRefund("RULE001", 1, "k-rule-50"); r.status != http.StatusUnprocessableEntity || r.errorCode() != "REFUND_LIMIT" {
 		t.Fatalf("51st refund of an order: %d %s", r.status, r.raw)
 	}
-	if e := s.ledger("RULE001"); e.Count != 50 || e.ReservedFen != 50 {
+	if e := s.Ledger("RULE001"); e.Count != 50 || e.ReservedFen != 50 {
 		t.Fatalf("ledger after the limit: %+v", e)
 	}
 
-	s.paid("RULE002", alice, 100)
-	s.advance(366 * 24 * time.Hour)
+	s.Paid("RULE002", alice, 100)
+	s.Advance(366 * 24 * time.Hour)
 	if r := s.postRefund("RULE002", 1, "k-late"); r.status != http.StatusUnprocessableEntity || r.errorCode() != "REFUND_TOO_LATE" {
 		t.Fatalf("refund after a year: %d %s", r.status, r.raw)
 	}
-	if _, found, _ := s.store.RefundLedgerTail(context.Background(), "RULE002"); found {
+	if _, found, _ := s.Store.RefundLedgerTail(context.Background(), "RULE002"); found {
 		t.Fatal("a refused refund wrote to the ledger")
 	}
 }
 
 func TestRefundAbnormalThenSucceeded(t *testing.T) {
-	forEachChannel(t, func(t *testing.T, ch string) {
-		s := newStack(t, withChannel(ch), withManualRefunds())
-		s.paid("ABN001", alice, 900)
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := newStack(t, testkit.Channel(ch), testkit.ManualRefunds())
+		s.Paid("ABN001", alice, 900)
 		no := str(s.postRefund("ABN001", 900, "k-abnormal").body["out_refund_no"])
-		s.settle(no, "ABNORMAL")
-		if doc := s.refundDoc(no); doc.Status != cloudpay.RefundAbnormal {
+		s.Settle(no, "ABNORMAL")
+		if doc := s.Refund(no); doc.Status != cloudpay.RefundAbnormal {
 			t.Fatalf("after ABNORMAL: %s", doc.Status)
 		}
-		if e := s.ledger("ABN001"); e.ReservedFen != 900 {
+		if e := s.Ledger("ABN001"); e.ReservedFen != 900 {
 			t.Fatalf("an abnormal refund keeps its amount reserved: %+v", e)
 		}
 		// Retrying an abnormal refund asks WeChat, and says what to do.
-		if r := s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
+		if r := s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin()); r.status != http.StatusConflict || r.errorCode() != "REFUND_STATE" {
 			t.Fatalf("retry an abnormal refund: %d %s", r.status, r.raw)
 		}
-		s.settle(no, "SUCCESS")
-		if o := s.order("ABN001"); o.Status != cloudpay.OrderRefunded {
+		// The merchant settles it in the merchant platform, later: WeChat's
+		// callback about it is confirmed by a query of its own (one per
+		// refund per 10 s).
+		s.Advance(15 * time.Second)
+		s.Settle(no, "SUCCESS")
+		if o := s.Order("ABN001"); o.Status != cloudpay.OrderRefunded {
 			t.Fatalf("order after the abnormal refund succeeded: %s", o.Status)
 		}
 	})
 }
 
 func TestRefundInputIsRefused(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
-	s.paid("BADIN001", alice, 100)
+	s.Paid("BADIN001", alice, 100)
 	valid := func() map[string]any {
 		return map[string]any{"out_trade_no": "BADIN001", "amount_fen": 1, "reason": "r", "idempotency_key": "k"}
 	}
+	// Serial subtests: the test checks after them that none changed anything.
 	for _, tc := range []struct {
 		name, field, code string
 		edit              func(m map[string]any)
@@ -535,7 +494,7 @@ func TestRefundInputIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := valid()
 			tc.edit(body)
-			r := s.do("POST", s.refunds.URL+"/refunds", body, admin())
+			r := s.do("POST", s.RefundURL+"/refunds", body, admin())
 			if r.status != http.StatusBadRequest || r.errorCode() != tc.code || r.errorField() != tc.field {
 				t.Fatalf("%d %s, want 400 %s naming %s", r.status, r.raw, tc.code, tc.field)
 			}
@@ -552,31 +511,32 @@ func TestRefundInputIsRefused(t *testing.T) {
 		{"repeated item key", "items[1].key", map[string]any{"idempotency_key": "b3", "items": []any{batchItem, batchItem}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do("POST", s.refunds.URL+"/refunds/batch", tc.body, admin())
+			r := s.do("POST", s.RefundURL+"/refunds/batch", tc.body, admin())
 			if r.status != http.StatusBadRequest || r.errorField() != tc.field {
 				t.Fatalf("%d %s, want 400 naming %s", r.status, r.raw, tc.field)
 			}
 		})
 	}
 	for _, q := range []string{"limit=0", "limit=201", "limit=x", "status=paid", "cursor=nope", "colour=red", "limit=1&limit=2"} {
-		if r := s.do("GET", s.refunds.URL+"/refunds?"+q, nil, admin()); r.status != http.StatusBadRequest {
+		if r := s.do("GET", s.RefundURL+"/refunds?"+q, nil, admin()); r.status != http.StatusBadRequest {
 			t.Errorf("list ?%s: %d %s", q, r.status, r.raw)
 		}
 	}
-	if r := s.do("GET", s.refunds.URL+"/refunds", nil, nil); r.status != http.StatusUnauthorized {
+	if r := s.do("GET", s.RefundURL+"/refunds", nil, nil); r.status != http.StatusUnauthorized {
 		t.Errorf("list without a token: %d", r.status)
 	}
-	if n := len(s.simCalls("refund")); n != 0 || s.count("refunds") != 0 || s.count("refund_ledger") != 0 {
-		t.Fatalf("refused input changed something: %d calls, %d refunds", n, s.count("refunds"))
+	if n := len(s.SimCalls("refund")); n != 0 || s.Count("refunds") != 0 || s.Count("refund_ledger") != 0 {
+		t.Fatalf("refused input changed something: %d calls, %d refunds", n, s.Count("refunds"))
 	}
 }
 
 // A crash can stop a writer between any two of its writes; the claims and
 // the ledger are the authority and the next caller completes the rest.
 func TestRefundCrashPointsAreRepaired(t *testing.T) {
-	s := newStack(t, withManualRefunds())
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds())
 	ctx := context.Background()
-	s.paid("CRASHRF1", alice, 1000)
+	s.Paid("CRASHRF1", alice, 1000)
 
 	// 1. Reserved in the ledger, then the process died before the refund
 	// document was written: the same request again completes it once.
@@ -584,7 +544,7 @@ func TestRefundCrashPointsAreRepaired(t *testing.T) {
 	snapshot := cloudpay.Refund{OutRefundNo: no, OutTradeNo: "CRASHRF1", OpenID: alice, AmountFen: 400, TotalFen: 1000,
 		Status: cloudpay.RefundApproved, Round: 1, Source: cloudpay.SourceAdmin, IdempotencyKey: "k-crash-1",
 		CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC(), NotBefore: time.Now().UTC()}
-	_, appended, err := s.store.AppendRefundEntry(ctx, "CRASHRF1", "reserve:"+no+":1",
+	_, appended, err := s.Store.AppendRefundEntry(ctx, "CRASHRF1", "reserve:"+no+":1",
 		func(tail cloudpay.RefundEntry, found bool) (cloudpay.RefundEntry, error) {
 			return cloudpay.RefundEntry{Kind: cloudpay.EntryReserve, OutRefundNo: no, AmountFen: 400, PaidFen: 1000,
 				ReservedFen: 400, Count: 1, Slot: snapshot.NotBefore, NextSlot: snapshot.NotBefore.Add(time.Minute), Refund: &snapshot}, nil
@@ -596,46 +556,46 @@ func TestRefundCrashPointsAreRepaired(t *testing.T) {
 	if r.status != http.StatusOK || r.body["out_refund_no"] != no || r.body["status"] != "processing" {
 		t.Fatalf("request after the crash: %d %s", r.status, r.raw)
 	}
-	if e := s.ledger("CRASHRF1"); e.Seq != 1 || e.ReservedFen != 400 {
+	if e := s.Ledger("CRASHRF1"); e.Seq != 1 || e.ReservedFen != 400 {
 		t.Fatalf("ledger after the repair: %+v", e)
 	}
 
 	// 2. WeChat's success was claimed, then the process died before the
 	// ledger, the event and the projection: the next reader finishes them.
-	s.fault("refund_callback", "drop", 1, nil)
-	s.settle(no, "SUCCESS")
-	if _, _, err := s.store.ClaimRefundOutcome(ctx, refund.Outcome{
+	s.Fault("refund_callback", "drop", 1, nil)
+	s.Settle(no, "SUCCESS")
+	if _, _, err := s.Store.ClaimRefundOutcome(ctx, refund.Outcome{
 		ID: refund.OutcomeID(no, 1), OutRefundNo: no, Round: 1, Kind: cloudpay.EntrySettle,
 		Outcome: cloudpay.RefundSucceeded, CreatedAt: time.Now().UTC(),
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if doc := s.refundDoc(no); doc.Status != cloudpay.RefundProcessing {
+	if doc := s.Refund(no); doc.Status != cloudpay.RefundProcessing {
 		t.Fatalf("projection before the repair: %s", doc.Status)
 	}
 	// WeChat is down: the repair must not need it.
-	s.fault("queryrefund", "fail", 5, map[string]any{"code": "SYSTEM_ERROR"})
-	p := s.do("GET", s.refunds.URL+"/refunds?out_trade_no=CRASHRF1", nil, admin())
+	s.Fault("queryrefund", "fail", 5, map[string]any{"code": "SYSTEM_ERROR"})
+	p := s.do("GET", s.RefundURL+"/refunds?out_trade_no=CRASHRF1", nil, admin())
 	if listed, _ := p.body["refunds"].([]any); len(listed) != 1 || listed[0].(map[string]any)["status"] != "succeeded" {
 		t.Fatalf("list after the crash: %d %s", p.status, p.raw)
 	}
 	if d := s.getRefund(no); d.body["status"] != "succeeded" {
 		t.Fatalf("detail after the crash: %s", d.raw)
 	}
-	if e := s.ledger("CRASHRF1"); e.RefundedFen != 400 || e.ReservedFen != 0 {
+	if e := s.Ledger("CRASHRF1"); e.RefundedFen != 400 || e.ReservedFen != 0 {
 		t.Fatalf("ledger after the repair: %+v", e)
 	}
-	if evs := s.events(no); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundSucceeded {
+	if evs := s.Events(no); len(evs) != 1 || evs[0].Type != cloudpay.EventRefundSucceeded {
 		t.Fatalf("events after the repair: %+v", evs)
 	}
-	if o := s.order("CRASHRF1"); o.Status != cloudpay.OrderPartiallyRefunded {
+	if o := s.Order("CRASHRF1"); o.Status != cloudpay.OrderPartiallyRefunded {
 		t.Fatalf("order after the repair: %s", o.Status)
 	}
 	// The callback arrives at last: nothing more happens.
 	if r := s.simPost("/refunds/"+no+"/notify", map[string]any{}); r.status != http.StatusOK {
 		t.Fatalf("late callback: %d %s", r.status, r.raw)
 	}
-	if e := s.ledger("CRASHRF1"); e.RefundedFen != 400 || len(s.events(no)) != 1 {
+	if e := s.Ledger("CRASHRF1"); e.RefundedFen != 400 || len(s.Events(no)) != 1 {
 		t.Fatalf("late callback changed the ledger: %+v", e)
 	}
 }
@@ -644,15 +604,16 @@ func TestRefundCrashPointsAreRepaired(t *testing.T) {
 // written: the same request again finds its own reservation instead of
 // being refused because of it.
 func TestFullRefundRetryAfterACrashFindsItsOwnReservation(t *testing.T) {
-	s := newStack(t, withManualRefunds())
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds())
 	ctx := context.Background()
-	s.paid("CRASHFULL", alice, 1000)
+	s.Paid("CRASHFULL", alice, 1000)
 	no := cloudpay.OutRefundNoForKey("k-full")
 	now := time.Now().UTC()
 	snapshot := cloudpay.Refund{OutRefundNo: no, OutTradeNo: "CRASHFULL", OpenID: alice, AmountFen: 1000, TotalFen: 1000,
 		Status: cloudpay.RefundApproved, Round: 1, Source: cloudpay.SourceAdmin, IdempotencyKey: "k-full",
 		CreatedAt: now, UpdatedAt: now, NotBefore: now}
-	if _, _, err := s.store.AppendRefundEntry(ctx, "CRASHFULL", "reserve:"+no+":1",
+	if _, _, err := s.Store.AppendRefundEntry(ctx, "CRASHFULL", "reserve:"+no+":1",
 		func(cloudpay.RefundEntry, bool) (cloudpay.RefundEntry, error) {
 			return cloudpay.RefundEntry{Kind: cloudpay.EntryReserve, OutRefundNo: no, AmountFen: 1000, PaidFen: 1000,
 				ReservedFen: 1000, Count: 1, Slot: now, NextSlot: now.Add(time.Minute), Refund: &snapshot}, nil
@@ -663,7 +624,7 @@ func TestFullRefundRetryAfterACrashFindsItsOwnReservation(t *testing.T) {
 	if r.status != http.StatusOK || r.body["out_refund_no"] != no || r.body["status"] != "processing" {
 		t.Fatalf("retry after the crash: %d %s", r.status, r.raw)
 	}
-	if e := s.ledger("CRASHFULL"); e.Seq != 1 || e.ReservedFen != 1000 {
+	if e := s.Ledger("CRASHFULL"); e.Seq != 1 || e.ReservedFen != 1000 {
 		t.Fatalf("ledger: %+v", e)
 	}
 }
@@ -672,23 +633,24 @@ func TestFullRefundRetryAfterACrashFindsItsOwnReservation(t *testing.T) {
 // the job) that finds nothing at WeChat waits for the attempt's lease
 // before sending again.
 func TestRefundNotSentAgainWhileTheLastCallMayBeInFlight(t *testing.T) {
-	s := newStack(t, withManualRefunds())
-	s.paid("INFLIGHT1", alice, 1000)
-	s.fault("refund", "fail", 1, map[string]any{"code": "-1"}) // no verdict, and nothing at WeChat
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds())
+	s.Paid("INFLIGHT1", alice, 1000)
+	s.Fault("refund", "fail", 1, map[string]any{"code": "-1"}) // no verdict, and nothing at WeChat
 	r := s.postRefund("INFLIGHT1", 300, "k-inflight")
 	no := str(r.body["out_refund_no"])
 	if r.body["status"] != "processing" {
 		t.Fatalf("refund without an answer: %s", r.raw)
 	}
-	retry := func() response { return s.do("POST", s.refunds.URL+"/refunds/"+no+"/retry", nil, admin()) }
-	if rr := retry(); rr.status != http.StatusOK || len(s.simCalls("refund")) != 1 {
-		t.Fatalf("retry within the lease sent again: %d %s, %d calls", rr.status, rr.raw, len(s.simCalls("refund")))
+	retry := func() response { return s.do("POST", s.RefundURL+"/refunds/"+no+"/retry", nil, admin()) }
+	if rr := retry(); rr.status != http.StatusOK || len(s.SimCalls("refund")) != 1 {
+		t.Fatalf("retry within the lease sent again: %d %s, %d calls", rr.status, rr.raw, len(s.SimCalls("refund")))
 	}
-	s.advance(3 * time.Minute)
-	if rr := retry(); rr.body["status"] != "processing" || len(s.simCalls("refund")) != 2 {
-		t.Fatalf("retry after the lease: %s, %d calls", rr.raw, len(s.simCalls("refund")))
+	s.Advance(3 * time.Minute)
+	if rr := retry(); rr.body["status"] != "processing" || len(s.SimCalls("refund")) != 2 {
+		t.Fatalf("retry after the lease: %s, %d calls", rr.raw, len(s.SimCalls("refund")))
 	}
-	for _, c := range s.simCalls("refund") {
+	for _, c := range s.SimCalls("refund") {
 		if got, fen := refundCall(t, c); got != no || fen != 300 {
 			t.Fatalf("sent %s for %d", got, fen)
 		}
@@ -698,10 +660,11 @@ func TestRefundNotSentAgainWhileTheLastCallMayBeInFlight(t *testing.T) {
 // A user's refund request sent twice with its idempotency key (a double tap,
 // a retry after a timeout) is one request.
 func TestRefundRequestWithAKeyIsMadeOnce(t *testing.T) {
-	s := newStack(t, withManualRefunds())
-	s.paid("REQKEY01", alice, 1000)
+	t.Parallel()
+	s := newStack(t, testkit.ManualRefunds())
+	s.Paid("REQKEY01", alice, 1000)
 	send := func(fen int64) response {
-		return s.do("POST", s.refunds.URL+"/refund-requests", map[string]any{
+		return s.do("POST", s.RefundURL+"/refund-requests", map[string]any{
 			"out_trade_no": "REQKEY01", "amount_fen": fen, "reason": "cannot attend", "idempotency_key": "form-7f3a"}, user(alice))
 	}
 	first := send(400)
@@ -715,7 +678,7 @@ func TestRefundRequestWithAKeyIsMadeOnce(t *testing.T) {
 	if other := send(500); other.status != http.StatusConflict || other.errorCode() != "REFUND_CONFLICT" {
 		t.Fatalf("same key, other amount: %d %s", other.status, other.raw)
 	}
-	if e := s.ledger("REQKEY01"); e.ReservedFen != 400 || e.Count != 1 {
+	if e := s.Ledger("REQKEY01"); e.ReservedFen != 400 || e.Count != 1 {
 		t.Fatalf("ledger: %+v", e)
 	}
 }

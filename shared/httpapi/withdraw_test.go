@@ -10,23 +10,24 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
 func (s *stack) credit(openid, creditID string, fen int64) response {
-	return s.do("POST", s.withdrawals.URL+"/wallets/"+openid+"/credits",
+	return s.do("POST", s.WithdrawURL+"/wallets/"+openid+"/credits",
 		map[string]any{"credit_id": creditID, "amount_fen": fen, "memo": "recycling reward"}, admin())
 }
 
 func (s *stack) withdraw(openid string, fen int64, key string) response {
-	return s.do("POST", s.withdrawals.URL+"/withdrawals", map[string]any{"amount_fen": fen, "idempotency_key": key}, user(openid))
+	return s.do("POST", s.WithdrawURL+"/withdrawals", map[string]any{"amount_fen": fen, "idempotency_key": key}, user(openid))
 }
 
 func (s *stack) wallet(openid string) withdraw.Wallet {
 	s.t.Helper()
-	r := s.do("GET", s.withdrawals.URL+"/wallet", nil, user(openid))
+	r := s.do("GET", s.WithdrawURL+"/wallet", nil, user(openid))
 	if r.status != http.StatusOK {
 		s.t.Fatalf("wallet: %d %s", r.status, r.raw)
 	}
@@ -35,24 +36,9 @@ func (s *stack) wallet(openid string) withdraw.Wallet {
 	return w
 }
 
-// checkWallet asserts the ledger's invariant at every entry.
-func (s *stack) checkWallet(openid string) []cloudpay.WalletEntry {
-	s.t.Helper()
-	entries, err := s.store.WalletLedger(context.Background(), openid)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for _, e := range entries {
-		if !e.Balanced() {
-			s.t.Fatalf("entry %d (%s %s) unbalanced: available %d + frozen %d + debited %d != credited %d",
-				e.Seq, e.Kind, e.Ref, e.AvailableFen, e.FrozenFen, e.DebitedFen, e.CreditedFen)
-		}
-	}
-	return entries
-}
-
 func TestWithdrawalEndToEnd(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	if r := s.credit(alice, "recycle-001", 10_000); r.status != http.StatusCreated {
 		t.Fatalf("credit: %d %s", r.status, r.raw)
 	}
@@ -68,14 +54,14 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	if c := s.simPost("/transfers/"+id+"/confirm", nil); c.status != http.StatusOK {
 		t.Fatalf("confirm: %d %s", c.status, c.raw)
 	}
-	got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+	got := s.do("GET", s.WithdrawURL+"/withdrawals/"+id, nil, user(alice))
 	if got.body["status"] != "succeeded" || got.body["package_info"] != nil {
 		t.Fatalf("withdrawal after confirming: %s", got.raw)
 	}
 	if w := s.wallet(alice); w.AvailableFen != 7000 || w.FrozenFen != 0 || w.DebitedFen != 3000 {
 		t.Fatalf("wallet after the transfer: %+v", w)
 	}
-	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalSucceeded {
+	if evs := s.Events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalSucceeded {
 		t.Fatalf("events: %+v", evs)
 	}
 	if again := s.withdraw(alice, 3000, "wd-1"); again.status != http.StatusOK || again.body["id"] != id {
@@ -84,21 +70,22 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	if again := s.withdraw(alice, 3001, "wd-1"); again.status != http.StatusConflict || again.errorCode() != "WITHDRAWAL_CONFLICT" {
 		t.Fatalf("same key, other amount: %d %s", again.status, again.raw)
 	}
-	if n := len(s.simCalls("transfer")); n != 1 {
+	if n := len(s.SimCalls("transfer")); n != 1 {
 		t.Fatalf("transfer calls = %d, want 1", n)
 	}
-	if r := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(bob)); r.status != http.StatusForbidden {
+	if r := s.do("GET", s.WithdrawURL+"/withdrawals/"+id, nil, user(bob)); r.status != http.StatusForbidden {
 		t.Fatalf("another user's withdrawal: %d %s", r.status, r.raw)
 	}
-	list := s.do("GET", s.withdrawals.URL+"/withdrawals", nil, user(alice))
+	list := s.do("GET", s.WithdrawURL+"/withdrawals", nil, user(alice))
 	if l, _ := list.body["withdrawals"].([]any); len(l) != 1 {
 		t.Fatalf("list: %s", list.raw)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 }
 
 func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	for i := range 5 {
 		if r := s.credit(alice, fmt.Sprintf("c-%d", i), 2000); r.status != http.StatusCreated {
 			t.Fatalf("credit: %d %s", r.status, r.raw)
@@ -130,13 +117,13 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 	if frozen > 10_000 || len(accepted) == 0 {
 		t.Fatalf("accepted %d withdrawals for %d fen of 10,000", len(accepted), frozen)
 	}
-	entries := s.checkWallet(alice)
+	entries := s.CheckWallet(alice)
 	tail := entries[len(entries)-1]
 	if int64(tail.FrozenFen) != frozen || tail.AvailableFen != cloudpay.Fen(10_000-frozen) {
 		t.Fatalf("wallet %+v, accepted %d fen", tail, frozen)
 	}
 	sent := map[string]int{}
-	for _, c := range s.simCalls("transfer") {
+	for _, c := range s.SimCalls("transfer") {
 		body, _ := c["body"].(map[string]any)
 		sent[str(body["out_bill_no"])]++
 	}
@@ -151,7 +138,8 @@ func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
 }
 
 func TestCreditPostedConcurrentlyCountsOnce(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	var created atomic.Int32
 	var wg sync.WaitGroup
 	for range 50 {
@@ -181,12 +169,13 @@ func TestCreditPostedConcurrentlyCountsOnce(t *testing.T) {
 			t.Fatalf("credit_id reused: %d %s", r.status, r.raw)
 		}
 	}
-	if len(s.checkWallet(alice)) != 1 || len(s.checkWallet(bob)) != 0 {
+	if len(s.CheckWallet(alice)) != 1 || len(s.CheckWallet(bob)) != 0 {
 		t.Fatal("a conflicting credit changed a wallet")
 	}
 }
 
 func TestWithdrawalWithAnUnknownResult(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, settle string // what WeChat's bill becomes ("" = nothing known)
 		want         string
@@ -198,9 +187,10 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 		{"WeChat does not answer", "", "processing", 3000, 2000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStack(t, withChannel(wechat.V3), withGatewayTimeout(500*time.Millisecond))
+			t.Parallel()
+			s := newStack(t, testkit.Channel(wechat.V3), testkit.GatewayTimeout(testkit.FaultTimeout))
 			s.credit(alice, "c-1", 5000)
-			s.fault("transfer", "timeout", 1, nil)
+			s.Fault("transfer", "timeout", 1, nil)
 			r := s.withdraw(alice, 2000, "wd-unknown")
 			id := str(r.body["id"])
 			if r.status != http.StatusCreated || r.body["status"] != "processing" {
@@ -211,9 +201,9 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 			}
 			switch tc.settle {
 			case "":
-				s.fault("querytransfer", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+				s.Fault("querytransfer", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
 			default:
-				s.fault("v3_notify", "drop", 1, nil) // the notification is lost too
+				s.Fault("v3_notify", "drop", 1, nil) // the notification is lost too
 				body := map[string]any{"state": tc.settle}
 				if tc.settle == "FAIL" {
 					body["fail_reason"] = "ACCOUNT_FROZEN"
@@ -222,15 +212,15 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 					t.Fatalf("settle at WeChat: %d %s", c.status, c.raw)
 				}
 			}
-			got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+			got := s.do("GET", s.WithdrawURL+"/withdrawals/"+id, nil, user(alice))
 			if got.status != http.StatusOK || got.body["status"] != tc.want {
 				t.Fatalf("withdrawal: %d %s, want %s", got.status, got.raw, tc.want)
 			}
 			if w := s.wallet(alice); w.AvailableFen != tc.available || w.FrozenFen != tc.frozen {
 				t.Fatalf("wallet %+v, want available %d frozen %d", w, tc.available, tc.frozen)
 			}
-			s.checkWallet(alice)
-			if n := len(s.simCalls("transfer")); n != 1 {
+			s.CheckWallet(alice)
+			if n := len(s.SimCalls("transfer")); n != 1 {
 				t.Fatalf("transfer calls = %d: out_bill_no must not be sent again while unknown", n)
 			}
 		})
@@ -238,7 +228,8 @@ func TestWithdrawalWithAnUnknownResult(t *testing.T) {
 }
 
 func TestTransferNotificationsThatMustChangeNothingWrong(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-forge").body["id"])
 	for _, kind := range []string{"bad_signature", "signtest", "stale", "tampered", "unknown_serial", "bad_resource"} {
@@ -261,18 +252,21 @@ func TestTransferNotificationsThatMustChangeNothingWrong(t *testing.T) {
 	if w := s.wallet(alice); w.DebitedFen != 2000 || w.FrozenFen != 0 || w.AvailableFen != 3000 {
 		t.Fatalf("wallet after duplicates: %+v", w)
 	}
-	if evs := s.events(id); len(evs) != 1 {
+	if evs := s.Events(id); len(evs) != 1 {
 		t.Fatalf("events: %+v", evs)
 	}
-	entries := s.checkWallet(alice)
+	entries := s.CheckWallet(alice)
 	if len(entries) != 3 { // credit, freeze, debit
 		t.Fatalf("%d ledger entries, want 3", len(entries))
 	}
 }
 
 func TestWithdrawalLimits(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3), withWithdrawConfig(withdraw.Config{MinFen: 100, MaxFen: 300_000, DailyCount: 3, DailyFen: 250_000}))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.WithdrawConfig(withdraw.Config{MinFen: 100, MaxFen: 300_000, DailyCount: 3, DailyFen: 250_000}))
 	s.credit(alice, "c-big", 1_000_000)
+	// Serial subtests: what follows them relies on their having been
+	// refused first (the real name is set after).
 	for _, tc := range []struct {
 		name string
 		fen  int64
@@ -291,19 +285,19 @@ func TestWithdrawalLimits(t *testing.T) {
 	if r := s.withdraw(bob, 100, "k-empty"); r.errorCode() != "INSUFFICIENT_BALANCE" {
 		t.Fatalf("empty wallet: %d %s", r.status, r.raw)
 	}
-	if len(s.checkWallet(alice)) != 1 || len(s.simCalls("transfer")) != 0 {
+	if len(s.CheckWallet(alice)) != 1 || len(s.SimCalls("transfer")) != 0 {
 		t.Fatal("a refused withdrawal changed something")
 	}
 
 	// With the name on file, 2000 CNY goes out with the name, encrypted.
-	if r := s.do("PUT", s.withdrawals.URL+"/wallets/"+alice+"/profile", map[string]any{"real_name": "张三"}, admin()); r.status != http.StatusOK {
+	if r := s.do("PUT", s.WithdrawURL+"/wallets/"+alice+"/profile", map[string]any{"real_name": "张三"}, admin()); r.status != http.StatusOK {
 		t.Fatalf("profile: %d %s", r.status, r.raw)
 	}
 	big := s.withdraw(alice, 200_000, "k-big")
 	if big.status != http.StatusCreated {
 		t.Fatalf("2000 CNY with a name: %d %s", big.status, big.raw)
 	}
-	if v, ok := s.sim.Transfer(str(big.body["id"])); !ok || v.UserName != "张三" {
+	if v, ok := s.Sim.Transfer(str(big.body["id"])); !ok || v.UserName != "张三" {
 		t.Fatalf("WeChat got user_name %q", v.UserName)
 	}
 	// Daily totals: 200,000 used; 60,000 more would pass 250,000.
@@ -316,51 +310,52 @@ func TestWithdrawalLimits(t *testing.T) {
 		t.Fatalf("daily count: %d %s", r.status, r.raw)
 	}
 	// The next Beijing day starts afresh.
-	s.advance(24 * time.Hour)
+	s.Advance(24 * time.Hour)
 	if r := s.withdraw(alice, 100, "k-5"); r.status != http.StatusCreated {
 		t.Fatalf("next day: %d %s", r.status, r.raw)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 }
 
 func TestWithdrawalCancelledByTheUser(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-cancel").body["id"])
-	if r := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(bob)); r.status != http.StatusForbidden {
+	if r := s.do("POST", s.WithdrawURL+"/withdrawals/"+id+"/cancel", nil, user(bob)); r.status != http.StatusForbidden {
 		t.Fatalf("another user cancels: %d %s", r.status, r.raw)
 	}
-	r := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(alice))
+	r := s.do("POST", s.WithdrawURL+"/withdrawals/"+id+"/cancel", nil, user(alice))
 	if r.status != http.StatusOK {
 		t.Fatalf("cancel: %d %s", r.status, r.raw)
 	}
 	// WeChat cancels right after answering CANCELING, and notifies.
-	deadline := time.Now().Add(5 * time.Second)
-	for s.wallet(alice).FrozenFen != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("still frozen after the cancellation: %+v", s.wallet(alice))
+	testkit.Eventually(t, func() error {
+		if w := s.wallet(alice); w.FrozenFen != 0 {
+			return fmt.Errorf("still frozen after the cancellation: %+v", w)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
+		return nil
+	})
+	got := s.do("GET", s.WithdrawURL+"/withdrawals/"+id, nil, user(alice))
 	if got.body["status"] != "cancelled" || s.wallet(alice).AvailableFen != 5000 {
 		t.Fatalf("after cancelling: %s %+v", got.raw, s.wallet(alice))
 	}
-	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
+	if evs := s.Events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
 		t.Fatalf("events: %+v", evs)
 	}
-	if again := s.do("POST", s.withdrawals.URL+"/withdrawals/"+id+"/cancel", nil, user(alice)); again.status != http.StatusConflict || again.errorCode() != "WITHDRAWAL_STATE" {
+	if again := s.do("POST", s.WithdrawURL+"/withdrawals/"+id+"/cancel", nil, user(alice)); again.status != http.StatusConflict || again.errorCode() != "WITHDRAWAL_STATE" {
 		t.Fatalf("cancel twice: %d %s", again.status, again.raw)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 }
 
 // A remark WeChat would refuse is refused before calling: the money is not
 // left frozen behind a call that never happened.
 func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
+	t.Parallel()
 	cfg := withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 10, DailyFen: 1_000_000,
 		Remark: "这是一个超过三十二个字符的转账备注，微信支付会拒绝它，所以在调用之前就拒绝"}
-	s := newStack(t, withChannel(wechat.V3), withWithdrawConfig(cfg))
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.WithdrawConfig(cfg))
 	s.credit(alice, "c-1", 5000)
 	r := s.withdraw(alice, 1000, "wd-remark")
 	if r.status != http.StatusCreated || r.body["status"] != "failed" {
@@ -369,53 +364,52 @@ func TestWithdrawalRefusedBeforeCalling(t *testing.T) {
 	if w := s.wallet(alice); w.AvailableFen != 5000 || w.FrozenFen != 0 || w.WithdrawnTodayFen != 0 {
 		t.Fatalf("wallet: %+v", w)
 	}
-	if n := len(s.simCalls("transfer")); n != 0 {
+	if n := len(s.SimCalls("transfer")); n != 0 {
 		t.Fatalf("transfer calls = %d", n)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 }
 
 // A transfer the user never confirms expires at WeChat; its FAIL gives the
 // money back, whether the notification or the page's next look comes first.
 func TestUnconfirmedWithdrawalExpires(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3), withSim(func(c *wechatsim.Config) { c.TransferConfirmWindow = 300 * time.Millisecond }))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3), testkit.Sim(func(c *wechatsim.Config) { c.TransferConfirmWindow = 300 * time.Millisecond }))
 	s.credit(alice, "c-1", 5000)
 	id := str(s.withdraw(alice, 2000, "wd-expire").body["id"])
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := s.do("GET", s.withdrawals.URL+"/withdrawals/"+id, nil, user(alice))
-		if got.body["status"] == "failed" {
-			if got.body["fail_reason"] != "OVERDUE_CLOSE" {
-				t.Fatalf("expired withdrawal: %s", got.raw)
-			}
-			break
+	var got response
+	testkit.Eventually(t, func() error {
+		got = s.do("GET", s.WithdrawURL+"/withdrawals/"+id, nil, user(alice))
+		if got.body["status"] != "failed" {
+			return fmt.Errorf("never expired: %s", got.raw)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never expired: %s", got.raw)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return nil
+	})
+	if got.body["fail_reason"] != "OVERDUE_CLOSE" {
+		t.Fatalf("expired withdrawal: %s", got.raw)
 	}
 	if w := s.wallet(alice); w.AvailableFen != 5000 || w.FrozenFen != 0 {
 		t.Fatalf("wallet after expiry: %+v", w)
 	}
-	if evs := s.events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
+	if evs := s.Events(id); len(evs) != 1 || evs[0].Type != cloudpay.EventWithdrawalFailed {
 		t.Fatalf("events: %+v", evs)
 	}
-	s.checkWallet(alice)
+	s.CheckWallet(alice)
 }
 
 // A withdrawal of the whole balance froze the money, then the process died
 // before writing the withdrawal: the user's retry with the same key must
 // find that freeze, not be refused for lack of balance by it.
 func TestWithdrawalRetryAfterACrashFindsItsOwnFreeze(t *testing.T) {
-	s := newStack(t, withChannel(wechat.V3))
+	t.Parallel()
+	s := newStack(t, testkit.Channel(wechat.V3))
 	ctx := context.Background()
 	s.credit(alice, "c-crash", 500)
 	id := cloudpay.WithdrawalID(alice, "wd-all")
 	now := time.Now().UTC()
 	snapshot := cloudpay.Withdrawal{ID: id, OpenID: alice, AmountFen: 500, IdempotencyKey: "wd-all",
 		Status: cloudpay.WithdrawalCreated, MchID: wechatsim.DevMchID, CreatedAt: now, UpdatedAt: now}
-	if _, _, err := s.store.AppendWalletEntry(ctx, alice, "freeze:"+id, func(tail cloudpay.WalletEntry, _ bool) (cloudpay.WalletEntry, error) {
+	if _, _, err := s.Store.AppendWalletEntry(ctx, alice, "freeze:"+id, func(tail cloudpay.WalletEntry, _ bool) (cloudpay.WalletEntry, error) {
 		return cloudpay.WalletEntry{Kind: cloudpay.EntryFreeze, AmountFen: 500, WithdrawalID: id, Withdrawal: &snapshot,
 			CreditedFen: tail.CreditedFen, AvailableFen: tail.AvailableFen - 500, FrozenFen: 500,
 			Day: cloudpay.BeijingDay(now), DayCount: 1, DayFen: 500, CreatedAt: now}, nil
@@ -429,7 +423,7 @@ func TestWithdrawalRetryAfterACrashFindsItsOwnFreeze(t *testing.T) {
 	if w := s.wallet(alice); w.FrozenFen != 500 || w.AvailableFen != 0 {
 		t.Fatalf("wallet: %+v", w)
 	}
-	if n := len(s.checkWallet(alice)); n != 2 {
+	if n := len(s.CheckWallet(alice)); n != 2 {
 		t.Fatalf("%d ledger entries, want credit and one freeze", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -77,11 +78,17 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 	return s.record(ctx, o, tx, "callback")
 }
 
-// awaitSettlement waits, at most confirmSpacing, for the order to be
+// settlementWait bounds how long a callback that finds the window taken
+// waits for the holder's outcome: about as long as the holder's query to
+// WeChat may take (WECHAT_TIMEOUT, 5 s by default). It is wall-clock time,
+// spent on a few store reads, never on WeChat.
+const settlementWait = 5 * time.Second
+
+// awaitSettlement waits, at most settlementWait, for the order to be
 // recorded as paid by whoever holds the confirmation window.
 func (s *Service) awaitSettlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool) {
-	deadline := time.Now().Add(confirmSpacing)
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	deadline := time.Now().Add(settlementWait)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
 		st, found, err := s.store.Settlement(ctx, outTradeNo)
 		if err == nil && found && st.Outcome == cloudpay.SettledPaid {
 			return st, true
@@ -165,6 +172,7 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Tr
 	if err != nil {
 		return false, err
 	}
+	crashpoint.Here("pay.after-settlement-claim")
 	if held.Outcome != cloudpay.SettledPaid {
 		// WeChat took money for an order we settled as closed: a person must act.
 		s.log.ErrorContext(ctx, "payment reported for an order settled as closed", "out_trade_no", o.OutTradeNo, "transaction_id", tx.TransactionID)

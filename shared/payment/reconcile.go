@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -65,6 +66,7 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 		if err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 		}
+		crashpoint.Here("job.after-wechat-close")
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
@@ -74,6 +76,7 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
+	crashpoint.Here("job.after-close-claim")
 	if err := s.project(ctx, o, held); err != nil {
 		return ReconciledNothing, err
 	}

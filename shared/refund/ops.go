@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/wechat"
@@ -127,6 +128,10 @@ func (s *Service) Detail(ctx context.Context, outRefundNo string) (cloudpay.Refu
 	return r, live, nil
 }
 
+// confirmSpacing is the least time between two queries that unsigned
+// refund callbacks make WeChat answer about one refund.
+const confirmSpacing = 10 * time.Second
+
 // Confirm handles an unsigned refund callback: only WeChat's answer
 // to a query by out_refund_no is recorded, never the callback's word.
 func (s *Service) Confirm(ctx context.Context, hint wechat.RefundHint) (wechat.Verdict, error) {
@@ -143,6 +148,13 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.RefundHint) (wechat.V
 	}
 	if r.Status.Final() {
 		return wechat.AlreadyRecorded, nil
+	}
+	// One query per refund per window, however many callbacks name it: on
+	// API v3 deployments this route is public (docs/design.md §4).
+	if ok, err := s.store.ClaimAction(ctx, "confirm-refund", r.OutRefundNo, cloudpay.Nonce(), confirmSpacing, s.clock()); err != nil {
+		return "", fmt.Errorf("confirm refund: %w", err)
+	} else if !ok {
+		return wechat.Throttled, nil
 	}
 	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
 	if err != nil {

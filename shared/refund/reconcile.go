@@ -90,8 +90,8 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 // sendAgain sends r and tells whether a call went to WeChat: send returns
 // without one while another attempt's lease holds.
 func (s *Service) sendAgain(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
-	after, err := s.send(ctx, r)
-	if after.Attempts > r.Attempts {
+	_, called, err := s.sendCall(ctx, r)
+	if called {
 		return ReconciledRetried, err
 	}
 	return ReconciledNothing, err

@@ -17,7 +17,7 @@ type Batch struct {
 	CreatedAt      time.Time   `bson:"created_at"`
 	// CompletedAt is when every item was found with its refund: the job
 	// stops looking at the batch.
-	CompletedAt time.Time `bson:"completed_at,omitzero"`
+	CompletedAt time.Time `bson:"completed_at,omitempty"` // omitempty: the driver ignores omitzero, and the job scans for its absence
 }
 
 // BatchItem is one refund of a batch.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -224,6 +225,7 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 	if err != nil {
 		return cloudpay.Refund{}, false, err
 	}
+	crashpoint.Here("refund.after-reserve")
 	// The entry holds the refund as reserved: ours, or, if a concurrent
 	// create with the same key won, theirs, which then decides.
 	if e.Refund == nil || e.Refund.OutTradeNo != r.OutTradeNo || e.Refund.AmountFen != r.AmountFen {

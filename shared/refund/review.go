@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 )
 
 // Request records a user's request to refund their own paid order. The
@@ -85,6 +86,7 @@ func (s *Service) review(ctx context.Context, outRefundNo, note string, kind clo
 	if err != nil {
 		return cloudpay.Refund{}, fmt.Errorf("review refund %s: %w", outRefundNo, err)
 	}
+	crashpoint.Here("refund.after-review")
 	if e.Kind != kind {
 		// The other decision stands. Its writer may have died before
 		// mirroring it: do that first, so the refund shows it.
@@ -105,6 +107,16 @@ func (s *Service) review(ctx context.Context, outRefundNo, note string, kind clo
 // review), and a rejection onto the order. It is idempotent; note is the
 // reviewer's, if known.
 func (s *Service) reviewed(ctx context.Context, r cloudpay.Refund, e cloudpay.RefundEntry, note string) (cloudpay.Refund, error) {
+	if r.Status == cloudpay.RefundPendingReview {
+		// Read again: a concurrent review of the same decision may have
+		// mirrored it and sent the refund since r was read, and writing the
+		// old copy would take the refund back from processing.
+		fresh, err := s.store.Refund(ctx, r.OutRefundNo)
+		if err != nil {
+			return r, err
+		}
+		r = fresh
+	}
 	if r.Status == cloudpay.RefundPendingReview {
 		r.Status, r.Note, r.UpdatedAt = e.Outcome, note, s.clock()
 		if e.Kind == cloudpay.EntryApprove {

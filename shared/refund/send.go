@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -32,23 +33,31 @@ func (s *Service) resume(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 // recording that the refund is processing. It returns the refund as the
 // answer (or its absence) left it; an error only when the store failed.
 func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	r, _, err := s.sendCall(ctx, r)
+	return r, err
+}
+
+// sendCall is send, and says whether this call went to WeChat: it does
+// not while another attempt's lease holds or when the refund ended
+// meanwhile.
+func (s *Service) sendCall(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
 	now := s.clock()
 	if r.Status == cloudpay.RefundProcessing && r.Attempts > 0 {
 		// The last call may still be on its way to WeChat (a query that
 		// finds nothing proves nothing yet): not again within its lease.
 		a, found, err := s.store.AttemptAt(ctx, r.OutRefundNo, r.Attempts)
 		if err != nil {
-			return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+			return r, false, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
 		}
 		if found && now.Sub(a.StartedAt) < attemptLease {
-			return r, nil
+			return r, false, nil
 		}
 	}
 	n := r.Attempts + 1
 	for {
 		a, won, err := s.store.ClaimAttempt(ctx, r.OutRefundNo, n, now)
 		if err != nil {
-			return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+			return r, false, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
 		}
 		if won {
 			break
@@ -57,27 +66,31 @@ func (s *Service) send(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund,
 			// Someone is sending it right now; their answer will be recorded.
 			held, err := s.store.Refund(ctx, r.OutRefundNo)
 			if err != nil {
-				return r, err
+				return r, false, err
 			}
-			return held, nil
+			return held, false, nil
 		}
 		n++
 	}
+	crashpoint.Here("refund.after-attempt-claim")
 	r.Attempts, r.Status, r.Retryable, r.UpdatedAt = n, cloudpay.RefundProcessing, false, now
 	r, err := s.saveProgress(ctx, r)
 	if err != nil {
-		return r, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
+		return r, false, fmt.Errorf("send refund %s: %w", r.OutRefundNo, err)
 	}
 	if r.Status != cloudpay.RefundProcessing {
-		return r, nil // it ended meanwhile
+		return r, false, nil // it ended meanwhile
 	}
 	res, err := s.call(ctx, r)
+	crashpoint.Here("refund.after-wechat-answer")
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
 	if err != nil {
-		return s.failed(ctx, r, err)
+		r, err = s.failed(ctx, r, err)
+		return r, true, err
 	}
-	return s.apply(ctx, r, res)
+	r, err = s.apply(ctx, r, res)
+	return r, true, err
 }
 
 // call asks WeChat for the refund, within the merchant-wide rate.
@@ -183,6 +196,7 @@ func (s *Service) end(ctx context.Context, r cloudpay.Refund, kind cloudpay.Refu
 	if err != nil {
 		return r, fmt.Errorf("settle refund %s: %w", r.OutRefundNo, err)
 	}
+	crashpoint.Here("refund.after-outcome-claim")
 	return s.finish(ctx, r, held)
 }
 
@@ -269,6 +283,7 @@ func (s *Service) projectEnd(ctx context.Context, r cloudpay.Refund, e cloudpay.
 	if err := s.store.SaveRefund(ctx, r); err != nil {
 		return r, err
 	}
+	crashpoint.Here("refund.after-final-save")
 	return r, s.projectOrder(ctx, r.OutTradeNo)
 }
 

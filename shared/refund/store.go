@@ -36,6 +36,9 @@ type Store interface {
 	Batch(ctx context.Context, id string) (Batch, error)
 	MarkBatchComplete(ctx context.Context, id string, now time.Time) error
 
+	// ClaimAction spaces the queries that unsigned callbacks cause.
+	ClaimAction(ctx context.Context, action, subject, pass string, spacing time.Duration, now time.Time) (bool, error)
+
 	// Business notifications (the outbox).
 	EnqueueEvent(ctx context.Context, e cloudpay.Event) error
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/crashpoint"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -70,6 +71,7 @@ func (s *Service) Withdraw(ctx context.Context, openid string, amount cloudpay.F
 	if err != nil {
 		return cloudpay.Withdrawal{}, false, err
 	}
+	crashpoint.Here("withdraw.after-freeze")
 	// The entry holds the withdrawal as frozen: ours, or a concurrent twin's.
 	if e.Withdrawal == nil || e.Withdrawal.AmountFen != amount || e.OpenID != openid {
 		return cloudpay.Withdrawal{}, false, cloudpay.Errorf(cloudpay.CodeWithdrawalConflict, "withdrawal %s exists with another amount", id)
@@ -159,6 +161,7 @@ func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 		}
 		n++
 	}
+	crashpoint.Here("withdraw.after-attempt-claim")
 	w.Attempts, w.Status, w.UpdatedAt = n, cloudpay.WithdrawalProcessing, now
 	w, err := s.saveProgress(ctx, w)
 	if err != nil || w.Status != cloudpay.WithdrawalProcessing {
@@ -178,6 +181,7 @@ func (s *Service) send(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Wit
 	if callErr != nil {
 		return s.failed(ctx, w, callErr)
 	}
+	crashpoint.Here("withdraw.after-bill-created")
 	return s.apply(ctx, w, res)
 }
 
@@ -258,6 +262,7 @@ func (s *Service) end(ctx context.Context, w cloudpay.Withdrawal, kind cloudpay.
 	if err != nil {
 		return w, fmt.Errorf("settle withdrawal %s: %w", w.ID, err)
 	}
+	crashpoint.Here("withdraw.after-outcome-claim")
 	return s.finish(ctx, w, held)
 }
 
