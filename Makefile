@@ -16,9 +16,13 @@ run: ## all functions + embedded store + WeChat Pay simulator on :8080
 demo: ## walk one whole payment against a private local stack
 	$(GO) run ./functions/local demo
 
-test: ## every test: unit, end-to-end, concurrency, faults, fuzz seeds
+# Tests mostly wait (on the store, which runs in its own process, and on
+# the simulator over HTTP), so more of them run at once than there are cores.
+TESTPARALLEL ?= 8
+
+test: ## every test: rules, end-to-end, concurrency, faults, crash points, fuzz seeds
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) -timeout 20m ./...
 
 test-short: ## fast lane: every package in -short mode, no race detector
 	$(GO) test -short -count=1 ./...
