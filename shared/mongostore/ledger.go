@@ -47,6 +47,9 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 	for range maxLedgerRetries {
 		e, err := next(tail, found)
 		if err != nil {
+			if errors.Is(err, errTooSoon) {
+				return zero, false, err // a spaced claim's ref is new each time: nothing to look up
+			}
 			// The rules may refuse because of our own movement, made by an
 			// earlier attempt that died before its caller recorded it (a
 			// freeze of the whole balance refuses its own retry): the

@@ -23,10 +23,10 @@ func TestWeChatsAnswerMustMatchTheOrder(t *testing.T) {
 		name string
 		// The order WeChat holds under our number, made and paid by
 		// someone else; ours is Alice's, of 800 fen.
-		mchID  string
-		payer  string
-		fen    int64
-		want   map[string]wechat.Verdict // by channel
+		mchID string
+		payer string
+		fen   int64
+		want  map[string]wechat.Verdict // by channel
 	}{
 		{"as our order", testkit.SubMchID, testkit.Alice, 800,
 			map[string]wechat.Verdict{wechat.CloudHosting: wechat.Recorded, wechat.V3: wechat.Recorded}},

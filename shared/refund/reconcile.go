@@ -104,6 +104,12 @@ func (s *Service) sendAgain(ctx context.Context, r cloudpay.Refund) (Reconciled,
 // WeChat confirms it holds no refund under the number: an earlier attempt
 // may have reached it after all.
 func (s *Service) giveUp(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
+	// Fence: take the next attempt's claim without calling, so that no
+	// sender (an operator's Retry, another pass) can call WeChat between
+	// the query below and the release; if someone holds it, they decide.
+	if _, won, err := s.store.ClaimAttempt(ctx, r.OutRefundNo, r.Attempts+1, s.clock()); err != nil || !won {
+		return ReconciledNothing, err
+	}
 	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
 	if err != nil {
 		return ReconciledNothing, err

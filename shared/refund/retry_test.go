@@ -345,3 +345,25 @@ func TestReconcileRacingARetryCountsNoCall(t *testing.T) {
 		t.Fatalf("the job's reconcile, which sent nothing, reported %q (%v)", res.did, res.err)
 	}
 }
+
+// Giving up fences the next attempt first: while another sender (an
+// operator's Retry) holds it, the job releases nothing, since WeChat may be
+// refunding under that attempt right now.
+func TestGivingUpWaitsForACallInFlight(t *testing.T) {
+	t.Parallel()
+	s := paidStack(t, 1000, testkit.ManualRefunds(),
+		testkit.RefundConfig(refund.Config{MinInterval: time.Minute, RetryBudget: 1}))
+	s.Fault("refund", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+	r := mustCreate(t, s, paidNo, 300, "k1")
+	doc := wantRefund(t, s, r.OutRefundNo, cloudpay.RefundFailed, true)
+	// Another sender has just claimed the next attempt and is calling.
+	if _, won, err := s.Store.ClaimAttempt(t.Context(), r.OutRefundNo, doc.Attempts+1, at(s)); err != nil || !won {
+		t.Fatalf("claim the next attempt: %v %v", won, err)
+	}
+	s.Advance(doc.NotBefore.Sub(at(s)))
+	if did := reconcile(t, s, r.OutRefundNo); did != refund.ReconciledNothing {
+		t.Fatalf("reconcile while a call is in flight: %q", did)
+	}
+	wantRefund(t, s, r.OutRefundNo, cloudpay.RefundFailed, true)
+	wantLedger(t, s, paidNo, 300, 0, 1)
+}

@@ -195,7 +195,7 @@ func (s *Service) failed(ctx context.Context, w cloudpay.Withdrawal, callErr err
 		s.log.ErrorContext(ctx, "transfer not sent: refused before calling WeChat", "withdrawal_id", w.ID, "error", callErr)
 		return s.end(ctx, w, cloudpay.EntryUnfreeze, cloudpay.WithdrawalFailed, wechat.TransferResult{FailReason: string(cloudpay.CodeInvalidField)})
 	}
-	if wechat.Classify(callErr) != wechat.Final {
+	if wechat.Classify(callErr) != wechat.Final && cloudpay.ErrorCode(callErr) != cloudpay.CodeInvalidField {
 		// Unknown, or "not now": the money stays frozen under the same
 		// out_bill_no until WeChat gives a final answer.
 		s.log.WarnContext(ctx, "transfer not confirmed; money stays frozen", "withdrawal_id", w.ID, "error", callErr)
