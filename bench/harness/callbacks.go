@@ -42,8 +42,11 @@ type stormConfig struct {
 type callbackResult struct {
 	clients, requests, orders int
 	perSecond, p50MS, p99MS   float64
-	acked, paidOnce           int
-	problems                  []string
+	// The same percentiles of the first and of the second delivery of each
+	// callback: a second one that races the first waits for it.
+	firstP50, firstP99, dupP50, dupP99 float64
+	acked, paidOnce                    int
+	problems                           []string
 }
 
 // lag is how many requests after an original its duplicate is sent: far
@@ -86,12 +89,22 @@ func callbackStorm(ctx context.Context, cfg stormConfig) (callbackResult, error)
 	}
 	progress("callbacks: %d orders paid with their callbacks held back in %s", len(bodies), time.Since(prepStart).Round(time.Millisecond))
 
-	lat, acked, problems, elapsed := fire(ctx, cfg.callback.url+"/callbacks/pay", bodies, cfg.clients)
+	lat, dup, acked, problems, elapsed := fire(ctx, cfg.callback.url+"/callbacks/pay", bodies, cfg.clients)
 	res.requests, res.acked, res.problems = len(lat), acked, problems
 	if len(lat) < 2*cfg.orders {
 		res.problems = append(res.problems, fmt.Sprintf("only %d of %d callbacks were sent within %s", len(lat), 2*cfg.orders, fireBudget))
 	}
 	res.perSecond = float64(len(lat)) / elapsed.Seconds()
+	var first, second []float64
+	for i, ms := range lat {
+		if dup[i] {
+			second = append(second, ms)
+		} else {
+			first = append(first, ms)
+		}
+	}
+	res.firstP50, res.firstP99 = percentile(first, 50), percentile(first, 99)
+	res.dupP50, res.dupP99 = percentile(second, 50), percentile(second, 99)
 	res.p50MS, res.p99MS = percentile(lat, 50), percentile(lat, 99)
 	progress("callbacks: %d sent in %s", len(lat), elapsed.Round(time.Millisecond))
 	if acked < len(lat) {
@@ -224,19 +237,21 @@ func postJSON(ctx context.Context, client *http.Client, url string, body any, he
 // fire sends every body twice, the duplicate lag(clients) requests after the
 // original, from clients concurrent keep-alive clients. It returns each
 // request's latency in ms, how many were acknowledged (errcode 0), the first
-// problems and the wall time. Requests not started within fireBudget are
-// not sent (and not in lat).
-func fire(ctx context.Context, url string, bodies [][]byte, clients int) (lat []float64, acked int, problems []string, elapsed time.Duration) {
+// problems and the wall time; dup[i] tells whether lat[i] is a callback's
+// second delivery. Requests not started within fireBudget are not sent
+// (and not in lat).
+func fire(ctx context.Context, url string, bodies [][]byte, clients int) (lat []float64, dup []bool, acked int, problems []string, elapsed time.Duration) {
 	n, l := len(bodies), lag(clients)
 	jobs := make([]int, 0, 2*n) // indexes into bodies, in sending order
+	second := make([]bool, 0, 2*n)
 	for i := range n {
-		jobs = append(jobs, i)
+		jobs, second = append(jobs, i), append(second, false)
 		if i >= l {
-			jobs = append(jobs, i-l)
+			jobs, second = append(jobs, i-l), append(second, true)
 		}
 	}
 	for i := max(n-l, 0); i < n; i++ {
-		jobs = append(jobs, i)
+		jobs, second = append(jobs, i), append(second, true)
 	}
 
 	transport := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
@@ -277,12 +292,13 @@ func fire(ctx context.Context, url string, bodies [][]byte, clients int) (lat []
 	for j := range jobs {
 		if sent[j] {
 			done = append(done, lat[j])
+			dup = append(dup, second[j])
 		}
 		if ok[j] {
 			acked++
 		}
 	}
-	return done, acked, problems, elapsed
+	return done, dup, acked, problems, elapsed
 }
 
 // sendCallback reports whether payment-callback acknowledged the callback

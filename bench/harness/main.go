@@ -165,6 +165,9 @@ func run(ctx context.Context, opt settings) error {
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(root, out)
 	}
+	if kept := keptSections(out); kept != "" {
+		doc += "\n" + kept
+	}
 	if err := os.WriteFile(out, []byte(doc), 0o644); err != nil {
 		return err
 	}
@@ -197,6 +200,27 @@ func payRuns(ctx context.Context, opt settings, bins map[string]string, cbPort i
 	return &cb, &rb, nil
 }
 
+// keptHeading starts the part of the results file that the harness does
+// not measure and keeps as it finds it: the store round trips, measured by
+// BenchmarkStoreRoundTrips (bench/roundtrips_test.go) and written up by
+// hand, before and after a change.
+const keptHeading = "## Store round trips"
+
+// keptSections is the existing results file from keptHeading to its end
+// ("" if there is none).
+func keptSections(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	text := string(raw)
+	i := strings.Index(text, "\n"+keptHeading+"\n")
+	if i < 0 {
+		return ""
+	}
+	return text[i+1:]
+}
+
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "harness: "+format+"\n", args...)
 }
@@ -221,7 +245,9 @@ func moduleRoot() (string, error) {
 	return "", errors.New("run me inside github.com/cloudpay/cloudpay (no go.mod found above the working directory)")
 }
 
-// deployables lists functions/*, except the local stack, in name order.
+// deployables lists functions/*/main.go's directories, except the local
+// stack, in name order: the Makefile's FUNCTIONS (a directory without a
+// main.go, such as a test-only package, is not a function).
 func deployables(root string) ([]string, error) {
 	entries, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {
@@ -229,7 +255,10 @@ func deployables(root string) ([]string, error) {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "local" {
+		if !e.IsDir() || e.Name() == "local" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(root, "functions", e.Name(), "main.go")); err == nil {
 			names = append(names, e.Name())
 		}
 	}
@@ -340,6 +369,8 @@ func render(rows []startupRow, cb *callbackResult, rb *refundResult) string {
 		fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		fmt.Fprintf(&b, "| payment-callback, each callback twice | %d | %d | %.0f | %.1f | %.1f | %d/%d | %d/%d |\n",
 			cb.clients, cb.requests, cb.perSecond, cb.p50MS, cb.p99MS, cb.acked, cb.requests, cb.paidOnce, cb.orders)
+		fmt.Fprintf(&b, "\nFirst deliveries: p50 %.1f ms, p99 %.1f ms; second deliveries: p50 %.1f ms, p99 %.1f ms.\n",
+			cb.firstP50, cb.firstP99, cb.dupP50, cb.dupP99)
 		problems(&b, "the callback run", cb.problems)
 	}
 	if rb != nil {

@@ -126,7 +126,7 @@ func TestConcurrentPartialRefundsNeverExceedThePaidAmount(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				results[i] = s.postRefund("RFC001", rq.fen, rq.key)
+				results[i], _ = whileBusy(func() response { return s.postRefund("RFC001", rq.fen, rq.key) })
 			}()
 		}
 		wg.Wait()
