@@ -65,10 +65,11 @@ const (
 const Patience = 5 * time.Minute
 
 // FaultTimeout is the gateway timeout for tests that inject "timeout"
-// faults: short, since every such call lasts this long, yet a hundred
-// times what a healthy call takes under -race, so that on a loaded machine
-// only the injected fault times out.
-const FaultTimeout = 5 * time.Second
+// faults: short, since every such call lasts this long (holding one of
+// the few parallel test slots), yet tens of times what a healthy call
+// takes under -race on a loaded machine, where only the injected fault
+// may time out.
+const FaultTimeout = 2 * time.Second
 
 // Channels are the WeChat Pay channels every channel-neutral test runs on.
 var Channels = []string{wechat.CloudHosting, wechat.V3}
