@@ -51,7 +51,7 @@ var crashCases = []crashCase{
 	// Withdrawals.
 	{point: "withdraw.after-freeze", fn: withdrawFn, setup: withdrawal},
 	{point: "withdraw.after-attempt-claim", fn: withdrawFn, setup: withdrawal},
-	{point: "withdraw.after-bill-created", fn: withdrawFn, setup: withdrawal},
+	{point: "withdraw.after-call", fn: withdrawFn, setup: withdrawal},
 	{point: "withdraw.after-outcome-claim", path: "transfer notification", fn: paymentCallback, setup: confirmedTransfer},
 
 	// Refunds.
@@ -59,7 +59,7 @@ var crashCases = []crashCase{
 	{point: "refund.after-reserve", path: "user request without key", fn: refundFn, setup: userRequestWithoutKey},
 	{point: "refund.after-reserve", path: "batch item", fn: refundFn, setup: batchItems},
 	{point: "refund.after-attempt-claim", fn: refundFn, setup: adminRefund},
-	{point: "refund.after-wechat-answer", fn: refundFn, setup: adminRefund},
+	{point: "refund.after-call", fn: refundFn, setup: adminRefund},
 	{point: "refund.after-outcome-claim", path: "refund callback", fn: paymentCallback, setup: settledRefund},
 	{point: "refund.after-outcome-claim", path: "refund notification", fn: paymentCallback, channel: "v3", setup: settledRefund},
 	{point: "refund.after-final-save", path: "refund callback", fn: paymentCallback, setup: settledRefund},
@@ -68,9 +68,9 @@ var crashCases = []crashCase{
 
 	// Orders.
 	{point: "job.after-wechat-close", fn: closeExpired, setup: expiredOrder},
-	{point: "job.after-close-claim", fn: closeExpired, setup: expiredOrder},
-	{point: "pay.after-settlement-claim", path: "pay callback", fn: paymentCallback, setup: paidAtWeChat},
-	{point: "pay.after-settlement-claim", path: "payment notification", fn: paymentCallback, channel: "v3", setup: paidAtWeChat},
+	{point: "pay.after-outcome-claim", path: "job closing", fn: closeExpired, setup: expiredOrder},
+	{point: "pay.after-outcome-claim", path: "pay callback", fn: paymentCallback, setup: paidAtWeChat},
+	{point: "pay.after-outcome-claim", path: "payment notification", fn: paymentCallback, channel: "v3", setup: paidAtWeChat},
 }
 
 func (c crashCase) name() string {

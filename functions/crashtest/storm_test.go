@@ -29,14 +29,14 @@ const stormGrace = time.Second
 // armable are the crash points each function can reach in the storm's
 // workload; a function restarted in the storm is sometimes armed at one.
 var armable = map[string][]string{
-	createPayment:   {"pay.after-settlement-claim"},
-	paymentCallback: {"pay.after-settlement-claim", "refund.after-outcome-claim", "refund.after-final-save", "withdraw.after-outcome-claim"},
-	refundFn: {"refund.after-reserve", "refund.after-attempt-claim", "refund.after-wechat-answer", "refund.after-outcome-claim",
+	createPayment:   {"pay.after-outcome-claim"},
+	paymentCallback: {"pay.after-outcome-claim", "refund.after-outcome-claim", "refund.after-final-save", "withdraw.after-outcome-claim"},
+	refundFn: {"refund.after-reserve", "refund.after-attempt-claim", "refund.after-call", "refund.after-outcome-claim",
 		"refund.after-final-save", "refund.after-review"},
-	withdrawFn: {"withdraw.after-freeze", "withdraw.after-attempt-claim", "withdraw.after-bill-created", "withdraw.after-outcome-claim"},
-	closeExpired: {"job.after-wechat-close", "job.after-close-claim", "pay.after-settlement-claim", "refund.after-attempt-claim",
-		"refund.after-wechat-answer", "refund.after-outcome-claim", "refund.after-reserve", "withdraw.after-attempt-claim",
-		"withdraw.after-bill-created", "withdraw.after-outcome-claim"},
+	withdrawFn: {"withdraw.after-freeze", "withdraw.after-attempt-claim", "withdraw.after-call", "withdraw.after-outcome-claim"},
+	closeExpired: {"job.after-wechat-close", "pay.after-outcome-claim", "refund.after-attempt-claim",
+		"refund.after-call", "refund.after-outcome-claim", "refund.after-reserve", "withdraw.after-attempt-claim",
+		"withdraw.after-call", "withdraw.after-outcome-claim"},
 }
 
 // A random kill -9 storm over a mixed workload: users pay, ask for refunds

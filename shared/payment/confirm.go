@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/crashpoint"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -45,7 +45,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 			return wechat.Mismatch, nil
 		}
 		// Repair the projection and outbox in case a crash interrupted them.
-		if err := s.project(ctx, o, st); err != nil {
+		if _, err := s.settled.Repair(ctx, o, st); err != nil {
 			return "", err
 		}
 		return wechat.AlreadyRecorded, nil
@@ -63,7 +63,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		// here on store reads, never on WeChat.
 		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok {
 			// Acknowledged means stored: the projection too.
-			if err := s.project(ctx, o, st); err != nil {
+			if _, err := s.settled.Repair(ctx, o, st); err != nil {
 				return "", err
 			}
 			return wechat.AlreadyRecorded, nil
@@ -133,7 +133,7 @@ func (s *Service) record(ctx context.Context, o cloudpay.Order, tx wechat.Transa
 		s.log.WarnContext(ctx, "WeChat says the order is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State, "source", source)
 		return wechat.NotPaid, nil
 	}
-	won, err := s.settlePaid(ctx, o, tx, source)
+	_, won, err := s.settlePaid(ctx, o, tx, source)
 	if cloudpay.ErrorCode(err) == codeMismatch {
 		return wechat.Mismatch, nil
 	}
@@ -146,67 +146,38 @@ func (s *Service) record(ctx context.Context, o cloudpay.Order, tx wechat.Transa
 	return wechat.Recorded, nil
 }
 
-// recordTimeout bounds the writes that record a confirmed payment.
-const recordTimeout = 15 * time.Second
-
 // codeMismatch marks WeChat's word disagreeing with our order; internal only.
 const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
 
-// settlePaid records that WeChat took the money for o. The settlement claim
-// decides (one insert wins); the outbox event and the order projection follow
-// and are repaired by any later caller if a crash interrupts them.
-func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (bool, error) {
+// settlePaid records that WeChat took the money for o: the settlement
+// claim decides (one insert wins), and the order and its event follow
+// (shared/effect). It returns the order as settled and whether this call
+// recorded the payment.
+func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (cloudpay.Order, bool, error) {
 	if err := matches(o, tx, s.gw.MerchantID()); err != nil {
 		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
-		return false, err
+		return o, false, err
 	}
 	// WeChat has confirmed the payment: record it even if the caller (WeChat's
-	// callback connection, a polling page) goes away meanwhile, so claim,
-	// event and projection land together as often as possible.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	// callback connection, a polling page) goes away meanwhile.
+	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
-	held, won, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{
+	o, held, won, err := s.settled.End(ctx, o, cloudpay.Settlement{
 		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledPaid, TransactionID: tx.TransactionID,
 		AmountFen: tx.TotalFen, OpenID: tx.OpenID, PaidAt: tx.PaidAt, Source: source, CreatedAt: s.clock(),
 	})
 	if err != nil {
-		return false, err
+		return o, false, err
 	}
-	crashpoint.Here("pay.after-settlement-claim")
 	if held.Outcome != cloudpay.SettledPaid {
 		// WeChat took money for an order we settled as closed: a person must act.
 		s.log.ErrorContext(ctx, "payment reported for an order settled as closed", "out_trade_no", o.OutTradeNo, "transaction_id", tx.TransactionID)
-		return false, fmt.Errorf("order %s was settled %s but WeChat reports it paid", o.OutTradeNo, held.Outcome)
-	}
-	if err := s.project(ctx, o, held); err != nil {
-		return false, err
+		return o, false, fmt.Errorf("order %s was settled %s but WeChat reports it paid", o.OutTradeNo, held.Outcome)
 	}
 	if won {
 		s.log.InfoContext(ctx, "payment recorded", "out_trade_no", o.OutTradeNo, "amount_fen", held.AmountFen, "source", source)
 	}
-	return won, nil
-}
-
-// project writes what follows from a settlement: its business event (first,
-// so the outbox never misses one) and the order's status.
-//
-// An order that no longer awaits payment has been projected already: the
-// event is always written before the status. Skipping it keeps duplicates
-// read-only, which matters on stores where every update is costly.
-func (s *Service) project(ctx context.Context, o cloudpay.Order, st cloudpay.Settlement) error {
-	if !o.Status.AwaitingPayment() {
-		return nil
-	}
-	typ := cloudpay.EventOrderClosed
-	data := map[string]any{"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(o.AmountFen), "attach": o.Attach}
-	if st.Outcome == cloudpay.SettledPaid {
-		typ = cloudpay.EventOrderPaid
-		data["transaction_id"], data["paid_at"] = st.TransactionID, st.PaidAt
-	}
-	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(typ, o.OutTradeNo, data, s.clock())); err != nil {
-		return err
-	}
-	return s.store.ProjectSettlement(ctx, st, s.clock())
+	return o, won, nil
 }
 
 // matches checks WeChat's transaction against our order before it counts.

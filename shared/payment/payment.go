@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -26,6 +27,8 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	// settled ends orders: the settlement claim and what follows from it.
+	settled *effect.Ends[cloudpay.Order, cloudpay.Settlement]
 }
 
 // Option adjusts a Service.
@@ -49,6 +52,7 @@ func New(store Store, gw wechat.Payments, cfg Config, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.settled = effect.NewEnds(settlements{s})
 	return s
 }
 
@@ -145,7 +149,7 @@ func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientI
 	if err != nil {
 		return Payment{}, err
 	}
-	if o, err = s.current(ctx, o); err != nil {
+	if o, err = s.settled.Current(ctx, o); err != nil {
 		return Payment{}, fmt.Errorf("create payment: %w", err)
 	}
 	if err := payable(o, s.clock()); err != nil {
@@ -190,7 +194,7 @@ func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) 
 	if err != nil {
 		return cloudpay.Order{}, err
 	}
-	if o, err = s.current(ctx, o); err != nil {
+	if o, err = s.settled.Current(ctx, o); err != nil {
 		return cloudpay.Order{}, fmt.Errorf("payment status: %w", err)
 	}
 	if !o.Status.AwaitingPayment() {
@@ -214,23 +218,7 @@ func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order,
 	if err != nil {
 		return cloudpay.Order{}, err
 	}
-	return s.current(ctx, o)
-}
-
-// current returns o as its settlement says it is. The order document is a
-// projection; if a crash left it behind its settlement, it is repaired here.
-func (s *Service) current(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
-	if !o.Status.AwaitingPayment() {
-		return o, nil
-	}
-	st, found, err := s.store.Settlement(ctx, o.OutTradeNo)
-	if err != nil || !found {
-		return o, err
-	}
-	if err := s.project(ctx, o, st); err != nil {
-		return o, err
-	}
-	return s.store.Order(ctx, o.OutTradeNo)
+	return s.settled.Current(ctx, o)
 }
 
 // sync asks WeChat about an order and records a payment it reports.
@@ -242,8 +230,6 @@ func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, e
 	if !tx.State.Paid() {
 		return o, nil
 	}
-	if _, err := s.settlePaid(ctx, o, tx, "query"); err != nil {
-		return o, err
-	}
-	return s.store.Order(ctx, o.OutTradeNo)
+	o, _, err = s.settlePaid(ctx, o, tx, "query")
+	return o, err
 }

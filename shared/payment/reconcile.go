@@ -7,6 +7,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/crashpoint"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -39,14 +40,15 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	if st, found, err := s.store.Settlement(ctx, o.OutTradeNo); err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	} else if found {
-		return ReconciledRepaired, s.project(ctx, o, st)
+		_, err := s.settled.Repair(ctx, o, st)
+		return ReconciledRepaired, err
 	}
 	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
 	if tx.State.Paid() {
-		if _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
+		if _, _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 		}
 		return ReconciledPaid, nil
@@ -68,17 +70,13 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 		}
 		crashpoint.Here("job.after-wechat-close")
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
-	held, _, err := s.store.ClaimSettlement(ctx, cloudpay.Settlement{
+	_, held, _, err := s.settled.End(ctx, o, cloudpay.Settlement{
 		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledClosed, AmountFen: o.AmountFen, Source: "job", CreatedAt: now,
 	})
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
-	}
-	crashpoint.Here("job.after-close-claim")
-	if err := s.project(ctx, o, held); err != nil {
-		return ReconciledNothing, err
 	}
 	if held.Outcome == cloudpay.SettledPaid {
 		return ReconciledPaid, nil
@@ -95,7 +93,7 @@ func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order) (Reconcil
 	if !tx.State.Paid() {
 		return ReconciledNothing, fmt.Errorf("reconcile %s: WeChat refused to close it as paid but reports %s", o.OutTradeNo, tx.State)
 	}
-	if _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
+	if _, _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
 	return ReconciledPaid, nil

@@ -225,7 +225,7 @@ func (s *Service) BatchProgress(ctx context.Context, id string) (Progress, error
 		p.AmountFen += it.AmountFen
 		r, err := s.store.Refund(ctx, it.OutRefundNo)
 		if err == nil {
-			r, err = s.current(ctx, r)
+			r, err = s.chain.Current(ctx, r)
 		}
 		switch {
 		case err == nil:

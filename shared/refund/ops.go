@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -27,7 +28,7 @@ func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refun
 			return r, fmt.Errorf("retry refund %s: %w", outRefundNo, err)
 		}
 		if res.State != wechat.RefundNotExist {
-			r, err = s.apply(ctx, r, res)
+			r, err = s.chain.Apply(ctx, r, res)
 			if err == nil && r.Status == cloudpay.RefundAbnormal {
 				err = cloudpay.Errorf(cloudpay.CodeRefundState,
 					"refund %s is abnormal at WeChat (the payer's account cannot receive it): settle it in the merchant platform", outRefundNo)
@@ -75,21 +76,7 @@ func (s *Service) get(ctx context.Context, outRefundNo string) (cloudpay.Refund,
 	if err != nil {
 		return r, err
 	}
-	return s.current(ctx, r)
-}
-
-// current is r with its round's outcome, if the projection has not caught
-// up with the claim yet (a crash, or a writer racing the one that ended
-// it): readers never see a refund go back from a final status.
-func (s *Service) current(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
-	if r.Status.Final() || r.Round == 0 {
-		return r, nil
-	}
-	o, ended, err := s.store.RefundOutcomeOf(ctx, r.OutRefundNo, r.Round)
-	if err != nil || !ended || (r.Status == o.Outcome && !r.Retryable) {
-		return r, err
-	}
-	return s.finish(ctx, r, o)
+	return s.chain.Current(ctx, r)
 }
 
 // Live is WeChat's current word on a refund, next to ours.
@@ -120,7 +107,7 @@ func (s *Service) Detail(ctx context.Context, outRefundNo string) (cloudpay.Refu
 		return r, &Live{Error: string(cloudpay.ErrorCode(err)), ErrorDetail: e.Message}, nil
 	}
 	live := &Live{State: res.State, RefundID: res.RefundID, AmountFen: res.RefundFen, Account: res.Account}
-	if settled, err := s.apply(ctx, r, res); err == nil {
+	if settled, err := s.chain.Apply(ctx, r, res); err == nil {
 		r = settled
 	} else if !errors.Is(err, errMismatch) {
 		return r, live, err
@@ -188,10 +175,10 @@ func (s *Service) settle(ctx context.Context, r cloudpay.Refund, res wechat.Refu
 	default:
 		return wechat.NotSettled, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
 	before := r.Status
-	after, err := s.apply(ctx, r, res)
+	after, err := s.chain.Apply(ctx, r, res)
 	if errors.Is(err, errMismatch) {
 		return wechat.Mismatch, nil
 	}
@@ -273,7 +260,7 @@ func (s *Service) List(ctx context.Context, f Filter, cursor string, limit int) 
 		refunds = []cloudpay.Refund{}
 	}
 	for i, r := range refunds {
-		if refunds[i], err = s.current(ctx, r); err != nil {
+		if refunds[i], err = s.chain.Current(ctx, r); err != nil {
 			return Page{}, err
 		}
 	}

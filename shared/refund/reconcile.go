@@ -69,7 +69,7 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 			// being doubled.
 			return s.sendAgain(ctx, r)
 		}
-		_, err = s.apply(ctx, r, res)
+		_, err = s.chain.Apply(ctx, r, res)
 		return ReconciledSynced, err
 	case cloudpay.RefundFailed:
 		due := r.NotBefore
@@ -90,7 +90,7 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 // sendAgain sends r and tells whether a call went to WeChat: send returns
 // without one while another attempt's lease holds.
 func (s *Service) sendAgain(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
-	_, called, err := s.sendCall(ctx, r)
+	_, called, err := s.chain.Send(ctx, r)
 	if called {
 		return ReconciledRetried, err
 	}
@@ -104,27 +104,15 @@ func (s *Service) sendAgain(ctx context.Context, r cloudpay.Refund) (Reconciled,
 // WeChat confirms it holds no refund under the number: an earlier attempt
 // may have reached it after all.
 func (s *Service) giveUp(ctx context.Context, r cloudpay.Refund) (Reconciled, error) {
-	// Fence: take the next attempt's claim without calling, so that no
-	// sender (an operator's Retry, another pass) can call WeChat between
-	// the query below and the release; if someone holds it, they decide.
-	if _, won, err := s.store.ClaimAttempt(ctx, r.OutRefundNo, r.Attempts+1, s.clock()); err != nil || !won {
-		return ReconciledNothing, err
+	after, released, err := s.chain.Abandon(ctx, r, &cloudpay.Failure{Code: string(cloudpay.CodeRetryBudgetExhausted),
+		Message: fmt.Sprintf("WeChat refused this refund for now %d times; retry it or settle it in the merchant platform", r.Attempts)})
+	switch {
+	case released:
+		return ReconciledGivenUp, err
+	case after.Status != r.Status || after.Retryable != r.Retryable:
+		return ReconciledSynced, err // WeChat had it after all
 	}
-	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
-	if err != nil {
-		return ReconciledNothing, err
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
-	defer cancel()
-	if res.State != wechat.RefundNotExist {
-		_, err = s.apply(ctx, r, res)
-		return ReconciledSynced, err
-	}
-	s.log.WarnContext(ctx, "refund retry budget used up; released for an operator", "out_refund_no", r.OutRefundNo, "attempts", r.Attempts)
-	r.LastError = &cloudpay.Failure{Code: string(cloudpay.CodeRetryBudgetExhausted),
-		Message: fmt.Sprintf("WeChat refused this refund for now %d times; retry it or settle it in the merchant platform", r.Attempts)}
-	_, err = s.end(ctx, r, cloudpay.EntryRelease, cloudpay.RefundFailed, wechat.RefundResult{})
-	return ReconciledGivenUp, err
+	return ReconciledNothing, err // someone else is sending it
 }
 
 // ResumeBatch creates the items of a batch that have no refund yet (a run

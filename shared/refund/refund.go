@@ -15,6 +15,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/crashpoint"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -40,6 +41,7 @@ type Service struct {
 	log   *slog.Logger
 	now   func() time.Time
 	rate  limiter
+	chain *effect.Engine[cloudpay.Refund, wechat.RefundResult, Outcome]
 
 	inFlight, peak atomic.Int64
 	calls          atomic.Int64
@@ -84,6 +86,7 @@ func New(store Store, gw wechat.Refunds, cfg Config, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	s.chain = effect.New(refunds{s}, store, s.clock, s.log)
 	return s
 }
 

@@ -90,7 +90,7 @@ func (s *Service) sweepEnd(ctx context.Context, e cloudpay.RefundEntry) (bool, e
 	if err != nil {
 		return false, err
 	}
-	after, err := s.current(ctx, r)
+	after, err := s.chain.Current(ctx, r)
 	if err != nil {
 		return false, err
 	}

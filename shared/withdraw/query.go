@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -33,7 +34,7 @@ func (s *Service) Withdrawal(ctx context.Context, openid, id string) (cloudpay.W
 // out_bill_no (the attempt claim keeps a call in flight from doubling).
 // Errors from WeChat leave the withdrawal as it was.
 func (s *Service) sync(ctx context.Context, w cloudpay.Withdrawal, resend bool) (cloudpay.Withdrawal, error) {
-	w, err := s.current(ctx, w)
+	w, err := s.chain.Current(ctx, w)
 	if err != nil || w.Status.Final() {
 		return w, err
 	}
@@ -57,7 +58,7 @@ func (s *Service) sync(ctx context.Context, w cloudpay.Withdrawal, resend bool) 
 		// out_bill_no returns the same bill.
 		return s.send(ctx, w)
 	}
-	settled, err := s.apply(ctx, w, res)
+	settled, err := s.chain.Apply(ctx, w, res)
 	if errors.Is(err, errMismatch) {
 		return w, nil
 	}
@@ -74,7 +75,7 @@ func (s *Service) Withdrawals(ctx context.Context, openid string) ([]cloudpay.Wi
 		return nil, err
 	}
 	for i, w := range list {
-		if list[i], err = s.current(ctx, w); err != nil {
+		if list[i], err = s.chain.Current(ctx, w); err != nil {
 			return nil, err
 		}
 	}
@@ -95,7 +96,7 @@ func (s *Service) Record(ctx context.Context, res wechat.TransferResult) (wechat
 	if err != nil {
 		return "", fmt.Errorf("transfer notification: %w", err)
 	}
-	if w, err = s.current(ctx, w); err != nil {
+	if w, err = s.chain.Current(ctx, w); err != nil {
 		return "", err
 	}
 	if w.Status.Final() {
@@ -104,9 +105,9 @@ func (s *Service) Record(ctx context.Context, res wechat.TransferResult) (wechat
 	if !res.State.Final() {
 		return wechat.NotFinal, nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
-	after, err := s.apply(ctx, w, res)
+	after, err := s.chain.Apply(ctx, w, res)
 	if errors.Is(err, errMismatch) {
 		return wechat.Mismatch, nil
 	}
@@ -134,9 +135,9 @@ func (s *Service) Cancel(ctx context.Context, openid, id string) (cloudpay.Withd
 	if err != nil {
 		return w, fmt.Errorf("cancel withdrawal %s: %w", w.ID, err)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
-	return s.apply(ctx, w, res)
+	return s.chain.Apply(ctx, w, res)
 }
 
 // Reconcile looks after a withdrawal in flight, for the job: one frozen

@@ -29,7 +29,7 @@ func (s *Service) Sweep(ctx context.Context, e cloudpay.WalletEntry) (bool, erro
 	case cloudpay.EntryDebit, cloudpay.EntryUnfreeze:
 		var w, after cloudpay.Withdrawal
 		if w, err = s.store.Withdrawal(ctx, e.WithdrawalID); err == nil {
-			after, err = s.current(ctx, w)
+			after, err = s.chain.Current(ctx, w)
 			repaired = after.Status != w.Status
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/effect"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
@@ -35,6 +36,7 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
+	chain *effect.Engine[cloudpay.Withdrawal, wechat.TransferResult, Outcome]
 }
 
 // Option adjusts a Service.
@@ -55,6 +57,7 @@ func New(store Store, gw wechat.Transfers, cfg Config, opts ...Option) *Service 
 	for _, o := range opts {
 		o(s)
 	}
+	s.chain = effect.New(transfers{s}, store, s.clock, s.log)
 	return s
 }
 
