@@ -223,10 +223,10 @@ func (e *Engine[D, A, O]) SaveProgress(ctx context.Context, d D) (D, error) {
 }
 
 // Send makes one call to WeChat for d under a new attempt claim, after
-// recording that d is being sent, and records the answer. called says
-// whether a call went out: none goes while the last attempt's lease holds
-// (a query that finds nothing proves nothing yet), or when d ended
-// meanwhile. An error means the store failed; WeChat's failures are
+// recording that d is being sent (people see it processing), and records
+// the answer. called says whether a call went out: none goes while the
+// last attempt's lease holds (a query that finds nothing proves nothing
+// yet), or when d ended meanwhile. An error means the store failed; WeChat's failures are
 // recorded on d.
 func (e *Engine[D, A, O]) Send(ctx context.Context, d D) (_ D, called bool, _ error) {
 	subject, now := e.m.Subject(d), e.now()
@@ -259,9 +259,17 @@ func (e *Engine[D, A, O]) Send(ctx context.Context, d D) (_ D, called bool, _ er
 		}
 	}
 	e.m.Reached(AfterAttemptClaim)
-	d, err := e.SaveProgress(ctx, e.m.Sending(d, n, now))
+	d = e.m.Sending(d, n, now)
+	var err error
+	if n == 1 {
+		// Nothing was ever sent under this number, so nothing can have
+		// ended it: no outcome to look for.
+		err = e.m.Save(ctx, d)
+	} else {
+		d, err = e.SaveProgress(ctx, d)
+	}
 	if err != nil || e.m.Final(d) {
-		return d, false, err
+		return d, false, err // the store failed, or d ended meanwhile
 	}
 	a, callErr := e.m.Call(ctx, d)
 	e.m.Reached(AfterCall)

@@ -136,67 +136,61 @@ func (l ledger[E, P]) walk(ctx context.Context, owner string, tail E, found bool
 }
 
 // tail finds the newest entry with point lookups by _id, the only lookup
-// the embedded store indexes: forward from a known seq if there is one,
-// else by doubling and then bisecting (entries have no gaps).
+// the embedded store indexes (FerretDB's SQLite backend pushes a filter
+// down only when it is a bare _id): forward from a known seq if there is
+// one, else one by one for short ledgers and then by doubling and
+// bisecting (entries have no gaps). Every probe reads the entry, so the
+// newest one found is the answer: two lookups when the hint holds. A
+// writer appending meanwhile is caught by the insert's unique _id.
 func (l ledger[E, P]) tail(ctx context.Context, owner string) (E, bool, error) {
-	var zero E
-	exists := func(seq int64) (bool, error) {
-		// No projection: with one, the embedded store stops using the _id
-		// index and scans the collection.
-		err := retryBusy(ctx, func() error {
-			return l.s.db.Collection(l.col).FindOne(ctx, bson.D{{Key: "_id", Value: cloudpay.LedgerEntryID(owner, seq)}}).Err()
-		})
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("read %s: %w", l.col, err)
-		}
-		return true, nil
-	}
-	lo, hi := int64(0), int64(1) // lo exists (or is 0), hi is the next probe
+	var last E
+	lo, hi := int64(0), int64(1) // lo exists (or is 0) and last is its entry; hi is the next probe
 	if hint := l.s.ledgerHint(l.col, owner); hint > 0 {
-		ok, err := exists(hint)
+		e, ok, err := l.at(ctx, owner, hint)
 		if err != nil {
-			return zero, false, err
+			return last, false, err
 		}
 		if ok {
-			lo, hi = hint, hint+1
+			lo, hi, last = hint, hint+1, e
 		}
 	}
-	for step := int64(1); ; step *= 2 {
-		ok, err := exists(hi)
+	for step := int64(1); ; {
+		e, ok, err := l.at(ctx, owner, hi)
 		if err != nil {
-			return zero, false, err
+			return last, false, err
 		}
 		if !ok {
 			break
 		}
-		lo, hi = hi, hi+step
+		lo, last = hi, e
+		if hi >= linearProbes {
+			step *= 2
+		}
+		hi += step
 	}
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
-		ok, err := exists(mid)
+		e, ok, err := l.at(ctx, owner, mid)
 		if err != nil {
-			return zero, false, err
+			return last, false, err
 		}
 		if ok {
-			lo = mid
+			lo, last = mid, e
 		} else {
 			hi = mid
 		}
 	}
 	if lo == 0 {
-		return zero, false, nil
+		return last, false, nil
 	}
-	e, ok, err := l.at(ctx, owner, lo)
-	if err != nil || !ok {
-		return zero, false, err
-	}
-	// Writers may have appended meanwhile; walk to the real end.
-	t, found, _, err := l.walk(ctx, owner, e, true, "")
-	return t, found, err
+	l.s.setLedgerHint(l.col, owner, lo)
+	return last, true, nil
 }
+
+// linearProbes is how far a search without a hint probes one by one
+// before doubling: most ledgers (an order's refunds, a claim's spacing)
+// are that short.
+const linearProbes = 4
 
 // at reads an owner's seq-th entry.
 func (l ledger[E, P]) at(ctx context.Context, owner string, seq int64) (E, bool, error) {

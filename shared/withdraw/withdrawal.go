@@ -74,11 +74,17 @@ func (s *Service) Withdraw(ctx context.Context, openid string, amount cloudpay.F
 	if e.Withdrawal == nil || e.Withdrawal.AmountFen != amount || e.OpenID != openid {
 		return cloudpay.Withdrawal{}, false, cloudpay.Errorf(cloudpay.CodeWithdrawalConflict, "withdrawal %s exists with another amount", id)
 	}
-	w, _, err = s.store.InsertWithdrawal(ctx, *e.Withdrawal)
+	w, inserted, err := s.store.InsertWithdrawal(ctx, *e.Withdrawal)
 	if err != nil {
 		return cloudpay.Withdrawal{}, false, fmt.Errorf("withdraw: %w", err)
 	}
-	w, err = s.resume(ctx, w)
+	if inserted {
+		// Nobody has sent it yet: a twin request that did meanwhile holds
+		// the first attempt's claim, and Send finds it.
+		w, err = s.send(ctx, w)
+	} else {
+		w, err = s.resume(ctx, w)
+	}
 	return w, appended, err
 }
 
