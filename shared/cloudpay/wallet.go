@@ -42,6 +42,9 @@ type Withdrawal struct {
 	CreatedAt      time.Time        `bson:"created_at"`
 	UpdatedAt      time.Time        `bson:"updated_at"`
 	FinishedAt     *time.Time       `bson:"finished_at,omitempty"`
+	// FreezeSeq is the wallet entry that froze the money: the ledger's
+	// end entry is appended after it, so a reader starts looking there.
+	FreezeSeq int64 `bson:"freeze_seq,omitempty"`
 }
 
 // WithdrawalID derives a withdrawal's ID (and out_bill_no: at most 32

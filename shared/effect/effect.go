@@ -229,6 +229,9 @@ func (e *Engine[D, A, O]) SaveProgress(ctx context.Context, d D) (D, error) {
 // yet), or when d ended meanwhile. An error means the store failed; WeChat's failures are
 // recorded on d.
 func (e *Engine[D, A, O]) Send(ctx context.Context, d D) (_ D, called bool, _ error) {
+	if e.m.Final(d) {
+		return d, false, nil
+	}
 	subject, now := e.m.Subject(d), e.now()
 	n, sent := e.m.Attempts(d)
 	if sent && n > 0 {
@@ -263,7 +266,8 @@ func (e *Engine[D, A, O]) Send(ctx context.Context, d D) (_ D, called bool, _ er
 	var err error
 	if n == 1 {
 		// Nothing was ever sent under this number, so nothing can have
-		// ended it: no outcome to look for.
+		// ended it: no outcome to look for. (Every outcome follows a call
+		// under an attempt claim, or a query answering one.)
 		err = e.m.Save(ctx, d)
 	} else {
 		d, err = e.SaveProgress(ctx, d)
@@ -329,14 +333,24 @@ func (e *Engine[D, A, O]) release(ctx context.Context, d D, f *cloudpay.Failure,
 }
 
 // Abandon ends d as released because people must take over (its retry
-// budget is used up). It first claims the next attempt without calling,
+// budget is used up). Not while the last attempt's lease holds; then it
+// claims the next attempt without calling,
 // so no sender can call WeChat between the query and the release; if
 // someone holds that claim, they decide and Abandon does nothing. Only
 // WeChat holding nothing under d's number releases the money; otherwise
 // WeChat's answer is recorded. released says which happened.
 func (e *Engine[D, A, O]) Abandon(ctx context.Context, d D, f *cloudpay.Failure) (_ D, released bool, _ error) {
+	subject, now := e.m.Subject(d), e.now()
 	n, _ := e.m.Attempts(d)
-	if _, won, err := e.store.ClaimAttempt(ctx, e.m.Subject(d), n+1, e.now()); err != nil || !won {
+	if n > 0 {
+		// The last call may still be on its way: a query that finds
+		// nothing proves nothing yet.
+		a, found, err := e.store.AttemptAt(ctx, subject, n)
+		if err != nil || (found && now.Sub(a.StartedAt) < Lease) {
+			return d, false, err
+		}
+	}
+	if _, won, err := e.store.ClaimAttempt(ctx, subject, n+1, now); err != nil || !won {
 		return d, false, err
 	}
 	a, err := e.m.Query(ctx, d)
@@ -355,6 +369,6 @@ func (e *Engine[D, A, O]) Abandon(ctx context.Context, d D, f *cloudpay.Failure)
 	}
 	e.log.WarnContext(ctx, "given up; money released for an operator", "subject", e.m.Subject(d), "attempts", n)
 	d, o := e.m.Released(d, f, e.now())
-	d, _, _, err = e.End(ctx, d, o)
-	return d, err == nil, err
+	d, _, won, err := e.End(ctx, d, o)
+	return d, won && err == nil, err
 }

@@ -20,6 +20,11 @@ func (s *Store) Withdrawal(ctx context.Context, id string) (cloudpay.Withdrawal,
 	if err == nil && !found {
 		err = cloudpay.Errorf(cloudpay.CodeWithdrawalNotFound, "withdrawal %s not found", id)
 	}
+	if err == nil && w.FreezeSeq > 0 {
+		// Its end is appended after its freeze: a process that has not
+		// seen this wallet (a notification's) starts its tail search there.
+		s.setLedgerHint(colWalletLedger, w.OpenID, w.FreezeSeq)
+	}
 	return w, err
 }
 

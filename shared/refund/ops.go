@@ -48,7 +48,7 @@ func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refun
 // reserveAgain starts a new round for a refund that holds no reservation.
 func (s *Service) reserveAgain(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
 	now := s.clock()
-	_, st, err := s.paidOrder(ctx, r.OutTradeNo, now)
+	st, _, err := s.paid(ctx, r.OutTradeNo, now)
 	if err != nil {
 		return r, err
 	}

@@ -214,11 +214,11 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 		return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)
 	}
 	now := s.clock()
-	o, st, err := s.paidOrder(ctx, r.OutTradeNo, now)
+	st, payer, err := s.paid(ctx, r.OutTradeNo, now)
 	if err != nil {
 		return cloudpay.Refund{}, false, err
 	}
-	r.OpenID, r.TotalFen = o.OpenID, st.AmountFen
+	r.OpenID, r.TotalFen = payer, st.AmountFen
 	r.Status, r.Round = cloudpay.RefundApproved, 1
 	if r.Source == cloudpay.SourceUser {
 		r.Status = cloudpay.RefundPendingReview
@@ -258,25 +258,30 @@ func conflict(held cloudpay.Refund) error {
 		"idempotency key already used for refund %s of order %s (%d fen)", held.OutRefundNo, held.OutTradeNo, held.AmountFen)
 }
 
-// paidOrder returns the order and the settlement proving it was paid, and
-// refuses orders that cannot be refunded.
-func (s *Service) paidOrder(ctx context.Context, outTradeNo string, now time.Time) (cloudpay.Order, cloudpay.Settlement, error) {
-	o, err := s.store.Order(ctx, outTradeNo)
-	if err != nil {
-		return cloudpay.Order{}, cloudpay.Settlement{}, err
-	}
+// paid returns the settlement proving an order was paid and the order's
+// user, and refuses orders that cannot be refunded.
+func (s *Service) paid(ctx context.Context, outTradeNo string, now time.Time) (st cloudpay.Settlement, payer string, err error) {
 	st, found, err := s.store.Settlement(ctx, outTradeNo)
 	if err != nil {
-		return cloudpay.Order{}, cloudpay.Settlement{}, fmt.Errorf("refund: %w", err)
+		return cloudpay.Settlement{}, "", fmt.Errorf("refund: %w", err)
 	}
 	if !found || st.Outcome != cloudpay.SettledPaid {
-		return cloudpay.Order{}, cloudpay.Settlement{}, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "order %s is not paid", outTradeNo)
+		if _, err := s.store.Order(ctx, outTradeNo); err != nil {
+			return cloudpay.Settlement{}, "", err // no such order
+		}
+		return cloudpay.Settlement{}, "", cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "order %s is not paid", outTradeNo)
 	}
 	if !st.PaidAt.IsZero() && now.Sub(st.PaidAt) > s.cfg.MaxAge {
-		return cloudpay.Order{}, cloudpay.Settlement{}, cloudpay.Errorf(cloudpay.CodeRefundTooLate,
+		return cloudpay.Settlement{}, "", cloudpay.Errorf(cloudpay.CodeRefundTooLate,
 			"order %s was paid on %s: WeChat refunds orders up to a year after payment", outTradeNo, st.PaidAt.Format(time.DateOnly))
 	}
-	return o, st, nil
+	if st.OpenID != "" {
+		// The payer WeChat named, which the settlement checked to be the
+		// order's user: the order itself need not be read.
+		return st, st.OpenID, nil
+	}
+	o, err := s.store.Order(ctx, outTradeNo)
+	return st, o.OpenID, err
 }
 
 // first is the totals of an order before its first ledger entry.

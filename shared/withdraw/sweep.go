@@ -55,6 +55,8 @@ func (s *Service) sweepFreeze(ctx context.Context, e cloudpay.WalletEntry) (bool
 			"%d fen are frozen for withdrawal %s, which was never stored and cannot be rebuilt (the entry has no snapshot)",
 			e.AmountFen, e.WithdrawalID)
 	}
-	_, inserted, err := s.store.InsertWithdrawal(ctx, *e.Withdrawal)
+	w := *e.Withdrawal
+	w.FreezeSeq = e.Seq
+	_, inserted, err := s.store.InsertWithdrawal(ctx, w)
 	return inserted, err
 }

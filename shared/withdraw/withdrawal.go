@@ -74,7 +74,9 @@ func (s *Service) Withdraw(ctx context.Context, openid string, amount cloudpay.F
 	if e.Withdrawal == nil || e.Withdrawal.AmountFen != amount || e.OpenID != openid {
 		return cloudpay.Withdrawal{}, false, cloudpay.Errorf(cloudpay.CodeWithdrawalConflict, "withdrawal %s exists with another amount", id)
 	}
-	w, inserted, err := s.store.InsertWithdrawal(ctx, *e.Withdrawal)
+	w = *e.Withdrawal
+	w.FreezeSeq = e.Seq
+	w, inserted, err := s.store.InsertWithdrawal(ctx, w)
 	if err != nil {
 		return cloudpay.Withdrawal{}, false, fmt.Errorf("withdraw: %w", err)
 	}
