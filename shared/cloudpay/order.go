@@ -22,6 +22,18 @@ const (
 // AwaitingPayment reports whether WeChat may still take money for the order.
 func (s OrderStatus) AwaitingPayment() bool { return s == OrderUnpaid || s == OrderPaying }
 
+// Settled is the settlement an order's status shows, if it shows one: a
+// paid order stays paid whatever its refunds.
+func (s OrderStatus) Settled() SettlementOutcome {
+	switch s {
+	case OrderPaid, OrderPartiallyRefunded, OrderRefunded:
+		return SettledPaid
+	case OrderClosed:
+		return SettledClosed
+	}
+	return ""
+}
+
 // Order is a merchant order. It is a projection: the settlement claim is the
 // authority on whether it was paid (docs/design.md §4).
 type Order struct {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 	_ "modernc.org/sqlite" // FerretDB's SQLite driver, for IndexIDs
@@ -55,7 +56,14 @@ func Start(dir string, logger *slog.Logger) (*Server, error) {
 }
 
 // URI is the mongodb:// address to connect to.
-func (s *Server) URI() string { return s.uri }
+func (s *Server) URI() string { return s.uri + sep(s.uri) + "maxPoolSize=4" }
+
+func sep(uri string) string {
+	if strings.Contains(uri, "?") {
+		return "&"
+	}
+	return "?"
+}
 
 // IndexIDs makes _id lookups in every existing collection of database use
 // an index. FerretDB 1.24 indexes _id as _ferretdb_sjson->"_id" but filters

@@ -34,9 +34,9 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
 	amountDiffers := hint.HasTotal && hint.TotalFen != o.AmountFen
-	if st, found, err := s.store.Settlement(ctx, o.OutTradeNo); err != nil {
-		return "", fmt.Errorf("confirm payment: %w", err)
-	} else if found && st.Outcome == cloudpay.SettledPaid {
+	if o.Status.Settled() == cloudpay.SettledPaid {
+		// The order shows its payment, so its settlement and event are
+		// stored (they are written before the status): a read-only answer.
 		if amountDiffers {
 			// The payment is recorded from WeChat's own answer: a callback
 			// that disagrees now is forged or garbled, and anyone can send one.
@@ -44,12 +44,11 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 				"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
 			return wechat.Mismatch, nil
 		}
-		// Repair the projection and outbox in case a crash interrupted them.
-		if _, err := s.settled.Repair(ctx, o, st); err != nil {
-			return "", err
-		}
 		return wechat.AlreadyRecorded, nil
 	}
+	// Awaiting payment (or closed): only WeChat's answer counts. A
+	// settlement whose projection a crash interrupted is found by the
+	// claim below, or by the wait for the window's holder, and projected.
 	if amountDiffers {
 		s.log.ErrorContext(ctx, "pay callback amount differs from the order", "out_trade_no", o.OutTradeNo,
 			"callback_fen", hint.TotalFen, "order_fen", o.AmountFen)
