@@ -11,15 +11,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/job"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
-	"github.com/cloudpay/cloudpay/shared/wechatpay"
-	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -55,7 +51,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 				if _, _, err := s.Withdrawals.Credit(ctx, testkit.Alice, "credit-1", 10_000, "reward"); err != nil {
 					t.Fatal(err)
 				}
-				if _, _, err := c.withdrawals.Withdraw(ctx, testkit.Alice, 3000, "wd-1"); !errors.Is(err, errCrash) {
+				if _, _, err := c.withdrawals.Withdraw(ctx, testkit.Alice, 3000, "wd-1"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("withdraw: %v, want the crash", err)
 				}
 				id := cloudpay.WithdrawalID(testkit.Alice, "wd-1")
@@ -91,7 +87,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 			crash: func(t *testing.T, s *testkit.Stack, c instance) string {
 				s.Paid(order, testkit.Alice, 1000)
 				_, _, err := c.refunds.Create(ctx, refund.NewRefund{OutTradeNo: order, AmountFen: 300, Reason: "broken", IdempotencyKey: "key-1"})
-				if !errors.Is(err, errCrash) {
+				if !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("create: %v, want the crash", err)
 				}
 				return orphan(t, s, 300)
@@ -103,7 +99,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 			name: "reserved for a user's request without a key: it waits for review", channel: wechat.CloudHosting, crashAt: "InsertRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c instance) string {
 				s.Paid(order, testkit.Alice, 1000)
-				if _, _, err := c.refunds.Request(ctx, testkit.Alice, order, 300, "too small", ""); !errors.Is(err, errCrash) {
+				if _, _, err := c.refunds.Request(ctx, testkit.Alice, order, 300, "too small", ""); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("request: %v, want the crash", err)
 				}
 				return orphan(t, s, 300)
@@ -120,7 +116,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 			name: "approval recorded, refund still pending review: it is sent", channel: wechat.CloudHosting, crashAt: "SaveRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c instance) string {
 				no := requested(t, s)
-				if _, err := c.refunds.Approve(ctx, no, "ok"); !errors.Is(err, errCrash) {
+				if _, err := c.refunds.Approve(ctx, no, "ok"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("approve: %v, want the crash", err)
 				}
 				status(cloudpay.RefundPendingReview)(t, s, no)
@@ -138,7 +134,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 			name: "rejection recorded, refund still pending review: it is rejected", channel: wechat.CloudHosting, crashAt: "SaveRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c instance) string {
 				no := requested(t, s)
-				if _, err := c.refunds.Reject(ctx, no, "used"); !errors.Is(err, errCrash) {
+				if _, err := c.refunds.Reject(ctx, no, "used"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("reject: %v, want the crash", err)
 				}
 				status(cloudpay.RefundPendingReview)(t, s, no)
@@ -165,7 +161,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 				}
 				s.Fault("refund_callback", "drop", 1, nil)
 				s.Settle(r.OutRefundNo, "SUCCESS")
-				if _, err := c.refunds.Reconcile(ctx, r.OutRefundNo); !errors.Is(err, errCrash) {
+				if _, err := c.refunds.Reconcile(ctx, r.OutRefundNo); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("reconcile: %v, want the crash", err)
 				}
 				status(cloudpay.RefundSucceeded)(t, s, r.OutRefundNo)
@@ -184,7 +180,7 @@ func TestPassFinishesWhatACrashCutShort(t *testing.T) {
 				if err != nil || r.Status != cloudpay.RefundFailed || r.Retryable {
 					t.Fatalf("create: %+v, %v", r, err)
 				}
-				if _, err := c.refunds.Retry(ctx, r.OutRefundNo); !errors.Is(err, errCrash) {
+				if _, err := c.refunds.Retry(ctx, r.OutRefundNo); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("retry: %v, want the crash", err)
 				}
 				status(cloudpay.RefundFailed)(t, s, r.OutRefundNo)
@@ -237,7 +233,7 @@ func TestSweepGoesOnPastCrowdedEntries(t *testing.T) {
 	var nos []string
 	for i := range 7 { // all at the same instant
 		key := fmt.Sprintf("key-%d", i)
-		if _, _, err := c.refunds.Create(ctx, refund.NewRefund{OutTradeNo: order, AmountFen: 100, IdempotencyKey: key}); !errors.Is(err, errCrash) {
+		if _, _, err := c.refunds.Create(ctx, refund.NewRefund{OutTradeNo: order, AmountFen: 100, IdempotencyKey: key}); !errors.Is(err, testkit.ErrCrash) {
 			t.Fatalf("create %s: %v, want the crash", key, err)
 		}
 		nos = append(nos, cloudpay.OutRefundNoForKey(key))
@@ -266,67 +262,18 @@ type instance struct {
 	withdrawals *withdraw.Service // on API v3 only
 }
 
-var errCrash = errors.New("the instance crashed")
-
-// crashing is the store of an instance that dies at the write named at:
-// that write fails, and nothing after it happens.
-type crashing struct {
-	*mongostore.Store
-	at string
-}
-
-func (c crashing) InsertRefund(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
-	if c.at == "InsertRefund" {
-		return cloudpay.Refund{}, false, errCrash
-	}
-	return c.Store.InsertRefund(ctx, r)
-}
-
-func (c crashing) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
-	if c.at == "SaveRefund" {
-		return errCrash
-	}
-	return c.Store.SaveRefund(ctx, r)
-}
-
-func (c crashing) ProjectOrderRefunds(ctx context.Context, no string, st cloudpay.OrderStatus, fen cloudpay.Fen, seq int64, now time.Time) error {
-	if c.at == "ProjectOrderRefunds" {
-		return errCrash
-	}
-	return c.Store.ProjectOrderRefunds(ctx, no, st, fen, seq, now)
-}
-
-func (c crashing) InsertWithdrawal(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, bool, error) {
-	if c.at == "InsertWithdrawal" {
-		return cloudpay.Withdrawal{}, false, errCrash
-	}
-	return c.Store.InsertWithdrawal(ctx, w)
-}
-
 // crashed builds an instance that dies at the write named at, with the
 // stack's channel, rules and clock.
 func crashed(t *testing.T, s *testkit.Stack, at string) instance {
 	t.Helper()
-	store := crashing{Store: s.Store, at: at}
+	store := testkit.CrashingStore{Store: s.Store, At: at}
 	rules := refund.Config{MinInterval: time.Minute}
 	if s.Channel == wechat.CloudHosting {
-		gw := cloudhosting.New(cloudhosting.Config{APIURL: s.SimURL, SubMchID: testkit.SubMchID, EnvID: testkit.EnvID,
-			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
-			Timeout: testkit.Patience}, nil)
-		rf := refund.New(store, gw, rules, refund.WithClock(s.Now))
+		rf := refund.New(store, s.CloudHostingGateway(), rules, refund.WithClock(s.Now))
 		t.Cleanup(rf.Close)
 		return instance{refunds: rf}
 	}
-	v3, err := wechatpay.New(context.Background(), wechatpay.Config{
-		MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
-		PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
-		PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
-		NotifyURL: s.PaymentCallbackURL + "/callbacks/v3", APIURL: s.SimURL, Timeout: testkit.Patience,
-		TransferReportInfos: "活动名称=回收奖励;奖励说明=回收收益提现",
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v3 := s.V3Gateway()
 	rf := refund.New(store, v3, rules, refund.WithClock(s.Now))
 	t.Cleanup(rf.Close)
 	return instance{refunds: rf, withdrawals: withdraw.New(store, v3, withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 1000, DailyFen: 100_000_000}, withdraw.WithClock(s.Now))}

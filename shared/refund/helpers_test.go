@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/refund"
@@ -140,9 +139,7 @@ func instance(t *testing.T, s *testkit.Stack, store refund.Store, gw wechat.Refu
 
 // simGateway is a Cloud Hosting client of the stack's simulator.
 func simGateway(s *testkit.Stack) wechat.Refunds {
-	return cloudhosting.New(cloudhosting.Config{APIURL: s.SimURL, SubMchID: testkit.SubMchID, EnvID: testkit.EnvID,
-		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
-		Timeout: testkit.Patience}, nil)
+	return s.CloudHostingGateway()
 }
 
 // gatedCall is a gateway to the simulator whose refund calls wait until

@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/testkit"
 )
@@ -33,7 +31,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 		{
 			name: "reservation", crashAt: "InsertRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c *refund.Service) string {
-				if _, _, err := c.Request(ctx, testkit.Alice, order, 300, "", ""); !errors.Is(err, errCrash) {
+				if _, _, err := c.Request(ctx, testkit.Alice, order, 300, "", ""); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("request: %v, want the crash", err)
 				}
 				return s.Ledger(order).OutRefundNo
@@ -50,7 +48,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 			name: "approval", crashAt: "SaveRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c *refund.Service) string {
 				no := request(t, s)
-				if _, err := c.Approve(ctx, no, "ok"); !errors.Is(err, errCrash) {
+				if _, err := c.Approve(ctx, no, "ok"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("approve: %v, want the crash", err)
 				}
 				return no
@@ -65,7 +63,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 			name: "rejection", crashAt: "SaveRefund",
 			crash: func(t *testing.T, s *testkit.Stack, c *refund.Service) string {
 				no := request(t, s)
-				if _, err := c.Reject(ctx, no, "used"); !errors.Is(err, errCrash) {
+				if _, err := c.Reject(ctx, no, "used"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("reject: %v, want the crash", err)
 				}
 				return no
@@ -85,7 +83,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 				}
 				s.Fault("refund_callback", "drop", 1, nil)
 				s.Settle(r.OutRefundNo, "SUCCESS")
-				if _, err := c.Reconcile(ctx, r.OutRefundNo); !errors.Is(err, errCrash) {
+				if _, err := c.Reconcile(ctx, r.OutRefundNo); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("reconcile: %v, want the crash", err)
 				}
 				return r.OutRefundNo
@@ -149,7 +147,7 @@ func TestOtherReviewShowsTheDecision(t *testing.T) {
 	s := testkit.New(t, testkit.ManualRefunds())
 	s.Paid(order, testkit.Alice, 1000)
 	no := request(t, s)
-	if _, err := crashed(t, s, "SaveRefund").Reject(ctx, no, "used"); !errors.Is(err, errCrash) {
+	if _, err := crashed(t, s, "SaveRefund").Reject(ctx, no, "used"); !errors.Is(err, testkit.ErrCrash) {
 		t.Fatalf("reject: %v, want the crash", err)
 	}
 	if _, err := s.Refunds.Approve(ctx, no, "ok"); cloudpay.ErrorCode(err) != cloudpay.CodeRefundState {
@@ -174,44 +172,11 @@ func request(t *testing.T, s *testkit.Stack) string {
 	return r.OutRefundNo
 }
 
-var errCrash = errors.New("the instance crashed")
-
-// crashing is the store of an instance that dies at the write named at:
-// that write fails, and nothing after it happens.
-type crashing struct {
-	*mongostore.Store
-	at string
-}
-
-func (c crashing) InsertRefund(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, bool, error) {
-	if c.at == "InsertRefund" {
-		return cloudpay.Refund{}, false, errCrash
-	}
-	return c.Store.InsertRefund(ctx, r)
-}
-
-func (c crashing) SaveRefund(ctx context.Context, r cloudpay.Refund) error {
-	if c.at == "SaveRefund" {
-		return errCrash
-	}
-	return c.Store.SaveRefund(ctx, r)
-}
-
-func (c crashing) ProjectOrderRefunds(ctx context.Context, no string, st cloudpay.OrderStatus, fen cloudpay.Fen, seq int64, now time.Time) error {
-	if c.at == "ProjectOrderRefunds" {
-		return errCrash
-	}
-	return c.Store.ProjectOrderRefunds(ctx, no, st, fen, seq, now)
-}
-
 // crashed is another instance of the refund function, on the stack's
 // database and simulator (Cloud Hosting), that dies at the write named at.
 func crashed(t *testing.T, s *testkit.Stack, at string) *refund.Service {
 	t.Helper()
-	gw := cloudhosting.New(cloudhosting.Config{APIURL: s.SimURL, SubMchID: testkit.SubMchID, EnvID: testkit.EnvID,
-		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
-		Timeout: testkit.Patience}, nil)
-	rf := refund.New(crashing{Store: s.Store, at: at}, gw, refund.Config{MinInterval: time.Minute}, refund.WithClock(s.Now))
+	rf := refund.New(testkit.CrashingStore{Store: s.Store, At: at}, s.CloudHostingGateway(), refund.Config{MinInterval: time.Minute}, refund.WithClock(s.Now))
 	t.Cleanup(rf.Close)
 	return rf
 }

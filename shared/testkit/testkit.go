@@ -311,11 +311,16 @@ func (s *Stack) channelConfig() app.ChannelConfig {
 	if s.Channel == wechat.V3 {
 		return app.ChannelConfig{Channel: wechat.V3, V3: s.v3Config()}
 	}
-	return app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: cloudhosting.Config{
+	return app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: s.cloudHostingConfig()}
+}
+
+// cloudHostingConfig is the open interface's settings, pointed at the simulator.
+func (s *Stack) cloudHostingConfig() cloudhosting.Config {
+	return cloudhosting.Config{
 		APIURL: s.SimURL, SubMchID: SubMchID, EnvID: s.set.envID,
 		CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
 		Timeout: s.set.gwTimeout,
-	}}
+	}
 }
 
 // v3Config is the simulator's development merchant.

@@ -7,11 +7,8 @@ import (
 	"testing"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
-	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
-	"github.com/cloudpay/cloudpay/shared/wechatpay"
-	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -32,7 +29,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 		{
 			name: "freeze", crashAt: "InsertWithdrawal", want: cloudpay.WithdrawalCreated, once: true,
 			crash: func(t *testing.T, s *testkit.Stack, c *withdraw.Service) {
-				if _, _, err := c.Withdraw(ctx, testkit.Alice, 3000, "wd-1"); !errors.Is(err, errCrash) {
+				if _, _, err := c.Withdraw(ctx, testkit.Alice, 3000, "wd-1"); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("withdraw: %v, want the crash", err)
 				}
 			},
@@ -48,7 +45,7 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 				if r := s.SimPost("/transfers/"+id+"/confirm", nil); r.Status != 200 {
 					t.Fatalf("confirm: %d %s", r.Status, r.Raw)
 				}
-				if _, err := c.Reconcile(ctx, id); !errors.Is(err, errCrash) {
+				if _, err := c.Reconcile(ctx, id); !errors.Is(err, testkit.ErrCrash) {
 					t.Fatalf("reconcile: %v, want the crash", err)
 				}
 				if w, _ := s.Store.Withdrawal(ctx, id); w.Status != cloudpay.WithdrawalWaitingUser {
@@ -108,43 +105,10 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 	}
 }
 
-var errCrash = errors.New("the instance crashed")
-
-// crashing is the store of an instance that dies at the write named at:
-// that write fails, and nothing after it happens.
-type crashing struct {
-	*mongostore.Store
-	at string
-}
-
-func (c crashing) InsertWithdrawal(ctx context.Context, w cloudpay.Withdrawal) (cloudpay.Withdrawal, bool, error) {
-	if c.at == "InsertWithdrawal" {
-		return cloudpay.Withdrawal{}, false, errCrash
-	}
-	return c.Store.InsertWithdrawal(ctx, w)
-}
-
-func (c crashing) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal) error {
-	if c.at == "SaveWithdrawal" {
-		return errCrash
-	}
-	return c.Store.SaveWithdrawal(ctx, w)
-}
-
 // crashed is another instance of the withdraw function, on the stack's
 // database and simulator, that dies at the write named at.
 func crashed(t *testing.T, s *testkit.Stack, at string) *withdraw.Service {
 	t.Helper()
-	v3, err := wechatpay.New(context.Background(), wechatpay.Config{
-		MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
-		PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
-		PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
-		NotifyURL: s.PaymentCallbackURL + "/callbacks/v3", APIURL: s.SimURL, Timeout: testkit.Patience,
-		TransferReportInfos: "活动名称=回收奖励;奖励说明=回收收益提现",
-	}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return withdraw.New(crashing{Store: s.Store, at: at}, v3,
+	return withdraw.New(testkit.CrashingStore{Store: s.Store, At: at}, s.V3Gateway(),
 		withdraw.Config{MinFen: 10, MaxFen: 500_000, DailyCount: 1000, DailyFen: 100_000_000}, withdraw.WithClock(s.Now))
 }
