@@ -3,6 +3,7 @@ package mongostore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -35,6 +36,21 @@ var errTooSoon = errors.New("the previous action is too recent")
 func (s *Store) ClaimAction(ctx context.Context, action, subject, pass string, spacing time.Duration, now time.Time) (bool, error) {
 	owner := action + ":" + subject
 	l := ledger[actionEntry, *actionEntry]{s: s, col: colActions}
+	if s.ledgerHint(colActions, owner) == 0 {
+		// Most subjects are acted on once or twice (a callback's query, a
+		// close): try the first claim without looking for earlier ones. A
+		// duplicate key means there are some, and the append below decides.
+		e := actionEntry{At: now}
+		e.Place(owner, owner+"@"+pass, 1)
+		err := retryBusy(ctx, func() error { _, err := s.db.Collection(colActions).InsertOne(ctx, e); return err })
+		if err == nil {
+			s.setLedgerHint(colActions, owner, 1)
+			return true, nil
+		}
+		if !isDuplicate(err) {
+			return false, fmt.Errorf("claim %s: %w", owner, err)
+		}
+	}
 	_, appended, err := l.append(ctx, owner, owner+"@"+pass, func(tail actionEntry, found bool) (actionEntry, error) {
 		if found && now.Sub(tail.At) < spacing {
 			return tail, errTooSoon
