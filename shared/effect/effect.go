@@ -62,6 +62,8 @@ type Ending[D, O any] interface {
 	// Project writes what follows from an outcome: the ledger's entry, the
 	// event, the document, derived statuses. Writing it again is harmless.
 	Project(ctx context.Context, d D, o O) (D, error)
+	// Load reads d's document again.
+	Load(ctx context.Context, d D) (D, error)
 	// Reached marks a point of the chain for the crash tests.
 	Reached(p Point)
 }
@@ -90,9 +92,8 @@ type Movement[D, A, O any] interface {
 	// Released is d with its failure, and the outcome that gives its money
 	// back, once WeChat holds nothing under its number.
 	Released(d D, f *cloudpay.Failure, now time.Time) (D, O)
-	// Save stores d's state before its end; Load reads it again.
+	// Save stores d's state before its end.
 	Save(ctx context.Context, d D) error
-	Load(ctx context.Context, d D) (D, error)
 }
 
 // Step is what an answer from WeChat means for a movement: exactly one of
@@ -173,6 +174,12 @@ func (e *Ends[D, O]) current(ctx context.Context, d D) (D, error) {
 	o, ended, err := e.m.Outcome(ctx, d)
 	if err != nil || !ended {
 		return d, err
+	}
+	// Whoever claimed the outcome is usually alive and has projected it
+	// by now (a callback racing the sender's save): one read spares
+	// writing it all again.
+	if fresh, err := e.m.Load(ctx, d); err == nil && e.m.Final(fresh) {
+		return fresh, nil
 	}
 	return e.m.Project(ctx, d, o)
 }

@@ -44,6 +44,9 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 	if err != nil {
 		return zero, false, err
 	}
+	if _, r := P(&tail).Position(); found && r == ref {
+		return tail, false, nil // the newest movement is this one: a writer racing us made it
+	}
 	for range maxLedgerRetries {
 		e, err := next(tail, found)
 		if err != nil {

@@ -27,6 +27,10 @@ func (t settlements) Outcome(ctx context.Context, o cloudpay.Order) (cloudpay.Se
 	return t.s.store.Settlement(ctx, o.OutTradeNo)
 }
 
+func (t settlements) Load(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
+	return t.s.store.Order(ctx, o.OutTradeNo)
+}
+
 func (settlements) Reached(p effect.Point) {
 	if p == effect.AfterOutcomeClaim {
 		crashpoint.Here("pay.after-outcome-claim")
