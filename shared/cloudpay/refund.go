@@ -81,6 +81,9 @@ type Refund struct {
 	RefundID       string       `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
 	Account        string       `json:"account,omitempty" bson:"account,omitempty"`
 	Round          int          `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
+	// ReserveSeq is the ledger entry that reserved this round: the round's
+	// end is appended after it, so a writer starts looking there.
+	ReserveSeq int64 `json:"-" bson:"reserve_seq,omitempty"`
 	Attempts       int          `json:"attempts" bson:"attempts"`
 	LastError      *Failure     `json:"last_error,omitempty" bson:"last_error,omitempty"`
 	NotBefore      time.Time    `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat

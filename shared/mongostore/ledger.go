@@ -40,7 +40,7 @@ const maxLedgerRetries = 1000
 // it is returned with appended false and next's answer is discarded.
 func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudpay.NextEntry[E]) (E, bool, error) {
 	var zero E
-	tail, found, err := l.tail(ctx, owner)
+	tail, found, err := l.lastKnown(ctx, owner)
 	if err != nil {
 		return zero, false, err
 	}
@@ -102,6 +102,21 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 		return *held, false, nil
 	}
 	return zero, false, errBusy(fmt.Errorf("append to %s %s: too much contention on %s", l.col, ref, owner))
+}
+
+// lastKnown is the entry an append builds on: the newest entry this
+// process knows of, read in one lookup, or else the tail searched for. A
+// newer entry makes the insert fail on its _id, and the append walks on
+// from there: the rules are always checked against the entry right
+// before the one inserted.
+func (l ledger[E, P]) lastKnown(ctx context.Context, owner string) (E, bool, error) {
+	if hint := l.s.ledgerHint(l.col, owner); hint > 0 {
+		e, ok, err := l.at(ctx, owner, hint)
+		if err != nil || ok {
+			return e, ok, err
+		}
+	}
+	return l.tail(ctx, owner)
 }
 
 // jitter spreads writers that lost a race so they do not collide again in lockstep.

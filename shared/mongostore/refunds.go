@@ -24,6 +24,11 @@ func (s *Store) Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund
 	if err == nil && !found {
 		err = cloudpay.Errorf(cloudpay.CodeRefundNotFound, "refund %s not found", outRefundNo)
 	}
+	if err == nil && r.ReserveSeq > 0 {
+		// Its round ends after its reservation: a process that has not
+		// seen this order's ledger (a callback's) starts there.
+		s.setLedgerHint(colRefundLedger, r.OutTradeNo, r.ReserveSeq)
+	}
 	return r, err
 }
 

@@ -61,7 +61,7 @@ func (s *Service) reserveAgain(ctx context.Context, r cloudpay.Refund) (cloudpay
 	if err != nil {
 		return cloudpay.Refund{}, err
 	}
-	r.NotBefore, r.LastError = e.Slot, nil
+	r.NotBefore, r.LastError, r.ReserveSeq = e.Slot, nil, e.Seq
 	if err := s.store.SaveRefund(ctx, r); err != nil {
 		return r, err
 	}

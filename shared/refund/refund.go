@@ -236,6 +236,7 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 			"refund %s exists for another order or amount", r.OutRefundNo)
 	}
 	r = *e.Refund
+	r.ReserveSeq = e.Seq
 	held, _, err = s.store.InsertRefund(ctx, r)
 	if err != nil {
 		return cloudpay.Refund{}, false, fmt.Errorf("create refund: %w", err)

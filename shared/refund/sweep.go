@@ -60,6 +60,7 @@ func (s *Service) sweepReserve(ctx context.Context, e cloudpay.RefundEntry) (boo
 			e.ID, e.AmountFen, e.OutTradeNo, e.OutRefundNo)
 	}
 	r := *e.Refund
+	r.ReserveSeq = e.Seq
 	if found && held.Round >= r.Round {
 		return false, nil
 	}
