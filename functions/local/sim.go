@@ -49,6 +49,9 @@ func runSimulator(ctx context.Context, args []string) error {
 		Services:          map[string]string{"payment-callback": *callbackBase},
 		RefundSettleDelay: *settleDelay,
 		StateFile:         *state,
+		// Cloud Hosting refund callbacks of refunds made in the merchant platform
+		// (/sim/outside/refunds) of payments made outside (/sim/outside/payments).
+		OutsideRefundCallbackURL: strings.TrimSuffix(*callbackBase, "/") + "/callbacks/refund",
 	})
 	if err != nil {
 		return err

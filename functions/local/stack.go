@@ -100,6 +100,10 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 		Services: map[string]string{"payment-callback": s.base + "/payment-callback"},
 		// WeChat's state survives a restart, as the store's does.
 		StateFile: filepath.Join(cfg.DataDir, "wechatsim.jsonl"),
+		// Refunds made in the merchant platform (/sim/outside/refunds) are
+		// told of on PAY_CHANNEL, where payment-callback listens.
+		OutsideRefundCallbackURL: outsideURL(cfg.Channel != wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/refund"),
+		OutsideNotifyURL:         outsideURL(cfg.Channel == wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/v3"),
 	})
 	if err != nil {
 		return err
@@ -180,6 +184,14 @@ func (s *stack) channel(cfg config) app.ChannelConfig {
 			TransferReportInfos: cfg.TransferReportInfos,
 		},
 	}
+}
+
+// outsideURL is url if on, else "".
+func outsideURL(on bool, url string) string {
+	if on {
+		return url
+	}
+	return ""
 }
 
 func mount(mux *http.ServeMux, prefix string, h http.Handler) {

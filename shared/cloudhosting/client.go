@@ -144,16 +144,7 @@ func (c *Client) Prepay(ctx context.Context, req wechat.PrepayRequest) (string, 
 // QueryOrder asks WeChat what happened to an order. An order WeChat does not
 // know comes back with state NOTEXIST, not as an error.
 func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (wechat.Transaction, error) {
-	var resp struct {
-		result
-		TradeState    string `json:"trade_state"`
-		TotalFee      fen    `json:"total_fee"`
-		TransactionID string `json:"transaction_id"`
-		OutTradeNo    string `json:"out_trade_no"`
-		SubMchID      string `json:"sub_mch_id"`
-		SubOpenID     string `json:"sub_openid"`
-		TimeEnd       string `json:"time_end"`
-	}
+	var resp queryOrderResponse
 	req := map[string]string{"out_trade_no": outTradeNo, "sub_mch_id": c.cfg.SubMchID}
 	err := c.call(ctx, "queryorder", req, &resp, &resp.result)
 	if refusedWith(err, "ORDERNOTEXIST") {
@@ -162,6 +153,22 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (wechat.Tran
 	if err != nil {
 		return wechat.Transaction{}, fmt.Errorf("queryorder %s: %w", outTradeNo, domain(err))
 	}
+	return resp.transaction(), nil
+}
+
+// queryOrderResponse is queryorder's respdata.
+type queryOrderResponse struct {
+	result
+	TradeState    string `json:"trade_state"`
+	TotalFee      fen    `json:"total_fee"`
+	TransactionID string `json:"transaction_id"`
+	OutTradeNo    string `json:"out_trade_no"`
+	SubMchID      string `json:"sub_mch_id"`
+	SubOpenID     string `json:"sub_openid"`
+	TimeEnd       string `json:"time_end"`
+}
+
+func (resp *queryOrderResponse) transaction() wechat.Transaction {
 	tx := wechat.Transaction{
 		OutTradeNo: resp.OutTradeNo, TransactionID: resp.TransactionID,
 		State: wechat.TradeState(resp.TradeState), TotalFen: cloudpay.Fen(resp.TotalFee),
@@ -172,7 +179,7 @@ func (c *Client) QueryOrder(ctx context.Context, outTradeNo string) (wechat.Tran
 			tx.PaidAt = t.UTC()
 		}
 	}
-	return tx, nil
+	return tx
 }
 
 // CloseOrder closes an unpaid order at WeChat. An order already closed is
@@ -283,4 +290,32 @@ func transportError(err error) error {
 		return &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "WeChat Pay did not answer in time", Err: err}
 	}
 	return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: "WeChat Pay could not be reached", Err: err}
+}
+
+// QueryTransaction asks WeChat about a payment by its transaction_id
+// (queryorder, where transaction_id takes priority over out_trade_no): a
+// payment made outside cloudpay. A malformed number is a field error, sent
+// nowhere; one WeChat does not know (ORDERNOTEXIST) is
+// CodeTransactionNotFound.
+func (c *Client) QueryTransaction(ctx context.Context, transactionID string) (wechat.Transaction, error) {
+	if !wechat.ValidTransactionID(transactionID) {
+		return wechat.Transaction{}, cloudpay.FieldError("transaction_id", "transaction_id must be 1 to %d digits", wechat.MaxTransactionIDLen)
+	}
+	var resp queryOrderResponse
+	req := map[string]string{"transaction_id": transactionID, "sub_mch_id": c.cfg.SubMchID}
+	err := c.call(ctx, "queryorder", req, &resp, &resp.result)
+	if refusedWith(err, "ORDERNOTEXIST") {
+		we, _ := wechat.ErrorOf(err)
+		return wechat.Transaction{}, &cloudpay.Error{Code: cloudpay.CodeTransactionNotFound,
+			Message: "WeChat holds no payment with transaction_id " + transactionID, Err: we}
+	}
+	if err != nil {
+		return wechat.Transaction{}, fmt.Errorf("queryorder transaction_id %s: %w", transactionID, domain(err))
+	}
+	tx := resp.transaction()
+	if tx.TransactionID != "" && tx.TransactionID != transactionID {
+		return wechat.Transaction{}, cloudpay.Errorf(cloudpay.CodeWeChatError,
+			"queryorder transaction_id %s: WeChat answered for another payment, %s", transactionID, tx.TransactionID)
+	}
+	return tx, nil
 }

@@ -40,19 +40,20 @@ func (c *Client) Refund(ctx context.Context, req wechat.RefundRequest) (wechat.R
 	}
 	var resp struct {
 		result
-		SubMchID    string `json:"sub_mch_id"`
-		OutTradeNo  string `json:"out_trade_no"`
-		OutRefundNo string `json:"out_refund_no"`
-		RefundID    string `json:"refund_id"`
-		RefundFee   fen    `json:"refund_fee"`
-		TotalFee    fen    `json:"total_fee"`
+		SubMchID      string `json:"sub_mch_id"`
+		OutTradeNo    string `json:"out_trade_no"`
+		TransactionID string `json:"transaction_id"`
+		OutRefundNo   string `json:"out_refund_no"`
+		RefundID      string `json:"refund_id"`
+		RefundFee     fen    `json:"refund_fee"`
+		TotalFee      fen    `json:"total_fee"`
 	}
 	if err := c.call(ctx, "refund", body, &resp, &resp.result); err != nil {
 		return wechat.RefundResult{}, fmt.Errorf("refund %s: %w", req.OutRefundNo, domain(err))
 	}
 	res := wechat.RefundResult{
-		OutRefundNo: req.OutRefundNo, OutTradeNo: req.OutTradeNo, RefundID: resp.RefundID,
-		State: wechat.RefundProcessing, RefundFen: req.RefundFen, TotalFen: req.TotalFen,
+		OutRefundNo: req.OutRefundNo, OutTradeNo: req.OutTradeNo, TransactionID: resp.TransactionID,
+		RefundID: resp.RefundID, State: wechat.RefundProcessing, RefundFen: req.RefundFen, TotalFen: req.TotalFen,
 		MchID: c.cfg.SubMchID,
 	}
 	// WeChat's echo wins where it has one: it is what WeChat recorded.
@@ -188,6 +189,9 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (wechat.Refun
 			return res, err
 		}
 		if res.OutTradeNo, err = str("out_trade_no"); err != nil {
+			return res, err
+		}
+		if res.TransactionID, err = str("transaction_id"); err != nil {
 			return res, err
 		}
 		if res.MchID, err = str("sub_mch_id"); err != nil {

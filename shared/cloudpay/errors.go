@@ -49,6 +49,11 @@ const (
 	CodeWithdrawalState      Code = "WITHDRAWAL_STATE"       // the withdrawal's status does not allow this
 	CodeRetryBudgetExhausted Code = "RETRY_BUDGET_EXHAUSTED" // WeChat refused a refund for now too often: an operator decides
 	CodeStoreBusy            Code = "STORE_BUSY"             // contention or a busy store: retryable, never a bug
+	CodeTransactionNotFound  Code = "TRANSACTION_NOT_FOUND"  // WeChat holds no payment under the number given
+	CodeOtherMerchant        Code = "OTHER_MERCHANT"         // WeChat's payment belongs to another merchant
+	CodeBillNotReady         Code = "BILL_NOT_READY"         // WeChat has not generated the day's bill yet (after 10:00 Beijing)
+	CodeNoStatement          Code = "NO_STATEMENT"           // WeChat has no bill for the day (nothing happened)
+	CodeBillUnsupported      Code = "BILL_UNSUPPORTED"       // the channel offers no such bill
 	CodeInternal             Code = "INTERNAL"
 )
 

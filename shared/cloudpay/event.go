@@ -10,6 +10,8 @@ const (
 	EventOrderClosed         EventType = "order.closed"
 	EventRefundSucceeded     EventType = "refund.succeeded"
 	EventRefundFailed        EventType = "refund.failed"
+	EventRefundAdopted       EventType = "refund.adopted"          // a refund made outside cloudpay (the merchant platform), now in the ledger
+	EventReconMismatch       EventType = "reconciliation.mismatch" // WeChat's record and ours differ: a person looks
 	EventWithdrawalSucceeded EventType = "withdrawal.succeeded"
 	EventWithdrawalFailed    EventType = "withdrawal.failed"
 )

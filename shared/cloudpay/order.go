@@ -52,6 +52,9 @@ type Order struct {
 	RefundedFen   Fen         `bson:"refunded_fen,omitempty"`
 	RefundSeq     int64       `bson:"refund_seq,omitempty"` // the refund ledger entry the status reflects
 	UpdatedAt     time.Time   `bson:"updated_at"`
+	// Adopted marks a payment made outside cloudpay and recorded from
+	// WeChat's answer alone (POST /orders/adopt, a refund by transaction_id).
+	Adopted bool `bson:"adopted,omitempty"`
 }
 
 // SameRequest reports whether o was created from the same request as other:

@@ -50,9 +50,10 @@ func NewOutRefundNo(now time.Time) string {
 
 // Refund sources: who asked for the refund.
 const (
-	SourceAdmin = "admin" // POST /refunds from the business back end
-	SourceBatch = "batch" // an item of POST /refunds/batch
-	SourceUser  = "user"  // POST /refund-requests from the mini-program
+	SourceAdmin   = "admin"   // POST /refunds from the business back end
+	SourceBatch   = "batch"   // an item of POST /refunds/batch
+	SourceUser    = "user"    // POST /refund-requests from the mini-program
+	SourceOutside = "outside" // made outside cloudpay (the merchant platform), adopted from WeChat's word
 )
 
 // Failure is the last error a refund or withdrawal met, kept for people
@@ -67,6 +68,7 @@ type Failure struct {
 type Refund struct {
 	OutRefundNo    string       `json:"out_refund_no" bson:"_id"`
 	OutTradeNo     string       `json:"out_trade_no" bson:"out_trade_no"`
+	TransactionID  string       `json:"transaction_id,omitempty" bson:"transaction_id,omitempty"` // when the refund named the payment by WeChat's number
 	OpenID         string       `json:"openid" bson:"openid"`
 	AmountFen      Fen          `json:"amount_fen" bson:"amount_fen"`
 	TotalFen       Fen          `json:"total_fen" bson:"total_fen"` // the order's amount
@@ -83,13 +85,13 @@ type Refund struct {
 	Round          int          `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
 	// ReserveSeq is the ledger entry that reserved this round: the round's
 	// end is appended after it, so a writer starts looking there.
-	ReserveSeq int64 `json:"-" bson:"reserve_seq,omitempty"`
-	Attempts       int          `json:"attempts" bson:"attempts"`
-	LastError      *Failure     `json:"last_error,omitempty" bson:"last_error,omitempty"`
-	NotBefore      time.Time    `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat
-	CreatedAt      time.Time    `json:"created_at" bson:"created_at"`
-	UpdatedAt      time.Time    `json:"updated_at" bson:"updated_at"`
-	SucceededAt    *time.Time   `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
+	ReserveSeq  int64      `json:"-" bson:"reserve_seq,omitempty"`
+	Attempts    int        `json:"attempts" bson:"attempts"`
+	LastError   *Failure   `json:"last_error,omitempty" bson:"last_error,omitempty"`
+	NotBefore   time.Time  `json:"not_before,omitzero" bson:"not_before,omitzero"` // its turn at WeChat
+	CreatedAt   time.Time  `json:"created_at" bson:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at" bson:"updated_at"`
+	SucceededAt *time.Time `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
 }
 
 // RefundEntryKind is the kind of movement of an order's refundable amount.
@@ -101,6 +103,7 @@ const (
 	EntryReject  RefundEntryKind = "reject"  // a requested refund rejected: released
 	EntrySettle  RefundEntryKind = "settle"  // refunded by WeChat: reserved becomes refunded
 	EntryRelease RefundEntryKind = "release" // failed for good or closed: released
+	EntryAdopt   RefundEntryKind = "adopt"   // refunded outside cloudpay (the merchant platform): refunded, never reserved
 )
 
 // RefundEntry is one movement in an order's refund ledger. The entries of an

@@ -256,3 +256,28 @@ func (s *Stack) Concurrently(n int, f func(i int)) {
 		s.t.FailNow()
 	}
 }
+
+// OutsidePayment makes a payment at the simulator that cloudpay never saw
+// (another system took it under the same merchant) and returns its numbers.
+func (s *Stack) OutsidePayment(openid string, fen int64) (outTradeNo, transactionID string) {
+	s.t.Helper()
+	r := s.SimPost("/outside/payments", map[string]any{"amount_fen": fen, "openid": openid})
+	outTradeNo, _ = r.Body["out_trade_no"].(string)
+	transactionID, _ = r.Body["transaction_id"].(string)
+	if r.Status >= 300 || outTradeNo == "" || transactionID == "" {
+		s.t.Fatalf("outside payment: %d %s", r.Status, r.Raw)
+	}
+	return outTradeNo, transactionID
+}
+
+// OutsideRefund refunds a payment in the merchant platform, as an operator
+// would: WeChat refunds it and calls back about a refund cloudpay never made.
+func (s *Stack) OutsideRefund(outTradeNo string, fen int64) string {
+	s.t.Helper()
+	r := s.SimPost("/outside/refunds", map[string]any{"out_trade_no": outTradeNo, "amount_fen": fen})
+	no, _ := r.Body["out_refund_no"].(string)
+	if r.Status >= 300 || no == "" {
+		s.t.Fatalf("outside refund: %d %s", r.Status, r.Raw)
+	}
+	return no
+}

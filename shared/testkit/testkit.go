@@ -189,6 +189,13 @@ func New(t testing.TB, opts ...Option) *Stack {
 		RefundSettleDelay: s.set.settleDelay,
 		HTTPClient:        &http.Client{Timeout: Patience},
 	}
+	// Refunds made in the merchant platform are told of on the stack's channel
+	// (so an outside payment defaults to it): see wechatsim.OutsideRefund.
+	if s.Channel == wechat.V3 {
+		simCfg.OutsideNotifyURL = cb + "/callbacks/v3"
+	} else {
+		simCfg.OutsideRefundCallbackURL = cb + "/callbacks/refund"
+	}
 	if s.set.sim != nil {
 		s.set.sim(&simCfg)
 	}

@@ -14,6 +14,9 @@ type Payments interface {
 	MerchantID() string
 	Prepay(ctx context.Context, req PrepayRequest) (prepayID string, params PaymentParams, err error)
 	QueryOrder(ctx context.Context, outTradeNo string) (Transaction, error)
+	// QueryTransaction asks about a payment by WeChat's transaction_id (a
+	// payment made outside cloudpay). None: CodeTransactionNotFound.
+	QueryTransaction(ctx context.Context, transactionID string) (Transaction, error)
 	CloseOrder(ctx context.Context, outTradeNo string) error
 }
 
@@ -28,7 +31,26 @@ type Refunds interface {
 type Channel interface {
 	Payments
 	Refunds
+	Bills
 }
+
+// Bills is WeChat Pay's daily bills.
+type Bills interface {
+	// DownloadBill returns the bill of one Beijing day ("2006-01-02") as
+	// WeChat writes it (plain text, unzipped, checked against the hash
+	// WeChat gives with it). Not generated yet: CodeBillNotReady; a day
+	// without one: CodeNoStatement; a bill the channel does not offer:
+	// CodeBillUnsupported.
+	DownloadBill(ctx context.Context, kind BillKind, day string) ([]byte, error)
+}
+
+// BillKind is which daily bill.
+type BillKind string
+
+const (
+	TradeBill    BillKind = "trade"    // 交易账单: every payment and refund of the day
+	FundFlowBill BillKind = "fundflow" // 资金账单: every movement of the merchant's balance
+)
 
 // Transfers is WeChat Pay's transfer bills (商家转账), on API v3 only.
 type Transfers interface {

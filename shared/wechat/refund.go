@@ -35,15 +35,16 @@ type RefundRequest struct {
 
 // RefundResult is WeChat's view of one refund.
 type RefundResult struct {
-	OutRefundNo string
-	OutTradeNo  string
-	RefundID    string // WeChat's refund number
-	State       RefundState
-	RefundFen   cloudpay.Fen
-	TotalFen    cloudpay.Fen
-	MchID       string
-	Account     string // where the money went (user_received_account)
-	SucceededAt time.Time
+	OutRefundNo   string
+	OutTradeNo    string
+	TransactionID string // the payment refunded, where WeChat says
+	RefundID      string // WeChat's refund number
+	State         RefundState
+	RefundFen     cloudpay.Fen
+	TotalFen      cloudpay.Fen
+	MchID         string
+	Account       string // where the money went (user_received_account)
+	SucceededAt   time.Time
 }
 
 // RefundHint is what an unsigned refund callback claims; it proves nothing

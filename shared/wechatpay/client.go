@@ -42,6 +42,7 @@ type Client struct {
 	notify                  *notify.Handler
 	notifyValidator         *validators.WechatPayNotifyValidator
 	transfer                transferSettings
+	http                    *http.Client // the SDK's, for the unsigned bill download (bill.go)
 }
 
 // New checks cfg, loads the keys and builds the SDK client. hc may be nil
@@ -85,6 +86,7 @@ func New(ctx context.Context, cfg Config, hc *http.Client) (*Client, error) {
 		refunds: &refunddomestic.RefundsApiService{Client: sdk},
 		notify:  handler, notifyValidator: validators.NewWechatPayNotifyValidator(verifier),
 		transfer: transferSettings{sceneID: k.transferSceneID, reportInfos: k.reportInfos, perception: cfg.TransferPerception},
+		http:     client,
 	}, nil
 }
 
@@ -247,8 +249,8 @@ var errUnknownStatus = errors.New("unknown refund status")
 // this client's.
 func (c *Client) refund(r *refunddomestic.Refund) (wechat.RefundResult, error) {
 	res := wechat.RefundResult{
-		OutRefundNo: deref(r.OutRefundNo), OutTradeNo: deref(r.OutTradeNo), RefundID: deref(r.RefundId),
-		MchID: c.mchID, Account: deref(r.UserReceivedAccount),
+		OutRefundNo: deref(r.OutRefundNo), OutTradeNo: deref(r.OutTradeNo), TransactionID: deref(r.TransactionId),
+		RefundID: deref(r.RefundId), MchID: c.mchID, Account: deref(r.UserReceivedAccount),
 	}
 	if r.Amount != nil {
 		var err error
@@ -396,4 +398,39 @@ func (v recordingVerifier) Verify(ctx context.Context, serial, message, signatur
 		*ok = true
 	}
 	return err
+}
+
+// QueryTransaction asks WeChat about a payment by its transaction_id
+// (GET /v3/pay/transactions/id/{transaction_id}?mchid=): a payment made
+// outside cloudpay. A malformed number is a field error, sent nowhere; one
+// WeChat does not know (ORDER_NOT_EXIST, or RESOURCE_NOT_EXISTS, with 404)
+// is CodeTransactionNotFound.
+func (c *Client) QueryTransaction(ctx context.Context, transactionID string) (wechat.Transaction, error) {
+	if !wechat.ValidTransactionID(transactionID) {
+		return wechat.Transaction{}, cloudpay.FieldError("transaction_id", "transaction_id must be 1 to %d digits", wechat.MaxTransactionIDLen)
+	}
+	ctx, cancel := c.begin(ctx)
+	defer cancel()
+	resp, result, err := c.jsapi.QueryOrderById(ctx, jsapi.QueryOrderByIdRequest{
+		TransactionId: core.String(transactionID), Mchid: core.String(c.mchID),
+	})
+	var apiErr *core.APIError
+	if errors.As(err, &apiErr) && (apiErr.Code == "ORDER_NOT_EXIST" || apiErr.Code == "RESOURCE_NOT_EXISTS") {
+		return wechat.Transaction{}, &cloudpay.Error{Code: cloudpay.CodeTransactionNotFound,
+			Message: "WeChat holds no payment with transaction_id " + transactionID,
+			Err:     &wechat.Error{Code: apiErr.Code, Message: apiErr.Message, HTTPStatus: apiErr.StatusCode}}
+	}
+	if err != nil {
+		return wechat.Transaction{}, c.fail(ctx, "query transaction "+transactionID, result, err)
+	}
+	tx, err := transaction(resp)
+	if err != nil {
+		return wechat.Transaction{}, &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+			Message: "query transaction " + transactionID + ": WeChat answered an unreadable transaction", Err: err}
+	}
+	if tx.TransactionID != "" && tx.TransactionID != transactionID {
+		return wechat.Transaction{}, cloudpay.Errorf(cloudpay.CodeWeChatError,
+			"query transaction %s: WeChat answered for another payment, %s", transactionID, tx.TransactionID)
+	}
+	return tx, nil
 }

@@ -146,6 +146,7 @@ func sdkError(err error) error {
 type refundResource struct {
 	MchID               string `json:"mchid"`
 	OutTradeNo          string `json:"out_trade_no"`
+	TransactionID       string `json:"transaction_id"`
 	RefundID            string `json:"refund_id"`
 	OutRefundNo         string `json:"out_refund_no"`
 	RefundStatus        string `json:"refund_status"`
@@ -174,8 +175,8 @@ func refundNotice(plaintext []byte, eventType string) (wechat.RefundResult, erro
 		return wechat.RefundResult{}, fmt.Errorf("unknown refund_status %q", status)
 	}
 	res := wechat.RefundResult{
-		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, RefundID: r.RefundID, State: state,
-		MchID: r.MchID, Account: r.UserReceivedAccount,
+		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, TransactionID: r.TransactionID, RefundID: r.RefundID,
+		State: state, MchID: r.MchID, Account: r.UserReceivedAccount,
 	}
 	if r.Amount != nil {
 		var err error

@@ -173,6 +173,11 @@ func (s *Simulator) Notify(ctx context.Context, outTradeNo string) (Delivery, er
 		return Delivery{}, &Error{Status: http.StatusConflict, Code: "ORDER_NOT_PAID",
 			Message: fmt.Sprintf("order %s is %s: WeChat only calls back paid orders", outTradeNo, o.state)}
 	}
+	if o.outside {
+		s.mu.Unlock()
+		return Delivery{}, &Error{Status: http.StatusConflict, Code: "ORDER_OUTSIDE",
+			Message: fmt.Sprintf("order %s was paid outside any merchant back end: no pay callback target was ever given", outTradeNo)}
+	}
 	cb := s.payCallbackLocked(o)
 	s.mu.Unlock()
 	return s.deliverGenuine(ctx, cb, TriggerNotify, false), nil

@@ -65,6 +65,7 @@ type order struct {
 	timeEnd       time.Time
 	createdAt     time.Time
 	closedAt      time.Time
+	outside       bool      // paid outside any merchant back end (OutsidePayment): no prepay, no pay callback
 	acked         bool      // a genuine callback delivery was acknowledged
 	attempted     bool      // a genuine callback delivery was attempted (or dropped by a fault)
 	refunds       []*refund // in creation order
@@ -149,7 +150,9 @@ func (s *Simulator) openAPI(name string, fn apiFunc) http.HandlerFunc {
 
 func writeEnvelope(w http.ResponseWriter, errcode int, errmsg string, respdata map[string]any) {
 	env := map[string]any{"errcode": errcode, "errmsg": errmsg}
-	if respdata != nil {
+	if text, ok := respdata[respdataText].(string); ok {
+		env["respdata"] = text // downloadbill answers the bill itself (bill.go)
+	} else if respdata != nil {
 		respdata["sign"] = v2Sign(respdata)
 		env["respdata"] = respdata
 	}

@@ -52,6 +52,7 @@ type OrderView struct {
 	PaidAt         *time.Time `json:"paid_at,omitempty"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	CallbackAcked  bool       `json:"callback_acked"`
+	Outside        bool       `json:"outside,omitempty"` // made by OutsidePayment
 }
 
 // Order returns WeChat's view of an order.
@@ -68,7 +69,7 @@ func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
 		Attach: o.attach, TotalFee: o.totalFee, OpenID: spOpenID(o.openID), SubOpenID: o.openID,
 		TradeType: o.tradeType, SpbillCreateIP: o.spbillIP, EnvID: o.envID,
 		CallbackType: o.callbackType, FunctionName: o.functionName,
-		CreatedAt: o.createdAt.UTC(), CallbackAcked: o.acked,
+		CreatedAt: o.createdAt.UTC(), CallbackAcked: o.acked, Outside: o.outside,
 	}
 	if o.callbackType == 2 {
 		c := o.container
@@ -167,6 +168,7 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
 	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
 	mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel", s.v3API(apiCancelTransfer, s.v3CancelTransfer))
+	s.billRoutes(mux) // daily bills: v3 tradebill, fundflowbill, billdownload; /_/pay/downloadbill; /bills/…
 	mux.HandleFunc("/v3/", s.v3NotFound)
 
 	// Transfer bills: WeChat's view, and the user's side.
@@ -191,6 +193,8 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /refunds/{out_refund_no}/settle", s.handleSettleRefund)
 	mux.HandleFunc("POST /refunds/{out_refund_no}/notify", s.handleNotifyRefund)
 
+	mux.HandleFunc("POST /outside/payments", s.handleOutsidePayment)
+	mux.HandleFunc("POST /outside/refunds", s.handleOutsideRefund)
 	mux.HandleFunc("POST /pay", s.handlePay)
 	mux.HandleFunc("POST /notify", s.handleNotify)
 	mux.HandleFunc("POST /forge", s.handleForge)

@@ -13,6 +13,8 @@ import (
 // open-interface endpoint and to its API v3 counterpart alike, whichever is called next.
 // The transfer faults (transfer, querytransfer, canceltransfer) apply to the API v3
 // transfer-bill create, query and cancel calls, with the same modes and codes.
+// The bill faults (downloadbill, fundflowbill, billfile) apply to the daily bills (see
+// bill.go), with the same modes and codes, and ModeCorrupt for downloadbill and fundflowbill.
 // With mode fail, the open interface answers a numeric Code as the transport errcode and
 // any other Code as result_code FAIL, err_code=Code; API v3 answers {"code":Code} with the
 // HTTP status WeChat uses for it (SYSTEM_ERROR 500, FREQUENCY_LIMITED 429, NOT_ENOUGH,
@@ -31,13 +33,17 @@ const (
 )
 
 // faultAPIs is the error text listing the apis a fault can name.
-const faultAPIs = "unifiedorder, queryorder, closeorder, refund, queryrefund, transfer, querytransfer, canceltransfer, pay_callback, refund_callback or v3_notify"
+const faultAPIs = "unifiedorder, queryorder, closeorder, refund, queryrefund, transfer, querytransfer, canceltransfer, downloadbill, fundflowbill, billfile, pay_callback, refund_callback or v3_notify"
 
 // faultModes lists the modes a fault api accepts (nil: unknown api).
 func faultModes(api string) []string {
 	switch api {
 	case apiUnifiedOrder, apiQueryOrder, apiCloseOrder, apiRefund, apiQueryRefund,
 		apiTransfer, apiQueryTransfer, apiCancelTransfer:
+		return []string{ModeFail, ModeTimeout, ModeDelay}
+	case apiDownloadBill, apiFundFlowBill:
+		return []string{ModeFail, ModeTimeout, ModeDelay, ModeCorrupt}
+	case apiBillFile:
 		return []string{ModeFail, ModeTimeout, ModeDelay}
 	case KindPayCallback, KindV3Notify:
 		return []string{ModeDuplicate, ModeDrop, ModeForge}

@@ -157,6 +157,15 @@ func (s *Simulator) transactionNotifyLocked(o *order) callback {
 
 func refundEvent(state string) string { return "REFUND." + state }
 
+// refundNotifyURL is where r's notifications go: its own notify_url (the request's, or its
+// order's), else, for a refund made in the merchant platform, the one configured there.
+func (s *Simulator) refundNotifyURL(r *refund) string {
+	if r.notifyURL == "" && r.source == RefundSourceVendorPlatform {
+		return s.cfg.OutsideNotifyURL
+	}
+	return r.notifyURL
+}
+
 func (s *Simulator) refundContentLocked(r *refund, state string) v3RefundContent {
 	c := v3RefundContent{
 		Mchid: r.subMchID, TransactionID: r.transactionID, OutTradeNo: r.outTradeNo,
@@ -176,9 +185,12 @@ func (s *Simulator) refundNotifyLocked(r *refund, state string) callback {
 	ev := refundEvent(state)
 	body, pt := s.seal([]byte(s.cfg.APIv3Key), ev, "refund", s.refundContentLocked(r, state))
 	cb := callback{kind: KindV3Notify, outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo,
-		eventType: ev, state: state, url: r.notifyURL, body: body, plaintext: pt}
-	if r.notifyURL == "" {
+		eventType: ev, state: state, url: s.refundNotifyURL(r), body: body, plaintext: pt}
+	if cb.url == "" {
 		cb.urlErr = "refund " + r.outRefundNo + " has no notify_url (none in the request nor the order)"
+		if r.source == RefundSourceVendorPlatform {
+			cb.urlErr = "refund " + r.outRefundNo + " was made in the merchant platform, its order has no notify_url and Config.OutsideNotifyURL is empty"
+		}
 	}
 	return cb
 }
@@ -225,7 +237,7 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 			return callback{}, refundNotFound(req.OutRefundNo)
 		}
 		content = s.refundContentLocked(r, RefundSuccess)
-		eventType, originalType, url, outTradeNo = EventRefundSuccess, "refund", r.notifyURL, r.outTradeNo
+		eventType, originalType, url, outTradeNo = EventRefundSuccess, "refund", s.refundNotifyURL(r), r.outTradeNo
 		if o := s.orders[r.outTradeNo]; url == "" && o != nil {
 			url = o.notifyURL
 		}

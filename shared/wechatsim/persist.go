@@ -438,7 +438,7 @@ func (s *Simulator) resume() {
 		}
 	}
 	for _, o := range s.orders {
-		if o.paid() && !o.acked {
+		if o.paid() && !o.acked && !o.outside { // a payment made outside has no pay callback
 			cbs = append(cbs, pending{s.payCallbackLocked(o), o.timeEnd, o.attempted})
 		}
 	}
@@ -554,6 +554,7 @@ type orderRecord struct {
 	ClosedAt      time.Time `json:"closed_at,omitzero"`
 	Acked         bool      `json:"acked,omitempty"`
 	Attempted     bool      `json:"attempted,omitempty"`
+	Outside       bool      `json:"outside,omitempty"`
 }
 
 func (o *order) record() orderRecord {
@@ -563,7 +564,7 @@ func (o *order) record() orderRecord {
 		EnvID: o.envID, TradeType: o.tradeType, CallbackType: o.callbackType, Container: o.container,
 		FunctionName: o.functionName, TotalFee: o.totalFee, TimeExpire: o.timeExpire, PrepayID: o.prepayID,
 		State: o.state, TransactionID: o.transactionID, TimeEnd: o.timeEnd, CreatedAt: o.createdAt,
-		ClosedAt: o.closedAt, Acked: o.acked, Attempted: o.attempted,
+		ClosedAt: o.closedAt, Acked: o.acked, Attempted: o.attempted, Outside: o.outside,
 	}
 }
 
@@ -574,7 +575,7 @@ func (r orderRecord) order() *order {
 		envID: r.EnvID, tradeType: r.TradeType, callbackType: r.CallbackType, container: r.Container,
 		functionName: r.FunctionName, totalFee: r.TotalFee, timeExpire: r.TimeExpire, prepayID: r.PrepayID,
 		state: r.State, transactionID: r.TransactionID, timeEnd: r.TimeEnd, createdAt: r.CreatedAt,
-		closedAt: r.ClosedAt, acked: r.Acked, attempted: r.Attempted,
+		closedAt: r.ClosedAt, acked: r.Acked, attempted: r.Attempted, outside: r.Outside,
 	}
 }
 
@@ -582,6 +583,7 @@ type refundRecord struct {
 	Seq           int             `json:"seq"`
 	OutRefundNo   string          `json:"out_refund_no"`
 	Channel       string          `json:"channel"`
+	Source        string          `json:"source,omitempty"`
 	RefundID      string          `json:"refund_id"`
 	OutTradeNo    string          `json:"out_trade_no"`
 	TransactionID string          `json:"transaction_id"`
@@ -608,7 +610,7 @@ type refundRecord struct {
 
 func (r *refund) record() refundRecord {
 	return refundRecord{
-		Seq: r.seq, OutRefundNo: r.outRefundNo, Channel: r.channel, RefundID: r.refundID,
+		Seq: r.seq, OutRefundNo: r.outRefundNo, Channel: r.channel, Source: r.source, RefundID: r.refundID,
 		OutTradeNo: r.outTradeNo, TransactionID: r.transactionID, SubMchID: r.subMchID, SubAppID: r.subAppID,
 		Status: r.status, RefundFee: r.refundFee, TotalFee: r.totalFee, Reason: r.reason,
 		CreatedAt: r.createdAt, SuccessTime: r.successTime, ClosedAt: r.closedAt, SettledAt: r.settledAt,
@@ -627,7 +629,7 @@ func (r refundRecord) refund() *refund {
 		attempted = map[string]bool{}
 	}
 	return &refund{
-		seq: r.Seq, outRefundNo: r.OutRefundNo, channel: r.Channel, refundID: r.RefundID,
+		seq: r.Seq, outRefundNo: r.OutRefundNo, channel: r.Channel, source: r.Source, refundID: r.RefundID,
 		outTradeNo: r.OutTradeNo, transactionID: r.TransactionID, subMchID: r.SubMchID, subAppID: r.SubAppID,
 		status: r.Status, refundFee: r.RefundFee, totalFee: r.TotalFee, reason: r.Reason,
 		createdAt: r.CreatedAt, successTime: r.SuccessTime, closedAt: r.ClosedAt, settledAt: r.SettledAt,

@@ -19,6 +19,19 @@ const (
 	RefundAbnormal   = "ABNORMAL"
 )
 
+// Refund sources: who asked for a refund (v2's refund_request_source, facts §2.4).
+const (
+	RefundSourceAPI            = "API"             // a merchant back end's refund call
+	RefundSourceVendorPlatform = "VENDOR_PLATFORM" // made in the merchant platform (OutsideRefund)
+)
+
+func (r *refund) sourceName() string {
+	if r.source == "" {
+		return RefundSourceAPI
+	}
+	return r.source
+}
+
 // Refund rules (facts §1.5, §5.7).
 const (
 	maxRefundsPerOrder = 50
@@ -35,6 +48,7 @@ const (
 type refund struct {
 	seq           int
 	channel       string // the channel of the create call: ChannelCloudHosting or ChannelV3
+	source        string // RefundSourceAPI ("" in old state files) or RefundSourceVendorPlatform
 	outRefundNo   string
 	refundID      string
 	outTradeNo    string
@@ -70,6 +84,7 @@ type RefundView struct {
 	TransactionID string     `json:"transaction_id"`
 	RefundID      string     `json:"refund_id"`
 	Channel       string     `json:"channel"` // ChannelCloudHosting or ChannelV3: how it was created
+	Source        string     `json:"source"`  // RefundSourceAPI, or RefundSourceVendorPlatform (OutsideRefund)
 	Status        string     `json:"status"`  // PROCESSING, SUCCESS, CLOSED or ABNORMAL
 	RefundFee     int64      `json:"refund_fee"`
 	TotalFee      int64      `json:"total_fee"`
@@ -95,7 +110,7 @@ type RefundView struct {
 func (s *Simulator) refundViewLocked(r *refund) RefundView {
 	v := RefundView{
 		OutRefundNo: r.outRefundNo, OutTradeNo: r.outTradeNo, TransactionID: r.transactionID,
-		RefundID: r.refundID, Channel: r.channel, Status: r.status, RefundFee: r.refundFee,
+		RefundID: r.refundID, Channel: r.channel, Source: r.sourceName(), Status: r.status, RefundFee: r.refundFee,
 		TotalFee: r.totalFee, Reason: r.reason, CreatedAt: r.createdAt.UTC(), Requests: r.requests,
 		EnvID: r.envID, FunctionName: r.functionName, NotifyURL: r.notifyURL,
 		FundsAccount: r.fundsAccount, CallbackAcked: r.acked[r.status],
@@ -259,7 +274,7 @@ func (s *Simulator) refundCallbackLocked(r *refund, state string) callback {
 		TotalFee: r.totalFee, RefundFee: r.refundFee, SettlementTotalFee: r.totalFee,
 		SettlementRefundFee: r.refundFee, RefundStatus: v2RefundStatus(state),
 		RefundRecvAccout: v2RefundRecvAccount, RefundAccount: v2RefundAccount,
-		RefundRequestSource: "API",
+		RefundRequestSource: r.sourceName(),
 	}
 	if state == RefundSuccess {
 		body.SuccessTime = s.v2DateTime(s.successTimeLocked(r))
@@ -270,9 +285,15 @@ func (s *Simulator) refundCallbackLocked(r *refund, state string) callback {
 	}
 	cb := callback{kind: KindRefundCallback, outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo,
 		eventType: state, state: state, body: raw}
-	if r.callbackType == 0 {
+	switch {
+	case r.callbackType == 0 && r.source == RefundSourceVendorPlatform:
+		cb.url = s.cfg.OutsideRefundCallbackURL
+		if cb.url == "" {
+			cb.urlErr = "a refund made in the merchant platform, its order has no known refund callback target and Config.OutsideRefundCallbackURL is empty"
+		}
+	case r.callbackType == 0:
 		cb.urlErr = "the refund request named no callback target and its order has none"
-	} else {
+	default:
 		cb.url, cb.urlErr = s.targetURL(r.container, r.functionName)
 	}
 	return cb
@@ -327,6 +348,7 @@ func (s *Simulator) v2DateTime(t time.Time) string { return t.In(s.loc).Format("
 // refundRequest is a create call of either channel, parsed.
 type refundRequest struct {
 	channel       string
+	source        string // "" (API) or RefundSourceVendorPlatform
 	subMchID      string // Cloud Hosting: the order must belong to it
 	outTradeNo    string
 	transactionID string // takes priority over outTradeNo
@@ -409,14 +431,16 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 		}
 	}
 	r := &refund{
-		seq: len(s.refunds) + 1, channel: q.channel, outRefundNo: q.outRefundNo,
+		seq: len(s.refunds) + 1, channel: q.channel, source: q.source, outRefundNo: q.outRefundNo,
 		refundID: s.newRefundIDLocked(now), outTradeNo: o.outTradeNo, transactionID: o.transactionID,
 		subMchID: o.subMchID, subAppID: o.subAppID, status: RefundProcessing, refundFee: q.refundFee,
 		totalFee: o.totalFee, reason: q.reason, createdAt: now, requests: 1,
 		envID: q.envID, callbackType: q.callbackType, container: q.container, functionName: q.functionName,
 		notifyURL: q.notifyURL, fundsAccount: q.fundsAccount, acked: map[string]bool{}, attempted: map[string]bool{},
 	}
-	if q.channel == ChannelCloudHosting && r.callbackType == 0 && o.channel == ChannelCloudHosting {
+	// A refund made in the merchant platform does not inherit the order's pay callback
+	// target: OutsideRefund chooses its target.
+	if q.channel == ChannelCloudHosting && r.callbackType == 0 && o.channel == ChannelCloudHosting && q.source == "" {
 		r.envID, r.callbackType, r.container, r.functionName = o.envID, o.callbackType, o.container, o.functionName
 	}
 	if q.channel == ChannelV3 && r.notifyURL == "" {

@@ -16,6 +16,11 @@
 // Refunds of either channel share one state machine: PROCESSING, then SUCCESS on their own
 // after Config.RefundSettleDelay, or SUCCESS / CLOSED / ABNORMAL when a test settles them.
 //
+// Money can also move outside any merchant back end: OutsidePayment makes a paid order
+// that no back end created (no prepay, no pay callback), and OutsideRefund a refund made
+// in the merchant platform, which notifies like any refund (see Config.OutsideNotifyURL
+// and Config.OutsideRefundCallbackURL).
+//
 // Transfer bills (API v3 only) wait for the user: a new bill is WAIT_USER_CONFIRM with a
 // package_info until ConfirmTransfer (the user confirms: TRANSFERING, then SUCCESS) or
 // DeclineTransfer (FAIL, fail_reason USER_REFUSED, a reason the simulator invented), until
@@ -25,6 +30,16 @@
 // and becomes SUCCESS right after the reply. SettleTransfer forces SUCCESS or FAIL. Each
 // final state sends one MCHTRANSFER.BILL.FINISHED notification (original_type and
 // associated_data mch_payment), redelivered like the others.
+//
+// Daily bills (bill.go): the API v3 trade and fund-flow bills (GET /v3/bill/tradebill,
+// /v3/bill/fundflowbill, then the signed download of GET /v3/billdownload/file) and the Cloud
+// Hosting downloadbill are made from the simulator's own orders and refunds of a Beijing
+// day, served from 10:00 the next day by Config.Now. POST /bills/plant {"date", "kind",
+// "out_trade_no"?, "out_refund_no"?, "amount_fen"?, "status"?} makes a day's bills
+// disagree with what the merchant stored, kind extra_payment, missing_payment, amount,
+// status, extra_refund or missing_refund (see BillPlant); GET and DELETE /bills/plants
+// list and clear them; GET /bills/{date}?kind=trade|fundflow&bill_type=&sub_mch_id= shows
+// a bill whatever the hour.
 //
 // Control routes (see Handler) act as the user (pay, confirm or decline a transfer),
 // settle refunds and transfers, replay callbacks and notifications, forge them (including
@@ -92,6 +107,18 @@ type Config struct {
 	// of one order; a new refund sooner is refused with FREQUENCY_LIMITED.
 	RefundMinInterval time.Duration
 
+	// OutsideRefundCallbackURL is where the Cloud Hosting refund callback of a refund made
+	// in the merchant platform (POST /outside/refunds) goes when its order's channel is
+	// Cloud Hosting and no refund callback target of the order is known (none of its
+	// earlier refunds named one): the full URL, not a container. Read at each delivery.
+	// Empty: such a callback is logged as undeliverable. See OutsideRefund.
+	OutsideRefundCallbackURL string
+	// OutsideNotifyURL is the API v3 notify URL the merchant configured in the merchant
+	// platform: the REFUND.* notification of a refund made there goes to it when its
+	// order's channel is API v3 and the order has no notify_url (an outside payment). Read
+	// at each delivery. See OutsideRefund.
+	OutsideNotifyURL string
+
 	// MchID is the API v3 merchant number; default DevMchID.
 	MchID string
 	// MerchantSerial is the serial number the merchant signs v3 requests with; default
@@ -153,6 +180,7 @@ type Simulator struct {
 	calls         []Call
 	deliveries    []Delivery
 	faults        []*Fault
+	bills         billState // bill plants and download links (bill.go)
 
 	j *journal // nil without Config.StateFile
 }
@@ -273,16 +301,20 @@ func Open(cfg Config) (*Simulator, error) {
 // /v3/refund/domestic/refunds/{out_refund_no}; POST /v3/fund-app/mch-transfer/transfer-bills;
 // GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no} and
 // .../transfer-bills/transfer-bill-no/{transfer_bill_no}; POST
-// /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel.
+// /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel; GET
+// /v3/bill/tradebill, /v3/bill/fundflowbill and /v3/billdownload/file (bill.go); and on the
+// open interface POST /_/pay/downloadbill.
 //
 // Control: POST /pay, /notify, /forge (a body with "kind" is a ForgeV3Request, otherwise a
-// ForgeRequest); POST, GET, DELETE /faults; GET /calls?api=; GET
+// ForgeRequest); POST /outside/payments (OutsidePaymentRequest) and /outside/refunds
+// (OutsideRefundRequest); POST, GET, DELETE /faults; GET /calls?api=; GET
 // /callbacks?out_trade_no=&out_refund_no=&out_bill_no=; GET /orders/{out_trade_no}; GET
 // /refunds?out_trade_no=; GET /refunds/{out_refund_no}; POST /refunds/{out_refund_no}/settle
 // {"status"}; POST /refunds/{out_refund_no}/notify {"status"?}; GET /transfers?openid=;
 // GET /transfers/{out_bill_no}; POST /transfers/{out_bill_no}/confirm and /decline (act as
 // the user; empty body); POST /transfers/{out_bill_no}/settle {"state","fail_reason"?};
-// POST /transfers/{out_bill_no}/notify (empty body).
+// POST /transfers/{out_bill_no}/notify (empty body); POST /bills/plant (BillPlant), GET and
+// DELETE /bills/plants, GET /bills/{date}.
 func (s *Simulator) Handler() http.Handler { return s.handler }
 
 // Close stops background redeliveries and forged sends and waits for them. Replies held
