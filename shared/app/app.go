@@ -23,8 +23,10 @@ import (
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
@@ -45,6 +47,7 @@ type Function struct {
 	Withdrawals *withdraw.Service
 	Outbox      *outbox.Deliverer
 	Job         *job.Job
+	Recon       *recon.Service // daily reconciliation against WeChat's bills
 	// V3 is the API v3 client, when the function has one: the channel's
 	// (PAY_CHANNEL=v3) or the one that carries transfers.
 	V3 *wechatpay.Client
@@ -217,4 +220,29 @@ func Run(ctx context.Context, b Binary) error {
 		return nil
 	}
 	return serve.Run(ctx, *b.serve, f.Handler, log)
+}
+
+// adopter lets refunds name a payment made outside cloudpay by its
+// transaction_id: the payment is adopted first (payment.Service.Adopt).
+func adopter(p *payment.Service) refund.Adopter {
+	return func(ctx context.Context, outTradeNo, transactionID string) (string, error) {
+		n := payment.Outside{TransactionID: transactionID}
+		if transactionID == "" {
+			n.OutTradeNo = outTradeNo
+		}
+		o, _, err := p.Adopt(ctx, n)
+		return o.OutTradeNo, err
+	}
+}
+
+// reconciler reconciles days against the channel's bills, adopting what
+// WeChat did that cloudpay did not see.
+func reconciler(f *Function, bills wechat.Bills, o options) *recon.Service {
+	return recon.New(f.Store, bills, recon.TradeLines, recon.Adopters{
+		Payment: func(ctx context.Context, transactionID string) error {
+			_, _, err := f.Payments.Adopt(ctx, payment.Outside{TransactionID: transactionID})
+			return err
+		},
+		Refund: f.Refunds.AdoptRefund,
+	}, o.log, o.now)
 }

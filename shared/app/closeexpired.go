@@ -67,9 +67,10 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 		return f.fail(err)
 	}
 	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, o.refund()...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
-	jobOpts := append(o.job(), job.WithOutbox(f.Outbox))
+	f.Recon = reconciler(f, gw, o)
+	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon))
 	if f.V3 != nil {
 		f.Withdrawals = withdraw.New(f.Store, f.V3, cfg.Withdraw, o.withdraw()...)
 		jobOpts = append(jobOpts, job.WithWithdrawals(f.Withdrawals))

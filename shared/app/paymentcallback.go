@@ -47,7 +47,7 @@ func PaymentCallback(ctx context.Context, cfg PaymentCallbackConfig, opts ...Opt
 		return nil, err
 	}
 	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, o.refund()...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	cb := httpapi.Callbacks{Payments: f.Payments, Refunds: f.Refunds}
 	if f.V3 != nil {

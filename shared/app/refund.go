@@ -8,6 +8,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/outbox"
+	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
 )
@@ -48,12 +49,14 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, o.refund()...)
+	f.Payments = payment.New(f.Store, gw, payment.Config{}, o.payment()...) // adopts payments refunded by transaction_id
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close) // running batches stop between two refunds
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)
 	}
-	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Page: console.Handler()}
+	f.Recon = reconciler(f, gw, o)
+	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Page: console.Handler()}
 	f.Handler = httpapi.Refund(f.Refunds, ops, cfg.Admin, cfg.Users, o.log)
 	return f, nil
 }

@@ -15,6 +15,7 @@ type progress struct {
 	Total, Done, Succeeded, Failed, Processing int
 	Items                                      []struct {
 		Key         string `json:"key"`
+		OutTradeNo  string `json:"out_trade_no"`
 		OutRefundNo string `json:"out_refund_no"`
 		Status      string `json:"status"`
 		Retryable   bool   `json:"retryable"`

@@ -30,6 +30,12 @@ func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
 		r.GET("/admin/api/orders/:out_trade_no", auth, h.order)
 		r.GET("/admin/api/withdrawals", auth, h.withdrawals)
 	}
+	if c.Recon != nil {
+		h := reconHandlers{svc: c.Recon}
+		r.GET("/admin/api/reconciliations", auth, h.list)
+		r.GET("/admin/api/reconciliations/:date", auth, h.get)
+		r.POST("/admin/api/reconciliations/:date", auth, h.run)
+	}
 	if c.Dead != nil {
 		h := deadLetterHandlers{dead: c.Dead}
 		r.GET("/admin/api/dead-letters", auth, h.list)

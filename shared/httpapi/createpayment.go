@@ -17,6 +17,7 @@ func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, lo
 	r := newEngine("create-payment", log)
 	h := createPaymentHandlers{svc: svc}
 	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
+	r.POST("/orders/adopt", bearer(admin.Tokens), h.adoptOrder)
 	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
 	r.POST("/payments", openID(users), h.createPayment)
 	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
@@ -45,6 +46,25 @@ func (h createPaymentHandlers) createOrder(c *gin.Context) {
 		OutTradeNo: req.OutTradeNo, OpenID: req.OpenID, AmountFen: cloudpay.Fen(req.AmountFen),
 		Description: req.Description, Attach: req.Attach, ExpireMinutes: req.ExpireMinutes,
 	})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(orExisting(created, http.StatusCreated), viewOrder(o))
+}
+
+type adoptOrderRequest struct {
+	TransactionID string `json:"transaction_id"`
+	OutTradeNo    string `json:"out_trade_no"`
+}
+
+// adoptOrder records a payment made outside cloudpay, from WeChat's answer.
+func (h createPaymentHandlers) adoptOrder(c *gin.Context) {
+	var req adoptOrderRequest
+	if !bind(c, &req) {
+		return
+	}
+	o, created, err := h.svc.Adopt(c, payment.Outside{TransactionID: req.TransactionID, OutTradeNo: req.OutTradeNo})
 	if err != nil {
 		fail(c, err)
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/operator"
+	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
 )
 
@@ -17,7 +18,8 @@ import (
 type Console struct {
 	Views *operator.Service
 	Dead  DeadLetters
-	Page  http.Handler // the single-page app, served at /admin/
+	Recon *recon.Service // 对账: daily reconciliation reports
+	Page  http.Handler   // the single-page app, served at /admin/
 }
 
 // Refund is the refund function's handler: refunds, batches and reviews
@@ -47,6 +49,7 @@ type refundHandlers struct {
 
 type createRefundRequest struct {
 	OutTradeNo     string `json:"out_trade_no"`
+	TransactionID  string `json:"transaction_id"` // instead of out_trade_no: a payment made outside cloudpay
 	AmountFen      int64  `json:"amount_fen"`
 	Reason         string `json:"reason"`
 	IdempotencyKey string `json:"idempotency_key"`
@@ -58,7 +61,8 @@ func (h refundHandlers) create(c *gin.Context) {
 		return
 	}
 	r, created, err := h.svc.Create(c, refund.NewRefund{
-		OutTradeNo: req.OutTradeNo, AmountFen: cloudpay.Fen(req.AmountFen), Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
+		OutTradeNo: req.OutTradeNo, TransactionID: req.TransactionID, AmountFen: cloudpay.Fen(req.AmountFen),
+		Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
 	})
 	if err != nil {
 		fail(c, err)
@@ -74,10 +78,12 @@ type batchRequest struct {
 }
 
 type batchItemRequest struct {
-	OutTradeNo string `json:"out_trade_no"`
-	AmountFen  int64  `json:"amount_fen"`
-	Reason     string `json:"reason"`
-	Key        string `json:"key"`
+	OutTradeNo    string            `json:"out_trade_no"`
+	TransactionID string            `json:"transaction_id"`
+	AmountFen     int64             `json:"amount_fen"`
+	Reason        string            `json:"reason"`
+	Key           string            `json:"key"`
+	Extra         map[string]string `json:"extra"` // the caller's own columns, kept and shown
 }
 
 // maxBatchBody fits 1000 items with long reasons; other routes keep 64 KiB.
@@ -90,7 +96,8 @@ func (h refundHandlers) createBatch(c *gin.Context) {
 	}
 	items := make([]refund.BatchItem, len(req.Items))
 	for i, it := range req.Items {
-		items[i] = refund.BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: cloudpay.Fen(it.AmountFen), Reason: it.Reason, Key: it.Key}
+		items[i] = refund.BatchItem{OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, Extra: it.Extra,
+			AmountFen: cloudpay.Fen(it.AmountFen), Reason: it.Reason, Key: it.Key}
 	}
 	id, created, err := h.svc.CreateBatch(c, refund.NewBatch{IdempotencyKey: req.IdempotencyKey, Label: req.Label, Items: items})
 	if err != nil {
@@ -171,6 +178,7 @@ func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, 
 
 type refundRequestRequest struct {
 	OutTradeNo     string `json:"out_trade_no"`
+	TransactionID  string `json:"transaction_id"` // instead of out_trade_no: a payment made outside cloudpay
 	AmountFen      int64  `json:"amount_fen"`
 	Reason         string `json:"reason"`
 	IdempotencyKey string `json:"idempotency_key"` // optional
@@ -181,7 +189,15 @@ func (h refundHandlers) request(c *gin.Context) {
 	if !bind(c, &req) {
 		return
 	}
-	r, created, err := h.svc.Request(c, c.GetString(openIDKey), req.OutTradeNo, cloudpay.Fen(req.AmountFen), req.Reason, req.IdempotencyKey)
+	no := req.OutTradeNo
+	if req.TransactionID != "" {
+		var err error
+		if no, err = h.svc.OrderOf(c, req.OutTradeNo, req.TransactionID); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	r, created, err := h.svc.Request(c, c.GetString(openIDKey), no, cloudpay.Fen(req.AmountFen), req.Reason, req.IdempotencyKey)
 	if err != nil {
 		fail(c, err)
 		return

@@ -63,6 +63,7 @@ type orderView struct {
 	ExpiresAt     time.Time  `json:"expires_at"`
 	TransactionID string     `json:"transaction_id,omitempty"`
 	PaidAt        *time.Time `json:"paid_at,omitempty"`
+	Adopted       bool       `json:"adopted,omitempty"` // paid outside cloudpay; recorded from WeChat's answer
 }
 
 func viewOrder(o cloudpay.Order) orderView {
@@ -70,6 +71,7 @@ func viewOrder(o cloudpay.Order) orderView {
 		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen),
 		Description: o.Description, Attach: o.Attach, Status: string(o.Status),
 		CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), TransactionID: o.TransactionID, PaidAt: utc(o.PaidAt),
+		Adopted: o.Adopted,
 	}
 }
 
@@ -133,6 +135,7 @@ type v3Reply struct {
 type refundView struct {
 	OutRefundNo    string       `json:"out_refund_no"`
 	OutTradeNo     string       `json:"out_trade_no"`
+	TransactionID  string       `json:"transaction_id,omitempty"`
 	OpenID         string       `json:"openid"`
 	AmountFen      int64        `json:"amount_fen"`
 	TotalFen       int64        `json:"total_fen"`
@@ -156,7 +159,7 @@ type refundView struct {
 
 func viewRefund(r cloudpay.Refund) refundView {
 	return refundView{
-		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, OpenID: r.OpenID,
+		OutRefundNo: r.OutRefundNo, OutTradeNo: r.OutTradeNo, TransactionID: r.TransactionID, OpenID: r.OpenID,
 		AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: r.Reason,
 		Status: string(r.Status), Retryable: r.Retryable, Source: r.Source,
 		IdempotencyKey: r.IdempotencyKey, BatchID: r.BatchID, Label: r.Label, Note: r.Note,
@@ -249,13 +252,15 @@ type batchProgressView struct {
 }
 
 type batchItemView struct {
-	Key         string       `json:"key"`
-	OutTradeNo  string       `json:"out_trade_no"`
-	OutRefundNo string       `json:"out_refund_no"`
-	AmountFen   int64        `json:"amount_fen"`
-	Status      string       `json:"status"`
-	Retryable   bool         `json:"retryable,omitempty"`
-	Error       *failureView `json:"error,omitempty"`
+	Key           string            `json:"key"`
+	OutTradeNo    string            `json:"out_trade_no"`
+	TransactionID string            `json:"transaction_id,omitempty"`
+	Extra         map[string]string `json:"extra,omitempty"`
+	OutRefundNo   string            `json:"out_refund_no"`
+	AmountFen     int64             `json:"amount_fen"`
+	Status        string            `json:"status"`
+	Retryable     bool              `json:"retryable,omitempty"`
+	Error         *failureView      `json:"error,omitempty"`
 }
 
 func viewBatchProgress(p refund.Progress) batchProgressView {
@@ -265,7 +270,8 @@ func viewBatchProgress(p refund.Progress) batchProgressView {
 		CreatedAt: p.CreatedAt,
 		Items: mapSlice(p.Items, func(it refund.ProgressItem) batchItemView {
 			return batchItemView{
-				Key: it.Key, OutTradeNo: it.OutTradeNo, OutRefundNo: it.OutRefundNo, AmountFen: int64(it.AmountFen),
+				Key: it.Key, OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, Extra: it.Extra,
+				OutRefundNo: it.OutRefundNo, AmountFen: int64(it.AmountFen),
 				Status: it.Status, Retryable: it.Retryable, Error: viewFailure(it.Error),
 			}
 		}),

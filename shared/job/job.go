@@ -15,10 +15,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
@@ -46,6 +48,8 @@ type Job struct {
 	refunds     *refund.Service
 	withdrawals *withdraw.Service
 	outbox      Outbox
+	recon       *recon.Service
+	reconciled  sync.Map // days this process found reconciled: not read again
 	cfg         Config
 	log         *slog.Logger
 	now         func() time.Time
@@ -65,6 +69,10 @@ func WithWithdrawals(w *withdraw.Service) Option { return func(j *Job) { j.withd
 
 // WithOutbox lets passes deliver business events.
 func WithOutbox(o Outbox) Option { return func(j *Job) { j.outbox = o } }
+
+// WithReconciler reconciles each day against WeChat's bill, once it is
+// ready (after 10:00 Beijing the next day).
+func WithReconciler(r *recon.Service) Option { return func(j *Job) { j.recon = r } }
 
 // New builds a job.
 func New(store Store, payments *payment.Service, refunds *refund.Service, cfg Config, opts ...Option) *Job {
@@ -107,7 +115,8 @@ type Report struct {
 	BatchItemsResumed int                  `json:"batch_items_resumed"`
 	WithdrawalsSynced int                  `json:"withdrawals_synced"`
 	NotificationsSent int                  `json:"notifications_sent"`
-	Skipped           int                  `json:"skipped"` // items another pass was handling
+	Reconciled        []string             `json:"reconciled,omitempty"` // days reconciled against WeChat's bill in this pass
+	Skipped           int                  `json:"skipped"`              // items another pass was handling
 	Errors            []cloudpay.ItemError `json:"errors"`
 }
 
@@ -149,6 +158,7 @@ func (j *Job) Run(ctx context.Context) Report {
 		{"refunds", j.refundsStep},
 		{"batches", j.batches},
 		{"withdrawals", j.withdrawalsStep},
+		{"reconciliation", j.reconcileDays},
 		{"notifications", j.notifications},
 	}
 	deadline, _ := ctx.Deadline()

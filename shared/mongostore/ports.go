@@ -5,6 +5,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
@@ -17,4 +18,5 @@ var (
 	_ job.Store      = (*Store)(nil)
 	_ outbox.Store   = (*Store)(nil)
 	_ operator.Store = (*Store)(nil)
+	_ recon.Store    = (*Store)(nil)
 )

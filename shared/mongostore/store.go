@@ -130,13 +130,14 @@ const (
 	colActions      = "job_actions"
 	colCursors      = "job_cursors"
 	colSchema       = "schema"
+	colRecon        = "reconciliations"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
-	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema}
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon}
 
 // index is one secondary index of a collection.
 type index struct {

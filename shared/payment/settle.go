@@ -55,6 +55,9 @@ func (t settlements) Project(ctx context.Context, o cloudpay.Order, st cloudpay.
 		typ = cloudpay.EventOrderPaid
 		data["transaction_id"], data["paid_at"] = st.TransactionID, st.PaidAt
 	}
+	if o.Adopted {
+		data["adopted"] = true
+	}
 	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(typ, o.OutTradeNo, data, now)); err != nil {
 		return o, err
 	}

@@ -5,6 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +40,7 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 	seen := make(map[string]int, len(nb.Items))
 	items := make([]BatchItem, len(nb.Items))
 	for i, it := range nb.Items {
-		if err := validateRefund(it.OutTradeNo, it.AmountFen, it.Reason); err != nil {
+		if err := validateItem(it); err != nil {
 			e := err.(*cloudpay.Error)
 			e.Field = fmt.Sprintf("items[%d].%s", i, e.Field)
 			e.Message = fmt.Sprintf("items[%d]: %s", i, e.Message)
@@ -50,9 +53,18 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 			return "", false, cloudpay.FieldError(fmt.Sprintf("items[%d].key", i), "items[%d] and items[%d] have the same key", j, i)
 		}
 		seen[it.Key] = i
-		items[i] = BatchItem{OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
-			Key: it.Key, OutRefundNo: cloudpay.OutRefundNoForKey(it.Key)}
+		items[i] = BatchItem{OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, Extra: it.Extra,
+			AmountFen: it.AmountFen, Reason: it.Reason, Key: it.Key, OutRefundNo: cloudpay.OutRefundNoForKey(it.Key)}
 		fmt.Fprintf(digest, "%q %d %q %q\n", it.OutTradeNo, it.AmountFen, it.Reason, it.Key)
+		if it.TransactionID != "" || len(it.Extra) > 0 {
+			// Only items that name these hash them, so batches stored
+			// before they existed keep their digest.
+			fmt.Fprintf(digest, "+ %q", it.TransactionID)
+			for _, k := range slices.Sorted(maps.Keys(it.Extra)) {
+				fmt.Fprintf(digest, " %q=%q", k, it.Extra[k])
+			}
+			fmt.Fprintln(digest)
+		}
 	}
 	sum := sha256.Sum256([]byte("batch-key:" + nb.IdempotencyKey))
 	b := Batch{
@@ -68,6 +80,38 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 	}
 	s.startBatch(held.ID)
 	return held.ID, created, nil
+}
+
+// Limits on the caller's own columns of a batch item.
+const (
+	maxExtra      = 10
+	maxExtraKey   = 32
+	maxExtraValue = 128
+)
+
+// validateItem checks one batch item: the refund, and the columns kept with it.
+func validateItem(it BatchItem) error {
+	if it.OutTradeNo != "" && it.TransactionID != "" {
+		return cloudpay.FieldError("transaction_id", "give transaction_id or out_trade_no, not both")
+	}
+	if it.TransactionID != "" && !wechat.ValidTransactionID(it.TransactionID) {
+		return cloudpay.FieldError("transaction_id", "transaction_id must be 1-32 digits")
+	}
+	if err := validateRefund(orPlaceholder(it.OutTradeNo, it.TransactionID), it.AmountFen, it.Reason); err != nil {
+		return err
+	}
+	if len(it.Extra) > maxExtra {
+		return cloudpay.FieldError("extra", "at most %d extra columns", maxExtra)
+	}
+	for k, v := range it.Extra {
+		if k == "" || len(k) > maxExtraKey || !cloudpay.Printable(k) || strings.ContainsAny(k, ".$") {
+			return cloudpay.FieldError("extra", "extra column names must be 1-%d printable bytes without . or $", maxExtraKey)
+		}
+		if len(v) > maxExtraValue || !cloudpay.Printable(v) {
+			return cloudpay.FieldError("extra", "extra column %q must be at most %d printable bytes", k, maxExtraValue)
+		}
+	}
+	return nil
 }
 
 // batchBudget bounds one background run of a batch; what is left (refunds
@@ -136,18 +180,25 @@ func (s *Service) RunBatch(ctx context.Context, id string) error {
 // a retry can reserve again.
 func (s *Service) runItem(ctx context.Context, b Batch, it BatchItem) {
 	r := cloudpay.Refund{
-		OutRefundNo: it.OutRefundNo, OutTradeNo: it.OutTradeNo, AmountFen: it.AmountFen, Reason: it.Reason,
+		OutRefundNo: it.OutRefundNo, OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, AmountFen: it.AmountFen, Reason: it.Reason,
 		Source: cloudpay.SourceBatch, IdempotencyKey: it.Key, BatchID: b.ID, Label: b.Label,
 	}
-	_, _, err := s.create(ctx, r)
+	no, err := s.OrderOf(ctx, it.OutTradeNo, it.TransactionID)
+	if err == nil {
+		r.OutTradeNo = no
+		_, _, err = s.create(ctx, r)
+	}
 	switch cloudpay.ErrorCode(err) {
 	case "":
 		return
 	case cloudpay.CodeOrderNotFound, cloudpay.CodeOrderNotPaid, cloudpay.CodeRefundExceeds,
-		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate:
+		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate,
+		cloudpay.CodeTransactionNotFound, cloudpay.CodeOtherMerchant, cloudpay.CodeInvalidField:
 		now := s.clock()
 		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
-		r.LastError = wechat.FailureOf(err)
+		// Refused by our rules or for want of a payment: our code, whatever
+		// WeChat's words were (ORDERNOTEXIST is TRANSACTION_NOT_FOUND here).
+		r.LastError = &cloudpay.Failure{Code: string(cloudpay.ErrorCode(err)), Message: wechat.FailureOf(err).Message}
 		if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
 			s.log.ErrorContext(ctx, "record refused batch item", "out_refund_no", r.OutRefundNo, "error", err)
 		}
@@ -201,13 +252,15 @@ type Progress struct {
 
 // ProgressItem is one item's state.
 type ProgressItem struct {
-	Key         string
-	OutTradeNo  string
-	OutRefundNo string
-	AmountFen   cloudpay.Fen
-	Status      string // a refund status, or "pending" before it exists
-	Retryable   bool
-	Error       *cloudpay.Failure
+	Key           string
+	OutTradeNo    string
+	TransactionID string
+	Extra         map[string]string
+	OutRefundNo   string
+	AmountFen     cloudpay.Fen
+	Status        string // a refund status, or "pending" before it exists
+	Retryable     bool
+	Error         *cloudpay.Failure
 }
 
 // BatchProgress reads a batch's progress from its items' refunds.
@@ -221,7 +274,8 @@ func (s *Service) BatchProgress(ctx context.Context, id string) (Progress, error
 	}
 	p := Progress{BatchID: b.ID, Label: b.Label, Total: len(b.Items), CreatedAt: b.CreatedAt, Items: make([]ProgressItem, len(b.Items))}
 	for i, it := range b.Items {
-		item := ProgressItem{Key: it.Key, OutTradeNo: it.OutTradeNo, OutRefundNo: it.OutRefundNo, AmountFen: it.AmountFen, Status: "pending"}
+		item := ProgressItem{Key: it.Key, OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, Extra: it.Extra,
+			OutRefundNo: it.OutRefundNo, AmountFen: it.AmountFen, Status: "pending"}
 		p.AmountFen += it.AmountFen
 		r, err := s.store.Refund(ctx, it.OutRefundNo)
 		if err == nil {
@@ -230,6 +284,9 @@ func (s *Service) BatchProgress(ctx context.Context, id string) (Progress, error
 		switch {
 		case err == nil:
 			item.Status, item.Retryable, item.Error = string(r.Status), r.Retryable, r.LastError
+			if item.OutTradeNo == "" {
+				item.OutTradeNo = r.OutTradeNo // the adopted payment's
+			}
 		case cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound:
 			return Progress{}, err
 		}

@@ -93,9 +93,16 @@ func TestCallbacksThatChangeNothing(t *testing.T) {
 		want    wechat.Verdict
 		queries int
 	}{
+		// A refund cloudpay did not make may have been made in the merchant
+		// platform (issue 13): WeChat is asked, once per window, whatever
+		// the number of callbacks; it holds none, so nothing changes.
 		{"unsigned, unknown refund", func(t *testing.T, s *testkit.Stack, _ string) (wechat.Verdict, error) {
-			return s.Refunds.Confirm(t.Context(), wechat.RefundHint{OutRefundNo: cloudpay.OutRefundNoForKey("nobody"), State: wechat.RefundSuccess})
-		}, wechat.UnknownRefund, 0},
+			hint := wechat.RefundHint{OutRefundNo: cloudpay.OutRefundNoForKey("nobody"), State: wechat.RefundSuccess}
+			if v, err := s.Refunds.Confirm(t.Context(), hint); v != wechat.UnknownRefund || err != nil {
+				return v, err
+			}
+			return s.Refunds.Confirm(t.Context(), hint) // within the window: WeChat is not asked again
+		}, wechat.Throttled, 1},
 		{"unsigned, another merchant", func(t *testing.T, s *testkit.Stack, no string) (wechat.Verdict, error) {
 			return s.Refunds.Confirm(t.Context(), wechat.RefundHint{OutRefundNo: no, MchID: "1234567890", State: wechat.RefundSuccess})
 		}, wechat.OtherMerchant, 0},

@@ -47,6 +47,15 @@ func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refun
 
 // reserveAgain starts a new round for a refund that holds no reservation.
 func (s *Service) reserveAgain(ctx context.Context, r cloudpay.Refund) (cloudpay.Refund, error) {
+	if r.OutTradeNo == "" {
+		// A batch item named by transaction_id that was refused before
+		// its payment was adopted: adopt it now.
+		no, err := s.OrderOf(ctx, "", r.TransactionID)
+		if err != nil {
+			return r, err
+		}
+		r.OutTradeNo = no
+	}
 	now := s.clock()
 	st, _, err := s.paid(ctx, r.OutTradeNo, now)
 	if err != nil {
@@ -127,8 +136,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.RefundHint) (wechat.V
 	}
 	r, err := s.store.Refund(ctx, hint.OutRefundNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
-		s.log.WarnContext(ctx, "refund callback for an unknown refund ignored", "out_refund_no", hint.OutRefundNo)
-		return wechat.UnknownRefund, nil
+		return s.confirmOutside(ctx, hint)
 	}
 	if err != nil {
 		return "", fmt.Errorf("confirm refund: %w", err)
@@ -157,8 +165,8 @@ func (s *Service) Record(ctx context.Context, res wechat.RefundResult) (wechat.V
 	}
 	r, err := s.store.Refund(ctx, res.OutRefundNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound {
-		s.log.WarnContext(ctx, "refund notification for an unknown refund ignored", "out_refund_no", res.OutRefundNo)
-		return wechat.UnknownRefund, nil
+		// WeChat's own word about a refund cloudpay did not make.
+		return s.adoptOutside(ctx, res)
 	}
 	if err != nil {
 		return "", fmt.Errorf("refund notification: %w", err)

@@ -22,11 +22,13 @@ type Batch struct {
 
 // BatchItem is one refund of a batch.
 type BatchItem struct {
-	OutTradeNo  string       `bson:"out_trade_no"`
-	AmountFen   cloudpay.Fen `bson:"amount_fen"`
-	Reason      string       `bson:"reason,omitempty"`
-	Key         string       `bson:"key"`           // the item's idempotency key: it fixes the item's out_refund_no
-	OutRefundNo string       `bson:"out_refund_no"` // derived from Key when the batch is stored
+	OutTradeNo    string            `bson:"out_trade_no"`
+	TransactionID string            `bson:"transaction_id,omitempty"` // instead of OutTradeNo: a payment made outside cloudpay
+	Extra         map[string]string `bson:"extra,omitempty"`          // the caller's own columns (user id, nickname), kept and shown
+	AmountFen     cloudpay.Fen      `bson:"amount_fen"`
+	Reason        string            `bson:"reason,omitempty"`
+	Key           string            `bson:"key"`           // the item's idempotency key: it fixes the item's out_refund_no
+	OutRefundNo   string            `bson:"out_refund_no"` // derived from Key when the batch is stored
 }
 
 // Outcome is the claim that ends one round of a refund: inserted once, it

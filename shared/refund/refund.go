@@ -42,6 +42,7 @@ type Service struct {
 	now   func() time.Time
 	rate  limiter
 	chain *effect.Engine[cloudpay.Refund, wechat.RefundResult, Outcome]
+	adopt Adopter // nil: refunds by transaction_id are off
 
 	inFlight, peak atomic.Int64
 	calls          atomic.Int64
@@ -56,6 +57,14 @@ type Option func(*Service)
 
 // WithClock replaces the clock (tests).
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// Adopter records a payment made outside cloudpay, named by WeChat's
+// transaction_id or by its out_trade_no, from WeChat's answer, and returns
+// its out_trade_no (payment.Service.Adopt).
+type Adopter func(ctx context.Context, outTradeNo, transactionID string) (string, error)
+
+// WithAdopter lets refunds name a payment by transaction_id.
+func WithAdopter(a Adopter) Option { return func(s *Service) { s.adopt = a } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -148,6 +157,7 @@ func (l *limiter) wait(ctx context.Context) error {
 // NewRefund is a refund the business back end asks for.
 type NewRefund struct {
 	OutTradeNo     string
+	TransactionID  string // instead of OutTradeNo: a payment made outside cloudpay, adopted on the way
 	AmountFen      cloudpay.Fen
 	Reason         string
 	IdempotencyKey string
@@ -186,17 +196,49 @@ func validateKey(field, key string) error {
 // conflict. A refund whose order had another refund less than a minute ago
 // waits for its turn (status approved, not_before set).
 func (s *Service) Create(ctx context.Context, n NewRefund) (cloudpay.Refund, bool, error) {
-	if err := validateRefund(n.OutTradeNo, n.AmountFen, n.Reason); err != nil {
+	if err := validateRefund(orPlaceholder(n.OutTradeNo, n.TransactionID), n.AmountFen, n.Reason); err != nil {
 		return cloudpay.Refund{}, false, err
 	}
 	if err := validateKey("idempotency_key", n.IdempotencyKey); err != nil {
 		return cloudpay.Refund{}, false, err
 	}
+	no, err := s.OrderOf(ctx, n.OutTradeNo, n.TransactionID)
+	if err != nil {
+		return cloudpay.Refund{}, false, err
+	}
 	r := cloudpay.Refund{
-		OutRefundNo: cloudpay.OutRefundNoForKey(n.IdempotencyKey), OutTradeNo: n.OutTradeNo,
+		OutRefundNo: cloudpay.OutRefundNoForKey(n.IdempotencyKey), OutTradeNo: no, TransactionID: n.TransactionID,
 		AmountFen: n.AmountFen, Reason: n.Reason, Source: cloudpay.SourceAdmin, IdempotencyKey: n.IdempotencyKey,
 	}
 	return s.create(ctx, r)
+}
+
+// placeholderNo stands for an order named by transaction_id while the
+// rest of a request is checked, before WeChat is asked.
+const placeholderNo = "TRANSACTION"
+
+func orPlaceholder(outTradeNo, transactionID string) string {
+	if outTradeNo == "" && transactionID != "" {
+		return placeholderNo
+	}
+	return outTradeNo
+}
+
+// OrderOf is the order a refund names: out_trade_no as given, or the
+// payment WeChat holds under transaction_id, adopted on the way (its
+// amount and payer are WeChat's). Exactly one must be given.
+func (s *Service) OrderOf(ctx context.Context, outTradeNo, transactionID string) (string, error) {
+	switch {
+	case transactionID == "":
+		return outTradeNo, nil
+	case outTradeNo != "":
+		return "", cloudpay.FieldError("transaction_id", "give transaction_id or out_trade_no, not both")
+	case !wechat.ValidTransactionID(transactionID):
+		return "", cloudpay.FieldError("transaction_id", "transaction_id must be 1-32 digits")
+	case s.adopt == nil:
+		return "", cloudpay.FieldError("transaction_id", "refunds by transaction_id are not enabled in this function")
+	}
+	return s.adopt(ctx, "", transactionID)
 }
 
 // create reserves r's amount (round 1) unless r exists, stores it and sends

@@ -16,7 +16,8 @@ import (
 //     entry's snapshot (the job then sends it in its turn, or it waits for
 //     review);
 //   - a review whose refund still waits for review: the decision;
-//   - an end: the refund's final status and the order's.
+//   - an end: the refund's final status and the order's;
+//   - a refund made outside cloudpay: its document, event and the order's status.
 //
 // An error with a domain code is about the entry itself and would come
 // again; any other is the store's, and the next sweep tries again.
@@ -30,6 +31,8 @@ func (s *Service) Sweep(ctx context.Context, e cloudpay.RefundEntry) (bool, erro
 		repaired, err = s.sweepReview(ctx, e)
 	case cloudpay.EntrySettle, cloudpay.EntryRelease:
 		repaired, err = s.sweepEnd(ctx, e)
+	case cloudpay.EntryAdopt:
+		repaired, err = s.sweepAdopt(ctx, e)
 	}
 	if err != nil {
 		return repaired, fmt.Errorf("sweep %s: %w", e.Ref, err)
@@ -105,4 +108,14 @@ func (s *Service) sweepEnd(ctx context.Context, e cloudpay.RefundEntry) (bool, e
 		return repaired, err
 	}
 	return true, s.projectOrder(ctx, e.OutTradeNo)
+}
+
+// sweepAdopt finishes a refund made outside cloudpay whose entry was
+// written but whose document is missing.
+func (s *Service) sweepAdopt(ctx context.Context, e cloudpay.RefundEntry) (bool, error) {
+	_, err := s.store.Refund(ctx, e.OutRefundNo)
+	if cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound {
+		return false, err
+	}
+	return true, s.projectAdopted(ctx, e)
 }

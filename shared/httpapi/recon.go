@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"encoding/csv"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/recon"
+)
+
+type reconHandlers struct {
+	svc *recon.Service
+}
+
+// list answers GET /admin/api/reconciliations: the latest days, newest first.
+func (h reconHandlers) list(c *gin.Context) {
+	reports, err := h.svc.List(c, 60)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, reconListView{Reports: mapSlice(reports, viewReconSummary)})
+}
+
+// get answers GET /admin/api/reconciliations/{date}: one day's report, as
+// JSON, or as CSV with ?format=csv (one line per difference).
+func (h reconHandlers) get(c *gin.Context) {
+	r, err := h.svc.Get(c, c.Param("date"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if c.Query("format") == "csv" {
+		writeReconCSV(c, r)
+		return
+	}
+	c.JSON(http.StatusOK, viewReport(r))
+}
+
+// run answers POST /admin/api/reconciliations/{date}: reconcile the day now.
+func (h reconHandlers) run(c *gin.Context) {
+	r, err := h.svc.Reconcile(c, c.Param("date"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewReport(r))
+}
+
+// csvHeader names the columns of a report's CSV.
+var csvHeader = []string{"date", "kind", "out_trade_no", "transaction_id", "out_refund_no",
+	"wechat_yuan", "our_yuan", "wechat_state", "our_state", "resolved", "note"}
+
+func writeReconCSV(c *gin.Context, r recon.Report) {
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="reconciliation-`+r.Date+`.csv"`)
+	c.Status(http.StatusOK)
+	_, _ = c.Writer.WriteString("\uFEFF") // Excel reads UTF-8 with a BOM
+	w := csv.NewWriter(c.Writer)
+	_ = w.Write(csvHeader)
+	for _, d := range r.Differences {
+		_ = w.Write([]string{r.Date, d.Kind, d.OutTradeNo, d.TransactionID, d.OutRefundNo,
+			yuan(int64(d.WeChatFen)), yuan(int64(d.OurFen)), d.WeChatState, d.OurState, d.Resolved, csvSafe(d.Note)})
+	}
+	w.Flush()
+}
+
+// yuan formats fen as yuan with two decimals, exactly.
+func yuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	return sign + strconv.FormatInt(fen/100, 10) + "." + strconv.FormatInt(fen%100/10, 10) + strconv.FormatInt(fen%10, 10)
+}
+
+// csvSafe keeps a spreadsheet from reading a cell as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// reconListView answers GET /admin/api/reconciliations.
+type reconListView struct {
+	Reports []reconSummaryView `json:"reports"`
+}
+
+type reconSummaryView struct {
+	Date        string    `json:"date"`
+	Status      string    `json:"status"`
+	Differences int       `json:"differences"`
+	Unresolved  int       `json:"unresolved"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func viewReconSummary(r recon.Report) reconSummaryView {
+	v := reconSummaryView{Date: r.Date, Status: r.Status, Differences: len(r.Differences), CreatedAt: r.CreatedAt}
+	for _, d := range r.Differences {
+		if d.Resolved == "" {
+			v.Unresolved++
+		}
+	}
+	return v
+}
+
+// reportView is one day's reconciliation.
+type reportView struct {
+	Date           string           `json:"date"`
+	Status         string           `json:"status"`
+	Payments       int              `json:"payments"`
+	PaymentsFen    int64            `json:"payments_fen"`
+	Refunds        int              `json:"refunds"`
+	RefundsFen     int64            `json:"refunds_fen"`
+	FeeUnits       int64            `json:"fee_units"`
+	OurPayments    int              `json:"our_payments"`
+	OurPaymentsFen int64            `json:"our_payments_fen"`
+	OurRefunds     int              `json:"our_refunds"`
+	OurRefundsFen  int64            `json:"our_refunds_fen"`
+	Differences    []differenceView `json:"differences"`
+	CreatedAt      time.Time        `json:"created_at"`
+}
+
+type differenceView struct {
+	Kind          string `json:"kind"`
+	OutTradeNo    string `json:"out_trade_no,omitempty"`
+	TransactionID string `json:"transaction_id,omitempty"`
+	OutRefundNo   string `json:"out_refund_no,omitempty"`
+	WeChatFen     int64  `json:"wechat_fen"`
+	OurFen        int64  `json:"our_fen"`
+	WeChatState   string `json:"wechat_state,omitempty"`
+	OurState      string `json:"our_state,omitempty"`
+	Resolved      string `json:"resolved,omitempty"`
+	Note          string `json:"note,omitempty"`
+}
+
+func viewReport(r recon.Report) reportView {
+	return reportView{
+		Date: r.Date, Status: r.Status, Payments: r.Payments, PaymentsFen: int64(r.PaymentsFen),
+		Refunds: r.Refunds, RefundsFen: int64(r.RefundsFen), FeeUnits: r.FeeUnits,
+		OurPayments: r.OurPayments, OurPaymentsFen: int64(r.OurPaymentsFen),
+		OurRefunds: r.OurRefunds, OurRefundsFen: int64(r.OurRefundsFen), CreatedAt: r.CreatedAt,
+		Differences: mapSlice(r.Differences, func(d recon.Difference) differenceView {
+			return differenceView{Kind: d.Kind, OutTradeNo: d.OutTradeNo, TransactionID: d.TransactionID,
+				OutRefundNo: d.OutRefundNo, WeChatFen: int64(d.WeChatFen), OurFen: int64(d.OurFen),
+				WeChatState: d.WeChatState, OurState: d.OurState, Resolved: d.Resolved, Note: d.Note}
+		}),
+	}
+}

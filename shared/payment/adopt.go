@@ -1,0 +1,100 @@
+package payment
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/wechat"
+)
+
+// Outside names a payment made outside cloudpay, by one of its numbers.
+type Outside struct {
+	TransactionID string // WeChat's
+	OutTradeNo    string // the merchant's, as the other system sent it
+}
+
+func (n Outside) validate() error {
+	switch {
+	case n.TransactionID == "" && n.OutTradeNo == "":
+		return cloudpay.FieldError("transaction_id", "transaction_id or out_trade_no is required")
+	case n.TransactionID != "" && n.OutTradeNo != "":
+		return cloudpay.FieldError("transaction_id", "give transaction_id or out_trade_no, not both")
+	case n.TransactionID != "" && !wechat.ValidTransactionID(n.TransactionID):
+		return cloudpay.FieldError("transaction_id", "transaction_id must be 1-32 digits")
+	case n.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(n.OutTradeNo):
+		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
+	}
+	return nil
+}
+
+// Adopt records a payment made outside cloudpay (another system took it
+// under the same merchant) so that it can be refunded here. WeChat is
+// asked, and only its answer counts: the order's number, amount, payer and
+// payment time are WeChat's. The same payment again returns the same order
+// (created false); two adoptions at once make one order, because the order
+// and its settlement are each one insert. An order cloudpay created itself
+// is returned as it is, once WeChat says it is paid.
+func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, error) {
+	if err := n.validate(); err != nil {
+		return cloudpay.Order{}, false, err
+	}
+	if n.OutTradeNo != "" {
+		if o, err := s.store.Order(ctx, n.OutTradeNo); err == nil && o.Status.Settled() == cloudpay.SettledPaid {
+			return o, false, nil
+		}
+	}
+	var tx wechat.Transaction
+	var err error
+	if n.TransactionID != "" {
+		tx, err = s.gw.QueryTransaction(ctx, n.TransactionID)
+	} else {
+		tx, err = s.gw.QueryOrder(ctx, n.OutTradeNo)
+		if err == nil && tx.State == wechat.TradeNotExist {
+			err = cloudpay.Errorf(cloudpay.CodeTransactionNotFound, "WeChat holds no payment under out_trade_no %s", n.OutTradeNo)
+		}
+	}
+	if err != nil {
+		return cloudpay.Order{}, false, fmt.Errorf("adopt: %w", err)
+	}
+	switch {
+	case tx.MchID != "" && tx.MchID != s.gw.MerchantID():
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOtherMerchant, "the payment belongs to merchant %s, not this one", tx.MchID)
+	case !tx.State.Paid():
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "WeChat says the payment is %s, not paid", tx.State)
+	case (n.TransactionID != "" && tx.TransactionID != n.TransactionID) || (n.OutTradeNo != "" && tx.OutTradeNo != n.OutTradeNo):
+		return cloudpay.Order{}, false, fmt.Errorf("adopt: WeChat answered for another payment (%s, %s)", tx.TransactionID, tx.OutTradeNo)
+	case !cloudpay.ValidOutTradeNo(tx.OutTradeNo) || tx.TotalFen <= 0:
+		return cloudpay.Order{}, false, fmt.Errorf("adopt: WeChat's payment %s has an order number or amount cloudpay cannot hold", tx.TransactionID)
+	}
+	now := s.clock()
+	paidAt := tx.PaidAt
+	if paidAt.IsZero() {
+		paidAt = now
+	}
+	o := cloudpay.Order{
+		OutTradeNo: tx.OutTradeNo, OpenID: tx.OpenID, AmountFen: tx.TotalFen,
+		Description: "adopted " + tx.TransactionID, Status: cloudpay.OrderPaying,
+		CreatedAt: paidAt, ExpiresAt: paidAt, UpdatedAt: now, Adopted: true,
+	}
+	stored, created, err := s.store.CreateOrder(ctx, o)
+	if err != nil {
+		return cloudpay.Order{}, false, fmt.Errorf("adopt: %w", err)
+	}
+	if !created && (stored.AmountFen != tx.TotalFen || (stored.OpenID != "" && tx.OpenID != "" && stored.OpenID != tx.OpenID)) {
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderConflict,
+			"order %s exists here with another amount or payer than WeChat's payment", tx.OutTradeNo)
+	}
+	// The settlement decides, as for a callback: recorded once, whoever adopts.
+	settled, won, err := s.settlePaid(ctx, stored, tx, "adopted")
+	if cloudpay.ErrorCode(err) == codeMismatch {
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderConflict, "order %s exists here and disagrees with WeChat's payment", tx.OutTradeNo)
+	}
+	if err != nil {
+		return cloudpay.Order{}, false, fmt.Errorf("adopt: %w", err)
+	}
+	if won {
+		s.log.InfoContext(ctx, "payment adopted", "out_trade_no", tx.OutTradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
+	}
+	return settled, created && won, nil
+}

@@ -1,0 +1,29 @@
+package recon
+
+import (
+	"context"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+)
+
+// Store is what reconciliation may do to the store: read what cloudpay
+// recorded on a day, keep each day's report, and raise events.
+type Store interface {
+	// What cloudpay holds as paid or refunded between two instants.
+	SettlementsPaidBetween(ctx context.Context, from, to time.Time) ([]cloudpay.Settlement, error)
+	RefundsSucceededBetween(ctx context.Context, from, to time.Time) ([]cloudpay.Refund, error)
+	Settlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool, error)
+	Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund, error)
+
+	// Reports, one per day.
+	SaveReport(ctx context.Context, r Report) error
+	Report(ctx context.Context, date string) (Report, bool, error)
+	Reports(ctx context.Context, limit int) ([]Report, error)
+
+	// ClaimAction keeps two job passes from reconciling the same day at once.
+	ClaimAction(ctx context.Context, action, subject, pass string, spacing time.Duration, now time.Time) (bool, error)
+
+	// Business notifications (the outbox).
+	EnqueueEvent(ctx context.Context, e cloudpay.Event) error
+}
