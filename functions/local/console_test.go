@@ -43,8 +43,9 @@ func screenshotDir(dir string) string {
 
 // The operator's console, end to end in headless Chromium against the whole
 // local stack: log in, find a paid order and refund part of it, run a batch
-// of 20 with two failures and retry them, review two refund requests, and
-// read withdrawals and dead letters.
+// of 20 with two failures and retry them, run a batch of payments made
+// outside cloudpay from a list with its own columns, review two refund
+// requests, and read withdrawals and dead letters.
 func TestConsoleInChromium(t *testing.T) {
 	if why := browserTools(); why != "" {
 		t.Skip("no browser for the console test: " + why)
@@ -349,6 +350,102 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		if b.exec(`return document.querySelector('#batch-retry').hidden`) != true {
 			t.Error("retry still offered with nothing failed")
+		}
+	})
+
+	step("batch refund of payments made elsewhere", func(t *testing.T) {
+		// A training camp paid through another system: the team's list holds
+		// WeChat's numbers, not orders of ours, and its own user ids and
+		// nicknames, which the results must show beside each refund.
+		campers := []struct {
+			paidFen                   int64
+			amount, userID, nickname  string
+			transactionID, outTradeNo string
+		}{
+			{paidFen: 59900, amount: "299", userID: "u1001", nickname: "小明"},
+			{paidFen: 29900, amount: "299.00", userID: "u1002", nickname: "Li, Lei"},
+			{paidFen: 1990, amount: "19.9", userID: "u1003", nickname: "阿花"},
+		}
+		for i := range campers {
+			c := &campers[i]
+			p := api.call("POST", "/sim/outside/payments", map[string]any{"amount_fen": c.paidFen, "openid": fmt.Sprintf("oOutsideCamper%04d", i+1)}, map[string]string{}, 200)
+			c.transactionID, c.outTradeNo = str(p["transaction_id"]), str(p["out_trade_no"])
+			if c.transactionID == "" || c.outTradeNo == "" {
+				t.Fatalf("outside payment: %v", p)
+			}
+		}
+		const unknown = "4200000000000000000000000000" // no payment at WeChat
+		csv := "transaction_id,金额,原因,user_id,nickname\n" +
+			campers[0].transactionID + ",299,训练营取消,u1001,小明\n" +
+			campers[1].transactionID + `,299.00,训练营取消,u1002,"Li, Lei"` + "\n" +
+			unknown + ",50,训练营取消,u1004,查无此单\n" +
+			campers[2].transactionID + ",19.9,,u1003,阿花\n"
+		b.click("#nav-batch")
+		b.typeInto("#batch-csv", csv)
+		b.typeInto("#batch-label", "2026 冬令营（外部）")
+		b.click("#batch-check")
+		b.waitText("#batch-confirm-count", "4")
+		if got, want := b.text("#batch-confirm-total"), formatYuan(29900+29900+5000+1990); got != want {
+			t.Errorf("confirm total %q, want %q", got, want)
+		}
+		b.waitText("#batch-confirm-columns", "user_id、nickname")
+		b.exec(`document.querySelector('#batch-confirm-form').requestSubmit()`)
+		b.el("#batch-run")
+		b.waitFor("the progress bar at 100 %", 60*time.Second, func() (bool, error) {
+			return b.exec(`return document.querySelector('#batch-progress').getAttribute('aria-valuenow')`) == "100", nil
+		})
+		b.waitText("#batch-progress-text", "4 / 4（100%）")
+		b.waitText("#batch-summary", "成功 3 笔，失败 1 笔")
+
+		// One column per extra name, in the CSV's order, after the number.
+		// The results, even after a reload: the tab remembers that order.
+		for _, when := range []string{"", "after a reload"} {
+			if when != "" {
+				b.exec(`location.reload()`)
+				b.waitText("#batch-summary", "成功 3 笔，失败 1 笔")
+			}
+			header := b.exec(`return [...document.querySelectorAll('#batch-results thead th')].map((th) => th.textContent)`)
+			if got, want := fmt.Sprint(header), "[# 订单号 / 微信支付单号 user_id nickname 退款单号 金额 状态 错误码 错误信息]"; got != want {
+				t.Errorf("results header %s:\n got %s\nwant %s", when, got, want)
+			}
+		}
+		rows := b.exec(`return [...document.querySelectorAll('#batch-results tbody tr')].map((tr) =>
+			[tr.className, ...[...tr.cells].map((td) => td.innerText)])`).([]any)
+		if len(rows) != 4 {
+			t.Fatalf("%d rows, want 4: %v", len(rows), rows)
+		}
+		cells := func(i int) []string {
+			var out []string
+			for _, c := range rows[i].([]any) {
+				out = append(out, fmt.Sprint(c))
+			}
+			return out
+		}
+		for i, c := range []int{0, 1, 3} {
+			row, want := cells(c), campers[i]
+			// The WeChat number, and the order it was adopted as.
+			if row[0] != "" || row[2] != want.transactionID+"\n订单 "+want.outTradeNo || row[3] != want.userID || row[4] != want.nickname ||
+				row[7] != "退款成功" || row[8] != "—" {
+				t.Errorf("row %d: %q", c+1, row)
+			}
+		}
+		if row := cells(2); row[0] != "failed" || row[2] != unknown || row[3] != "u1004" || row[4] != "查无此单" ||
+			row[7] != "退款失败" || row[8] != "TRANSACTION_NOT_FOUND" {
+			t.Errorf("the unknown payment's row: %q", row)
+		}
+		b.screenshot(filepath.Join(screenshots, "batch-outside.png"))
+
+		// What the back end holds, and what WeChat refunded.
+		batchID := strings.TrimPrefix(b.exec(`return decodeURIComponent(location.hash)`).(string), "#/batch/")
+		items := api.call("GET", "/refund/refunds/batches/"+batchID, nil, nil, 200)["items"].([]any)
+		if it := items[1].(map[string]any); it["transaction_id"] != campers[1].transactionID || fmt.Sprint(it["extra"]) != "map[nickname:Li, Lei user_id:u1002]" {
+			t.Errorf("item 2: %v", it)
+		}
+		for i, c := range campers {
+			refunds := api.call("GET", "/sim/refunds?out_trade_no="+c.outTradeNo, nil, map[string]string{}, 200)["refunds"].([]any)
+			if len(refunds) != 1 || refunds[0].(map[string]any)["refund_fee"] != float64(yuanToFen(t, c.amount)) {
+				t.Errorf("camper %d: WeChat's refunds %v, want one of %s yuan", i+1, refunds, c.amount)
+			}
 		}
 	})
 

@@ -36,6 +36,43 @@ export function formatFen(fen) {
   return `${sign}¥${yuan}.${String(abs % 100).padStart(2, '0')}`;
 }
 
+// FEE_UNITS_PER_FEN: WeChat's bill prints fees to 0.00001 yuan, a thousandth
+// of a fen (shared/bill.Fee), and a report's fee_units count those.
+const FEE_UNITS_PER_FEN = 1000;
+
+// formatFeeUnits shows a fee in units of 0.00001 yuan as yuan: a whole
+// number of fen as formatFen does (3000 → "¥0.03"), else with the five
+// decimals WeChat prints. Integer arithmetic only.
+export function formatFeeUnits(units) {
+  if (units === undefined || units === null || !Number.isSafeInteger(units)) return '—';
+  if (units % FEE_UNITS_PER_FEN === 0) return formatFen(units / FEE_UNITS_PER_FEN);
+  const sign = units < 0 ? '-' : '';
+  const abs = Math.abs(units);
+  const per = FEE_UNITS_PER_FEN * 100; // units per yuan
+  const frac = abs % per;
+  const yuan = String((abs - frac) / per).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${sign}¥${yuan}.${String(frac).padStart(5, '0')}`;
+}
+
+// formatFenDelta shows a difference in fen with its sign: "+¥1.00",
+// "-¥0.50"; none is "一致".
+export function formatFenDelta(fen) {
+  if (!Number.isSafeInteger(fen)) return '—';
+  if (fen === 0) return '一致';
+  return fen > 0 ? `+${formatFen(fen)}` : formatFen(fen);
+}
+
+const dateParts = new Intl.DateTimeFormat('en-US', {
+  timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit',
+});
+
+// beijingDate is the Beijing day of a Date as "2006-01-02", the form the
+// reconciliation routes take.
+export function beijingDate(d) {
+  const p = Object.fromEntries(dateParts.formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
 const timeFormat = new Intl.DateTimeFormat('zh-CN', {
   timeZone: 'Asia/Shanghai', year: 'numeric', month: '2-digit', day: '2-digit',
   hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
@@ -68,6 +105,26 @@ const EVENT_TYPE = {
   'refund.failed': '退款失败', 'withdrawal.succeeded': '提现成功', 'withdrawal.failed': '提现失败',
 };
 const REFUND_SOURCE = { admin: '后台', batch: '批量', user: '用户申请' };
+
+export const RECON_STATUS = { done: '已对账', no_statement: '无账单' };
+const RECON_KIND = {
+  unknown_payment: '微信有、本系统无', unknown_refund: '微信退款、本系统无',
+  missing_payment: '本系统有、微信账单无', missing_refund: '本系统退款、微信账单无',
+  amount: '金额不符', status: '状态不符',
+};
+export const RECON_RESOLVED = { adopted: '已补录', open: '待处理' };
+// What WeChat's bill says of a payment (交易状态) and of a refund (退款状态).
+const WECHAT_PAYMENT_STATE = { SUCCESS: '支付成功', REVOKED: '已撤销' };
+const WECHAT_REFUND_STATE = { SUCCESS: '退款成功', PROCESSING: '退款处理中', REFUNDCLOSE: '退款关闭', CHANGE: '退款异常' };
+// What cloudpay holds: a settlement's outcome, or a refund's status.
+const OUR_PAYMENT_STATE = { paid: '已支付', closed: '已关闭' };
+
+// reconKind names a difference's kind in Chinese; one that cloudpay took
+// in from WeChat's bill says so.
+export function reconKind(d) {
+  const name = label(RECON_KIND, d?.kind);
+  return d?.resolved === 'adopted' ? `${name}（已补录）` : name;
+}
 
 const label = (table, v) => table[v] ?? v ?? '—';
 
@@ -106,41 +163,163 @@ export function parseCSVRecords(text) {
   return { records };
 }
 
-// parseBatchCSV reads "out_trade_no,amount,reason" lines (header optional)
-// into refund items, and every problem with the line it is on. Nothing is
-// sent unless errors is empty.
+// A batch CSV's first row may name its columns. These are the columns the
+// console reads, under their English names (any case) or the Chinese ones
+// exports use; every other named column is kept with its item as an extra
+// column (refund.validateItem's limits, counted in UTF-8 bytes).
+const BATCH_COLUMNS = new Map([
+  ['transaction_id', 'transaction_id'], ['微信订单号', 'transaction_id'], ['微信支付单号', 'transaction_id'],
+  ['out_trade_no', 'out_trade_no'], ['商户订单号', 'out_trade_no'], ['订单号', 'out_trade_no'],
+  ['amount', 'amount'], ['金额', 'amount'], ['退款金额', 'amount'],
+  ['reason', 'reason'], ['原因', 'reason'], ['退款原因', 'reason'],
+]);
+const COLUMN_LABEL = {
+  transaction_id: '微信订单号（transaction_id）', out_trade_no: '商户订单号（out_trade_no）',
+  amount: '金额（amount）', reason: '原因（reason）',
+};
+const TRANSACTION_ID = /^\d{1,32}$/;
+const MAX_EXTRA = 10;
+const MAX_EXTRA_NAME = 32; // bytes
+const MAX_EXTRA_VALUE = 128; // bytes
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const utf8Length = (s) => new TextEncoder().encode(s).length;
+
+// readBatchHeader maps a header row's cells to columns: {role} for a
+// column the console reads, {extra: name} for one it keeps, null for an
+// unnamed one. It returns {columns, extras, errors}.
+function readBatchHeader(cells) {
+  const columns = [], extras = [], errors = [];
+  const at = new Map(); // role or extra name → its cell's number, for duplicates
+  cells.forEach((cell, i) => {
+    const name = cell.trim();
+    if (!name) { columns.push(null); return; }
+    const role = BATCH_COLUMNS.get(name.toLowerCase());
+    const id = role ?? `extra:${name}`;
+    if (at.has(id)) {
+      errors.push(role
+        ? `第 ${at.get(id) + 1} 列与第 ${i + 1} 列都是${COLUMN_LABEL[role]}`
+        : `列名“${name}”重复（第 ${at.get(id) + 1} 列与第 ${i + 1} 列）`);
+    }
+    at.set(id, i);
+    if (role) { columns.push({ role }); return; }
+    if (utf8Length(name) > MAX_EXTRA_NAME) errors.push(`列名“${name}”太长：最多 ${MAX_EXTRA_NAME} 字节（约 10 个汉字）`);
+    else if (/[.$]/.test(name) || CONTROL.test(name)) errors.push(`列名“${name}”不能含有 . 或 $ 或控制字符`);
+    columns.push({ extra: name });
+    if (!extras.includes(name)) extras.push(name);
+  });
+  if (!at.has('transaction_id') && !at.has('out_trade_no')) errors.push('表头缺少微信订单号（transaction_id）或商户订单号（out_trade_no）列');
+  if (!at.has('amount')) errors.push('表头缺少金额（amount）列');
+  if (extras.length > MAX_EXTRA) {
+    errors.push(`除订单号、金额、原因外最多 ${MAX_EXTRA} 列，表头有 ${extras.length} 列：${extras.join('、')}`);
+  }
+  return { columns, extras, errors };
+}
+
+const LEGACY_COLUMNS = [{ role: 'out_trade_no' }, { role: 'amount' }, { role: 'reason' }];
+
+// parseBatchCSV reads a batch CSV into refund items, and every problem with
+// the line it is on; nothing is sent unless errors is empty. A first row
+// naming a known column is a header: each row then gives transaction_id or
+// out_trade_no (one of them), amount in yuan, an optional reason, and any
+// other columns, kept as the item's extra (empty values left out). Without
+// a header each row is "out_trade_no,amount,reason". columns lists the extra
+// columns in the CSV's order.
 export function parseBatchCSV(text) {
   const src = String(text ?? '').replace(/^\uFEFF/, ''); // a BOM from Excel
   const parsed = parseCSVRecords(src);
-  if (parsed.error) return { items: [], errors: [parsed.error] };
+  if (parsed.error) return { items: [], errors: [parsed.error], totalFen: 0, columns: [] };
   const items = [], errors = [];
   const seen = new Map();
+  let columns = LEGACY_COLUMNS, extras = [], legacy = true;
+  // A header names a known column, and holds no amount where a line without
+  // one would ("CP0001,1,原因" is a line).
+  const head = parsed.records[0];
+  if (head && head.fields.some((cell) => BATCH_COLUMNS.has(cell.trim().toLowerCase())) && parseYuan(head.fields[1]).error) {
+    const h = readBatchHeader(head.fields);
+    // Rows under a header that cannot be read would each fail for the same reason.
+    if (h.errors.length > 0) return { items: [], errors: h.errors.map((message) => ({ line: head.line, message })), totalFen: 0, columns: [] };
+    ({ columns, extras } = h);
+    legacy = false;
+  }
   parsed.records.forEach((rec, idx) => {
+    if (idx === 0 && !legacy) return;
     const f = rec.fields;
-    if (idx === 0 && f[0].toLowerCase() === 'out_trade_no') return; // header
     const err = (message) => errors.push({ line: rec.line, message });
-    if (f.length < 2 || f.length > 3) {
+    if (f.every((cell) => cell === '')) return; // a row left empty, as spreadsheets export them
+    if (legacy && (f.length < 2 || f.length > 3)) {
       err(`应为 2–3 列（out_trade_no,amount,reason），实际 ${f.length} 列`);
       return;
     }
-    const [no, amount, reason = ''] = f;
+    if (f.length > columns.length && f.slice(columns.length).some((cell) => cell !== '')) {
+      err(`比表头多 ${f.length - columns.length} 列`);
+      return;
+    }
+    const cell = {};
+    const extra = []; // [name, value], made an object by fromEntries: a column may be named "__proto__"
     let ok = true;
-    if (!OUT_TRADE_NO.test(no)) { err(`订单号“${no}”格式错误：应为 6–32 位数字、字母或 _-|*`); ok = false; }
+    columns.forEach((c, i) => {
+      const v = f[i] ?? '';
+      if (!c) {
+        if (v !== '') { err(`第 ${i + 1} 列没有列名`); ok = false; }
+      } else if (c.role) {
+        cell[c.role] = v;
+      } else if (v !== '') {
+        if (utf8Length(v) > MAX_EXTRA_VALUE) { err(`“${c.extra}”超过 ${MAX_EXTRA_VALUE} 字节（约 42 个汉字）`); ok = false; }
+        if (CONTROL.test(v)) { err(`“${c.extra}”含有控制字符`); ok = false; }
+        extra.push([c.extra, v]);
+      }
+    });
+    const txn = cell.transaction_id ?? '', no = cell.out_trade_no ?? '', amount = cell.amount ?? '', reason = cell.reason ?? '';
+    let id; // the duplicate check's key: which number, and the number
+    if (txn && no) { err('微信订单号和商户订单号只能填一个'); ok = false; }
+    else if (!txn && !no) { err('缺少微信订单号（transaction_id）或商户订单号（out_trade_no）'); ok = false; }
+    else if (txn) {
+      id = `微信订单号 ${txn}`;
+      if (!TRANSACTION_ID.test(txn)) {
+        const hint = /e\+?\d/i.test(txn) ? '；疑似被表格软件转成了科学计数法，请把该列设为文本后重新导出' : '';
+        err(`微信订单号“${txn}”格式错误：应为 1–32 位数字${hint}`);
+        ok = false;
+      }
+    } else {
+      id = `订单号 ${no}`;
+      if (!OUT_TRADE_NO.test(no)) { err(`订单号“${no}”格式错误：应为 6–32 位数字、字母或 _-|*`); ok = false; }
+    }
     const y = parseYuan(amount);
     if (y.error) { err(`金额“${amount}”：${y.error}`); ok = false; }
     if ([...reason].length > MAX_REASON) { err(`原因超过 ${MAX_REASON} 字`); ok = false; }
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f-\u009f]/.test(reason)) { err('原因含有控制字符'); ok = false; }
-    if (ok && seen.has(no)) { err(`订单号 ${no} 与第 ${seen.get(no)} 行重复`); ok = false; }
+    if (CONTROL.test(reason)) { err('原因含有控制字符'); ok = false; }
+    if (ok && seen.has(id)) { err(`${id} 与第 ${seen.get(id)} 行重复`); ok = false; }
     if (ok) {
-      seen.set(no, rec.line);
-      items.push({ line: rec.line, out_trade_no: no, amount_fen: y.fen, reason });
+      seen.set(id, rec.line);
+      const item = { line: rec.line };
+      if (txn) item.transaction_id = txn; else item.out_trade_no = no;
+      Object.assign(item, { amount_fen: y.fen, reason });
+      if (extra.length > 0) item.extra = Object.fromEntries(extra);
+      items.push(item);
     }
   });
   if (errors.length === 0 && items.length === 0) errors.push({ line: 0, message: '没有可提交的退款行' });
   if (items.length > MAX_BATCH_ITEMS) errors.push({ line: 0, message: `一批最多 ${MAX_BATCH_ITEMS} 笔，当前 ${items.length} 笔` });
   const totalFen = items.reduce((s, it) => s + it.amount_fen, 0);
-  return { items, errors, totalFen };
+  return { items, errors, totalFen, columns: extras };
+}
+
+// batchColumns orders the extra columns a batch's items carry: those of
+// known (the CSV's order, remembered when it was sent) first, then the rest
+// as they first appear. The server's answer alone does not keep the order.
+export function batchColumns(items, known) {
+  const present = new Set();
+  for (const it of items ?? []) for (const name of Object.keys(it.extra ?? {})) present.add(name);
+  const ordered = (known ?? []).filter((name) => present.has(name));
+  for (const name of present) if (!ordered.includes(name)) ordered.push(name);
+  return ordered;
+}
+
+// paymentNumber is how a batch item names its payment: the WeChat number
+// when the CSV gave it, else the merchant's order number.
+export function paymentNumber(it) {
+  return it.transaction_id || it.out_trade_no || '';
 }
 
 // randomKey is an idempotency key: 128 random bits in hex.
@@ -221,8 +400,10 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body) {
-  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ''}`, Accept: 'application/json' };
+// request sends a call with the token and returns the answer if it is a
+// success; otherwise it throws an ApiError (after a 401, back to the login).
+async function request(method, path, body, accept = 'application/json') {
+  const headers = { Authorization: `Bearer ${sessionStorage.getItem(TOKEN_KEY) ?? ''}`, Accept: accept };
   const init = { method, headers, cache: 'no-store', credentials: 'omit' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -234,6 +415,7 @@ async function api(method, path, body) {
   } catch (e) {
     throw new ApiError(0, 'NETWORK', `无法连接服务：${e.message}`);
   }
+  if (res.ok) return res;
   const text = await res.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
@@ -241,11 +423,25 @@ async function api(method, path, body) {
     logout('令牌无效或已失效，请重新登录。');
     throw new ApiError(401, data?.error?.code ?? 'UNAUTHORIZED', '未登录');
   }
-  if (!res.ok) {
-    const e = data?.error ?? {};
-    throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? (text.slice(0, 200) || res.statusText), e.field);
-  }
-  return data;
+  const e = data?.error ?? {};
+  throw new ApiError(res.status, e.code ?? `HTTP_${res.status}`, e.message ?? (text.slice(0, 200) || res.statusText), e.field);
+}
+
+async function api(method, path, body) {
+  const text = await (await request(method, path, body)).text();
+  try { return text ? JSON.parse(text) : null; } catch { return null; }
+}
+
+// download saves a file the API answers. A plain link would send no
+// token, so the file is fetched with it and handed over as a Blob.
+async function download(path, filename, accept) {
+  const blob = await (await request('GET', path, undefined, accept)).blob();
+  const url = URL.createObjectURL(blob);
+  const a = el('a', { href: url, download: filename, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
 const enc = encodeURIComponent;
@@ -319,6 +515,7 @@ function route() {
   const page = parts[0] ?? 'orders';
   let section = page;
   if (page === 'orders' && parts[1]) section = 'order';
+  if (page === 'recon' && parts[1]) section = 'recon-day';
   for (const s of document.querySelectorAll('.page')) s.hidden = s.id !== `page-${section}`;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   const seq = routeSeq;
@@ -331,6 +528,8 @@ function route() {
     case 'requests': run(() => requestsPage()); break;
     case 'batch': run(() => batchPage(parts[1])); break;
     case 'withdrawals': run(() => withdrawalsPage(params)); break;
+    case 'recon': run(() => reconPage()); break;
+    case 'recon-day': run(() => reconDayPage(parts[1])); break;
     case 'dead-letters': run(() => deadLettersPage()); break;
     default: location.hash = '#/orders';
   }
@@ -575,7 +774,7 @@ async function batchPage(id) {
 function checkBatch() {
   const text = $('#batch-csv').value;
   const labelText = $('#batch-label').value.trim();
-  const { items, errors, totalFen } = parseBatchCSV(text);
+  const { items, errors, totalFen, columns } = parseBatchCSV(text);
   const list = $('#batch-error-list');
   fill(list, errors.map((e) => el('li', { text: e.line ? `第 ${e.line} 行：${e.message}` : e.message })));
   show($('#batch-errors'), errors.length > 0);
@@ -585,8 +784,11 @@ function checkBatch() {
   }
   batchDraft.items = items;
   batchDraft.totalFen = totalFen;
+  batchDraft.columns = columns;
   $('#batch-confirm-count').textContent = String(items.length);
   $('#batch-confirm-total').textContent = formatFen(totalFen);
+  $('#batch-confirm-columns-list').textContent = columns.join('、');
+  show($('#batch-confirm-columns'), columns.length > 0);
   show($('#batch-confirm-error'), false);
   $('#batch-confirm-submit').disabled = false;
   $('#batch-confirm').showModal();
@@ -602,8 +804,14 @@ async function submitBatch(ev) {
     const res = await api('POST', '/refunds/batch', {
       idempotency_key: d.key,
       label: d.label || undefined,
-      items: d.items.map((it, i) => ({ out_trade_no: it.out_trade_no, amount_fen: it.amount_fen, reason: it.reason, key: `${d.key}-${i + 1}` })),
+      // The key is the draft's and the line's place: the same CSV sent again
+      // names the same refunds, whichever number a line gives.
+      items: d.items.map((it, i) => ({
+        out_trade_no: it.out_trade_no, transaction_id: it.transaction_id, amount_fen: it.amount_fen,
+        reason: it.reason, extra: it.extra, key: `${d.key}-${i + 1}`,
+      })),
     });
+    rememberColumns(res.batch_id, d.columns);
     $('#batch-confirm').close();
     location.hash = `#/batch/${enc(res.batch_id)}`;
   } catch (e) {
@@ -616,6 +824,28 @@ async function submitBatch(ev) {
     d.busy = false;
     $('#batch-confirm-submit').disabled = false;
   }
+}
+
+// The server keeps a batch's extra columns as a map, which loses their
+// order; the tab that sent the batch remembers the CSV's (the last 20).
+const COLUMNS_KEY = 'cloudpay.console.batch-columns';
+
+function rememberedColumns(id) {
+  try {
+    const all = JSON.parse(sessionStorage.getItem(COLUMNS_KEY) ?? '[]');
+    return all.find(([batch]) => batch === id)?.[1] ?? [];
+  } catch {
+    return [];
+  }
+}
+
+function rememberColumns(id, columns) {
+  if (!columns?.length) return;
+  try {
+    const all = JSON.parse(sessionStorage.getItem(COLUMNS_KEY) ?? '[]').filter(([batch]) => batch !== id);
+    all.push([id, columns]);
+    sessionStorage.setItem(COLUMNS_KEY, JSON.stringify(all.slice(-20)));
+  } catch { /* storage full or broken: the table shows the columns in the answer's order */ }
 }
 
 function setProgress(p) {
@@ -640,10 +870,21 @@ async function pollBatch(id, seq) {
   if (seq !== routeSeq) return;
   setProgress(p);
   const items = p.items ?? [];
+  const extras = batchColumns(items, rememberedColumns(id));
+  fill($('#batch-results thead'), [el('tr', {},
+    el('th', { class: 'num', text: '#' }), el('th', { text: '订单号 / 微信支付单号' }),
+    ...extras.map((name) => el('th', { class: 'extra', text: name })),
+    el('th', { text: '退款单号' }), el('th', { class: 'num', text: '金额' }), el('th', { text: '状态' }),
+    el('th', { text: '错误码' }), el('th', { text: '错误信息' }))]);
   fill($('#batch-results tbody'), items.map((it, i) => el('tr', {
     'data-testid': `batch-item-${i + 1}`, class: it.status === 'failed' || it.status === 'closed' ? 'failed' : undefined,
   },
-  td(String(i + 1), 'num'), td(it.out_trade_no, 'mono'), td(it.out_refund_no, 'mono'), td(formatFen(it.amount_fen), 'num'),
+  td(String(i + 1), 'num'),
+  // A line that gave the WeChat number shows the order it was adopted as, once known.
+  el('td', { class: 'mono' }, paymentNumber(it) || '—',
+    it.transaction_id && it.out_trade_no ? el('div', { class: 'muted sub', text: `订单 ${it.out_trade_no}` }) : null),
+  ...extras.map((name) => td(it.extra?.[name] || '—', 'extra')),
+  td(it.out_refund_no, 'mono'), td(formatFen(it.amount_fen), 'num'),
   el('td', {}, badge(REFUND_STATUS, it.status, 'refund')), td(it.error?.code ?? '—', 'mono'), td(it.error?.message ?? '—'))));
   const failed = items.filter((it) => it.status === 'failed');
   const retry = $('#batch-retry');
@@ -670,7 +911,7 @@ async function retryBatch() {
         await api('POST', `/refunds/${enc(it.out_refund_no)}/retry`);
       } catch (e) {
         if (e.status === 401) return;
-        errors.push(`${it.out_trade_no}：${describe(e)}`);
+        errors.push(`${paymentNumber(it)}：${describe(e)}`);
       }
     }
   } catch (e) {
@@ -687,7 +928,14 @@ async function loadBatchFile(ev) {
   const file = ev.target.files?.[0];
   if (!file) return;
   if (file.size > 1 << 20) { pageError(new ApiError(0, '', '文件太大（最多 1 MiB）')); return; }
-  $('#batch-csv').value = (await file.text()).replace(/^\uFEFF/, '');
+  const bytes = await file.arrayBuffer();
+  let text;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    text = new TextDecoder('gb18030').decode(bytes); // Excel on a Chinese Windows saves CSV as GBK
+  }
+  $('#batch-csv').value = text.replace(/^\uFEFF/, '');
   ev.target.value = '';
 }
 
@@ -719,6 +967,148 @@ function searchWithdrawals(ev) {
   }
   const hash = `#/withdrawals?${q}`;
   if (location.hash === hash) route(); else location.hash = hash;
+}
+
+// ---- 对账 ----
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAY_MS = 86_400_000;
+let reconDay = null; // the day the day view shows
+let reconJustRun = null; // a report just run: the day view shows it without asking again
+let reconBusy = false;
+
+async function reconPage() {
+  const input = $('#recon-date');
+  input.max = beijingDate(new Date());
+  // Yesterday: the latest day WeChat makes a bill of.
+  if (!input.value) input.value = beijingDate(new Date(Date.now() - DAY_MS));
+  const data = await api('GET', '/admin/api/reconciliations');
+  const list = data.reports ?? [];
+  fill($('#recon-table tbody'), list.map((r) => el('tr', { 'data-testid': `recon-row-${r.date}` },
+    el('td', {}, el('a', { href: `#/recon/${enc(r.date)}`, class: 'mono', 'data-testid': `recon-link-${r.date}`, text: r.date })),
+    el('td', {}, badge(RECON_STATUS, r.status, 'recon')),
+    td(String(r.differences ?? 0), 'num'),
+    td(String(r.unresolved ?? 0), r.unresolved ? 'num attention' : 'num'),
+    td(formatTime(r.created_at)))));
+  show($('#recon-empty'), list.length === 0);
+}
+
+// runRecon reconciles a day now and shows its report.
+async function runRecon(date, button) {
+  if (reconBusy) return;
+  if (!DATE.test(date ?? '')) { pageError(new ApiError(0, '', '请选择要对账的日期')); return; }
+  if (date > beijingDate(new Date())) { pageError(new ApiError(0, '', '不能对账今天之后的日期')); return; }
+  reconBusy = true;
+  button.disabled = true;
+  const text = button.textContent;
+  button.textContent = '对账中…';
+  pageError(null);
+  try {
+    const r = await api('POST', `/admin/api/reconciliations/${enc(date)}`);
+    reconJustRun = r;
+    const hash = `#/recon/${enc(date)}`;
+    if (location.hash === hash) route(); else location.hash = hash;
+  } catch (e) {
+    if (e.status === 401) return;
+    pageError(e.code === 'BILL_NOT_READY' ? new ApiError(e.status, e.code, '账单尚未生成：微信支付每日 10 点后生成昨日账单') : e);
+  } finally {
+    reconBusy = false;
+    button.disabled = false;
+    button.textContent = text;
+  }
+}
+
+async function reconDayPage(date) {
+  reconDay = date;
+  $('#recon-day-date').textContent = date;
+  $('#recon-day-status').replaceChildren();
+  $('#recon-day-created-at').textContent = '…';
+  show($('#recon-day-no-statement'), false);
+  fill($('#recon-totals tbody'), []);
+  fill($('#recon-diffs tbody'), []);
+  $('#recon-diff-count').textContent = '';
+  show($('#recon-diffs-empty'), false);
+  $('#recon-download').disabled = true;
+  let r = reconJustRun?.date === date ? reconJustRun : null;
+  reconJustRun = null;
+  const fresh = !!r;
+  if (!r) {
+    try {
+      r = await api('GET', `/admin/api/reconciliations/${enc(date)}`);
+    } catch (e) {
+      if (e.code === 'NOT_FOUND') throw new ApiError(e.status, e.code, `${date} 尚未对账：点击“重新对账”立即对账`);
+      throw e;
+    }
+  }
+  showReport(r);
+  if (fresh) {
+    const open = (r.differences ?? []).filter((d) => d.resolved !== 'adopted').length;
+    toast(`${r.date} 对账完成：差异 ${(r.differences ?? []).length} 笔，待处理 ${open} 笔`);
+  }
+}
+
+function showReport(r) {
+  $('#recon-day-date').textContent = r.date;
+  $('#recon-day-status').replaceChildren(badge(RECON_STATUS, r.status, 'recon'));
+  $('#recon-day-created-at').textContent = formatTime(r.created_at);
+  show($('#recon-day-no-statement'), r.status === 'no_statement');
+  $('#recon-download').disabled = false;
+
+  const count = (n) => (Number.isSafeInteger(n) ? String(n) : '—');
+  const countDelta = (n) => (n === 0 ? '一致' : `${n > 0 ? '+' : ''}${n}`);
+  const total = (id, name, wechat, ours, fmt, delta) => el('tr', {
+    'data-testid': `recon-total-${id}`, class: wechat !== ours ? 'differs' : undefined,
+  }, el('th', { scope: 'row', text: name }), td(fmt(wechat), 'num'), td(fmt(ours), 'num'), td(delta(wechat - ours), 'num'));
+  fill($('#recon-totals tbody'), [
+    total('payments', '支付笔数', r.payments, r.our_payments, count, countDelta),
+    total('payments-amount', '支付金额', r.payments_fen, r.our_payments_fen, formatFen, formatFenDelta),
+    total('refunds', '退款笔数', r.refunds, r.our_refunds, count, countDelta),
+    total('refunds-amount', '退款金额', r.refunds_fen, r.our_refunds_fen, formatFen, formatFenDelta),
+    el('tr', { 'data-testid': 'recon-total-fees' }, el('th', { scope: 'row', text: '手续费' }),
+      td(formatFeeUnits(r.fee_units), 'num'), td('—', 'num'), td('—', 'num')),
+  ]);
+
+  const diffs = r.differences ?? [];
+  const open = diffs.filter((d) => d.resolved !== 'adopted').length;
+  $('#recon-diff-count').textContent = diffs.length ? `共 ${diffs.length} 笔，待处理 ${open} 笔` : '';
+  // A state in words, with WeChat's or cloudpay's own code beneath.
+  const state = (table, v) => {
+    if (!v) return td('—');
+    const name = label(table, v);
+    return el('td', {}, name, name === v ? null : el('div', { class: 'muted mono sub', text: v }));
+  };
+  fill($('#recon-diffs tbody'), diffs.map((d, i) => {
+    const adopted = d.resolved === 'adopted';
+    const onlyWeChat = d.kind === 'unknown_payment' || d.kind === 'unknown_refund';
+    const onlyOurs = d.kind === 'missing_payment' || d.kind === 'missing_refund';
+    const refund = !!d.out_refund_no;
+    // An order cloudpay holds (or has just taken in) opens its page.
+    const order = d.out_trade_no && (!onlyWeChat || adopted)
+      ? el('td', {}, el('a', { href: `#/orders/${enc(d.out_trade_no)}`, class: 'mono', text: d.out_trade_no }))
+      : td(d.out_trade_no || '—', 'mono');
+    return el('tr', { 'data-testid': `recon-diff-${i + 1}`, 'data-kind': d.kind },
+      td(reconKind(d)), order, td(d.transaction_id || '—', 'mono'), td(d.out_refund_no || '—', 'mono'),
+      td(onlyOurs ? '—' : formatFen(d.wechat_fen), 'num'), td(onlyWeChat ? '—' : formatFen(d.our_fen), 'num'),
+      state(refund ? WECHAT_REFUND_STATE : WECHAT_PAYMENT_STATE, d.wechat_state),
+      state(refund ? REFUND_STATUS : OUR_PAYMENT_STATE, d.our_state),
+      el('td', {}, badge(RECON_RESOLVED, adopted ? 'adopted' : 'open', 'recon')), td(d.note || '—'));
+  }));
+  show($('#recon-diffs-empty'), diffs.length === 0);
+}
+
+async function downloadRecon(button) {
+  const date = reconDay;
+  if (!date) return;
+  button.disabled = true;
+  try {
+    const name = `reconciliation-${date}.csv`;
+    await download(`/admin/api/reconciliations/${enc(date)}?format=csv`, name, 'text/csv');
+    toast(`已下载 ${name}`);
+  } catch (e) {
+    if (e.status !== 401) pageError(e);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 // ---- 死信通知 ----
@@ -775,6 +1165,9 @@ function start() {
   $('#batch-retry').addEventListener('click', retryBatch);
   $('#batch-new').addEventListener('click', () => { location.hash = '#/batch'; });
   $('#withdrawals-filter').addEventListener('submit', searchWithdrawals);
+  $('#recon-run-form').addEventListener('submit', (ev) => { ev.preventDefault(); runRecon($('#recon-date').value, $('#recon-run')); });
+  $('#recon-download').addEventListener('click', (ev) => downloadRecon(ev.currentTarget));
+  $('#recon-rerun').addEventListener('click', (ev) => runRecon(reconDay, ev.currentTarget));
   $('#dead-letters-refresh').addEventListener('click', () => { pageError(null); deadLettersPage().catch(pageError); });
   window.addEventListener('hashchange', route);
   if (sessionStorage.getItem(TOKEN_KEY)) enterApp(); else showLogin();
