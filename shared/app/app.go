@@ -225,8 +225,8 @@ func Run(ctx context.Context, b Binary) error {
 // adopter lets refunds name a payment made outside cloudpay by its
 // transaction_id: the payment is adopted first (payment.Service.Adopt).
 func adopter(p *payment.Service) refund.Adopter {
-	return func(ctx context.Context, outTradeNo, transactionID string) (string, error) {
-		n := payment.Outside{TransactionID: transactionID}
+	return func(ctx context.Context, outTradeNo, transactionID, payer string) (string, error) {
+		n := payment.Outside{TransactionID: transactionID, Payer: payer}
 		if transactionID == "" {
 			n.OutTradeNo = outTradeNo
 		}

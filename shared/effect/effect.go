@@ -171,17 +171,24 @@ func (e *Ends[D, O]) Current(ctx context.Context, d D) (D, error) {
 func (e *Ends[D, O]) Repair(ctx context.Context, d D, o O) (D, error) { return e.m.Project(ctx, d, o) }
 
 func (e *Ends[D, O]) current(ctx context.Context, d D) (D, error) {
+	d, _, err := e.currentEnded(ctx, d)
+	return d, err
+}
+
+// currentEnded is current, and says whether d has an outcome.
+func (e *Ends[D, O]) currentEnded(ctx context.Context, d D) (D, bool, error) {
 	o, ended, err := e.m.Outcome(ctx, d)
 	if err != nil || !ended {
-		return d, err
+		return d, false, err
 	}
 	// Whoever claimed the outcome is usually alive and has projected it
 	// by now (a callback racing the sender's save): one read spares
 	// writing it all again.
 	if fresh, err := e.m.Load(ctx, d); err == nil && e.m.Final(fresh) {
-		return fresh, nil
+		return fresh, true, nil
 	}
-	return e.m.Project(ctx, d, o)
+	d, err = e.m.Project(ctx, d, o)
+	return d, true, err
 }
 
 // Engine runs the whole chain for a kind of movement cloudpay sends.
@@ -223,10 +230,16 @@ func (e *Engine[D, A, O]) Apply(ctx context.Context, d D, a A) (D, error) {
 // a concurrent end's projection always lands after this save, or this
 // call writes it.
 func (e *Engine[D, A, O]) SaveProgress(ctx context.Context, d D) (D, error) {
+	d, _, err := e.saveProgress(ctx, d)
+	return d, err
+}
+
+// saveProgress is SaveProgress, and says whether d has an outcome.
+func (e *Engine[D, A, O]) saveProgress(ctx context.Context, d D) (D, bool, error) {
 	if err := e.m.Save(ctx, d); err != nil {
-		return d, err
+		return d, false, err
 	}
-	return e.current(ctx, d)
+	return e.currentEnded(ctx, d)
 }
 
 // Send makes one call to WeChat for d under a new attempt claim, after
@@ -271,16 +284,19 @@ func (e *Engine[D, A, O]) Send(ctx context.Context, d D) (_ D, called bool, _ er
 	e.m.Reached(AfterAttemptClaim)
 	d = e.m.Sending(d, n, now)
 	var err error
+	ended := false
 	if n == 1 {
 		// Nothing was ever sent under this number, so nothing can have
 		// ended it: no outcome to look for. (Every outcome follows a call
 		// under an attempt claim, or a query answering one.)
 		err = e.m.Save(ctx, d)
 	} else {
-		d, err = e.SaveProgress(ctx, d)
+		d, ended, err = e.saveProgress(ctx, d)
 	}
-	if err != nil || e.m.Final(d) {
-		return d, false, err // the store failed, or d ended meanwhile
+	if err != nil || ended || e.m.Final(d) {
+		// The store failed, or d ended meanwhile (perhaps released: a
+		// stale copy must not send what its ender gave back).
+		return d, false, err
 	}
 	a, callErr := e.m.Call(ctx, d)
 	e.m.Reached(AfterCall)
@@ -357,8 +373,19 @@ func (e *Engine[D, A, O]) Abandon(ctx context.Context, d D, f *cloudpay.Failure)
 			return d, false, err
 		}
 	}
-	if _, won, err := e.store.ClaimAttempt(ctx, subject, n+1, now); err != nil || !won {
-		return d, false, err
+	for m := n + 1; ; m++ {
+		a, won, err := e.store.ClaimAttempt(ctx, subject, m, now)
+		if err != nil {
+			return d, false, err
+		}
+		if won {
+			break
+		}
+		if now.Sub(a.StartedAt) < Lease {
+			return d, false, nil // someone holds the next attempt: they decide
+		}
+		// A fence or a call whose holder died (a query that timed out, a
+		// crash): its lease is over, so the next one may be taken.
 	}
 	a, err := e.m.Query(ctx, d)
 	if err != nil {

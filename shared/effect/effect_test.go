@@ -68,7 +68,8 @@ type step = effect.Step[doc, outcome]
 
 // toy is the movement: its store is two maps, its WeChat a function.
 type toy struct {
-	wechat func(o op, n int, d doc) (answer, error) // n: the how-manieth call of kind o
+	wechat          func(o op, n int, d doc) (answer, error) // n: the how-manieth call of kind o
+	releaseNotFinal bool
 
 	mu          sync.Mutex
 	docs        map[string]doc
@@ -93,7 +94,11 @@ var _ effect.Movement[doc, answer, outcome] = (*toy)(nil)
 
 func (*toy) Subject(d doc) string { return d.No }
 
-func (*toy) Final(d doc) bool { return d.Status == succeeded || d.Status == released }
+// Final: with releaseNotFinal, a released movement is not final, as a
+// refund refused for good is not (it may be reserved again and retried).
+func (m *toy) Final(d doc) bool {
+	return d.Status == succeeded || (d.Status == released && !m.releaseNotFinal)
+}
 
 func (*toy) Attempts(d doc) (int, bool) { return d.Attempts, d.Status == processing }
 
@@ -380,8 +385,6 @@ func failure(code, message string) *cloudpay.Failure {
 	return &cloudpay.Failure{Code: code, Message: message}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // A call that WeChat answers with success ends the movement with one
 // outcome claim, projected onto the document; a later word of WeChat's on
 // the ended movement (a callback, a query) claims nothing more.
@@ -464,18 +467,22 @@ func TestEndedMovementIsNotSentAgain(t *testing.T) {
 	}
 	for _, end := range ends {
 		for _, again := range []struct {
-			name    string
-			stale   bool
-			advance time.Duration
+			name            string
+			stale           bool
+			advance         time.Duration
+			releaseNotFinal bool // released money may be reserved again later (refunds)
 		}{
 			{name: "the ended document"},
 			{name: "the ended document after the lease", advance: effect.Lease + time.Second},
 			{name: "a stale copy", stale: true},
 			{name: "a stale copy after the lease", stale: true, advance: effect.Lease + time.Second},
+			{name: "a stale copy after the lease, released not final", stale: true, advance: effect.Lease + time.Second, releaseNotFinal: true},
+			{name: "the ended document after the lease, released not final", advance: effect.Lease + time.Second, releaseNotFinal: true},
 		} {
 			t.Run(end.name+"/"+again.name, func(t *testing.T) {
 				t.Parallel()
 				r := newRig(t, end.calls, end.queries)
+				r.toy.releaseNotFinal = again.releaseNotFinal
 				r.record(end.given)
 				d, err := end.end(r, end.given)
 				if err != nil || d.Status != end.want {
@@ -727,6 +734,7 @@ func TestAbandon(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		held         bool // attempt 4 is claimed already
+		heldLongAgo  bool // attempt 4 was claimed an hour ago by a holder that died
 		recent       bool // attempt 3 was claimed a minute ago: its call may be in flight
 		claimed      *outcome
 		race         bool // a sender tries while Abandon asks WeChat
@@ -738,6 +746,9 @@ func TestAbandon(t *testing.T) {
 	}{
 		{name: "next attempt held: nothing", held: true, want: given},
 		{name: "last attempt in its lease: nothing", recent: true, want: given},
+		{name: "a fence whose holder died: the next attempt fences", heldLongAgo: true, query: []reply{says("absent")}, wantReleased: true,
+			want:    doc{No: "R1", Attempts: 3, Status: released, Kind: wechat.Retryable, LastError: budget, UpdatedAt: start},
+			outcome: &outcome{No: "R1", Status: released, Failure: budget}},
 		{name: "absent at WeChat, but someone recorded success: not released", query: []reply{says("absent")},
 			claimed: &outcome{No: "R1", Status: succeeded},
 			want:    doc{No: "R1", Attempts: 3, Status: succeeded, Kind: wechat.Retryable, UpdatedAt: start},
@@ -769,6 +780,9 @@ func TestAbandon(t *testing.T) {
 			if tc.held {
 				r.claimAttempt("R1", 4, start.Add(-time.Second))
 			}
+			if tc.heldLongAgo {
+				r.claimAttempt("R1", 4, start.Add(-time.Hour))
+			}
 			if tc.recent {
 				r.claimAttempt("R1", 3, start.Add(-time.Minute))
 			}
@@ -798,7 +812,11 @@ func TestAbandon(t *testing.T) {
 			r.wantDoc(d, tc.want)
 			r.wantOutcome(tc.outcome)
 			r.wantCounts(0, len(tc.query))
-			if at, found := r.attempt(4); tc.recent {
+			fence := 4
+			if tc.heldLongAgo {
+				fence = 5
+			}
+			if at, found := r.attempt(fence); tc.recent {
 				if found {
 					t.Errorf("attempt 4 claimed at %v inside attempt 3's lease", at)
 				}

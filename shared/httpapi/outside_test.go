@@ -275,3 +275,66 @@ func TestCampBatchByTransactionID(t *testing.T) {
 		}
 	})
 }
+
+// A refund made in the merchant platform that the order's ledger cannot
+// hold (cloudpay has reserved the rest for its own refund) is not
+// entered: it is raised for a person, and the ledger never goes negative.
+func TestPlatformRefundBeyondTheLedgerIsAFinding(t *testing.T) {
+	t.Parallel()
+	testkit.ForEachChannel(t, func(t *testing.T, ch string) {
+		s := testkit.New(t, testkit.Channel(ch), testkit.ManualRefunds())
+		const no = "PLATFORMREF2"
+		s.Paid(no, testkit.Alice, 1_000)
+		// Ours: 100 sent to WeChat, then 800 reserved and queued behind
+		// WeChat's minute, so WeChat has not heard of it yet.
+		for _, r := range []struct {
+			fen int
+			key string
+		}{{100, "first"}, {800, "queued"}} {
+			if resp := s.Do("POST", s.RefundURL+"/refunds", map[string]any{"out_trade_no": no, "amount_fen": r.fen, "idempotency_key": r.key}, testkit.Admin()); resp.Status != http.StatusAccepted {
+				t.Fatalf("our refund of %d: %d %s", r.fen, resp.Status, resp.Raw)
+			}
+		}
+		outside := s.OutsideRefund(no, 500) // WeChat holds 100 + 500 of 1000: fine there
+		if r := s.Settle(outside, "SUCCESS"); r.Status >= 300 {
+			t.Fatalf("settle the platform's refund: %d %s", r.Status, r.Raw)
+		}
+		testkit.Eventually(t, func() error {
+			if ev := s.Events("refund:" + outside); len(ev) != 1 || ev[0].Type != cloudpay.EventReconMismatch {
+				return fmt.Errorf("finding events: %+v", ev)
+			}
+			return nil
+		})
+		e := s.Ledger(no)
+		if e.RefundedFen != 0 || e.ReservedFen != 900 || e.RefundableFen() < 0 {
+			t.Errorf("ledger after a platform refund it cannot hold: %+v", e)
+		}
+		if _, err := s.Store.Refund(t.Context(), outside); cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound {
+			t.Errorf("the platform's refund was recorded anyway: %v", err)
+		}
+	})
+}
+
+// A user asks to refund a fee paid elsewhere by its transaction_id: the
+// payment is adopted, and only its payer may ask.
+func TestRefundRequestByTransactionID(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t)
+	no, tid := s.OutsidePayment(testkit.Alice, 2_000)
+	ask := func(openid string) testkit.Response {
+		return s.Do("POST", s.RefundURL+"/refund-requests", map[string]any{"transaction_id": tid, "amount_fen": 500, "reason": "没去成"}, testkit.User(openid))
+	}
+	if r := ask(testkit.Bob); r.Status != http.StatusForbidden {
+		t.Errorf("another user's request: %d %s", r.Status, r.Raw)
+	}
+	if _, err := s.Store.Order(t.Context(), no); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotFound {
+		t.Errorf("another user's request adopted the payment: %v", err)
+	}
+	r := ask(testkit.Alice)
+	if r.Status != http.StatusCreated || r.Body["out_trade_no"] != no || r.Body["status"] != "pending_review" {
+		t.Errorf("the payer's request: %d %s", r.Status, r.Raw)
+	}
+	if r := s.Do("POST", s.RefundURL+"/refund-requests", map[string]any{"transaction_id": "12ab", "amount_fen": 1}, testkit.User(testkit.Alice)); r.Status != http.StatusBadRequest || r.ErrorField() != "transaction_id" {
+		t.Errorf("a malformed transaction_id: %d %s", r.Status, r.Raw)
+	}
+}

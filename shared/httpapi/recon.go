@@ -63,8 +63,8 @@ func writeReconCSV(c *gin.Context, r recon.Report) {
 	w := csv.NewWriter(c.Writer)
 	_ = w.Write(csvHeader)
 	for _, d := range r.Differences {
-		_ = w.Write([]string{r.Date, d.Kind, d.OutTradeNo, d.TransactionID, d.OutRefundNo,
-			yuan(int64(d.WeChatFen)), yuan(int64(d.OurFen)), d.WeChatState, d.OurState, d.Resolved, csvSafe(d.Note)})
+		_ = w.Write([]string{r.Date, d.Kind, csvSafe(d.OutTradeNo), d.TransactionID, csvSafe(d.OutRefundNo),
+			yuan(int64(d.WeChatFen)), yuan(int64(d.OurFen)), csvSafe(d.WeChatState), csvSafe(d.OurState), d.Resolved, csvSafe(d.Note)})
 	}
 	w.Flush()
 }

@@ -110,6 +110,16 @@ func TestReconciliationFindsEveryDifferenceOnce(t *testing.T) {
 			t.Errorf("differences %v, want exactly %v", got, want)
 		}
 
+		// WeChat's bills are kept beside the report: the trade bill, and on
+		// API v3 the fund-flow bill too.
+		wantBills := int64(1)
+		if ch == wechat.V3 {
+			wantBills = 2
+		}
+		if n := s.Count("bills"); n != wantBills {
+			t.Errorf("%d bills kept, want %d", n, wantBills)
+		}
+
 		// Adopted: the outside payment is an order, the platform's refund is in the ledger.
 		if o := s.Order(outsideNo); !o.Adopted || o.TransactionID != outsideTID || o.AmountFen != 500 {
 			t.Errorf("the outside payment after reconciliation: %+v", o)

@@ -192,7 +192,7 @@ func (h refundHandlers) request(c *gin.Context) {
 	no := req.OutTradeNo
 	if req.TransactionID != "" {
 		var err error
-		if no, err = h.svc.OrderOf(c, req.OutTradeNo, req.TransactionID); err != nil {
+		if no, err = h.svc.OrderOfPayer(c, c.GetString(openIDKey), req.OutTradeNo, req.TransactionID); err != nil {
 			fail(c, err)
 			return
 		}

@@ -50,6 +50,17 @@ func (l ledger[E, P]) append(ctx context.Context, owner, ref string, next cloudp
 	for range maxLedgerRetries {
 		e, err := next(tail, found)
 		if err != nil {
+			// The rules may have been checked against an entry that is not
+			// the newest (this process's hint is only a hint): refuse only
+			// on the newest.
+			if newTail, newFound, held, werr := l.walk(ctx, owner, tail, found, ref); werr != nil {
+				return zero, false, werr
+			} else if held != nil {
+				return *held, false, nil
+			} else if newSeq, _ := P(&newTail).Position(); newFound && (!found || newSeq > l.seqOf(tail)) {
+				tail, found = newTail, true
+				continue
+			}
 			if errors.Is(err, errTooSoon) {
 				return zero, false, err // a spaced claim's ref is new each time: nothing to look up
 			}
@@ -117,6 +128,11 @@ func (l ledger[E, P]) lastKnown(ctx context.Context, owner string) (E, bool, err
 		}
 	}
 	return l.tail(ctx, owner)
+}
+
+func (l ledger[E, P]) seqOf(e E) int64 {
+	seq, _ := P(&e).Position()
+	return seq
 }
 
 // jitter spreads writers that lost a race so they do not collide again in lockstep.

@@ -73,3 +73,8 @@ func (s *Store) Reports(ctx context.Context, limit int) ([]recon.Report, error) 
 	}
 	return out, nil
 }
+
+// SaveBill keeps a downloaded bill, replacing an earlier download's.
+func (s *Store) SaveBill(ctx context.Context, b recon.Bill) error {
+	return replaceByID(ctx, s.db.Collection(colBills), b.ID, b)
+}

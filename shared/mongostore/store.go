@@ -131,13 +131,14 @@ const (
 	colCursors      = "job_cursors"
 	colSchema       = "schema"
 	colRecon        = "reconciliations"
+	colBills        = "bills"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
-	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon}
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon, colBills}
 
 // index is one secondary index of a collection.
 type index struct {

@@ -12,6 +12,9 @@ import (
 type Outside struct {
 	TransactionID string // WeChat's
 	OutTradeNo    string // the merchant's, as the other system sent it
+	// Payer, when set, is who asks (a user's refund request): another
+	// payer's payment is refused before anything is recorded.
+	Payer string
 }
 
 func (n Outside) validate() error {
@@ -60,6 +63,8 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 	switch {
 	case tx.MchID != "" && tx.MchID != s.gw.MerchantID():
 		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOtherMerchant, "the payment belongs to merchant %s, not this one", tx.MchID)
+	case n.Payer != "" && tx.OpenID != n.Payer:
+		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeForbidden, "the payment belongs to another user")
 	case !tx.State.Paid():
 		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "WeChat says the payment is %s, not paid", tx.State)
 	case (n.TransactionID != "" && tx.TransactionID != n.TransactionID) || (n.OutTradeNo != "" && tx.OutTradeNo != n.OutTradeNo):

@@ -8,6 +8,8 @@
 package recon
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"log/slog"
@@ -81,6 +83,18 @@ type Report struct {
 	CreatedAt      time.Time    `bson:"created_at"`
 }
 
+// Bill is one of WeChat's bills as downloaded: the day's evidence beside
+// its report, gzip-compressed (a MongoDB document holds 16 MB: a bill of
+// a few hundred thousand rows).
+type Bill struct {
+	ID           string    `bson:"_id"` // date:kind
+	Date         string    `bson:"date"`
+	Kind         string    `bson:"kind"` // trade or fundflow
+	Gzip         []byte    `bson:"gzip"`
+	Size         int       `bson:"size"` // uncompressed
+	DownloadedAt time.Time `bson:"downloaded_at"`
+}
+
 // Adopters record what WeChat did that cloudpay did not see.
 type Adopters struct {
 	// Payment adopts a payment by its transaction_id (payment.Service.Adopt).
@@ -141,10 +155,22 @@ func (s *Service) Reconcile(ctx context.Context, date string) (Report, error) {
 		if lines, err = s.parse(raw); err != nil {
 			return Report{}, fmt.Errorf("reconcile %s: WeChat's bill: %w", date, err)
 		}
+		if err := s.keep(ctx, date, wechat.TradeBill, raw); err != nil {
+			return Report{}, err
+		}
 	case cloudpay.CodeNoStatement:
 		status = NoStatement
 	default:
 		return Report{}, err
+	}
+	// The fund-flow bill is kept beside it where the channel has one (API
+	// v3): the day's movements of the merchant's balance, for people.
+	if flow, err := s.bills.DownloadBill(ctx, wechat.FundFlowBill, date); err == nil {
+		if err := s.keep(ctx, date, wechat.FundFlowBill, flow); err != nil {
+			return Report{}, err
+		}
+	} else if code := cloudpay.ErrorCode(err); code != cloudpay.CodeBillUnsupported && code != cloudpay.CodeNoStatement {
+		s.log.WarnContext(ctx, "fund-flow bill not downloaded", "date", date, "error", err)
 	}
 	r := Report{Date: date, Status: status, CreatedAt: s.now().UTC()}
 	if err := s.compare(ctx, &r, day, lines); err != nil {
@@ -162,6 +188,20 @@ func (s *Service) Reconcile(ctx context.Context, date string) (Report, error) {
 		s.log.WarnContext(ctx, "reconciliation found differences", "date", date, "differences", len(r.Differences))
 	}
 	return r, nil
+}
+
+// keep stores a downloaded bill, compressed.
+func (s *Service) keep(ctx context.Context, date string, kind wechat.BillKind, raw []byte) error {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return s.store.SaveBill(ctx, Bill{ID: date + ":" + string(kind), Date: date, Kind: string(kind),
+		Gzip: buf.Bytes(), Size: len(raw), DownloadedAt: s.now().UTC()})
 }
 
 func mismatchEvent(date string, d Difference, now time.Time) cloudpay.Event {

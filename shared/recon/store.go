@@ -16,6 +16,9 @@ type Store interface {
 	Settlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool, error)
 	Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund, error)
 
+	// WeChat's bills as downloaded, kept (gzip) beside the reports.
+	SaveBill(ctx context.Context, b Bill) error
+
 	// Reports, one per day.
 	SaveReport(ctx context.Context, r Report) error
 	Report(ctx context.Context, date string) (Report, bool, error)

@@ -193,7 +193,7 @@ func (s *Service) runItem(ctx context.Context, b Batch, it BatchItem) {
 		return
 	case cloudpay.CodeOrderNotFound, cloudpay.CodeOrderNotPaid, cloudpay.CodeRefundExceeds,
 		cloudpay.CodeRefundLimit, cloudpay.CodeRefundTooLate,
-		cloudpay.CodeTransactionNotFound, cloudpay.CodeOtherMerchant, cloudpay.CodeInvalidField:
+		cloudpay.CodeTransactionNotFound, cloudpay.CodeOtherMerchant, cloudpay.CodeInvalidField, cloudpay.CodeOrderConflict:
 		now := s.clock()
 		r.Status, r.CreatedAt, r.UpdatedAt = cloudpay.RefundFailed, now, now
 		// Refused by our rules or for want of a payment: our code, whatever

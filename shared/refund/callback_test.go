@@ -101,7 +101,12 @@ func TestCallbacksThatChangeNothing(t *testing.T) {
 			if v, err := s.Refunds.Confirm(t.Context(), hint); v != wechat.UnknownRefund || err != nil {
 				return v, err
 			}
-			return s.Refunds.Confirm(t.Context(), hint) // within the window: WeChat is not asked again
+			if v, err := s.Refunds.Confirm(t.Context(), hint); v != wechat.Throttled || err != nil {
+				return v, err // within the window: WeChat is not asked again
+			}
+			// Nor about another made-up number: the window is shared.
+			hint.OutRefundNo = cloudpay.OutRefundNoForKey("nobody else")
+			return s.Refunds.Confirm(t.Context(), hint)
 		}, wechat.Throttled, 1},
 		{"unsigned, another merchant", func(t *testing.T, s *testkit.Stack, no string) (wechat.Verdict, error) {
 			return s.Refunds.Confirm(t.Context(), wechat.RefundHint{OutRefundNo: no, MchID: "1234567890", State: wechat.RefundSuccess})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/effect"
@@ -40,7 +41,7 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 			s.log.WarnContext(ctx, "refund made outside cloudpay of a payment it does not know; not adopted", "out_refund_no", res.OutRefundNo)
 			return wechat.UnknownRefund, nil
 		}
-		if no, err = s.adopt(ctx, res.OutTradeNo, res.TransactionID); err != nil {
+		if no, err = s.adopt(ctx, res.OutTradeNo, res.TransactionID, ""); err != nil {
 			return "", fmt.Errorf("adopt the payment of refund %s: %w", res.OutRefundNo, err)
 		}
 	} else if err != nil {
@@ -50,7 +51,7 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotPaid && s.adopt != nil {
 		// Ours, but its payment was never recorded (a lost callback):
 		// WeChat refunded it, so it was paid; record that first.
-		if _, err = s.adopt(ctx, no, ""); err == nil {
+		if _, err = s.adopt(ctx, no, "", ""); err == nil {
 			st, payer, err = s.paid(ctx, no, s.clock())
 		}
 	}
@@ -104,6 +105,10 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 
 func outsideRef(outRefundNo string) string { return "outside:" + outRefundNo }
 
+// outsideSpacing spaces the queries that unsigned callbacks about refunds
+// cloudpay does not know cost WeChat, all numbers together.
+const outsideSpacing = time.Second
+
 // confirmOutside handles an unsigned callback naming a refund cloudpay did
 // not make: WeChat is asked (within the same query window as other
 // unsigned refund callbacks), and only its answer is adopted.
@@ -111,7 +116,12 @@ func (s *Service) confirmOutside(ctx context.Context, hint wechat.RefundHint) (w
 	if !cloudpay.ValidOutRefundNo(hint.OutRefundNo) {
 		return wechat.UnknownRefund, nil
 	}
-	if ok, err := s.store.ClaimAction(ctx, "confirm-refund", hint.OutRefundNo, cloudpay.Nonce(), confirmSpacing, s.clock()); err != nil {
+	// One window for every number cloudpay does not know, not one per
+	// number: forged callbacks with made-up numbers cost WeChat at most
+	// one query per outsideSpacing, whatever their count. A genuine one
+	// refused now is confirmed by WeChat's retry, or by the daily
+	// reconciliation.
+	if ok, err := s.store.ClaimAction(ctx, "confirm-unknown-refund", "any", cloudpay.Nonce(), outsideSpacing, s.clock()); err != nil {
 		return "", fmt.Errorf("confirm refund: %w", err)
 	} else if !ok {
 		return wechat.Throttled, nil
@@ -137,9 +147,6 @@ func (s *Service) projectAdopted(ctx context.Context, e cloudpay.RefundEntry) er
 		return fmt.Errorf("adopt entry %s carries no refund", e.ID)
 	}
 	r := *e.Refund
-	if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
-		return err
-	}
 	data := map[string]any{
 		"out_refund_no": r.OutRefundNo, "out_trade_no": r.OutTradeNo, "amount_fen": int64(r.AmountFen),
 		"refund_id": r.RefundID, "status": string(r.Status), "source": r.Source,
@@ -147,7 +154,12 @@ func (s *Service) projectAdopted(ctx context.Context, e cloudpay.RefundEntry) er
 	if r.SucceededAt != nil {
 		data["succeeded_at"] = *r.SucceededAt
 	}
+	// The event first, then the document: a document found means its
+	// event is stored (a retried callback answers from the document).
 	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventRefundAdopted, r.OutRefundNo, data, e.CreatedAt)); err != nil {
+		return err
+	}
+	if _, _, err := s.store.InsertRefund(ctx, r); err != nil {
 		return err
 	}
 	return s.projectOrderAt(ctx, e)
@@ -191,8 +203,13 @@ func (s *Service) AdoptRefund(ctx context.Context, outRefundNo, outTradeNo strin
 		res.OutTradeNo = outTradeNo
 	}
 	v, err := s.adoptOutside(ctx, res)
-	if err == nil && !v.Acknowledge() {
-		err = fmt.Errorf("refund %s not adopted: %s", outRefundNo, v)
+	if err != nil {
+		return err
 	}
-	return err
+	if _, err := s.store.Refund(ctx, outRefundNo); err != nil {
+		// Not entered (the ledger cannot hold it: a finding was raised),
+		// or not final at WeChat yet.
+		return cloudpay.Errorf(cloudpay.CodeRefundExceeds, "refund %s not adopted (%s)", outRefundNo, v)
+	}
+	return nil
 }

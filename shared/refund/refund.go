@@ -61,7 +61,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // Adopter records a payment made outside cloudpay, named by WeChat's
 // transaction_id or by its out_trade_no, from WeChat's answer, and returns
 // its out_trade_no (payment.Service.Adopt).
-type Adopter func(ctx context.Context, outTradeNo, transactionID string) (string, error)
+// With payer set (a user asking), another payer's payment is refused
+// before anything is recorded.
+type Adopter func(ctx context.Context, outTradeNo, transactionID, payer string) (string, error)
 
 // WithAdopter lets refunds name a payment by transaction_id.
 func WithAdopter(a Adopter) Option { return func(s *Service) { s.adopt = a } }
@@ -228,6 +230,16 @@ func orPlaceholder(outTradeNo, transactionID string) string {
 // payment WeChat holds under transaction_id, adopted on the way (its
 // amount and payer are WeChat's). Exactly one must be given.
 func (s *Service) OrderOf(ctx context.Context, outTradeNo, transactionID string) (string, error) {
+	return s.orderOf(ctx, outTradeNo, transactionID, "")
+}
+
+// OrderOfPayer is OrderOf for a user's request: a payment named by
+// transaction_id must be the user's, and is adopted only if it is.
+func (s *Service) OrderOfPayer(ctx context.Context, openid, outTradeNo, transactionID string) (string, error) {
+	return s.orderOf(ctx, outTradeNo, transactionID, openid)
+}
+
+func (s *Service) orderOf(ctx context.Context, outTradeNo, transactionID, payer string) (string, error) {
 	switch {
 	case transactionID == "":
 		return outTradeNo, nil
@@ -238,7 +250,7 @@ func (s *Service) OrderOf(ctx context.Context, outTradeNo, transactionID string)
 	case s.adopt == nil:
 		return "", cloudpay.FieldError("transaction_id", "refunds by transaction_id are not enabled in this function")
 	}
-	return s.adopt(ctx, "", transactionID)
+	return s.adopt(ctx, "", transactionID, payer)
 }
 
 // create reserves r's amount (round 1) unless r exists, stores it and sends

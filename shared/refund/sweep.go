@@ -99,23 +99,39 @@ func (s *Service) sweepEnd(ctx context.Context, e cloudpay.RefundEntry) (bool, e
 		return false, err
 	}
 	repaired := after.Status != r.Status || after.Retryable != r.Retryable
-	o, err := s.store.Order(ctx, e.OutTradeNo)
-	if err != nil {
-		return repaired, err
-	}
-	tail, found, err := s.store.RefundLedgerTail(ctx, e.OutTradeNo)
-	if err != nil || !found || (o.Status == orderStatus(tail) && o.RefundedFen == tail.RefundedFen) {
+	if behind, err := s.orderBehind(ctx, e.OutTradeNo); err != nil || !behind {
 		return repaired, err
 	}
 	return true, s.projectOrder(ctx, e.OutTradeNo)
 }
 
 // sweepAdopt finishes a refund made outside cloudpay whose entry was
-// written but whose document is missing.
+// written: its event, its document and the order's status (all idempotent).
 func (s *Service) sweepAdopt(ctx context.Context, e cloudpay.RefundEntry) (bool, error) {
 	_, err := s.store.Refund(ctx, e.OutRefundNo)
-	if cloudpay.ErrorCode(err) != cloudpay.CodeRefundNotFound {
+	missing := cloudpay.ErrorCode(err) == cloudpay.CodeRefundNotFound
+	if err != nil && !missing {
 		return false, err
 	}
+	if !missing {
+		// The document is written after the event: what a crash may have
+		// cut short is the order's status.
+		if behind, err := s.orderBehind(ctx, e.OutTradeNo); err != nil || !behind {
+			return false, err
+		}
+	}
 	return true, s.projectAdopted(ctx, e)
+}
+
+// orderBehind tells whether an order's status lags its refund ledger.
+func (s *Service) orderBehind(ctx context.Context, outTradeNo string) (bool, error) {
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return false, err
+	}
+	tail, found, err := s.store.RefundLedgerTail(ctx, outTradeNo)
+	if err != nil || !found {
+		return false, err
+	}
+	return o.Status != orderStatus(tail) || o.RefundedFen != tail.RefundedFen, nil
 }

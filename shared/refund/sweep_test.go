@@ -10,6 +10,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/testkit"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 )
 
 const order = "ORDER0001"
@@ -91,6 +92,29 @@ func TestSweepRepairsAnEntryOnce(t *testing.T) {
 			want: func(t *testing.T, s *testkit.Stack, r cloudpay.Refund) {
 				if o := s.Order(order); r.Status != cloudpay.RefundSucceeded || o.Status != cloudpay.OrderRefunded || o.RefundedFen != 1000 {
 					t.Fatalf("refund %+v, order %+v", r, o)
+				}
+			},
+		},
+		{
+			// A refund made in the merchant platform, adopted from WeChat's
+			// word by an instance that died before the order's status.
+			name: "adopted platform refund", crashAt: "ProjectOrderRefunds",
+			crash: func(t *testing.T, s *testkit.Stack, c *refund.Service) string {
+				s.Fault("refund_callback", "drop", 1, nil)
+				no := s.OutsideRefund(order, 400)
+				s.Settle(no, "SUCCESS")
+				if _, err := c.Confirm(ctx, wechat.RefundHint{OutRefundNo: no, OutTradeNo: order}); !errors.Is(err, testkit.ErrCrash) {
+					t.Fatalf("confirm: %v, want the crash", err)
+				}
+				return no
+			},
+			want: func(t *testing.T, s *testkit.Stack, r cloudpay.Refund) {
+				if o := s.Order(order); r.Status != cloudpay.RefundSucceeded || r.Source != cloudpay.SourceOutside ||
+					o.Status != cloudpay.OrderPartiallyRefunded || o.RefundedFen != 400 {
+					t.Fatalf("refund %+v, order %+v", r, o)
+				}
+				if ev := s.Events(r.OutRefundNo); len(ev) != 1 || ev[0].Type != cloudpay.EventRefundAdopted {
+					t.Fatalf("events: %+v", ev)
 				}
 			},
 		},
