@@ -10,6 +10,8 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/testkit"
+	"github.com/cloudpay/cloudpay/shared/wechat"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
 // A payment another system took under the same merchant is adopted from
@@ -336,5 +338,26 @@ func TestRefundRequestByTransactionID(t *testing.T) {
 	}
 	if r := s.Do("POST", s.RefundURL+"/refund-requests", map[string]any{"transaction_id": "12ab", "amount_fen": 1}, testkit.User(testkit.Alice)); r.Status != http.StatusBadRequest || r.ErrorField() != "transaction_id" {
 		t.Errorf("a malformed transaction_id: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A payment WeChat holds for another merchant is not adopted.
+func TestAdoptRefusesAnotherMerchantsPayment(t *testing.T) {
+	t.Parallel()
+	// An API v3 merchant; the simulator's Cloud Hosting side is another
+	// merchant's (its sub-merchant number differs).
+	s := testkit.New(t, testkit.Channel(wechat.V3), testkit.Sim(func(c *wechatsim.Config) { c.SubMchID = "1900000999" }))
+	r := s.SimPost("/outside/payments", map[string]any{"amount_fen": 700, "openid": testkit.Alice, "channel": "cloudhosting"})
+	tid, _ := r.Body["transaction_id"].(string)
+	no, _ := r.Body["out_trade_no"].(string)
+	if r.Status >= 300 || tid == "" {
+		t.Fatalf("another merchant's payment: %d %s", r.Status, r.Raw)
+	}
+	a := s.Do("POST", s.CreatePaymentURL+"/orders/adopt", map[string]any{"transaction_id": tid}, testkit.Admin())
+	if a.Status != http.StatusUnprocessableEntity || a.ErrorCode() != "OTHER_MERCHANT" {
+		t.Fatalf("adopt another merchant's payment: %d %s", a.Status, a.Raw)
+	}
+	if _, err := s.Store.Order(t.Context(), no); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotFound {
+		t.Errorf("another merchant's payment was recorded: %v", err)
 	}
 }
