@@ -101,5 +101,7 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 	if won {
 		s.log.InfoContext(ctx, "payment adopted", "out_trade_no", tx.OutTradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
 	}
-	return settled, created && won, nil
+	// Created says who inserted the order: of concurrent adoptions, the
+	// settlement's winner may be another one.
+	return settled, created, nil
 }
