@@ -147,6 +147,9 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, erro
 			Message: fmt.Sprintf("expired: order %s expired at %s", outTradeNo, s.wechatTime(o.timeExpire))}
 	}
 	o.state = stateSuccess
+	if o.openID == "" { // Native and H5 orders learn their payer when the user pays
+		o.openID = DevPayerOpenID
+	}
 	o.transactionID = s.newTransactionIDLocked(now)
 	o.timeEnd = now
 	s.byTxn[o.transactionID] = o

@@ -65,6 +65,8 @@ type order struct {
 	timeEnd       time.Time
 	createdAt     time.Time
 	closedAt      time.Time
+	payURL        string    // API v3 Native: the code_url; H5: the h5_url
+	h5Type        string    // API v3 H5: scene_info.h5_info.type
 	outside       bool      // paid outside any merchant back end (OutsidePayment): no prepay, no pay callback
 	acked         bool      // a genuine callback delivery was acknowledged
 	attempted     bool      // a genuine callback delivery was attempted (or dropped by a fault)

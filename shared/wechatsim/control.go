@@ -52,7 +52,10 @@ type OrderView struct {
 	PaidAt         *time.Time `json:"paid_at,omitempty"`
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	CallbackAcked  bool       `json:"callback_acked"`
-	Outside        bool       `json:"outside,omitempty"` // made by OutsidePayment
+	Outside        bool       `json:"outside,omitempty"`  // made by OutsidePayment
+	CodeURL        string     `json:"code_url,omitempty"` // API v3 Native orders
+	H5URL          string     `json:"h5_url,omitempty"`   // API v3 H5 orders
+	H5Type         string     `json:"h5_type,omitempty"`  // API v3 H5 orders: scene_info.h5_info.type
 }
 
 // Order returns WeChat's view of an order.
@@ -70,6 +73,12 @@ func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
 		TradeType: o.tradeType, SpbillCreateIP: o.spbillIP, EnvID: o.envID,
 		CallbackType: o.callbackType, FunctionName: o.functionName,
 		CreatedAt: o.createdAt.UTC(), CallbackAcked: o.acked, Outside: o.outside,
+	}
+	switch o.tradeType {
+	case tradeNative:
+		v.CodeURL = o.payURL
+	case tradeMWEB:
+		v.H5URL, v.H5Type = o.payURL, o.h5Type
 	}
 	if o.callbackType == 2 {
 		c := o.container
@@ -159,6 +168,8 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /_/pay/queryrefund", s.openAPI(apiQueryRefund, s.chQueryRefund))
 
 	mux.HandleFunc("POST /v3/pay/transactions/jsapi", s.v3API(apiUnifiedOrder, s.v3Jsapi))
+	mux.HandleFunc("POST /v3/pay/transactions/native", s.v3API(apiUnifiedOrder, s.v3Native))
+	mux.HandleFunc("POST /v3/pay/transactions/h5", s.v3API(apiUnifiedOrder, s.v3H5))
 	mux.HandleFunc("GET /v3/pay/transactions/out-trade-no/{out_trade_no}", s.v3API(apiQueryOrder, s.v3QueryOrder))
 	mux.HandleFunc("GET /v3/pay/transactions/id/{transaction_id}", s.v3API(apiQueryOrder, s.v3QueryOrder))
 	mux.HandleFunc("POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close", s.v3API(apiCloseOrder, s.v3CloseOrder))

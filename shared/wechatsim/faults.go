@@ -10,7 +10,8 @@ import (
 // Fault modes.
 //
 // An API fault (unifiedorder, queryorder, closeorder, refund, queryrefund) applies to the
-// open-interface endpoint and to its API v3 counterpart alike, whichever is called next.
+// open-interface endpoint and to its API v3 counterpart alike, whichever is called next;
+// unifiedorder covers all three v3 prepays (jsapi, native, h5).
 // The transfer faults (transfer, querytransfer, canceltransfer) apply to the API v3
 // transfer-bill create, query and cancel calls, with the same modes and codes.
 // The bill faults (downloadbill, fundflowbill, billfile) apply to the daily bills (see
@@ -29,7 +30,7 @@ const (
 	ModeDuplicate = "duplicate" // callbacks: each delivery attempt is sent twice, concurrently
 	ModeDrop      = "drop"      // callbacks: the callback is lost: never delivered nor redelivered
 	ModeForge     = "forge"     // pay_callback: after a successful unifiedorder, a forged SUCCESS callback is sent for the unpaid order;
-	// v3_notify: after a successful v3 jsapi call, a bad_signature TRANSACTION.SUCCESS notification is sent for the unpaid order
+	// v3_notify: after a successful v3 prepay (jsapi, native, h5), a bad_signature TRANSACTION.SUCCESS notification is sent for the unpaid order
 )
 
 // faultAPIs is the error text listing the apis a fault can name.

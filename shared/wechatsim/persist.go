@@ -555,6 +555,8 @@ type orderRecord struct {
 	Acked         bool      `json:"acked,omitempty"`
 	Attempted     bool      `json:"attempted,omitempty"`
 	Outside       bool      `json:"outside,omitempty"`
+	PayURL        string    `json:"pay_url,omitempty"` // absent in files written before Native and H5
+	H5Type        string    `json:"h5_type,omitempty"`
 }
 
 func (o *order) record() orderRecord {
@@ -565,6 +567,7 @@ func (o *order) record() orderRecord {
 		FunctionName: o.functionName, TotalFee: o.totalFee, TimeExpire: o.timeExpire, PrepayID: o.prepayID,
 		State: o.state, TransactionID: o.transactionID, TimeEnd: o.timeEnd, CreatedAt: o.createdAt,
 		ClosedAt: o.closedAt, Acked: o.acked, Attempted: o.attempted, Outside: o.outside,
+		PayURL: o.payURL, H5Type: o.h5Type,
 	}
 }
 
@@ -576,6 +579,7 @@ func (r orderRecord) order() *order {
 		functionName: r.FunctionName, totalFee: r.TotalFee, timeExpire: r.TimeExpire, prepayID: r.PrepayID,
 		state: r.State, transactionID: r.TransactionID, timeEnd: r.TimeEnd, createdAt: r.CreatedAt,
 		closedAt: r.ClosedAt, acked: r.Acked, attempted: r.Attempted, outside: r.Outside,
+		payURL: r.PayURL, h5Type: r.H5Type,
 	}
 }
 

@@ -313,11 +313,27 @@ type jsapiRequest struct {
 }
 
 func (s *Simulator) parseJsapi(raw []byte) (jsapiRequest, error) {
-	var q jsapiRequest
 	p, err := parseParams(raw)
+	if err != nil {
+		return jsapiRequest{}, err
+	}
+	q, err := s.parsePrepay(p)
 	if err != nil {
 		return q, err
 	}
+	if err = p.flatten("payer", true); err != nil {
+		return q, err
+	}
+	if q.openID, err = p.str("payer.openid", true, 128); err != nil {
+		return q, err
+	}
+	return q, nil
+}
+
+// parsePrepay reads the fields every v3 prepay (jsapi, native, h5) shares.
+func (s *Simulator) parsePrepay(p params) (jsapiRequest, error) {
+	var q jsapiRequest
+	var err error
 	if q.appID, err = p.str("appid", true, 32); err != nil {
 		return q, err
 	}
@@ -362,12 +378,6 @@ func (s *Simulator) parseJsapi(raw []byte) (jsapiRequest, error) {
 	if err = p.currency("amount.currency"); err != nil {
 		return q, err
 	}
-	if err = p.flatten("payer", true); err != nil {
-		return q, err
-	}
-	if q.openID, err = p.str("payer.openid", true, 128); err != nil {
-		return q, err
-	}
 	return q, nil
 }
 
@@ -391,7 +401,7 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 		o = &order{
 			channel: ChannelV3, notifyURL: q.notifyURL, outTradeNo: q.outTradeNo, subMchID: q.mchID,
 			subAppID: q.appID, body: q.description, attach: q.attach, openID: q.openID,
-			tradeType: "JSAPI", totalFee: q.total, timeExpire: q.timeExpire,
+			tradeType: tradeJSAPI, totalFee: q.total, timeExpire: q.timeExpire,
 			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
 		}
 		s.orders[o.outTradeNo] = o
@@ -402,6 +412,9 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 	case o.state == stateClosed:
 		s.mu.Unlock()
 		return v3Err(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭").reply(), nil
+	case o.tradeType == tradeNative || o.tradeType == tradeMWEB:
+		s.mu.Unlock()
+		return outTradeNoUsed(o.tradeType).reply(), nil
 	case o.totalFee != q.total || o.openID != q.openID:
 		s.mu.Unlock()
 		return v3Err(http.StatusBadRequest, "INVALID_REQUEST",
@@ -461,6 +474,9 @@ func (s *Simulator) transactionLocked(o *order, claimPaid bool) v3Transaction {
 	t.Amount.Currency, t.Amount.PayerTotal = "CNY", &total
 	t.BankType = "OTHERS"
 	t.Payer = &v3Payer{Openid: o.openID}
+	if o.openID == "" { // a Native or H5 order not yet paid, in a forged notification
+		t.Payer.Openid = DevPayerOpenID
+	}
 	t.TradeType = o.tradeType
 	t.TransactionID, t.SuccessTime = o.transactionID, ""
 	if o.paid() {

@@ -5,13 +5,19 @@
 //   - the WeChat Cloud Hosting open interface (`/_/pay/unifiedOrder`, `queryorder`,
 //     `closeorder`, `refund`, `queryrefund`; JSON, v2 semantics, no keys), which delivers the
 //     camelCase pay and refund callbacks to the container service/path named in the request;
-//   - WeChat Pay API v3 (`/v3/pay/transactions/jsapi`, order query and close,
+//   - WeChat Pay API v3 (`/v3/pay/transactions/jsapi`, `/native` (a code_url
+//     `weixin://wxpay/bizpayurl?pr=…`) and `/h5` (an h5_url; scene_info required), order query and close,
 //     `/v3/refund/domestic/refunds`, and the 商家转账 transfer bills
 //     `/v3/fund-app/mch-transfer/transfer-bills`: create, query, cancel), which verifies the
 //     merchant's request signature, signs every response with the platform key
 //     (RSA-SHA256, public-key mode), decrypts the RSA-OAEP encrypted user_name of a transfer
 //     with it, and sends AES-256-GCM encrypted, signed notifications to the order's,
 //     refund's or bill's notify_url, so the unmodified wechatpay-go SDK accepts it.
+//
+// Native and H5 orders (v3native.go) are orders like jsapi's, with trade_type NATIVE or
+// MWEB, paid by POST /pay as the user DevPayerOpenID; the same request again answers the
+// same URL, and another trade type for the number, or any prepay after a close, answers
+// 403 OUT_TRADE_NO_USED (inferred: docs/native-h5.md §3).
 //
 // Refunds of either channel share one state machine: PROCESSING, then SUCCESS on their own
 // after Config.RefundSettleDelay, or SUCCESS / CLOSED / ABNORMAL when a test settles them.

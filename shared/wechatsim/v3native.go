@@ -1,0 +1,154 @@
+package wechatsim
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+)
+
+// API v3 Native (QR code) and H5 prepay: POST /v3/pay/transactions/native and /h5
+// (docs/native-h5.md §2 and §4). They make the same orders as jsapi (same state machine,
+// notify_url, query, close, POST /pay and TRANSACTION.SUCCESS notification), with
+// trade_type NATIVE or MWEB and no payer until the user pays (then DevPayerOpenID).
+
+const (
+	tradeJSAPI  = "JSAPI"
+	tradeNative = "NATIVE"
+	tradeMWEB   = "MWEB"
+
+	// DevPayerOpenID is the openid of the user who scans a Native QR code or opens an H5
+	// page: the payer of a Native or H5 order paid with POST /pay.
+	DevPayerOpenID = "oDevScanningPayer00000000001"
+
+	codeURLPrefix = "weixin://wxpay/bizpayurl?pr="
+	h5URLBase     = "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb"
+)
+
+// h5Types are the scene_info.h5_info.type values the simulator accepts (the SDK example
+// and the v2 docs; docs/native-h5.md "Not verified" 4).
+var h5Types = []string{"iOS", "Android", "Wap"}
+
+// outTradeNoUsed is the answer to a prepay that would reuse an out_trade_no for another
+// trade type, or after a close. Inferred, not seen: WeChat documents 403 OUT_TRADE_NO_USED
+// ("商户订单号重复") and community reports say a number cannot change trade type nor be
+// prepaid again after a close (docs/native-h5.md §3).
+func outTradeNoUsed(why string) *v3Error {
+	return v3Err(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复: out_trade_no already used ("+why+")")
+}
+
+// prepayScene is the scene_info of a Native or H5 prepay.
+type prepayScene struct {
+	clientIP, h5Type string
+}
+
+// parseScene reads scene_info: optional for Native (but if sent, payer_client_ip is
+// required), required with h5_info.type for H5.
+func parseScene(p params, h5 bool) (prepayScene, error) {
+	var sc prepayScene
+	if _, ok := p.raw("scene_info"); !ok && !h5 {
+		return sc, nil
+	}
+	if err := p.flatten("scene_info", true); err != nil {
+		return sc, err
+	}
+	ip, err := p.str("scene_info.payer_client_ip", true, 45)
+	if err != nil {
+		return sc, err
+	}
+	if net.ParseIP(ip) == nil {
+		return sc, invalidParam("scene_info.payer_client_ip", "must be an IPv4 or IPv6 address")
+	}
+	sc.clientIP = ip
+	if !h5 {
+		return sc, nil
+	}
+	if err := p.flatten("scene_info.h5_info", true); err != nil {
+		return sc, err
+	}
+	if sc.h5Type, err = p.str("scene_info.h5_info.type", true, 32); err != nil {
+		return sc, err
+	}
+	if !slices.Contains(h5Types, sc.h5Type) {
+		return sc, invalidParam("scene_info.h5_info.type", "must be iOS, Android or Wap")
+	}
+	return sc, nil
+}
+
+// v3Native is POST /v3/pay/transactions/native.
+func (s *Simulator) v3Native(_ *http.Request, raw []byte) (v3Reply, func()) {
+	return s.v3PrepayURL(raw, tradeNative)
+}
+
+// v3H5 is POST /v3/pay/transactions/h5.
+func (s *Simulator) v3H5(_ *http.Request, raw []byte) (v3Reply, func()) {
+	return s.v3PrepayURL(raw, tradeMWEB)
+}
+
+// v3PrepayURL creates (or, asked again with the same parameters, finds) a Native or H5
+// order and answers its code_url or h5_url.
+func (s *Simulator) v3PrepayURL(raw []byte, tradeType string) (v3Reply, func()) {
+	p, err := parseParams(raw)
+	if err != nil {
+		return v3ParamError(err)
+	}
+	q, err := s.parsePrepay(p)
+	if err != nil {
+		return v3ParamError(err)
+	}
+	sc, err := parseScene(p, tradeType == tradeMWEB)
+	if err != nil {
+		return v3ParamError(err)
+	}
+	if q.mchID != s.cfg.MchID {
+		return v3Err(http.StatusBadRequest, "MCH_NOT_EXISTS", "商户号不存在: mchid "+q.mchID).reply(), nil
+	}
+	if q.appID != s.cfg.AppID {
+		return v3Err(http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配: appid "+q.appID).reply(), nil
+	}
+	now := s.now()
+	s.mu.Lock()
+	o := s.orders[q.outTradeNo]
+	switch {
+	case o == nil:
+		o = &order{
+			channel: ChannelV3, notifyURL: q.notifyURL, outTradeNo: q.outTradeNo, subMchID: q.mchID,
+			subAppID: q.appID, body: q.description, attach: q.attach, spbillIP: sc.clientIP,
+			tradeType: tradeType, totalFee: q.total, timeExpire: q.timeExpire,
+			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now, h5Type: sc.h5Type,
+		}
+		if tradeType == tradeNative {
+			o.payURL = codeURLPrefix + randString(alnum, 11)
+		} else {
+			o.payURL = h5URLBase + "?" + url.Values{"prepay_id": {o.prepayID}, "package": {randString(digits, 10)}}.Encode()
+		}
+		s.orders[o.outTradeNo] = o
+		s.saveOrderLocked(o)
+	case o.state == stateClosed:
+		s.mu.Unlock()
+		return outTradeNoUsed("the order is closed").reply(), nil
+	case o.paid():
+		s.mu.Unlock()
+		return v3Err(http.StatusBadRequest, "ORDERPAID", "该订单已支付").reply(), nil
+	case o.tradeType != tradeType:
+		s.mu.Unlock()
+		return outTradeNoUsed("trade_type " + o.tradeType).reply(), nil
+	case o.totalFee != q.total || o.body != q.description || o.attach != q.attach || o.notifyURL != q.notifyURL ||
+		!o.timeExpire.Equal(q.timeExpire) || o.spbillIP != sc.clientIP || o.h5Type != sc.h5Type:
+		s.mu.Unlock()
+		return v3Err(http.StatusBadRequest, "INVALID_REQUEST",
+			"201 商户订单号重复: out_trade_no already used with different parameters").reply(), nil
+	}
+	payURL := o.payURL
+	forge := s.consumeFaultLocked(KindV3Notify, ModeForge) != nil
+	s.mu.Unlock()
+
+	var after func()
+	if forge {
+		after = func() { s.spawn(func() { s.forgeV3FromFault(q.outTradeNo) }) }
+	}
+	if tradeType == tradeNative {
+		return v3OK(map[string]any{"code_url": payURL}), after
+	}
+	return v3OK(map[string]any{"h5_url": payURL}), after
+}
