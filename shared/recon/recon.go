@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -343,7 +344,12 @@ func (s *Service) tryAdopt(ctx context.Context, adopt func() error, enabled bool
 	}
 	if err := adopt(); err != nil {
 		s.log.WarnContext(ctx, "reconciliation could not adopt", "error", err)
-		return "", "not adopted: " + string(cloudpay.ErrorCode(err))
+		msg := err.Error()
+		var e *cloudpay.Error
+		if errors.As(err, &e) {
+			msg = e.Message
+		}
+		return "", "not adopted: " + string(cloudpay.ErrorCode(err)) + ": " + msg
 	}
 	return "adopted", ""
 }

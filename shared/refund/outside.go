@@ -206,10 +206,16 @@ func (s *Service) AdoptRefund(ctx context.Context, outRefundNo, outTradeNo strin
 	if err != nil {
 		return err
 	}
-	if _, err := s.store.Refund(ctx, outRefundNo); err != nil {
-		// Not entered (the ledger cannot hold it: a finding was raised),
-		// or not final at WeChat yet.
-		return cloudpay.Errorf(cloudpay.CodeRefundExceeds, "refund %s not adopted (%s)", outRefundNo, v)
+	if _, err := s.store.Refund(ctx, outRefundNo); err == nil {
+		return nil
 	}
-	return nil
+	switch v {
+	case wechat.NotSettled:
+		return cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s is not final at WeChat yet", outRefundNo)
+	case wechat.Mismatch:
+		return cloudpay.Errorf(cloudpay.CodeRefundState, "WeChat's refund %s does not fit its order", outRefundNo)
+	case wechat.UnknownRefund:
+		return cloudpay.Errorf(cloudpay.CodeOrderNotFound, "refund %s is of a payment cloudpay cannot adopt", outRefundNo)
+	}
+	return cloudpay.Errorf(cloudpay.CodeRefundExceeds, "refund %s is more than its order's ledger holds: raised for a person", outRefundNo)
 }
