@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cloudpay/cloudpay/shared/console"
 )
@@ -271,7 +270,7 @@ func TestConsoleBatchCSV(t *testing.T) {
 		b.navigate(srv.URL + "/admin/index.html#/batch") // another path: the page loads again, logged in
 		id := b.el("#batch-file")
 		b.must(b.call(http.MethodPost, b.sess("/element/"+id+"/value"), map[string]any{"text": file}, nil), "upload "+file)
-		b.waitFor("the file in the text box", 10*time.Second, func() (bool, error) {
+		b.waitFor("the file in the text box", func() (bool, error) {
 			// A text box keeps its lines as "\n".
 			return b.exec(`return document.querySelector('#batch-csv').value`) == "transaction_id,金额,原因,昵称\n4200000001,19.90,课程取消,小明\n", nil
 		})

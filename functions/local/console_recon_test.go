@@ -68,7 +68,12 @@ func TestConsoleReconciliationInChromium(t *testing.T) {
 	if r.Status >= 300 || refundNo == "" {
 		t.Fatalf("refund: %d %s", r.Status, r.Raw)
 	}
-	waitFor(t, "the refund to succeed", func() bool { return s.Refund(refundNo).Status == cloudpay.RefundSucceeded })
+	testkit.Eventually(t, func() error {
+		if st := s.Refund(refundNo).Status; st != cloudpay.RefundSucceeded {
+			return fmt.Errorf("the refund is %s, not succeeded yet", st)
+		}
+		return nil
+	})
 	outside, outsideTxn := s.OutsidePayment("oReconOutsider0001", 12800)
 	for _, p := range []map[string]any{
 		{"date": date, "kind": wechatsim.PlantAmount, "out_trade_no": amount, "amount_fen": 29800},
@@ -276,16 +281,4 @@ func checkReport(t *testing.T, b *browser, date string, txn map[string]string, o
 		t.Errorf("differences on %s:\n got %q\nwant %q", date, got, wantDiffs)
 	}
 	b.waitText("#recon-diff-count", "共 4 笔，待处理 3 笔")
-}
-
-// waitFor polls cond for what the test cannot hurry.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -177,7 +177,7 @@ func TestConsoleInChromium(t *testing.T) {
 		// By status, then by date: today in Beijing holds them all, yesterday none.
 		b.click(`#orders-status option[value="unpaid"]`)
 		b.click("#orders-submit")
-		b.waitFor("only the unpaid order", 30*time.Second, func() (bool, error) {
+		b.waitFor("only the unpaid order", func() (bool, error) {
 			rows := b.findAll("#orders-table tbody tr")
 			return len(rows) == 1 && strings.Contains(b.text("#orders-table tbody"), "COURSE0002"), nil
 		})
@@ -189,7 +189,7 @@ func TestConsoleInChromium(t *testing.T) {
 		b.click("#orders-reset")
 		b.typeInto("#orders-out-trade-no", "COURSE0001")
 		b.click("#orders-submit")
-		b.waitFor("one order found", 30*time.Second, func() (bool, error) {
+		b.waitFor("one order found", func() (bool, error) {
 			return len(b.findAll("#orders-table tbody tr")) == 1 && strings.Contains(b.text("#orders-table tbody"), "COURSE0001"), nil
 		})
 		b.click(`[data-testid="order-link-COURSE0001"]`)
@@ -227,7 +227,7 @@ func TestConsoleInChromium(t *testing.T) {
 		// A double click submits once; the dialog's key would make a second
 		// submission the same refund anyway.
 		b.exec(`const f = document.querySelector('#refund-form'); f.requestSubmit(); f.requestSubmit();`)
-		b.waitFor("the dialog to close", 30*time.Second, func() (bool, error) {
+		b.waitFor("the dialog to close", func() (bool, error) {
 			return b.exec(`return document.querySelector('#refund-dialog').open`) == false, nil
 		})
 		b.waitText("#order-refundable", "¥16.40")
@@ -294,19 +294,19 @@ func TestConsoleInChromium(t *testing.T) {
 		// The bar is caught mid-way when the machine lets the page poll in
 		// time; how fast the batch runs is not what this test asserts.
 		var midway float64
-		b.waitFor("the progress bar to move", 30*time.Second, func() (bool, error) {
+		b.waitFor("the progress bar to move", func() (bool, error) {
 			v := b.exec(`return Number(document.querySelector('#batch-progress').getAttribute('aria-valuenow'))`)
 			midway, _ = v.(float64)
 			return midway > 0, nil
 		})
 		t.Logf("progress bar first seen at %v %%", midway)
 		b.screenshot(filepath.Join(screenshots, "batch-progress.png"))
-		b.waitFor("the progress bar at 100 %", 60*time.Second, func() (bool, error) {
+		b.waitFor("the progress bar at 100 %", func() (bool, error) {
 			return b.exec(`return document.querySelector('#batch-progress').getAttribute('aria-valuenow')`) == "100", nil
 		})
 		b.waitText("#batch-progress-text", "20 / 20（100%）")
 		b.waitText("#batch-summary", "成功 18 笔，失败 2 笔")
-		b.waitFor("the bar to fill its track, 18 parts green and 2 red", 5*time.Second, func() (bool, error) {
+		b.waitFor("the bar to fill its track, 18 parts green and 2 red", func() (bool, error) {
 			got := b.exec(`const w = (s) => document.querySelector(s).getBoundingClientRect().width;
 				const all = w('#batch-progress');
 				return [Math.round(w('#batch-progress-bar') * 20 / all), Math.round(w('#batch-progress-failed') * 20 / all)]`)
@@ -341,7 +341,7 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 
 		b.click("#batch-retry")
-		b.waitFor("every item to succeed after the retry", 60*time.Second, func() (bool, error) {
+		b.waitFor("every item to succeed after the retry", func() (bool, error) {
 			return strings.Contains(b.text("#batch-summary"), "成功 20 笔，失败 0 笔"), nil
 		})
 		b.waitText("#batch-progress-text", "20 / 20（100%）")
@@ -391,7 +391,7 @@ func TestConsoleInChromium(t *testing.T) {
 		b.waitText("#batch-confirm-columns", "user_id、nickname")
 		b.exec(`document.querySelector('#batch-confirm-form').requestSubmit()`)
 		b.el("#batch-run")
-		b.waitFor("the progress bar at 100 %", 60*time.Second, func() (bool, error) {
+		b.waitFor("the progress bar at 100 %", func() (bool, error) {
 			return b.exec(`return document.querySelector('#batch-progress').getAttribute('aria-valuenow')`) == "100", nil
 		})
 		b.waitText("#batch-progress-text", "4 / 4（100%）")
@@ -461,7 +461,7 @@ func TestConsoleInChromium(t *testing.T) {
 		b.click(`[data-testid="approve-` + approve + `"]`)
 		b.typeInto("#review-note", "同意，已核实")
 		b.click("#review-submit")
-		b.waitFor("the approved request to leave the queue", 30*time.Second, func() (bool, error) {
+		b.waitFor("the approved request to leave the queue", func() (bool, error) {
 			id, err := b.find(`[data-testid="request-row-` + approve + `"]`)
 			return id == "", err
 		})
@@ -510,7 +510,7 @@ func TestConsoleInChromium(t *testing.T) {
 		receiverOK.Store(true)
 		b.click(`[data-testid="redeliver-` + id + `"]`)
 		b.waitText("#toast", "已重新投递")
-		b.waitFor("the letter to leave the list", 30*time.Second, func() (bool, error) {
+		b.waitFor("the letter to leave the list", func() (bool, error) {
 			e, err := b.find(row)
 			return e == "", err
 		})

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cloudpay/cloudpay/shared/testkit"
 )
 
 // A small W3C WebDriver client: enough of the protocol to drive Debian's
@@ -198,9 +200,11 @@ func (b *browser) findAll(css string) []string {
 	return ids
 }
 
-// waitFor polls cond until it holds or the time runs out.
-func (b *browser) waitFor(what string, timeout time.Duration, cond func() (bool, error)) {
+// waitFor polls cond until it holds, for as long as testkit.Patience:
+// a slow machine makes the test slower, never fail.
+func (b *browser) waitFor(what string, cond func() (bool, error)) {
 	b.t.Helper()
+	timeout := testkit.Patience
 	deadline := time.Now().Add(timeout)
 	var last error
 	for {
@@ -221,7 +225,7 @@ func (b *browser) waitFor(what string, timeout time.Duration, cond func() (bool,
 func (b *browser) el(css string) string {
 	b.t.Helper()
 	var id string
-	b.waitFor("element "+css, 30*time.Second, func() (bool, error) {
+	b.waitFor("element "+css, func() (bool, error) {
 		var err error
 		id, err = b.find(css)
 		if id == "" || err != nil {
@@ -237,7 +241,7 @@ func (b *browser) el(css string) string {
 func (b *browser) click(css string) {
 	b.t.Helper()
 	id := b.el(css)
-	b.waitFor("click on "+css, 5*time.Second, func() (bool, error) {
+	b.waitFor("click on "+css, func() (bool, error) {
 		err := b.call(http.MethodPost, b.sess("/element/"+id+"/click"), map[string]any{}, nil)
 		return err == nil, err
 	})
@@ -262,9 +266,7 @@ func (b *browser) text(css string) string {
 // waitText waits until the element's text contains want.
 func (b *browser) waitText(css, want string) {
 	b.t.Helper()
-	// Generous: under a full `make test` (-race, every package at once)
-	// the embedded store makes some steps ten times slower.
-	b.waitFor(fmt.Sprintf("%q in %s", want, css), 30*time.Second, func() (bool, error) {
+	b.waitFor(fmt.Sprintf("%q in %s", want, css), func() (bool, error) {
 		id, err := b.find(css)
 		if id == "" || err != nil {
 			return false, err

@@ -381,17 +381,25 @@ func (s *Simulator) parsePrepay(p params) (jsapiRequest, error) {
 	return q, nil
 }
 
+// prepayMerchant refuses a prepay for another merchant or app than the simulator's.
+func (s *Simulator) prepayMerchant(q jsapiRequest) *v3Error {
+	if q.mchID != s.cfg.MchID {
+		return v3Err(http.StatusBadRequest, "MCH_NOT_EXISTS", "商户号不存在: mchid "+q.mchID)
+	}
+	if q.appID != s.cfg.AppID {
+		return v3Err(http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配: appid "+q.appID)
+	}
+	return nil
+}
+
 // v3Jsapi is POST /v3/pay/transactions/jsapi.
 func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 	q, err := s.parseJsapi(raw)
 	if err != nil {
 		return v3ParamError(err)
 	}
-	if q.mchID != s.cfg.MchID {
-		return v3Err(http.StatusBadRequest, "MCH_NOT_EXISTS", "商户号不存在: mchid "+q.mchID).reply(), nil
-	}
-	if q.appID != s.cfg.AppID {
-		return v3Err(http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配: appid "+q.appID).reply(), nil
+	if e := s.prepayMerchant(q); e != nil {
+		return e.reply(), nil
 	}
 	now := s.now()
 	s.mu.Lock()

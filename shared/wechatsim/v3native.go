@@ -100,11 +100,8 @@ func (s *Simulator) v3PrepayURL(raw []byte, tradeType string) (v3Reply, func()) 
 	if err != nil {
 		return v3ParamError(err)
 	}
-	if q.mchID != s.cfg.MchID {
-		return v3Err(http.StatusBadRequest, "MCH_NOT_EXISTS", "商户号不存在: mchid "+q.mchID).reply(), nil
-	}
-	if q.appID != s.cfg.AppID {
-		return v3Err(http.StatusBadRequest, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配: appid "+q.appID).reply(), nil
+	if e := s.prepayMerchant(q); e != nil {
+		return e.reply(), nil
 	}
 	now := s.now()
 	s.mu.Lock()
