@@ -58,6 +58,19 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 	if err != nil {
 		return "", fmt.Errorf("adopt refund %s: %w", res.OutRefundNo, err)
 	}
+	// Whose refund it is, the ledger says, not the refund documents: a
+	// reservation under this number makes it cloudpay's own, whose
+	// document a crash has not written yet (the sweep writes it, and
+	// WeChat's retry then finds it).
+	entries, err := s.store.RefundLedger(ctx, no)
+	if err != nil {
+		return "", err
+	}
+	for _, e := range entries {
+		if e.OutRefundNo == res.OutRefundNo && e.Kind != cloudpay.EntryAdopt {
+			return "", cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s is cloudpay's own; its document is not written yet", res.OutRefundNo)
+		}
+	}
 	now := s.clock()
 	succeeded := res.SucceededAt
 	if succeeded.IsZero() {

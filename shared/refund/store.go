@@ -18,6 +18,7 @@ type Store interface {
 	// The refundable amount of an order: an append-only ledger.
 	AppendRefundEntry(ctx context.Context, outTradeNo, ref string, next cloudpay.NextEntry[cloudpay.RefundEntry]) (cloudpay.RefundEntry, bool, error)
 	RefundLedgerTail(ctx context.Context, outTradeNo string) (cloudpay.RefundEntry, bool, error)
+	RefundLedger(ctx context.Context, outTradeNo string) ([]cloudpay.RefundEntry, error)
 
 	// Claims: one call to WeChat per attempt, one outcome per round.
 	ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (cloudpay.Attempt, bool, error)

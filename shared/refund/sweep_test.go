@@ -204,3 +204,35 @@ func crashed(t *testing.T, s *testkit.Stack, at string) *refund.Service {
 	t.Cleanup(rf.Close)
 	return rf
 }
+
+// WeChat's word about a refund whose document a crash has not written yet
+// does not make it a refund made outside cloudpay: the ledger's
+// reservation says it is cloudpay's own, so nothing is adopted and WeChat
+// is asked to retry; after the sweep, its retry is recorded as usual.
+func TestOwnRefundWithoutItsDocumentIsNotAdopted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := testkit.New(t, testkit.ManualRefunds())
+	s.Paid(order, testkit.Alice, 1000)
+	if _, _, err := crashed(t, s, "InsertRefund").Create(ctx, refund.NewRefund{OutTradeNo: order, AmountFen: 300, IdempotencyKey: "k1"}); !errors.Is(err, testkit.ErrCrash) {
+		t.Fatalf("create: %v, want the crash", err)
+	}
+	no := cloudpay.OutRefundNoForKey("k1")
+	said := wechat.RefundResult{OutRefundNo: no, OutTradeNo: order, State: wechat.RefundSuccess, RefundFen: 300,
+		RefundID: "50000000000000000000000000009", SucceededAt: s.Now()}
+	if v, err := s.Refunds.Record(ctx, said); err == nil || v.Acknowledge() {
+		t.Fatalf("WeChat's word on our own refund without its document: %q, %v; want a retry", v, err)
+	}
+	if e := s.Ledger(order); e.Kind != cloudpay.EntryReserve || e.RefundedFen != 0 || e.ReservedFen != 300 {
+		t.Fatalf("ledger after it: %+v", e)
+	}
+	if did, err := s.Refunds.Sweep(ctx, s.Ledger(order)); !did || err != nil {
+		t.Fatalf("sweep: %v, %v", did, err)
+	}
+	if v, err := s.Refunds.Record(ctx, said); v != wechat.Recorded || err != nil {
+		t.Fatalf("WeChat's retry after the sweep: %q, %v", v, err)
+	}
+	if e := s.Ledger(order); e.RefundedFen != 300 || e.ReservedFen != 0 || e.Count != 1 {
+		t.Fatalf("ledger: %+v", e)
+	}
+}
