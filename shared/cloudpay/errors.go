@@ -54,6 +54,8 @@ const (
 	CodeBillNotReady         Code = "BILL_NOT_READY"         // WeChat has not generated the day's bill yet (after 10:00 Beijing)
 	CodeNoStatement          Code = "NO_STATEMENT"           // WeChat has no bill for the day (nothing happened)
 	CodeBillUnsupported      Code = "BILL_UNSUPPORTED"       // the channel offers no such bill
+	CodeMethodNotSupported   Code = "METHOD_NOT_SUPPORTED"   // the configured channel cannot take this way to pay
+	CodePaymentSwitched      Code = "PAYMENT_SWITCHED"       // another request switched the order's method meanwhile: ask again
 	CodeInternal             Code = "INTERNAL"
 )
 

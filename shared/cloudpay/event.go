@@ -8,6 +8,7 @@ type EventType string
 const (
 	EventOrderPaid           EventType = "order.paid"
 	EventOrderClosed         EventType = "order.closed"
+	EventPaymentDuplicate    EventType = "payment.duplicate" // a second payment of a paid order: give it back
 	EventRefundSucceeded     EventType = "refund.succeeded"
 	EventRefundFailed        EventType = "refund.failed"
 	EventRefundAdopted       EventType = "refund.adopted"          // a refund made outside cloudpay (the merchant platform), now in the ledger
@@ -54,6 +55,14 @@ const (
 	SettledClosed SettlementOutcome = "closed"
 )
 
+// PaidMethod is how a paid settlement was paid (JSAPI when it predates methods).
+func (st Settlement) PaidMethod() PayMethod {
+	if st.Method == "" {
+		return MethodJSAPI
+	}
+	return st.Method
+}
+
 // Settlement is the claim that decides an order's fate: inserted once under
 // a unique key, it is the authority on whether the order was paid or closed.
 // The order document only mirrors it.
@@ -65,5 +74,9 @@ type Settlement struct {
 	OpenID        string            `bson:"openid,omitempty"`
 	PaidAt        time.Time         `bson:"paid_at,omitzero"`
 	Source        string            `bson:"source"` // what proved it: "callback", "query", ...
-	CreatedAt     time.Time         `bson:"created_at"`
+	// TradeNo is the attempt paid, when it is not the order's own number;
+	// Method how it was paid (empty: JSAPI, as before methods existed).
+	TradeNo   string    `bson:"trade_no,omitempty"`
+	Method    PayMethod `bson:"method,omitempty"`
+	CreatedAt time.Time `bson:"created_at"`
 }

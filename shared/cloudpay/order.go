@@ -55,6 +55,20 @@ type Order struct {
 	// Adopted marks a payment made outside cloudpay and recorded from
 	// WeChat's answer alone (POST /orders/adopt, a refund by transaction_id).
 	Adopted bool `bson:"adopted,omitempty"`
+	// Method is how the order is being paid (its newest attempt) and, once
+	// paid, how it was paid. TradeNo is the number WeChat knows that
+	// attempt or payment by, when it is not the order's own (a later
+	// attempt, shared/cloudpay/prepay.go); WeChatTradeNo gives either.
+	Method  PayMethod `bson:"method,omitempty"`
+	TradeNo string    `bson:"trade_no,omitempty"`
+}
+
+// WeChatTradeNo is the out_trade_no WeChat knows the order's payment by.
+func (o Order) WeChatTradeNo() string {
+	if o.TradeNo != "" {
+		return o.TradeNo
+	}
+	return o.OutTradeNo
 }
 
 // SameRequest reports whether o was created from the same request as other:

@@ -66,10 +66,16 @@ type Failure struct {
 // Refund is a refund as people see it. It is a projection of the refund
 // ledger and the attempt claims (docs/design.md §4); OutRefundNo never changes.
 type Refund struct {
-	OutRefundNo    string       `json:"out_refund_no" bson:"_id"`
-	OutTradeNo     string       `json:"out_trade_no" bson:"out_trade_no"`
-	TransactionID  string       `json:"transaction_id,omitempty" bson:"transaction_id,omitempty"` // when the refund named the payment by WeChat's number
-	OpenID         string       `json:"openid" bson:"openid"`
+	OutRefundNo   string `json:"out_refund_no" bson:"_id"`
+	OutTradeNo    string `json:"out_trade_no" bson:"out_trade_no"`
+	TransactionID string `json:"transaction_id,omitempty" bson:"transaction_id,omitempty"` // when the refund named the payment by WeChat's number
+	OpenID        string `json:"openid" bson:"openid"`
+	// TradeNo is the number WeChat knows the payment by, when it is not
+	// the order's own (an order paid under a later attempt); PaidBy is
+	// balance for an order paid from the wallet, whose refunds go back to
+	// the wallet and never to WeChat.
+	TradeNo        string       `json:"-" bson:"trade_no,omitempty"`
+	PaidBy         PayMethod    `json:"paid_by,omitempty" bson:"paid_by,omitempty"`
 	AmountFen      Fen          `json:"amount_fen" bson:"amount_fen"`
 	TotalFen       Fen          `json:"total_fen" bson:"total_fen"` // the order's amount
 	Reason         string       `json:"reason,omitempty" bson:"reason,omitempty"`
@@ -92,6 +98,14 @@ type Refund struct {
 	CreatedAt   time.Time  `json:"created_at" bson:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at" bson:"updated_at"`
 	SucceededAt *time.Time `json:"succeeded_at,omitempty" bson:"succeeded_at,omitempty"`
+}
+
+// WeChatTradeNo is the out_trade_no WeChat knows the refunded payment by.
+func (r Refund) WeChatTradeNo() string {
+	if r.TradeNo != "" {
+		return r.TradeNo
+	}
+	return r.OutTradeNo
 }
 
 // RefundEntryKind is the kind of movement of an order's refundable amount.

@@ -62,6 +62,9 @@ const (
 	EntryFreeze   WalletEntryKind = "freeze"   // set aside for a withdrawal
 	EntryDebit    WalletEntryKind = "debit"    // a withdrawal paid out: frozen money leaves
 	EntryUnfreeze WalletEntryKind = "unfreeze" // a withdrawal failed or was cancelled: back to available
+	EntryPayment  WalletEntryKind = "payment"  // an order paid from the balance: money leaves
+	EntryReversal WalletEntryKind = "reversal" // a balance payment that did not settle its order: money back
+	EntryRefund   WalletEntryKind = "refund"   // a refund of an order paid from the balance: money in
 )
 
 // WalletEntry is one movement in a user's wallet ledger (docs/design.md §4):
@@ -77,7 +80,9 @@ type WalletEntry struct {
 	CreditID     string          `bson:"credit_id,omitempty"`
 	Memo         string          `bson:"memo,omitempty"`
 	WithdrawalID string          `bson:"withdrawal_id,omitempty"`
-	Withdrawal   *Withdrawal     `bson:"withdrawal,omitempty"` // freeze: the withdrawal as created
+	OutTradeNo   string          `bson:"out_trade_no,omitempty"`  // payment, reversal, refund: the order
+	OutRefundNo  string          `bson:"out_refund_no,omitempty"` // refund
+	Withdrawal   *Withdrawal     `bson:"withdrawal,omitempty"`    // freeze: the withdrawal as created
 	CreatedAt    time.Time       `bson:"created_at"`
 
 	// Totals after this entry.

@@ -90,6 +90,8 @@ export const ORDER_STATUS = {
   unpaid: '待支付', paying: '支付中', paid: '已支付', closed: '已关闭',
   partially_refunded: '部分退款', refunded: '已退款',
 };
+// How an order is being paid or was paid (none before a payment began).
+export const PAY_METHOD = { jsapi: '小程序 JSAPI', native: 'Native 扫码', h5: 'H5', balance: '余额' };
 export const REFUND_STATUS = {
   pending_review: '待审核', approved: '已批准', rejected: '已拒绝', processing: '处理中',
   succeeded: '退款成功', failed: '退款失败', closed: '已关闭', abnormal: '异常',
@@ -537,7 +539,7 @@ function route() {
 
 // ---- 订单 ----
 
-const ORDER_FILTERS = ['out_trade_no', 'openid', 'status', 'from', 'to'];
+const ORDER_FILTERS = ['out_trade_no', 'openid', 'status', 'method', 'from', 'to'];
 let ordersCursor = '';
 let ordersParams = null;
 
@@ -561,6 +563,7 @@ async function loadOrders(append) {
     el('td', {}, el('a', { href: `#/orders/${enc(o.out_trade_no)}`, class: 'mono order-link', 'data-testid': `order-link-${o.out_trade_no}`, text: o.out_trade_no })),
     td(o.openid, 'mono'), td(o.description), td(formatFen(o.amount_fen), 'num'),
     el('td', {}, badge(ORDER_STATUS, o.status, 'order')),
+    el('td', { class: 'method', 'data-testid': 'method', text: label(PAY_METHOD, o.method) }),
     td(formatTime(o.created_at)), td(formatTime(o.paid_at)),
     td(o.refunded_fen ? formatFen(o.refunded_fen) : '—', 'num')));
   const tbody = $('#orders-table tbody');
@@ -592,8 +595,9 @@ let currentOrder = null;
 
 async function orderPage(no) {
   currentOrder = null;
-  for (const id of ['order-no', 'order-amount', 'order-openid', 'order-description', 'order-attach', 'order-transaction-id',
-    'order-paid-at', 'order-created-at', 'order-expires-at', 'order-refundable', 'order-refunded', 'order-reserved', 'order-refund-count']) {
+  for (const id of ['order-no', 'order-amount', 'order-openid', 'order-description', 'order-attach', 'order-method',
+    'order-transaction-id', 'order-trade-no', 'order-paid-at', 'order-created-at', 'order-expires-at',
+    'order-refundable', 'order-refunded', 'order-reserved', 'order-refund-count']) {
     $(`#${id}`).textContent = '…';
   }
   $('#order-status').replaceChildren();
@@ -608,7 +612,10 @@ async function orderPage(no) {
   $('#order-openid').textContent = o.openid;
   $('#order-description').textContent = o.description || '—';
   $('#order-attach').textContent = o.attach || '—';
+  $('#order-method').textContent = label(PAY_METHOD, o.method);
   $('#order-transaction-id').textContent = o.transaction_id || '—';
+  // Without its own trade_no, the payment is known at WeChat by the order's number.
+  $('#order-trade-no').textContent = o.trade_no || (o.method && o.method !== 'balance' ? '同订单号' : '—');
   $('#order-paid-at').textContent = formatTime(o.paid_at);
   $('#order-created-at').textContent = formatTime(o.created_at);
   $('#order-expires-at').textContent = formatTime(o.expires_at);

@@ -47,7 +47,7 @@ type consoleHandlers struct {
 	views *operator.Service
 }
 
-var orderParams = []string{"out_trade_no", "openid", "status", "from", "to", "cursor", "limit"}
+var orderParams = []string{"out_trade_no", "openid", "status", "method", "from", "to", "cursor", "limit"}
 
 func (h consoleHandlers) orders(c *gin.Context) {
 	q, ok := query(c, orderParams)
@@ -55,7 +55,7 @@ func (h consoleHandlers) orders(c *gin.Context) {
 		return
 	}
 	page, err := h.views.Orders(c, operator.OrderQuery{
-		OutTradeNo: q.Get("out_trade_no"), OpenID: q.Get("openid"), Status: q.Get("status"),
+		OutTradeNo: q.Get("out_trade_no"), OpenID: q.Get("openid"), Status: q.Get("status"), Method: q.Get("method"),
 		From: q.Get("from"), To: q.Get("to"), Cursor: q.Get("cursor"), Limit: intParam(c, q.Get("limit")),
 	})
 	if err != nil {

@@ -293,6 +293,8 @@ type consoleOrderView struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	ExpiresAt     time.Time  `json:"expires_at"`
 	TransactionID string     `json:"transaction_id,omitempty"`
+	Method        string     `json:"method,omitempty"`   // how it is being paid or was paid; none before a payment began
+	TradeNo       string     `json:"trade_no,omitempty"` // the number WeChat knows the payment by, when not out_trade_no
 	PaidAt        *time.Time `json:"paid_at,omitempty"`
 	RefundedFen   int64      `json:"refunded_fen,omitempty"`
 	UpdatedAt     time.Time  `json:"updated_at"`
@@ -303,7 +305,7 @@ func viewConsoleOrder(o cloudpay.Order) consoleOrderView {
 		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen), Description: o.Description,
 		Attach: o.Attach, ExpireMinutes: o.ExpireMinutes, Status: string(o.Status),
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, TransactionID: o.TransactionID, PaidAt: o.PaidAt,
-		RefundedFen: int64(o.RefundedFen), UpdatedAt: o.UpdatedAt,
+		Method: string(o.Method), TradeNo: o.TradeNo, RefundedFen: int64(o.RefundedFen), UpdatedAt: o.UpdatedAt,
 	}
 }
 

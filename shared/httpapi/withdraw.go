@@ -3,6 +3,7 @@ package httpapi
 import (
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,7 +22,9 @@ func Withdraw(svc *withdraw.Service, admin AdminConfig, users UserConfig, log *s
 	r.POST("/wallets/:openid/credits", auth, h.credit)
 	r.PUT("/wallets/:openid/profile", auth, h.profile)
 	r.GET("/wallets/:openid", auth, h.adminWallet)
+	r.GET("/wallets/:openid/entries", auth, h.adminEntries)
 	r.GET("/wallet", openID(users), h.wallet)
+	r.GET("/wallet/entries", openID(users), h.entries)
 	r.POST("/withdrawals", openID(users), h.withdraw)
 	r.GET("/withdrawals", openID(users), h.list)
 	r.GET("/withdrawals/:id", openID(users), h.get)
@@ -84,6 +87,37 @@ func (h withdrawHandlers) wallet(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, viewWallet(w))
+}
+
+func (h withdrawHandlers) adminEntries(c *gin.Context) { h.history(c, c.Param("openid")) }
+
+func (h withdrawHandlers) entries(c *gin.Context) { h.history(c, c.GetString(openIDKey)) }
+
+// history answers a page of a wallet's entries, newest first.
+func (h withdrawHandlers) history(c *gin.Context, openid string) {
+	q, ok := query(c, []string{"before", "limit"})
+	if !ok {
+		return
+	}
+	entries, next, err := h.svc.History(c, openid, seqParam(q.Get("before")), intParam(c, q.Get("limit")))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewWalletEntries(entries, next))
+}
+
+// seqParam reads an optional entry number; a malformed one, or 0, is
+// passed on as -1, out of range, so the service names the field.
+func seqParam(v string) int64 {
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return -1
+	}
+	return n
 }
 
 type withdrawRequest struct {

@@ -32,13 +32,18 @@ func (s *Store) Order(ctx context.Context, outTradeNo string) (cloudpay.Order, e
 // a prepay racing a callback from turning "paid" back into "paying" (atomic
 // on MongoDB; on the embedded store it costs a scan, once per prepay, and a
 // lost race is repaired by the next reader from the settlement).
-func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, now time.Time) error {
+func (s *Store) MarkPaying(ctx context.Context, outTradeNo, prepayID string, method cloudpay.PayMethod, tradeNo string, now time.Time) error {
+	if tradeNo == outTradeNo {
+		tradeNo = ""
+	}
 	err := retryBusy(ctx, func() error {
 		_, err := s.db.Collection(colOrders).UpdateOne(ctx,
 			bson.D{{Key: "_id", Value: outTradeNo}, {Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{cloudpay.OrderUnpaid, cloudpay.OrderPaying}}}}},
 			bson.D{{Key: "$set", Value: bson.D{
 				{Key: "status", Value: cloudpay.OrderPaying},
 				{Key: "prepay_id", Value: prepayID},
+				{Key: "method", Value: method},
+				{Key: "trade_no", Value: tradeNo},
 				{Key: "updated_at", Value: now},
 			}}})
 		return err
@@ -60,7 +65,9 @@ func (s *Store) ProjectSettlement(ctx context.Context, st cloudpay.Settlement, n
 	case cloudpay.SettledPaid:
 		set = append(set,
 			bson.E{Key: "transaction_id", Value: st.TransactionID},
-			bson.E{Key: "paid_at", Value: st.PaidAt})
+			bson.E{Key: "paid_at", Value: st.PaidAt},
+			bson.E{Key: "method", Value: st.PaidMethod()},
+			bson.E{Key: "trade_no", Value: st.TradeNo})
 		// Refunds move a paid order on; their projection owns the status
 		// from then (a late duplicate pay callback must not undo it).
 		o, err := s.Order(ctx, st.OutTradeNo)
@@ -96,6 +103,9 @@ func (s *Store) ListOrders(ctx context.Context, f operator.OrderFilter, after *c
 	}
 	if f.Status != "" {
 		filter = append(filter, bson.E{Key: "status", Value: f.Status})
+	}
+	if f.Method != "" {
+		filter = append(filter, bson.E{Key: "method", Value: f.Method})
 	}
 	created := bson.D{}
 	if !f.From.IsZero() {

@@ -132,13 +132,16 @@ const (
 	colSchema       = "schema"
 	colRecon        = "reconciliations"
 	colBills        = "bills"
+	colPrepays      = "prepays"
+	colPrepayEnds   = "prepay_ends"
 )
 
 // collections lists every collection the store uses; start-up creates them
 // all, so they exist before anything (such as the embedded store's _id
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
-	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon, colBills}
+	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon, colBills,
+	colPrepays, colPrepayEnds}
 
 // index is one secondary index of a collection.
 type index struct {
@@ -153,6 +156,10 @@ type index struct {
 var indexes = []index{
 	{colOrders, bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}, false},
 	{colOrders, bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}, false},
+	{colOrders, bson.D{{Key: "method", Value: 1}, {Key: "created_at", Value: -1}}, false},
+	// An order's payment attempts and their ends.
+	{colPrepays, bson.D{{Key: "out_trade_no", Value: 1}}, false},
+	{colPrepayEnds, bson.D{{Key: "out_trade_no", Value: 1}}, false},
 	{colEvents, bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}, false},
 	// One entry per movement: the guard that no refund is reserved,
 	// settled or released twice.

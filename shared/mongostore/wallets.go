@@ -40,3 +40,14 @@ func (s *Store) Profile(ctx context.Context, openid string) (withdraw.Profile, e
 	}
 	return p, err
 }
+
+// WalletEntryByRef finds the entry of one movement. On the embedded store
+// this scans: callers reach it after a crash or for a refund's query, not
+// on every request.
+func (s *Store) WalletEntryByRef(ctx context.Context, ref string) (cloudpay.WalletEntry, bool, error) {
+	e, err := s.walletLedger().byRef(ctx, ref)
+	if err != nil || e == nil {
+		return cloudpay.WalletEntry{}, false, err
+	}
+	return *e, true, nil
+}

@@ -17,6 +17,7 @@ type OrderFilter struct {
 	OutTradeNo string
 	OpenID     string
 	Status     cloudpay.OrderStatus
+	Method     cloudpay.PayMethod // how it is being paid or was paid
 	From, To   time.Time
 }
 
@@ -31,8 +32,8 @@ func New(store Store) *Service { return &Service{store: store} }
 // OrderQuery selects orders; empty fields match anything. From and To are
 // Beijing dates (YYYY-MM-DD), both inclusive.
 type OrderQuery struct {
-	OutTradeNo, OpenID, Status, From, To, Cursor string
-	Limit                                        int
+	OutTradeNo, OpenID, Status, Method, From, To, Cursor string
+	Limit                                                int
 }
 
 // OrdersPage is one page of orders, newest first.
@@ -54,7 +55,7 @@ func day(field, v string) (time.Time, error) {
 
 // Orders lists orders for the console.
 func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) {
-	f := OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status)}
+	f := OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status), Method: cloudpay.PayMethod(q.Method)}
 	switch {
 	case q.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(q.OutTradeNo):
 		return OrdersPage{}, cloudpay.FieldError("out_trade_no", "out_trade_no is malformed")
@@ -62,6 +63,8 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) 
 		return OrdersPage{}, cloudpay.FieldError("openid", "openid is malformed")
 	case q.Status != "" && !knownStatus(f.Status):
 		return OrdersPage{}, cloudpay.FieldError("status", "status %q is not an order status", q.Status)
+	case q.Method != "" && !f.Method.Valid():
+		return OrdersPage{}, cloudpay.FieldError("method", "method %q is not a payment method (jsapi, native, h5, balance)", q.Method)
 	}
 	if q.Limit == 0 {
 		q.Limit = 50

@@ -14,6 +14,9 @@ type Store interface {
 	// The wallet ledger.
 	AppendWalletEntry(ctx context.Context, openid, ref string, next cloudpay.NextEntry[cloudpay.WalletEntry]) (cloudpay.WalletEntry, bool, error)
 	WalletTail(ctx context.Context, openid string) (cloudpay.WalletEntry, bool, error)
+	// WalletEntries lists up to limit entries with a seq below beforeSeq
+	// (0: from the newest), newest first.
+	WalletEntries(ctx context.Context, openid string, beforeSeq int64, limit int) ([]cloudpay.WalletEntry, error)
 
 	// Claims: one call to WeChat per attempt, one outcome per withdrawal.
 	ClaimAttempt(ctx context.Context, subject string, n int, now time.Time) (cloudpay.Attempt, bool, error)
