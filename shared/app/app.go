@@ -136,20 +136,26 @@ func (o options) openStore(ctx context.Context, f *Function, cfg mongostore.Conf
 
 // The services' options, from the builder's.
 
-func (o options) payment() []payment.Option {
-	opts := []payment.Option{payment.WithLogger(o.log)}
+func (o options) payment(st withdraw.BalanceStore) []payment.Option {
+	opts := []payment.Option{payment.WithLogger(o.log), payment.WithWallet(o.balance(st))}
 	if o.now != nil {
 		opts = append(opts, payment.WithClock(o.now))
 	}
 	return opts
 }
 
-func (o options) refund() []refund.Option {
-	opts := []refund.Option{refund.WithLogger(o.log)}
+func (o options) refund(st withdraw.BalanceStore) []refund.Option {
+	opts := []refund.Option{refund.WithLogger(o.log), refund.WithWallet(o.balance(st))}
 	if o.now != nil {
 		opts = append(opts, refund.WithClock(o.now))
 	}
 	return opts
+}
+
+// balance is the wallet as a way to pay, and where refunds of balance
+// payments go: the store's wallet ledger, on every channel.
+func (o options) balance(st withdraw.BalanceStore) *withdraw.Balance {
+	return withdraw.NewBalance(st, o.now)
 }
 
 func (o options) withdraw() []withdraw.Option {

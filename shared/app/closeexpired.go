@@ -66,8 +66,8 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	f.Recon = reconciler(f, gw, o)
 	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon))

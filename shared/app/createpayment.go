@@ -41,7 +41,7 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
 	f.Handler = httpapi.CreatePayment(f.Payments, cfg.Admin, cfg.Users, o.log)
 	return f, nil
 }

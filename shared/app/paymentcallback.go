@@ -46,8 +46,8 @@ func PaymentCallback(ctx context.Context, cfg PaymentCallbackConfig, opts ...Opt
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment()...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	cb := httpapi.Callbacks{Payments: f.Payments, Refunds: f.Refunds}
 	if f.V3 != nil {

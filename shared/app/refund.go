@@ -49,8 +49,8 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, payment.Config{}, o.payment()...) // adopts payments refunded by transaction_id
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, payment.Config{}, o.payment(f.Store)...) // adopts payments refunded by transaction_id
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close) // running batches stop between two refunds
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)

@@ -166,13 +166,14 @@ type queryOrderResponse struct {
 	SubMchID      string `json:"sub_mch_id"`
 	SubOpenID     string `json:"sub_openid"`
 	TimeEnd       string `json:"time_end"`
+	TradeType     string `json:"trade_type"`
 }
 
 func (resp *queryOrderResponse) transaction() wechat.Transaction {
 	tx := wechat.Transaction{
 		OutTradeNo: resp.OutTradeNo, TransactionID: resp.TransactionID,
 		State: wechat.TradeState(resp.TradeState), TotalFen: cloudpay.Fen(resp.TotalFee),
-		MchID: resp.SubMchID, OpenID: resp.SubOpenID,
+		MchID: resp.SubMchID, OpenID: resp.SubOpenID, TradeType: resp.TradeType,
 	}
 	if resp.TimeEnd != "" {
 		if t, err := time.ParseInLocation(wechatTime, resp.TimeEnd, cloudpay.Beijing); err == nil {

@@ -19,6 +19,8 @@ func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, lo
 	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
 	r.POST("/orders/adopt", bearer(admin.Tokens), h.adoptOrder)
 	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
+	r.POST("/orders/:out_trade_no/pay", bearer(admin.Tokens), h.pay)
+	r.GET("/orders/:out_trade_no/payment", bearer(admin.Tokens), h.orderStatus)
 	r.POST("/payments", openID(users), h.createPayment)
 	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
 	return r
@@ -26,6 +28,9 @@ func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, lo
 
 type createPaymentHandlers struct {
 	svc *payment.Service
+	// checkoutLink signs the hosted checkout page's link to an order (nil:
+	// no checkout page).
+	checkoutLink func(outTradeNo string) string
 }
 
 type createOrderRequest struct {
@@ -82,7 +87,49 @@ func (h createPaymentHandlers) getOrder(c *gin.Context) {
 }
 
 type createPaymentRequest struct {
-	OutTradeNo string `json:"out_trade_no"`
+	OutTradeNo string             `json:"out_trade_no"`
+	Method     cloudpay.PayMethod `json:"method"` // jsapi (the default) or balance
+}
+
+type payRequest struct {
+	Method   cloudpay.PayMethod `json:"method"`
+	ClientIP string             `json:"client_ip"`
+	H5Type   string             `json:"h5_type"`
+}
+
+// pay prepares a Native or H5 payment of an order for the merchant's web
+// page: a QR code's content or a URL, and for Native the hosted checkout
+// page's signed link.
+func (h createPaymentHandlers) pay(c *gin.Context) {
+	var req payRequest
+	if !bind(c, &req) {
+		return
+	}
+	if req.Method == "" {
+		fail(c, cloudpay.FieldError("method", "method is required: native or h5"))
+		return
+	}
+	p, err := h.svc.Pay(c, c.Param("out_trade_no"), payment.PayRequest{Method: req.Method, ClientIP: req.ClientIP, H5Type: req.H5Type})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := viewPrepared(p)
+	if p.Method == cloudpay.MethodNative && h.checkoutLink != nil {
+		v.CheckoutURL = h.checkoutLink(p.Order.OutTradeNo)
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// orderStatus is GET /payments/{out_trade_no} for the merchant's back end:
+// an order awaiting payment is checked at WeChat once.
+func (h createPaymentHandlers) orderStatus(c *gin.Context) {
+	o, err := h.svc.Status(c, c.Param("out_trade_no"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, viewOrder(o))
 }
 
 func (h createPaymentHandlers) createPayment(c *gin.Context) {
@@ -92,6 +139,23 @@ func (h createPaymentHandlers) createPayment(c *gin.Context) {
 	}
 	if req.OutTradeNo == "" {
 		fail(c, cloudpay.FieldError("out_trade_no", "out_trade_no is required"))
+		return
+	}
+	switch req.Method {
+	case "", cloudpay.MethodJSAPI:
+	case cloudpay.MethodBalance:
+		o, err := h.svc.PayFromBalance(c, c.GetString(openIDKey), req.OutTradeNo)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, viewBalancePayment(o))
+		return
+	case cloudpay.MethodNative, cloudpay.MethodH5:
+		fail(c, cloudpay.FieldError("method", "native and h5 payments are asked for by the merchant's back end: POST /orders/{out_trade_no}/pay"))
+		return
+	default:
+		fail(c, cloudpay.FieldError("method", "method must be jsapi or balance"))
 		return
 	}
 	p, err := h.svc.CreatePayment(c, c.GetString(openIDKey), req.OutTradeNo, clientIP(c), c.GetHeader("X-WX-ENV"))

@@ -65,6 +65,8 @@ var statuses = map[cloudpay.Code]int{
 	cloudpay.CodeWithdrawalConflict:  http.StatusConflict,
 	cloudpay.CodeCreditConflict:      http.StatusConflict,
 	cloudpay.CodeInsufficientBalance: http.StatusUnprocessableEntity,
+	cloudpay.CodeMethodNotSupported:  http.StatusUnprocessableEntity,
+	cloudpay.CodePaymentSwitched:     http.StatusConflict,
 	cloudpay.CodeBelowMinimum:        http.StatusUnprocessableEntity,
 	cloudpay.CodeAboveMaximum:        http.StatusUnprocessableEntity,
 	cloudpay.CodeDailyCountExceeded:  http.StatusUnprocessableEntity,
@@ -103,7 +105,7 @@ func fail(c *gin.Context, err error) {
 	}
 	_ = c.Error(err)
 	status := Status(view.Code)
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable || view.Code == cloudpay.CodePaymentSwitched {
 		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(status, errorBody{Error: view})

@@ -34,12 +34,24 @@ func (j *Job) sweep(ctx context.Context, p *pass) {
 	sweepLedger(ctx, j, p, refundLedgerCursor, now, j.store.RefundEntriesBetween,
 		func(e cloudpay.RefundEntry) (time.Time, string, string) { return e.CreatedAt, e.ID, e.Ref },
 		j.refunds.Sweep)
-	if j.withdrawals == nil || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return
 	}
 	sweepLedger(ctx, j, p, walletLedgerCursor, now, j.store.WalletEntriesBetween,
 		func(e cloudpay.WalletEntry) (time.Time, string, string) { return e.CreatedAt, e.ID, e.Ref },
-		j.withdrawals.Sweep)
+		j.sweepWallet)
+}
+
+// sweepWallet repairs one wallet entry: a payment from the balance settles
+// its order or goes back; a withdrawal's movement, its withdrawal.
+func (j *Job) sweepWallet(ctx context.Context, e cloudpay.WalletEntry) (bool, error) {
+	if e.Kind == cloudpay.EntryPayment {
+		return j.payments.SweepBalance(ctx, e)
+	}
+	if j.withdrawals == nil {
+		return false, nil
+	}
+	return j.withdrawals.Sweep(ctx, e)
 }
 
 // sweepCursor is where a ledger's sweep stopped: caught up to At (the next

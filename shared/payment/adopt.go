@@ -72,6 +72,15 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 	case !cloudpay.ValidOutTradeNo(tx.OutTradeNo) || tx.TotalFen <= 0:
 		return cloudpay.Order{}, false, fmt.Errorf("adopt: WeChat's payment %s has an order number or amount cloudpay cannot hold", tx.TransactionID)
 	}
+	if cloudpay.IsAttemptNo(tx.OutTradeNo) {
+		// One of cloudpay's own attempts: its order records it.
+		o, err := s.orderOf(ctx, tx.OutTradeNo)
+		if err != nil {
+			return cloudpay.Order{}, false, fmt.Errorf("adopt: %w", err)
+		}
+		settled, _, err := s.settlePaid(ctx, o, tx.OutTradeNo, tx, "adopted")
+		return settled, false, err
+	}
 	now := s.clock()
 	paidAt := tx.PaidAt
 	if paidAt.IsZero() {
@@ -91,7 +100,7 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 			"order %s exists here with another amount or payer than WeChat's payment", tx.OutTradeNo)
 	}
 	// The settlement decides, as for a callback: recorded once, whoever adopts.
-	settled, won, err := s.settlePaid(ctx, stored, tx, "adopted")
+	settled, won, err := s.settlePaid(ctx, stored, tx.OutTradeNo, tx, "adopted")
 	if cloudpay.ErrorCode(err) == codeMismatch {
 		return cloudpay.Order{}, false, cloudpay.Errorf(cloudpay.CodeOrderConflict, "order %s exists here and disagrees with WeChat's payment", tx.OutTradeNo)
 	}

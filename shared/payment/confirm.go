@@ -25,7 +25,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		s.log.WarnContext(ctx, "pay callback for another merchant ignored", "out_trade_no", hint.OutTradeNo, "mch_id", hint.MchID)
 		return wechat.OtherMerchant, nil
 	}
-	o, err := s.store.Order(ctx, hint.OutTradeNo)
+	o, err := s.orderOf(ctx, hint.OutTradeNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
 		s.log.WarnContext(ctx, "pay callback for an unknown order ignored", "out_trade_no", hint.OutTradeNo)
 		return wechat.UnknownOrder, nil
@@ -70,11 +70,11 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		s.log.InfoContext(ctx, "pay callback not confirmed: WeChat was asked moments ago", "out_trade_no", o.OutTradeNo)
 		return wechat.Throttled, nil
 	}
-	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+	tx, err := s.gw.QueryOrder(ctx, hint.OutTradeNo)
 	if err != nil {
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
-	return s.record(ctx, o, tx, "callback")
+	return s.record(ctx, o, hint.OutTradeNo, tx, "callback")
 }
 
 // settlementWait bounds how long a callback that finds the window taken
@@ -115,7 +115,7 @@ func (s *Service) Record(ctx context.Context, tx wechat.Transaction) (wechat.Ver
 	if tx.MchID != "" && tx.MchID != s.gw.MerchantID() {
 		return wechat.OtherMerchant, nil
 	}
-	o, err := s.store.Order(ctx, tx.OutTradeNo)
+	o, err := s.orderOf(ctx, tx.OutTradeNo)
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderNotFound {
 		s.log.WarnContext(ctx, "payment notification for an unknown order ignored", "out_trade_no", tx.OutTradeNo)
 		return wechat.UnknownOrder, nil
@@ -123,16 +123,17 @@ func (s *Service) Record(ctx context.Context, tx wechat.Transaction) (wechat.Ver
 	if err != nil {
 		return "", fmt.Errorf("payment notification: %w", err)
 	}
-	return s.record(ctx, o, tx, "notification")
+	return s.record(ctx, o, tx.OutTradeNo, tx, "notification")
 }
 
-// record settles o as paid if WeChat's transaction says so.
-func (s *Service) record(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (wechat.Verdict, error) {
+// record settles o as paid under its attempt tradeNo if WeChat's
+// transaction says so.
+func (s *Service) record(ctx context.Context, o cloudpay.Order, tradeNo string, tx wechat.Transaction, source string) (wechat.Verdict, error) {
 	if !tx.State.Paid() {
 		s.log.WarnContext(ctx, "WeChat says the order is not paid", "out_trade_no", o.OutTradeNo, "trade_state", tx.State, "source", source)
 		return wechat.NotPaid, nil
 	}
-	_, won, err := s.settlePaid(ctx, o, tx, source)
+	_, won, err := s.settlePaid(ctx, o, tradeNo, tx, source)
 	if cloudpay.ErrorCode(err) == codeMismatch {
 		return wechat.Mismatch, nil
 	}
@@ -148,12 +149,12 @@ func (s *Service) record(ctx context.Context, o cloudpay.Order, tx wechat.Transa
 // codeMismatch marks WeChat's word disagreeing with our order; internal only.
 const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
 
-// settlePaid records that WeChat took the money for o: the settlement
-// claim decides (one insert wins), and the order and its event follow
-// (shared/effect). It returns the order as settled and whether this call
-// recorded the payment.
-func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Transaction, source string) (cloudpay.Order, bool, error) {
-	if err := matches(o, tx, s.gw.MerchantID()); err != nil {
+// settlePaid records that WeChat took the money for o under its attempt
+// tradeNo: the settlement claim decides (one insert wins), and the order
+// and its event follow (shared/effect). It returns the order as settled
+// and whether this call recorded the payment.
+func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tradeNo string, tx wechat.Transaction, source string) (cloudpay.Order, bool, error) {
+	if err := matches(o, tradeNo, tx, s.gw.MerchantID()); err != nil {
 		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
 		return o, false, err
 	}
@@ -164,6 +165,7 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Tr
 	o, held, won, err := s.settled.End(ctx, o, cloudpay.Settlement{
 		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledPaid, TransactionID: tx.TransactionID,
 		AmountFen: tx.TotalFen, OpenID: tx.OpenID, PaidAt: tx.PaidAt, Source: source, CreatedAt: s.clock(),
+		TradeNo: attemptNo(o, tradeNo), Method: cloudpay.MethodOfTradeType(tx.TradeType),
 	})
 	if err != nil {
 		return o, false, err
@@ -173,22 +175,52 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tx wechat.Tr
 		s.log.ErrorContext(ctx, "payment reported for an order settled as closed", "out_trade_no", o.OutTradeNo, "transaction_id", tx.TransactionID)
 		return o, false, fmt.Errorf("order %s was settled %s but WeChat reports it paid", o.OutTradeNo, held.Outcome)
 	}
+	if !won && tx.TransactionID != "" && held.TransactionID != tx.TransactionID {
+		// Two attempts paid (a switch raced a payment, rule 3 of
+		// attempts.go): one settles the order, the other is money the
+		// merchant must give back. The event is what says so.
+		if err := s.paidTwice(ctx, o, tradeNo, tx); err != nil {
+			return o, false, err
+		}
+	}
 	if won {
 		s.log.InfoContext(ctx, "payment recorded", "out_trade_no", o.OutTradeNo, "amount_fen", held.AmountFen, "source", source)
 	}
 	return o, won, nil
 }
 
-// matches checks WeChat's transaction against our order before it counts.
-func matches(o cloudpay.Order, tx wechat.Transaction, mchID string) error {
+// attemptNo is what a settlement keeps of the attempt paid: its number
+// when it is not the order's own.
+func attemptNo(o cloudpay.Order, tradeNo string) string {
+	if tradeNo == o.OutTradeNo {
+		return ""
+	}
+	return tradeNo
+}
+
+// paidTwice records a second payment of a paid order, for a person to
+// refund: an error log and a payment.duplicate event, once per payment.
+func (s *Service) paidTwice(ctx context.Context, o cloudpay.Order, tradeNo string, tx wechat.Transaction) error {
+	s.log.ErrorContext(ctx, "order paid twice: refund the second payment", "out_trade_no", o.OutTradeNo,
+		"trade_no", tradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
+	return s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventPaymentDuplicate, tx.TransactionID, map[string]any{
+		"out_trade_no": o.OutTradeNo, "trade_no": tradeNo, "transaction_id": tx.TransactionID,
+		"amount_fen": int64(tx.TotalFen), "openid": tx.OpenID,
+	}, s.clock()))
+}
+
+// matches checks WeChat's transaction for the attempt tradeNo against our
+// order before it counts. A QR code or an H5 link may be paid by anyone,
+// so only a JSAPI payment (made out to the order's user) checks the payer.
+func matches(o cloudpay.Order, tradeNo string, tx wechat.Transaction, mchID string) error {
 	switch {
-	case tx.OutTradeNo != o.OutTradeNo:
+	case tx.OutTradeNo != tradeNo:
 		return cloudpay.Errorf(codeMismatch, "WeChat answered for order %q", tx.OutTradeNo)
 	case tx.TotalFen != o.AmountFen:
 		return cloudpay.Errorf(codeMismatch, "WeChat paid amount %d fen, order is %d fen", tx.TotalFen, o.AmountFen)
 	case tx.MchID != "" && tx.MchID != mchID:
 		return cloudpay.Errorf(codeMismatch, "WeChat answered for merchant %q", tx.MchID)
-	case tx.OpenID != "" && tx.OpenID != o.OpenID:
+	case tx.OpenID != "" && tx.OpenID != o.OpenID && cloudpay.MethodOfTradeType(tx.TradeType) == cloudpay.MethodJSAPI:
 		return cloudpay.Errorf(codeMismatch, "WeChat payer differs from the order's user")
 	}
 	return nil

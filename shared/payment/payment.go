@@ -18,6 +18,10 @@ import (
 type Config struct {
 	ExpireMinutes    int `env:"ORDER_EXPIRE_MINUTES, default=30"`
 	MaxExpireMinutes int `env:"ORDER_MAX_EXPIRE_MINUTES, default=1440"`
+	// PayWindowMinutes bounds how long one payment attempt (a QR code, an
+	// H5 link, a JSAPI prepay) can be paid, within the order's expiry;
+	// 0: until the order expires.
+	PayWindowMinutes int `env:"PAY_WINDOW_MINUTES, default=0"`
 }
 
 // Service is the pay use cases. Build one per process.
@@ -29,6 +33,7 @@ type Service struct {
 	now   func() time.Time
 	// settled ends orders: the settlement claim and what follows from it.
 	settled *effect.Ends[cloudpay.Order, cloudpay.Settlement]
+	wallet  Wallet // nil: no payments from the balance
 }
 
 // Option adjusts a Service.
@@ -39,6 +44,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithWallet lets users pay from their wallet balance.
+func WithWallet(w Wallet) Option { return func(s *Service) { s.wallet = w } }
 
 // New builds the service.
 func New(store Store, gw wechat.Payments, cfg Config, opts ...Option) *Service {
@@ -71,6 +79,9 @@ type NewOrder struct {
 func (s *Service) validate(n *NewOrder) error {
 	if n.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(n.OutTradeNo) {
 		return cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
+	}
+	if cloudpay.IsAttemptNo(n.OutTradeNo) {
+		return cloudpay.FieldError("out_trade_no", "out_trade_no may not start with CPA: cloudpay numbers its payment attempts so")
 	}
 	if !cloudpay.ValidOpenID(n.OpenID) {
 		return cloudpay.FieldError("openid", "openid must be 1-128 characters of digits, letters, _ and -")
@@ -141,37 +152,64 @@ type Payment struct {
 	Params wechat.PaymentParams
 }
 
-// CreatePayment asks WeChat for a prepay for the caller's own unpaid order.
-// The amount comes from the stored order, never from the client. Asking
-// again for the same order returns a usable payment again.
+// CreatePayment asks WeChat for a JSAPI prepay for the caller's own
+// unpaid order. The amount comes from the stored order, never from the
+// client. Asking again for the same order returns a usable payment again;
+// a payment by another method is closed at WeChat first (attempts.go).
 func (s *Service) CreatePayment(ctx context.Context, openid, outTradeNo, clientIP, envID string) (Payment, error) {
 	o, err := s.ownOrder(ctx, openid, outTradeNo)
 	if err != nil {
 		return Payment{}, err
 	}
-	if o, err = s.settled.Current(ctx, o); err != nil {
-		return Payment{}, fmt.Errorf("create payment: %w", err)
-	}
-	if err := payable(o, s.clock()); err != nil {
+	if o, err = s.payableNow(ctx, o); err != nil {
 		return Payment{}, err
 	}
-	prepayID, params, err := s.gw.Prepay(ctx, wechat.PrepayRequest{Order: o, ClientIP: clientIP, EnvID: envID})
+	p, err := s.open(ctx, o, PayRequest{Method: cloudpay.MethodJSAPI, ClientIP: clientIP})
+	if err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	prepayID, params, err := s.gw.Prepay(ctx, wechat.PrepayRequest{Order: wechatView(o, p), ClientIP: clientIP, EnvID: envID})
+	if err != nil {
+		return Payment{}, s.prepayFailed(ctx, o, err)
+	}
+	if err := s.stillNewest(ctx, o, p); err != nil {
+		return Payment{}, err
+	}
+	if err := s.markPaying(ctx, o, prepayID, p); err != nil {
+		return Payment{}, fmt.Errorf("create payment: %w", err)
+	}
+	o.Status, o.Method, o.TradeNo = cloudpay.OrderPaying, p.Method, attemptNo(o, p.TradeNo)
+	return Payment{Order: o, Params: params}, nil
+}
+
+// payableNow is the order as its settlement says, if it can still be paid.
+func (s *Service) payableNow(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
+	o, err := s.settled.Current(ctx, o)
+	if err != nil {
+		return o, fmt.Errorf("payment: %w", err)
+	}
+	return o, payable(o, s.clock())
+}
+
+// prepayFailed is the answer to a prepay WeChat refused. ORDERPAID means
+// WeChat knows of a payment whose callback has not arrived yet: it is
+// recorded now.
+func (s *Service) prepayFailed(ctx context.Context, o cloudpay.Order, err error) error {
 	if cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
-		// WeChat knows of a payment whose callback has not arrived yet.
 		if _, serr := s.sync(ctx, o); serr != nil {
 			s.log.WarnContext(ctx, "sync after ORDERPAID failed", "out_trade_no", o.OutTradeNo, "err", serr)
 		}
 	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("create payment: %w", err)
+	return fmt.Errorf("prepay: %w", err)
+}
+
+// markPaying shows on the order that an attempt is live, unless it
+// already shows it.
+func (s *Service) markPaying(ctx context.Context, o cloudpay.Order, prepayID string, p cloudpay.Prepay) error {
+	if o.Status == cloudpay.OrderPaying && o.PrepayID == prepayID && o.Method == p.Method && o.WeChatTradeNo() == p.TradeNo {
+		return nil
 	}
-	if o.Status != cloudpay.OrderPaying || o.PrepayID != prepayID {
-		if err := s.store.MarkPaying(ctx, o.OutTradeNo, prepayID, s.clock()); err != nil {
-			return Payment{}, fmt.Errorf("create payment: %w", err)
-		}
-	}
-	o.Status = cloudpay.OrderPaying
-	return Payment{Order: o, Params: params}, nil
+	return s.store.MarkPaying(ctx, o.OutTradeNo, prepayID, p.Method, p.TradeNo, s.clock())
 }
 
 func payable(o cloudpay.Order, now time.Time) error {
@@ -197,15 +235,7 @@ func (s *Service) PaymentStatus(ctx context.Context, openid, outTradeNo string) 
 	if o, err = s.settled.Current(ctx, o); err != nil {
 		return cloudpay.Order{}, fmt.Errorf("payment status: %w", err)
 	}
-	if !o.Status.AwaitingPayment() {
-		return o, nil
-	}
-	synced, err := s.sync(ctx, o)
-	if err != nil {
-		s.log.WarnContext(ctx, "payment status: WeChat query failed", "out_trade_no", o.OutTradeNo, "err", err)
-		return o, nil
-	}
-	return synced, nil
+	return s.synced(ctx, o), nil
 }
 
 // Order returns any order, for the business back end, as its settlement
@@ -221,15 +251,28 @@ func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order,
 	return s.settled.Current(ctx, o)
 }
 
-// sync asks WeChat about an order and records a payment it reports.
+// sync asks WeChat about an order's newest attempt (the only one a user
+// can be paying: the earlier ones are closed) and records a payment it
+// reports. A balance attempt has nothing to ask.
 func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
-	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+	a, err := s.attemptsOf(ctx, o)
+	if err != nil {
+		return o, err
+	}
+	tradeNo := o.OutTradeNo
+	if p, ok := a.latest(); ok {
+		if !p.Method.AtWeChat() {
+			return o, nil
+		}
+		tradeNo = p.TradeNo
+	}
+	tx, err := s.gw.QueryOrder(ctx, tradeNo)
 	if err != nil {
 		return o, err
 	}
 	if !tx.State.Paid() {
 		return o, nil
 	}
-	o, _, err = s.settlePaid(ctx, o, tx, "query")
+	o, _, err = s.settlePaid(ctx, o, tradeNo, tx, "query")
 	return o, err
 }

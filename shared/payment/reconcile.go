@@ -43,32 +43,70 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 		_, err := s.settled.Repair(ctx, o, st)
 		return ReconciledRepaired, err
 	}
-	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+	a, err := s.attemptsOf(ctx, o)
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
-	if tx.State.Paid() {
-		if _, _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
+	// Every number WeChat may hold a payment under is asked: a callback
+	// can be lost for any attempt.
+	live := a.atWeChat(o)
+	states := make(map[string]wechat.TradeState, len(live))
+	for _, p := range live {
+		tx, err := s.gw.QueryOrder(ctx, p.TradeNo)
+		if err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 		}
-		return ReconciledPaid, nil
+		if tx.State.Paid() {
+			if _, _, err := s.settlePaid(ctx, o, p.TradeNo, tx, "job"); err != nil {
+				return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
+			}
+			return ReconciledPaid, nil
+		}
+		states[p.TradeNo] = tx.State
+	}
+	for _, p := range a.list {
+		if p.Method == cloudpay.MethodBalance && a.ended[p.TradeNo] == cloudpay.PrepayUsed {
+			// A balance payment a crash cut short (the sweep finishes it too).
+			if _, err := s.resumeBalance(ctx, o, p); err == nil {
+				return ReconciledPaid, nil
+			} else if code := cloudpay.ErrorCode(err); code != cloudpay.CodeOrderPaid && code != cloudpay.CodeOrderClosed {
+				return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
+			}
+		}
 	}
 	now := s.clock()
 	if !o.Expired(now) || now.Sub(o.CreatedAt) < MinCloseAge {
 		return ReconciledNothing, nil
 	}
-	if tx.State != wechat.TradeNotExist {
-		// Closing at WeChat first is what makes "closed" safe: after it,
-		// nobody can pay the order any more.
-		err := s.gw.CloseOrder(ctx, o.OutTradeNo)
+	// Closing at WeChat first is what makes "closed" safe: after it,
+	// nobody can pay the order any more.
+	for _, p := range live {
+		if states[p.TradeNo] == wechat.TradeNotExist {
+			continue
+		}
+		err := s.gw.CloseOrder(ctx, p.TradeNo)
 		if cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
 			// Paid in the last moment: WeChat's record decides.
-			return s.reconcilePaid(ctx, o)
+			return s.reconcilePaid(ctx, o, p.TradeNo)
 		}
 		if err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 		}
 		crashpoint.Here("job.after-wechat-close")
+		if !p.Implicit {
+			if _, _, err := s.store.ClaimPrepayEnd(ctx, cloudpay.PrepayEnd{TradeNo: p.TradeNo, OutTradeNo: o.OutTradeNo, Outcome: cloudpay.PrepayClosed, CreatedAt: now}); err != nil {
+				return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
+			}
+		}
+	}
+	for _, p := range a.list {
+		if p.Method == cloudpay.MethodBalance && a.ended[p.TradeNo] == "" {
+			if err := s.closeAttempt(ctx, o, p); cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
+				return ReconciledPaid, nil
+			} else if err != nil {
+				return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
+			}
+		}
 	}
 	ctx, cancel := effect.Detach(ctx)
 	defer cancel()
@@ -85,16 +123,32 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	return ReconciledClosed, nil
 }
 
-func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order) (Reconciled, error) {
-	tx, err := s.gw.QueryOrder(ctx, o.OutTradeNo)
+func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order, tradeNo string) (Reconciled, error) {
+	tx, err := s.gw.QueryOrder(ctx, tradeNo)
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
 	if !tx.State.Paid() {
 		return ReconciledNothing, fmt.Errorf("reconcile %s: WeChat refused to close it as paid but reports %s", o.OutTradeNo, tx.State)
 	}
-	if _, _, err := s.settlePaid(ctx, o, tx, "job"); err != nil {
+	if _, _, err := s.settlePaid(ctx, o, tradeNo, tx, "job"); err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
 	return ReconciledPaid, nil
+}
+
+// atWeChat lists the attempts WeChat may hold a payment under: those not
+// closed, or the order's own number when it has no attempt (a payment
+// made under it elsewhere is found too).
+func (a attempts) atWeChat(o cloudpay.Order) []cloudpay.Prepay {
+	var live []cloudpay.Prepay
+	for _, p := range a.list {
+		if p.Method.AtWeChat() && a.ended[p.TradeNo] == "" {
+			live = append(live, p)
+		}
+	}
+	if len(a.list) == 0 {
+		live = append(live, cloudpay.Prepay{TradeNo: o.OutTradeNo, OutTradeNo: o.OutTradeNo, N: 1, Method: cloudpay.MethodJSAPI, Implicit: true})
+	}
+	return live
 }

@@ -53,7 +53,7 @@ func (t settlements) Project(ctx context.Context, o cloudpay.Order, st cloudpay.
 	data := map[string]any{"out_trade_no": o.OutTradeNo, "openid": o.OpenID, "amount_fen": int64(o.AmountFen), "attach": o.Attach}
 	if st.Outcome == cloudpay.SettledPaid {
 		typ = cloudpay.EventOrderPaid
-		data["transaction_id"], data["paid_at"] = st.TransactionID, st.PaidAt
+		data["transaction_id"], data["paid_at"], data["method"] = st.TransactionID, st.PaidAt, string(st.PaidMethod())
 	}
 	if o.Adopted {
 		data["adopted"] = true
@@ -68,6 +68,7 @@ func (t settlements) Project(ctx context.Context, o cloudpay.Order, st cloudpay.
 	case cloudpay.SettledPaid:
 		paidAt := st.PaidAt
 		o.Status, o.TransactionID, o.PaidAt = cloudpay.OrderPaid, st.TransactionID, &paidAt
+		o.Method, o.TradeNo = st.PaidMethod(), st.TradeNo
 	case cloudpay.SettledClosed:
 		o.Status = cloudpay.OrderClosed
 	default:

@@ -43,6 +43,9 @@ type Service struct {
 	rate  limiter
 	chain *effect.Engine[cloudpay.Refund, wechat.RefundResult, Outcome]
 	adopt Adopter // nil: refunds by transaction_id are off
+	// wallet takes refunds of orders paid from the balance (nil: such a
+	// refund cannot be sent).
+	wallet Wallet
 
 	inFlight, peak atomic.Int64
 	calls          atomic.Int64
@@ -67,6 +70,16 @@ type Adopter func(ctx context.Context, outTradeNo, transactionID, payer string) 
 
 // WithAdopter lets refunds name a payment by transaction_id.
 func WithAdopter(a Adopter) Option { return func(s *Service) { s.adopt = a } }
+
+// Wallet is where refunds of orders paid from the balance go
+// (shared/withdraw.Balance): one ledger entry per refund number.
+type Wallet interface {
+	GiveBack(ctx context.Context, openid, ref string, kind cloudpay.WalletEntryKind, amount cloudpay.Fen, outTradeNo, outRefundNo string) (cloudpay.WalletEntry, error)
+	Entry(ctx context.Context, ref string) (cloudpay.WalletEntry, bool, error)
+}
+
+// WithWallet lets refunds of balance payments go back to the balance.
+func WithWallet(w Wallet) Option { return func(s *Service) { s.wallet = w } }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -273,6 +286,12 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 		return cloudpay.Refund{}, false, err
 	}
 	r.OpenID, r.TotalFen = payer, st.AmountFen
+	// WeChat knows the payment by the attempt that was paid; a payment
+	// from the balance is refunded to the balance.
+	r.TradeNo = st.TradeNo
+	if st.Method == cloudpay.MethodBalance {
+		r.PaidBy = cloudpay.MethodBalance
+	}
 	r.Status, r.Round = cloudpay.RefundApproved, 1
 	if r.Source == cloudpay.SourceUser {
 		r.Status = cloudpay.RefundPendingReview
@@ -365,7 +384,7 @@ func (s *Service) reserve(ctx context.Context, r cloudpay.Refund, st cloudpay.Se
 			e.ReservedFen += r.AmountFen
 			e.Count++
 			if r.Status != cloudpay.RefundPendingReview {
-				e.Slot, e.NextSlot = s.slot(tail, now)
+				e.Slot, e.NextSlot = s.slot(tail, r, now)
 				snapshot.NotBefore = e.Slot
 			}
 			snap := snapshot
@@ -374,8 +393,13 @@ func (s *Service) reserve(ctx context.Context, r cloudpay.Refund, st cloudpay.Se
 		})
 }
 
-// slot is a refund's turn: now, or a minute after the order's last one.
-func (s *Service) slot(tail cloudpay.RefundEntry, now time.Time) (slot, nextSlot time.Time) {
+// slot is a refund's turn: now, or a minute after the order's last one
+// (WeChat's spacing). A refund to the balance does not wait, and does not
+// hold up the next one: WeChat never hears of it.
+func (s *Service) slot(tail cloudpay.RefundEntry, r cloudpay.Refund, now time.Time) (slot, nextSlot time.Time) {
+	if r.PaidBy == cloudpay.MethodBalance {
+		return now, tail.NextSlot
+	}
 	slot = now
 	if tail.NextSlot.After(now) {
 		slot = tail.NextSlot

@@ -74,7 +74,7 @@ func (s *Service) review(ctx context.Context, outRefundNo, note string, kind clo
 			}
 			e := next(tail, kind, r, now)
 			if kind == cloudpay.EntryApprove {
-				e.Slot, e.NextSlot = s.slot(tail, now)
+				e.Slot, e.NextSlot = s.slot(tail, r, now)
 				e.Outcome = cloudpay.RefundApproved
 			} else {
 				e.ReservedFen -= r.AmountFen

@@ -50,9 +50,14 @@ func (refunds) Sending(r cloudpay.Refund, n int, now time.Time) cloudpay.Refund 
 	return r
 }
 
-// Call asks WeChat for the refund, within the merchant-wide rate.
+// Call asks WeChat for the refund, within the merchant-wide rate. A
+// payment from the balance is refunded to the balance instead: one wallet
+// entry under the refund's number, and WeChat never hears of it.
 func (f refunds) Call(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
 	s := f.s
+	if r.PaidBy == cloudpay.MethodBalance {
+		return f.toBalance(ctx, r)
+	}
 	if err := s.rate.wait(ctx); err != nil {
 		return wechat.RefundResult{}, &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "gave up waiting for a turn to call WeChat", Err: err}
 	}
@@ -66,13 +71,58 @@ func (f refunds) Call(ctx context.Context, r cloudpay.Refund) (wechat.RefundResu
 	}
 	s.calls.Add(1)
 	return s.gw.Refund(ctx, wechat.RefundRequest{
-		OutTradeNo: r.OutTradeNo, OutRefundNo: r.OutRefundNo,
+		OutTradeNo: r.WeChatTradeNo(), OutRefundNo: r.OutRefundNo,
 		TotalFen: r.TotalFen, RefundFen: r.AmountFen, Reason: r.Reason,
 	})
 }
 
 func (f refunds) Query(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
+	if r.PaidBy == cloudpay.MethodBalance {
+		return f.balanceRefund(ctx, r)
+	}
 	return f.s.gw.QueryRefund(ctx, r.OutRefundNo)
+}
+
+// balanceAccount is where a refund to the balance went, as WeChat's
+// user_received_account names a refund's destination.
+const balanceAccount = "余额"
+
+func refundRef(outRefundNo string) string { return "refund:" + outRefundNo }
+
+// toBalance credits a refund of a balance payment back to the wallet,
+// once per out_refund_no (the ledger's unique ref).
+func (f refunds) toBalance(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
+	if f.s.wallet == nil {
+		return wechat.RefundResult{}, fmt.Errorf("refund %s: the order was paid from the balance, and no wallet is configured", r.OutRefundNo)
+	}
+	e, err := f.s.wallet.GiveBack(ctx, r.OpenID, refundRef(r.OutRefundNo), cloudpay.EntryRefund, r.AmountFen, r.OutTradeNo, r.OutRefundNo)
+	if err != nil {
+		return wechat.RefundResult{}, err
+	}
+	return balanceResult(r, e), nil
+}
+
+// balanceRefund is a refund to the balance as a query sees it: made, or
+// absent (nothing was credited).
+func (f refunds) balanceRefund(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
+	if f.s.wallet == nil {
+		return wechat.RefundResult{}, fmt.Errorf("refund %s: the order was paid from the balance, and no wallet is configured", r.OutRefundNo)
+	}
+	e, found, err := f.s.wallet.Entry(ctx, refundRef(r.OutRefundNo))
+	if err != nil {
+		return wechat.RefundResult{}, err
+	}
+	if !found {
+		return wechat.RefundResult{OutRefundNo: r.OutRefundNo, State: wechat.RefundNotExist}, nil
+	}
+	return balanceResult(r, e), nil
+}
+
+func balanceResult(r cloudpay.Refund, e cloudpay.WalletEntry) wechat.RefundResult {
+	return wechat.RefundResult{
+		OutRefundNo: r.OutRefundNo, OutTradeNo: r.WeChatTradeNo(), RefundID: "WALLET" + e.ID, State: wechat.RefundSuccess,
+		RefundFen: e.AmountFen, TotalFen: r.TotalFen, Account: balanceAccount, SucceededAt: e.CreatedAt,
+	}
 }
 
 // errMismatch marks an answer from WeChat that does not fit our refund.
@@ -82,7 +132,7 @@ func (f refunds) Judge(r cloudpay.Refund, res wechat.RefundResult, now time.Time
 	if res.State == wechat.RefundNotExist {
 		return refundStep{Absent: true}, nil
 	}
-	if (res.RefundFen != 0 && res.RefundFen != r.AmountFen) || (res.OutTradeNo != "" && res.OutTradeNo != r.OutTradeNo) ||
+	if (res.RefundFen != 0 && res.RefundFen != r.AmountFen) || (res.OutTradeNo != "" && res.OutTradeNo != r.WeChatTradeNo()) ||
 		(res.OutRefundNo != "" && res.OutRefundNo != r.OutRefundNo) {
 		f.s.log.Error("WeChat's refund disagrees with ours; not recorded", "out_refund_no", r.OutRefundNo,
 			"wechat_fen", res.RefundFen, "our_fen", r.AmountFen, "wechat_order", res.OutTradeNo)

@@ -20,6 +20,24 @@ type Payments interface {
 	CloseOrder(ctx context.Context, outTradeNo string) error
 }
 
+// WebPayments is the payments a channel can make outside the
+// mini-program: a QR code to scan (Native) and a mobile browser's cashier
+// (H5). Only API v3 has them (docs/native-h5.md §1).
+type WebPayments interface {
+	// PrepayNative returns the code_url to show as a QR code.
+	PrepayNative(ctx context.Context, req PrepayRequest) (codeURL string, err error)
+	// PrepayH5 returns the h5_url the payer's browser opens; h5Type is
+	// the scene (iOS, Android, Wap).
+	PrepayH5(ctx context.Context, req PrepayRequest, h5Type string) (h5URL string, err error)
+}
+
+// H5 scenes (scene_info.h5_info.type; docs/native-h5.md §4).
+const (
+	H5TypeIOS     = "iOS"
+	H5TypeAndroid = "Android"
+	H5TypeWap     = "Wap"
+)
+
 // Refunds is WeChat Pay's refunds, whichever channel carries them.
 type Refunds interface {
 	MerchantID() string

@@ -33,6 +33,7 @@ type Transaction struct {
 	MchID         string // the merchant the order belongs to (sub_mch_id on Cloud Hosting)
 	OpenID        string // the payer's openid under the mini-program
 	PaidAt        time.Time
+	TradeType     string // JSAPI, NATIVE, MWEB (H5), ...: how the user paid
 }
 
 // PaymentParams is the object wx.requestPayment takes, passed through as-is.

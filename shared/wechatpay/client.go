@@ -281,6 +281,7 @@ func transaction(t *payments.Transaction) (wechat.Transaction, error) {
 	tx := wechat.Transaction{
 		OutTradeNo: deref(t.OutTradeNo), TransactionID: deref(t.TransactionId),
 		State: wechat.TradeState(deref(t.TradeState)), MchID: deref(t.Mchid),
+		TradeType: deref(t.TradeType),
 	}
 	if !cloudpay.ValidOutTradeNo(tx.OutTradeNo) {
 		return tx, errors.New("no valid out_trade_no")

@@ -14,9 +14,9 @@ import (
 
 // H5 scene types for PrepayH5 (scene_info.h5_info.type; docs/native-h5.md §4).
 const (
-	H5TypeIOS     = "iOS"
-	H5TypeAndroid = "Android"
-	H5TypeWap     = "Wap"
+	H5TypeIOS     = wechat.H5TypeIOS
+	H5TypeAndroid = wechat.H5TypeAndroid
+	H5TypeWap     = wechat.H5TypeWap
 )
 
 // PrepayNative creates WeChat's side of the order as a Native (QR code)
