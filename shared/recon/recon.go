@@ -254,9 +254,12 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 		return err
 	}
 	for _, st := range paid {
+		if st.Method == cloudpay.MethodBalance {
+			continue // paid from the wallet: WeChat's bill never holds it
+		}
 		r.OurPayments++
 		r.OurPaymentsFen += st.AmountFen
-		if !billPaid[st.OutTradeNo] {
+		if !billPaid[wechatNo(st)] {
 			r.Differences = append(r.Differences, Difference{Kind: MissingPayment, OutTradeNo: st.OutTradeNo,
 				TransactionID: st.TransactionID, OurFen: st.AmountFen, OurState: string(st.Outcome)})
 		}
@@ -266,6 +269,9 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 		return err
 	}
 	for _, rf := range refunds {
+		if rf.PaidBy == cloudpay.MethodBalance {
+			continue // back to the wallet: WeChat's bill never holds it
+		}
 		r.OurRefunds++
 		r.OurRefundsFen += rf.AmountFen
 		if !billRefunded[rf.OutRefundNo] {
@@ -285,10 +291,43 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 	return nil
 }
 
+// wechatNo is the out_trade_no WeChat's bill shows a settlement's payment
+// under: the attempt that was paid.
+func wechatNo(st cloudpay.Settlement) string {
+	if st.TradeNo != "" {
+		return st.TradeNo
+	}
+	return st.OutTradeNo
+}
+
+// orderNo is the order a bill line's out_trade_no belongs to: itself, or
+// the order of one of cloudpay's later payment attempts.
+func (s *Service) orderNo(ctx context.Context, tradeNo string) (string, error) {
+	if !cloudpay.IsAttemptNo(tradeNo) {
+		return tradeNo, nil
+	}
+	p, found, err := s.store.Prepay(ctx, tradeNo)
+	if err != nil || !found {
+		return tradeNo, err
+	}
+	return p.OutTradeNo, nil
+}
+
 func (s *Service) comparePayment(ctx context.Context, r *Report, l Line) error {
-	st, found, err := s.store.Settlement(ctx, l.OutTradeNo)
+	no, err := s.orderNo(ctx, l.OutTradeNo)
 	if err != nil {
 		return err
+	}
+	st, found, err := s.store.Settlement(ctx, no)
+	if err != nil {
+		return err
+	}
+	if found && st.Outcome == cloudpay.SettledPaid && wechatNo(st) != l.OutTradeNo && l.State == "SUCCESS" {
+		// The order was paid under another attempt: this is a second payment.
+		r.Differences = append(r.Differences, Difference{Kind: UnknownPayment, OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID,
+			WeChatFen: l.AmountFen, WeChatState: l.State, OurState: string(st.Outcome),
+			Note: "a second payment of order " + no + ", which was paid under " + wechatNo(st) + ": refund it"})
+		return nil
 	}
 	d := Difference{OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID, WeChatFen: l.AmountFen, WeChatState: l.State}
 	switch {
