@@ -80,3 +80,17 @@ func (c CrashingStore) SaveWithdrawal(ctx context.Context, w cloudpay.Withdrawal
 	}
 	return c.Store.SaveWithdrawal(ctx, w)
 }
+
+func (c CrashingStore) ClaimPrepayEnd(ctx context.Context, e cloudpay.PrepayEnd) (cloudpay.PrepayEnd, bool, error) {
+	if c.At == "ClaimPrepayEnd" {
+		return cloudpay.PrepayEnd{}, false, ErrCrash
+	}
+	return c.Store.ClaimPrepayEnd(ctx, e)
+}
+
+func (c CrashingStore) ClaimSettlement(ctx context.Context, st cloudpay.Settlement) (cloudpay.Settlement, bool, error) {
+	if c.At == "ClaimSettlement" {
+		return cloudpay.Settlement{}, false, ErrCrash
+	}
+	return c.Store.ClaimSettlement(ctx, st)
+}
