@@ -58,7 +58,7 @@ func TestOutsidePaymentAgainstTheSimulator(t *testing.T) {
 	}
 	simControl(t, srv.URL, "/outside/payments", map[string]any{"amount_fen": 300, "openid": "oOther0001"}, &paid)
 	want := wechat.Transaction{OutTradeNo: paid.OutTradeNo, TransactionID: paid.TransactionID, State: wechat.TradeSuccess,
-		TotalFen: 300, MchID: "1900000109", OpenID: "oOther0001"}
+		TotalFen: 300, MchID: "1900000109", OpenID: "oOther0001", TradeType: "JSAPI"}
 
 	tx, err := gw.QueryTransaction(ctx, paid.TransactionID)
 	if err != nil || time.Since(tx.PaidAt).Abs() > time.Minute || tx.PaidAt.Location() != time.UTC {

@@ -32,7 +32,7 @@ func TestOutsidePaymentAndRefund(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := wechat.Transaction{OutTradeNo: paid.OutTradeNo, TransactionID: paid.TransactionID, State: wechat.TradeSuccess,
-		TotalFen: 300, MchID: wechatsim.DevMchID, OpenID: "oOther0001", PaidAt: paid.PaidAt.UTC()}
+		TotalFen: 300, MchID: wechatsim.DevMchID, OpenID: "oOther0001", PaidAt: paid.PaidAt.UTC(), TradeType: "JSAPI"}
 
 	tx, err := s.gw.QueryTransaction(ctx, paid.TransactionID)
 	if err != nil || tx.PaidAt.Location() != time.UTC || !tx.PaidAt.Equal(want.PaidAt.Truncate(time.Second)) {
