@@ -282,3 +282,20 @@ func errorsAs(err error, target **cloudpay.Error) bool { return errors.As(err, t
 func refundOf(no string, fen cloudpay.Fen, key string) refund.NewRefund {
 	return refund.NewRefund{OutTradeNo: no, AmountFen: fen, IdempotencyKey: key, Reason: "returned"}
 }
+
+// A Native prepay WeChat failed, or did not answer, is asked again under
+// the same attempt: no new number at WeChat.
+func TestNativePrepayFailureIsAskedAgainUnderTheSameNumber(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Channel(wechat.V3))
+	o := createOrder(t, s, "NATIVE0003", testkit.Alice, 100, 30)
+	s.Fault("unifiedorder", "fail", 1, map[string]any{"code": "SYSTEM_ERROR"})
+	if _, err := s.Payments.Pay(ctx, o.OutTradeNo, payment.PayRequest{Method: cloudpay.MethodNative}); err == nil {
+		t.Fatal("a failed prepay answered")
+	}
+	p := native(t, s, o.OutTradeNo)
+	list, err := s.Store.Prepays(ctx, o.OutTradeNo)
+	if err != nil || len(list) != 1 || list[0].TradeNo != o.OutTradeNo || p.CodeURL == "" {
+		t.Fatalf("attempts after a retry: %+v, %v", list, err)
+	}
+}
