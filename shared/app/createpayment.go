@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"strings"
 
+	"github.com/cloudpay/cloudpay/shared/checkout"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/payment"
@@ -17,6 +19,9 @@ type CreatePaymentConfig struct {
 	Payment payment.Config
 	Admin   httpapi.AdminConfig
 	Users   httpapi.UserConfig
+	// Checkout signs the hosted checkout page's links (CHECKOUT_KEY; by
+	// default a key derived from the first admin token).
+	Checkout checkout.Config
 }
 
 // CreatePaymentBinary is create-payment as its deployable runs it.
@@ -42,6 +47,18 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 		return nil, err
 	}
 	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
-	f.Handler = httpapi.CreatePayment(f.Payments, cfg.Admin, cfg.Users, o.log)
+	co := httpapi.Checkout{Signer: checkout.NewSigner(cfg.Checkout.Key, firstToken(cfg.Admin.Tokens)), LinkTTL: cfg.Checkout.LinkTTL()}
+	f.Handler = httpapi.CreatePayment(f.Payments, cfg.Admin, cfg.Users, co, o.log)
 	return f, nil
+}
+
+// firstToken is the first admin token: it keys checkout links when
+// CHECKOUT_KEY is unset, so every instance signs alike.
+func firstToken(tokens []string) string {
+	for _, t := range tokens {
+		if t = strings.TrimSpace(t); t != "" {
+			return t
+		}
+	}
+	return ""
 }

@@ -12,10 +12,10 @@ import (
 
 // CreatePayment is the create-payment function's handler: orders from the
 // merchant's back end (bearer) and payments for the mini-program (openid).
-func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, log *slog.Logger) http.Handler {
+func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, co Checkout, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("create-payment", log)
-	h := createPaymentHandlers{svc: svc}
+	h := createPaymentHandlers{svc: svc, checkoutLink: checkoutLinker(co.Signer, co.LinkTTL)}
 	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
 	r.POST("/orders/adopt", bearer(admin.Tokens), h.adoptOrder)
 	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
@@ -23,6 +23,9 @@ func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, lo
 	r.GET("/orders/:out_trade_no/payment", bearer(admin.Tokens), h.orderStatus)
 	r.POST("/payments", openID(users), h.createPayment)
 	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
+	if co.Signer != nil {
+		registerCheckout(r, svc, co.Signer, log)
+	}
 	return r
 }
 

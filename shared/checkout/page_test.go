@@ -1,0 +1,140 @@
+package checkout_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/checkout"
+)
+
+func render(t *testing.T, p checkout.Page) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := p.Render(&b); err != nil {
+		t.Fatalf("render %s: %v", p.State, err)
+	}
+	return b.String()
+}
+
+// shown reports whether the element with id is in the page and not hidden.
+func shown(html, id string) bool {
+	m := regexp.MustCompile(`<[a-z]+ id="` + regexp.QuoteMeta(id) + `"[^>]*>`).FindString(html)
+	return m != "" && !strings.Contains(m, " hidden")
+}
+
+func TestPageStates(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	order := checkout.Page{
+		OutTradeNo: "ORDER|0001", Description: `年度会员 <script>alert("x")</script>`, AmountFen: 123456,
+		CodeURL: "weixin://wxpay/bizpayurl?pr=abc1234", ExpiresAt: now.Add(15 * time.Minute), Now: now,
+		StatusQuery: "exp=1767257100&sig=AbC-_d",
+	}
+	at := func(s checkout.State) checkout.Page { p := order; p.State = s; return p }
+	blocks := []string{"state-pending", "state-paid", "state-expired", "state-invalid", "state-unavailable"}
+	for _, tc := range []struct {
+		page  checkout.Page
+		shown string
+		order bool // shows the amount and description
+	}{
+		{at(checkout.Pending), "state-pending", true},
+		{at(checkout.Paid), "state-paid", true},
+		{at(checkout.Expired), "state-expired", true},
+		// Nothing of the order on a refused link: it may not even exist.
+		{checkout.Page{State: checkout.Invalid}, "state-invalid", false},
+		{checkout.Page{State: checkout.Unavailable}, "state-unavailable", false},
+	} {
+		t.Run(string(tc.page.State), func(t *testing.T) {
+			t.Parallel()
+			html := render(t, tc.page)
+			for _, id := range blocks {
+				if got := shown(html, id); got != (id == tc.shown) {
+					t.Errorf("#%s shown: %v", id, got)
+				}
+			}
+			if got := strings.Contains(html, "¥1,234.56"); got != tc.order {
+				t.Errorf("amount shown: %v, want %v", got, tc.order)
+			}
+			if strings.Contains(html, "<script>alert") {
+				t.Error("the description is not escaped")
+			}
+			if tc.order && !strings.Contains(html, "年度会员 &lt;script&gt;") {
+				t.Error("the description is not shown")
+			}
+			// Only a pending page carries the QR code and polls.
+			pending := tc.page.State == checkout.Pending
+			if got := strings.Contains(html, "<svg"); got != pending {
+				t.Errorf("QR code shown: %v", got)
+			}
+			if got := strings.Contains(html, `data-status-url="ORDER%7C0001/status?exp=1767257100&amp;sig=AbC-_d"`); got != pending {
+				t.Errorf("status URL present: %v", got)
+			}
+			if got := strings.Contains(html, `data-remaining-ms="900000"`); got != pending {
+				t.Errorf("remaining time present: %v", got)
+			}
+			// The CSP allows no inline script or style.
+			if regexp.MustCompile(`<script>|<style|\sstyle=|\son[a-z]+=`).MatchString(html) {
+				t.Error("inline script or style in the page")
+			}
+			for _, ref := range []string{`href="../checkout-assets/checkout.css"`, `src="../checkout-assets/checkout.js"`} {
+				if !strings.Contains(html, ref) {
+					t.Errorf("no %s", ref)
+				}
+			}
+		})
+	}
+}
+
+func TestPendingWithoutTimeLeft(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	html := render(t, checkout.Page{State: checkout.Pending, OutTradeNo: "ORDER0001", Description: "x", AmountFen: 1,
+		CodeURL: "weixin://wxpay/bizpayurl?pr=abc1234", ExpiresAt: now.Add(-time.Minute), Now: now})
+	if !strings.Contains(html, `data-remaining-ms="0"`) {
+		t.Fatal("a past expiry is not 0 ms left")
+	}
+}
+
+func TestAssets(t *testing.T) {
+	t.Parallel()
+	h := checkout.Assets()
+	for _, tc := range []struct {
+		path, contentType string
+		status            int
+	}{
+		{"/checkout-assets/checkout.js", "text/javascript; charset=utf-8", http.StatusOK},
+		{"/checkout-assets/checkout.css", "text/css; charset=utf-8", http.StatusOK},
+		{"/checkout-assets/page.html", "", http.StatusNotFound},
+		{"/checkout-assets/..%2fpage.html", "", http.StatusNotFound},
+		{"/checkout-assets/", "", http.StatusNotFound},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if rec.Code != tc.status {
+			t.Errorf("GET %s: %d, want %d", tc.path, rec.Code, tc.status)
+			continue
+		}
+		if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET %s: no nosniff", tc.path)
+		}
+		if tc.status != http.StatusOK {
+			continue
+		}
+		if got := rec.Header().Get("Content-Type"); got != tc.contentType {
+			t.Errorf("GET %s: Content-Type %q, want %q", tc.path, got, tc.contentType)
+		}
+		// Revalidated by ETag.
+		req := httptest.NewRequest(http.MethodGet, tc.path, nil)
+		req.Header.Set("If-None-Match", rec.Header().Get("ETag"))
+		again := httptest.NewRecorder()
+		h.ServeHTTP(again, req)
+		if again.Code != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag: %d, want 304", tc.path, again.Code)
+		}
+	}
+}
