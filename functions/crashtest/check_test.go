@@ -23,15 +23,21 @@ import (
 // The invariants, read from the store (its collections as the functions
 // wrote them) and from the simulator (WeChat's side of the truth):
 //
-//  1. paid here ⇔ paid at WeChat, with the same amount and transaction;
-//     an order closed here is closed (or unknown) at WeChat;
-//  2. refunds WeChat made = refunded in the ledger ≤ paid, refund by
-//     refund and order by order;
+//  1. paid here ⇔ paid at WeChat, with the same amount and transaction,
+//     under the one number (the order's or an attempt's) the settlement
+//     names; or paid here from the balance, by that attempt's one wallet
+//     debit, and nowhere at WeChat; at most one of an order's numbers can
+//     take money at WeChat, none once the order has ended; an order closed
+//     here is closed (or unknown) at WeChat under every number;
+//  2. refunds WeChat made (or, of a payment from the balance, the wallet
+//     credited) = refunded in the ledger ≤ paid, refund by refund and
+//     order by order;
 //  3. every reservation and every freeze belongs to a live document (a
 //     refund or withdrawal whose status holds money, in the same round);
 //  4. every ledger entry adds up (refunds: reserved + refunded ≤ paid;
 //     wallets: available + frozen + debited = credited), nothing negative,
-//     and each movement's totals follow from the one before;
+//     and each movement's totals follow from the one before; every debit
+//     from the balance paid its order or was given back, once, never both;
 //  5. every transfer bill at WeChat has a withdrawal of the same amount and
 //     user, and ends as it does;
 //  6. nothing stuck: every refund, withdrawal, reservation and freeze has
@@ -91,10 +97,14 @@ type snapshot struct {
 	refundOutcomes     []refund.Outcome
 	batches            []refund.Batch
 	walletLedger       map[string][]cloudpay.WalletEntry // by user, in seq order
+	walletRefs         map[string][]cloudpay.WalletEntry // by ref (one each, unless money moved twice)
+	prepays            map[string]cloudpay.Prepay        // payment attempts, by the number WeChat knows
+	prepayEnds         map[string]cloudpay.PrepayEnd     // by the attempt's number
+	tradeNos           map[string][]string               // by order: its own number and its attempts'
 	withdrawals        map[string]cloudpay.Withdrawal
 	withdrawalOutcomes []withdraw.Outcome
 	events             map[string]bool
-	simOrders          map[string]simOrder // absent: WeChat never heard of it
+	simOrders          map[string]simOrder // by WeChat's number; absent: WeChat never heard of it
 	simRefunds         map[string]simRefund
 	simTransfers       map[string]simTransfer
 }
@@ -104,9 +114,10 @@ func (w *world) snapshot() snapshot {
 	s := snapshot{
 		orders: map[string]cloudpay.Order{}, settlements: map[string]cloudpay.Settlement{},
 		refunds: map[string]cloudpay.Refund{}, refundLedger: map[string][]cloudpay.RefundEntry{},
-		walletLedger: map[string][]cloudpay.WalletEntry{}, withdrawals: map[string]cloudpay.Withdrawal{},
-		events: map[string]bool{}, simOrders: map[string]simOrder{}, simRefunds: map[string]simRefund{},
-		simTransfers: map[string]simTransfer{},
+		walletLedger: map[string][]cloudpay.WalletEntry{}, walletRefs: map[string][]cloudpay.WalletEntry{},
+		prepays: map[string]cloudpay.Prepay{}, prepayEnds: map[string]cloudpay.PrepayEnd{}, tradeNos: map[string][]string{},
+		withdrawals: map[string]cloudpay.Withdrawal{}, events: map[string]bool{},
+		simOrders: map[string]simOrder{}, simRefunds: map[string]simRefund{}, simTransfers: map[string]simTransfer{},
 	}
 	for _, o := range readAll[cloudpay.Order](w, "orders") {
 		s.orders[o.OutTradeNo] = o
@@ -128,6 +139,7 @@ func (w *world) snapshot() snapshot {
 	s.batches = readAll[refund.Batch](w, "refund_batches")
 	for _, e := range readAll[cloudpay.WalletEntry](w, "wallet_ledger") {
 		s.walletLedger[e.OpenID] = append(s.walletLedger[e.OpenID], e)
+		s.walletRefs[e.Ref] = append(s.walletRefs[e.Ref], e)
 	}
 	for k, l := range s.walletLedger {
 		slices.SortFunc(l, func(a, b cloudpay.WalletEntry) int { return int(a.Seq - b.Seq) })
@@ -144,15 +156,20 @@ func (w *world) snapshot() snapshot {
 	}
 
 	for no := range s.orders {
-		a := w.call("GET", w.simURL()+"/orders/"+no, anyone, nil)
-		switch {
-		case a.err == nil && a.status == http.StatusOK:
-			var o simOrder
-			a.decode(w.t, &o)
-			s.simOrders[no] = o
-		case a.err == nil && a.status == http.StatusNotFound:
-		default:
-			w.t.Fatalf("simulator order %s: %s", no, a)
+		s.tradeNos[no] = []string{no}
+	}
+	for _, p := range readAll[cloudpay.Prepay](w, "prepays") {
+		s.prepays[p.TradeNo] = p
+		if p.TradeNo != p.OutTradeNo {
+			s.tradeNos[p.OutTradeNo] = append(s.tradeNos[p.OutTradeNo], p.TradeNo)
+		}
+	}
+	for _, e := range readAll[cloudpay.PrepayEnd](w, "prepay_ends") {
+		s.prepayEnds[e.TradeNo] = e
+	}
+	for _, nos := range s.tradeNos {
+		for _, no := range nos {
+			w.readSimOrder(&s, no)
 		}
 	}
 	var refunds struct{ Refunds []simRefund }
@@ -167,6 +184,33 @@ func (w *world) snapshot() snapshot {
 	}
 	return s
 }
+
+// readSimOrder reads what WeChat holds under one number into s.
+func (w *world) readSimOrder(s *snapshot, no string) {
+	w.t.Helper()
+	a := w.call("GET", w.simURL()+"/orders/"+no, anyone, nil)
+	switch {
+	case a.err == nil && a.status == http.StatusOK:
+		var o simOrder
+		a.decode(w.t, &o)
+		s.simOrders[no] = o
+	case a.err == nil && a.status == http.StatusNotFound:
+	default:
+		w.t.Fatalf("simulator order %s: %s", no, a)
+	}
+}
+
+// settledNo is the number an order was paid under: its own, or the
+// settlement's attempt.
+func settledNo(o cloudpay.Order, st cloudpay.Settlement) string {
+	if st.TradeNo != "" {
+		return st.TradeNo
+	}
+	return o.OutTradeNo
+}
+
+func payRef(tradeNo string) string   { return "pay:" + tradeNo }
+func unpayRef(tradeNo string) string { return "unpay:" + tradeNo }
 
 func readAll[T any](w *world, col string) []T {
 	w.t.Helper()
@@ -183,21 +227,56 @@ func readAll[T any](w *world, col string) []T {
 	return out
 }
 
-// orders: invariant 1, and each order shows its settlement (6).
+// orders: invariant 1, and each order shows its settlement (6). An order
+// is known at WeChat under each of its attempts' numbers (the first its
+// own); a payment from the balance is made here alone, by its attempt's
+// wallet debit.
 func (c *checker) orders(s snapshot) {
 	for no, o := range s.orders {
 		st, settled := s.settlements[no]
-		wx, known := s.simOrders[no]
 		paidHere := settled && st.Outcome == cloudpay.SettledPaid
-		if paidHere != (known && wx.paid()) {
-			c.add("order %s: paid here %v (settlement %+v), paid at WeChat %v (%+v)", no, paidHere, st, known && wx.paid(), wx)
+		var paidAt, payable []string // numbers WeChat took money under, or still would
+		for _, tn := range s.tradeNos[no] {
+			wx, known := s.simOrders[tn]
+			switch {
+			case known && wx.paid():
+				paidAt = append(paidAt, tn)
+			case known && wx.TradeState == "NOTPAY":
+				payable = append(payable, tn)
+			}
 		}
-		if paidHere && (st.AmountFen != o.AmountFen || wx.TotalFee != int64(o.AmountFen) || st.TransactionID != wx.TransactionID) {
-			c.add("order %s of %d fen: settled %d fen (transaction %s), WeChat %d fen (transaction %s)",
-				no, o.AmountFen, st.AmountFen, st.TransactionID, wx.TotalFee, wx.TransactionID)
+		switch {
+		case !paidHere:
+			if len(paidAt) > 0 {
+				c.add("order %s: not paid here (settlement %+v), paid at WeChat under %v", no, st, paidAt)
+			}
+		case st.PaidMethod() == cloudpay.MethodBalance:
+			if len(paidAt) > 0 {
+				c.add("order %s: paid from the balance (attempt %s) and at WeChat under %v", no, settledNo(o, st), paidAt)
+			}
+			c.paidFromBalance(s, o, st)
+		default:
+			tn := settledNo(o, st)
+			wx := s.simOrders[tn]
+			if !slices.Equal(paidAt, []string{tn}) {
+				c.add("order %s: paid here under %s (settlement %+v), paid at WeChat under %v", no, tn, st, paidAt)
+			}
+			if st.AmountFen != o.AmountFen || wx.TotalFee != int64(o.AmountFen) || st.TransactionID != wx.TransactionID {
+				c.add("order %s of %d fen: settled %d fen (transaction %s), WeChat %d fen under %s (transaction %s)",
+					no, o.AmountFen, st.AmountFen, st.TransactionID, wx.TotalFee, tn, wx.TransactionID)
+			}
 		}
-		if settled && st.Outcome == cloudpay.SettledClosed && known && wx.TradeState != "CLOSED" {
-			c.add("order %s: closed here, %s at WeChat (it could still be paid)", no, wx.TradeState)
+		// One live prepay: before the order ends, at most one of its
+		// numbers can take money; after, none.
+		if len(payable) > 1 || (paidHere && len(payable) > 0) {
+			c.add("order %s (settlement %+v): WeChat can still take money under %v", no, st, payable)
+		}
+		if settled && st.Outcome == cloudpay.SettledClosed {
+			for _, tn := range s.tradeNos[no] {
+				if wx, known := s.simOrders[tn]; known && wx.TradeState != "CLOSED" {
+					c.add("order %s: closed here, %s at WeChat under %s (it could still be paid)", no, wx.TradeState, tn)
+				}
+			}
 		}
 		switch {
 		case !settled:
@@ -229,6 +308,44 @@ func (c *checker) orders(s snapshot) {
 		if _, ok := s.orders[no]; !ok {
 			c.add("settlement %s (%s) has no order", no, st.Outcome)
 		}
+	}
+	for tn, p := range s.prepays {
+		if _, ok := s.orders[p.OutTradeNo]; !ok || tn != cloudpay.TradeNoOf(p.OutTradeNo, p.N) {
+			c.add("payment attempt %s (%d of order %s, %s) has no order, or the wrong number", tn, p.N, p.OutTradeNo, p.Method)
+		}
+	}
+	for tn, e := range s.prepayEnds {
+		p, ok := s.prepays[tn]
+		switch {
+		case !ok || p.OutTradeNo != e.OutTradeNo:
+			c.add("attempt end %s (%s, order %s) has no attempt of its order", tn, e.Outcome, e.OutTradeNo)
+		case e.Outcome == cloudpay.PrepayUsed && (p.Method != cloudpay.MethodBalance || len(s.walletRefs[payRef(tn)]) == 0):
+			c.add("attempt %s (%s) of order %s ended used without a debit from the balance", tn, p.Method, p.OutTradeNo)
+		}
+	}
+}
+
+// paidFromBalance: an order paid from the balance was paid by exactly one
+// debit, its settled attempt's, which was not given back.
+func (c *checker) paidFromBalance(s snapshot, o cloudpay.Order, st cloudpay.Settlement) {
+	tn := settledNo(o, st)
+	if p, ok := s.prepays[tn]; !ok || p.OutTradeNo != o.OutTradeNo || p.Method != cloudpay.MethodBalance {
+		c.add("order %s: paid from the balance under %s, which is not a balance attempt of it (%+v)", o.OutTradeNo, tn, p)
+	}
+	if end := s.prepayEnds[tn]; end.Outcome != cloudpay.PrepayUsed {
+		c.add("order %s: paid from the balance under %s, whose attempt ended %q, not used", o.OutTradeNo, tn, end.Outcome)
+	}
+	if st.AmountFen != o.AmountFen || st.TransactionID != "" || st.OpenID != o.OpenID {
+		c.add("order %s of %d fen by %s: settled from the balance %d fen by %s (transaction %q)",
+			o.OutTradeNo, o.AmountFen, o.OpenID, st.AmountFen, st.OpenID, st.TransactionID)
+	}
+	pays := s.walletRefs[payRef(tn)]
+	if len(pays) != 1 || pays[0].Kind != cloudpay.EntryPayment || pays[0].OpenID != o.OpenID ||
+		pays[0].OutTradeNo != o.OutTradeNo || pays[0].AmountFen != o.AmountFen {
+		c.add("order %s of %d fen by %s: paid from the balance under %s by the debits %+v", o.OutTradeNo, o.AmountFen, o.OpenID, tn, pays)
+	}
+	if back := s.walletRefs[unpayRef(tn)]; len(back) > 0 {
+		c.add("order %s: paid from the balance under %s, and the debit was given back (%+v)", o.OutTradeNo, tn, back)
 	}
 }
 
@@ -303,14 +420,24 @@ func (c *checker) refundLedgers(s snapshot) {
 					no, e.Ref, e.ReservedFen, e.RefundedFen, e.PaidFen)
 			}
 		}
-		var atWeChat cloudpay.Fen
+		// Refunds go where the payment came from: WeChat, under any of the
+		// order's numbers, or the wallet.
+		var atWeChat, toWallet cloudpay.Fen
 		for _, r := range s.simRefunds {
-			if r.OutTradeNo == no && r.Status == "SUCCESS" {
+			if slices.Contains(s.tradeNos[no], r.OutTradeNo) && r.Status == "SUCCESS" {
 				atWeChat += cloudpay.Fen(r.RefundFee)
 			}
 		}
-		if atWeChat != refunded {
-			c.add("order %s: WeChat refunded %d fen, the ledger says %d", no, atWeChat, refunded)
+		for _, es := range s.walletLedger {
+			for _, e := range es {
+				if e.Kind == cloudpay.EntryRefund && e.OutTradeNo == no {
+					toWallet += e.AmountFen
+				}
+			}
+		}
+		if byBalance := st.PaidMethod() == cloudpay.MethodBalance; atWeChat+toWallet != refunded ||
+			(byBalance && atWeChat > 0) || (!byBalance && toWallet > 0) {
+			c.add("order %s (paid by %s): WeChat refunded %d fen, the wallet %d, the ledger says %d", no, st.PaidMethod(), atWeChat, toWallet, refunded)
 		}
 		for k, amount := range live {
 			r, ok := s.refunds[k.no]
@@ -363,12 +490,26 @@ func (c *checker) refunds(s snapshot) {
 	}
 	for no, r := range s.refunds {
 		wx, known := s.simRefunds[no]
-		if known && (wx.OutTradeNo != r.OutTradeNo || cloudpay.Fen(wx.RefundFee) != r.AmountFen) {
-			c.add("refund %s: %d fen of %s here, %d fen of %s at WeChat", no, r.AmountFen, r.OutTradeNo, wx.RefundFee, wx.OutTradeNo)
+		if known && (wx.OutTradeNo != r.WeChatTradeNo() || cloudpay.Fen(wx.RefundFee) != r.AmountFen) {
+			c.add("refund %s: %d fen of %s here, %d fen of %s at WeChat", no, r.AmountFen, r.WeChatTradeNo(), wx.RefundFee, wx.OutTradeNo)
+		}
+		// A refund of a payment from the balance is credited to the
+		// wallet, and WeChat never hears of it.
+		toBalance := r.PaidBy == cloudpay.MethodBalance
+		credits := s.walletRefs["refund:"+no]
+		if toBalance && known {
+			c.add("refund %s of a payment from the balance was sent to WeChat (%+v)", no, wx)
+		}
+		if len(credits) > 0 && (!toBalance || r.Status != cloudpay.RefundSucceeded) {
+			c.add("refund %s (paid by %s) is %s here, and the wallet was credited %+v", no, r.PaidBy, r.Status, credits)
 		}
 		switch r.Status {
 		case cloudpay.RefundSucceeded:
-			if !known || wx.Status != "SUCCESS" {
+			if toBalance {
+				if len(credits) != 1 || credits[0].AmountFen != r.AmountFen || credits[0].Kind != cloudpay.EntryRefund {
+					c.add("refund %s of %d fen to the balance succeeded here, the wallet credited %+v", no, r.AmountFen, credits)
+				}
+			} else if !known || wx.Status != "SUCCESS" {
 				c.add("refund %s succeeded here, %+v at WeChat", no, wx)
 			}
 			if e, ok := ends[fmt.Sprintf("end:%s:%d", no, r.Round)]; !ok || e.Kind != cloudpay.EntrySettle {
@@ -450,6 +591,12 @@ func (c *checker) wallets(s snapshot) {
 				live[e.WithdrawalID] = e.AmountFen
 				available -= e.AmountFen
 				frozen += e.AmountFen
+			case cloudpay.EntryPayment:
+				available -= e.AmountFen
+				debited += e.AmountFen
+			case cloudpay.EntryReversal, cloudpay.EntryRefund:
+				credited += e.AmountFen
+				available += e.AmountFen
 			case cloudpay.EntryDebit, cloudpay.EntryUnfreeze:
 				amount, ok := live[e.WithdrawalID]
 				if !ok {
@@ -486,6 +633,54 @@ func (c *checker) wallets(s snapshot) {
 				c.add("stuck: wallet %s: %d fen still frozen for withdrawal %s (%s)", openid, amount, id, wd.Status)
 			}
 		}
+		for _, e := range entries {
+			switch e.Kind {
+			case cloudpay.EntryPayment:
+				c.balanceDebit(s, e)
+			case cloudpay.EntryReversal:
+				tn, ok := strings.CutPrefix(e.Ref, "unpay:")
+				pays := s.walletRefs[payRef(tn)]
+				if !ok || len(pays) != 1 || pays[0].OpenID != openid || pays[0].OutTradeNo != e.OutTradeNo ||
+					pays[0].AmountFen != e.AmountFen || pays[0].Seq > e.Seq {
+					c.add("wallet %s: reversal %s of %d fen (order %s) gives back no debit before it (%+v)", openid, e.Ref, e.AmountFen, e.OutTradeNo, pays)
+				}
+			case cloudpay.EntryRefund:
+				r, ok := s.refunds[e.OutRefundNo]
+				if e.Ref != "refund:"+e.OutRefundNo || !ok || r.PaidBy != cloudpay.MethodBalance || r.Status != cloudpay.RefundSucceeded ||
+					r.AmountFen != e.AmountFen || r.OutTradeNo != e.OutTradeNo || r.OpenID != openid {
+					c.add("wallet %s: %s credits %d fen of order %s, refund %+v", openid, e.Ref, e.AmountFen, e.OutTradeNo, r)
+				}
+			}
+		}
+	}
+}
+
+// balanceDebit: a payment from the balance either paid its order (the
+// settlement names its attempt) or was given back once; never both, never
+// neither.
+func (c *checker) balanceDebit(s snapshot, e cloudpay.WalletEntry) {
+	tn, ok := strings.CutPrefix(e.Ref, "pay:")
+	p, attempt := s.prepays[tn]
+	o, ordered := s.orders[e.OutTradeNo]
+	if !ok || !attempt || !ordered || p.OutTradeNo != o.OutTradeNo || p.Method != cloudpay.MethodBalance ||
+		o.OpenID != e.OpenID || o.AmountFen != e.AmountFen {
+		c.add("wallet %s: debit %s of %d fen for order %s (%+v) is not its balance attempt's (%+v)", e.OpenID, e.Ref, e.AmountFen, e.OutTradeNo, o, p)
+		return
+	}
+	st := s.settlements[o.OutTradeNo]
+	paid := st.Outcome == cloudpay.SettledPaid && st.PaidMethod() == cloudpay.MethodBalance && settledNo(o, st) == tn
+	back := s.walletRefs[unpayRef(tn)]
+	switch {
+	case paid && len(back) > 0:
+		c.add("wallet %s: debit %s paid order %s and was given back (%+v)", e.OpenID, e.Ref, o.OutTradeNo, back)
+	case !paid && len(back) == 0:
+		c.add("stuck: wallet %s: %d fen debited under %s, order %s neither paid by it nor given back (settlement %+v, attempt end %q)",
+			e.OpenID, e.AmountFen, e.Ref, o.OutTradeNo, st, s.prepayEnds[tn].Outcome)
+	case len(back) > 1:
+		c.add("wallet %s: debit %s given back %d times", e.OpenID, e.Ref, len(back))
+	}
+	if s.prepayEnds[tn].Outcome == "" {
+		c.add("stuck: wallet %s: debit %s, whose attempt has not ended", e.OpenID, e.Ref)
 	}
 }
 

@@ -71,6 +71,14 @@ var crashCases = []crashCase{
 	{point: "pay.after-outcome-claim", path: "job closing", fn: closeExpired, setup: expiredOrder},
 	{point: "pay.after-outcome-claim", path: "pay callback", fn: paymentCallback, setup: paidAtWeChat},
 	{point: "pay.after-outcome-claim", path: "payment notification", fn: paymentCallback, channel: "v3", setup: paidAtWeChat},
+
+	// Payments from the balance, and switching methods.
+	{point: "pay.after-debit", fn: createPayment, channel: "v3", setup: balancePayment(10_000, false)},
+	{point: "pay.after-debit", path: "after a JSAPI prepay", fn: createPayment, channel: "v3", setup: balancePayment(10_000, true)},
+	{point: "pay.after-debit", path: "the whole balance", fn: createPayment, channel: "v3", setup: balancePayment(1000, false)},
+	{point: "pay.after-balance-claim", fn: createPayment, channel: "v3", setup: balancePayment(10_000, false)},
+	{point: "pay.after-balance-claim", path: "after a JSAPI prepay", fn: createPayment, channel: "v3", setup: balancePayment(10_000, true)},
+	{point: "pay.after-attempt-claim", path: "native to jsapi", fn: createPayment, channel: "v3", setup: nativeThenJSAPI},
 }
 
 func (c crashCase) name() string {

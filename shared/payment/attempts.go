@@ -78,16 +78,14 @@ func (s *Service) payWindow(o cloudpay.Order, now time.Time) time.Time {
 	return end.Truncate(time.Second)
 }
 
-// minPayable is the least time an attempt must have left to be used:
-// WeChat stretches a time_expire under a minute to a minute.
-const minPayable = time.Minute
-
 // reusable reports whether the newest attempt serves a request for method.
 func (a attempts) reusable(p cloudpay.Prepay, req PayRequest, now time.Time) bool {
 	switch {
 	case p.Method != req.Method || a.ended[p.TradeNo] != "":
 		return false
-	case p.Method.AtWeChat() && p.ExpiresAt.Sub(now) < minPayable:
+	case p.Method.AtWeChat() && !now.Before(p.ExpiresAt):
+		// Its window has passed (PAY_WINDOW_MINUTES): WeChat takes no
+		// payment under it any more, and its time_expire cannot change.
 		return false
 	case p.Method == cloudpay.MethodH5 && (req.ClientIP != p.ClientIP || req.H5Type != p.H5Type):
 		// WeChat takes a prepay again only with its original parameters.

@@ -45,6 +45,13 @@ func (s *Service) PayFromBalance(ctx context.Context, openid, outTradeNo string)
 	if o, err = s.payableNow(ctx, o); err != nil {
 		return cloudpay.Order{}, err
 	}
+	// A retry of a payment whose debit is made finishes it: the balance
+	// may no longer hold the amount, because it paid it.
+	if p, debit, found, err := s.debitMade(ctx, o); err != nil {
+		return cloudpay.Order{}, err
+	} else if found {
+		return s.finishBalance(ctx, o, p, debit)
+	}
 	// Refuse before anything changes; the debit checks again.
 	available, err := s.wallet.Available(ctx, o.OpenID)
 	if err != nil {
@@ -64,6 +71,24 @@ func (s *Service) PayFromBalance(ctx context.Context, openid, outTradeNo string)
 	}
 	crashpoint.Here("pay.after-debit")
 	return s.finishBalance(ctx, o, p, debit)
+}
+
+// debitMade finds the debit of the order's newest attempt, if that is a
+// balance attempt not closed whose debit is made.
+func (s *Service) debitMade(ctx context.Context, o cloudpay.Order) (cloudpay.Prepay, cloudpay.WalletEntry, bool, error) {
+	a, err := s.attemptsOf(ctx, o)
+	if err != nil {
+		return cloudpay.Prepay{}, cloudpay.WalletEntry{}, false, fmt.Errorf("pay from balance: %w", err)
+	}
+	p, ok := a.latest()
+	if !ok || p.Method != cloudpay.MethodBalance || a.ended[p.TradeNo] == cloudpay.PrepayClosed {
+		return p, cloudpay.WalletEntry{}, false, nil
+	}
+	debit, found, err := s.wallet.Entry(ctx, payRef(p.TradeNo))
+	if err != nil {
+		return p, debit, false, fmt.Errorf("pay from balance: %w", err)
+	}
+	return p, debit, found, nil
 }
 
 // finishBalance settles o with the balance attempt p, whose debit is
