@@ -105,7 +105,7 @@ func fail(c *gin.Context, err error) {
 	}
 	_ = c.Error(err)
 	status := Status(view.Code)
-	if status == http.StatusServiceUnavailable || view.Code == cloudpay.CodePaymentSwitched {
+	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(status, errorBody{Error: view})

@@ -79,7 +79,10 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 			return cloudpay.Order{}, false, fmt.Errorf("adopt: %w", err)
 		}
 		settled, _, err := s.settlePaid(ctx, o, tx.OutTradeNo, tx, "adopted")
-		return settled, false, err
+		if err != nil {
+			return settled, false, err
+		}
+		return settled, false, secondPayment(settled, tx)
 	}
 	now := s.clock()
 	paidAt := tx.PaidAt
@@ -110,7 +113,23 @@ func (s *Service) Adopt(ctx context.Context, n Outside) (cloudpay.Order, bool, e
 	if won {
 		s.log.InfoContext(ctx, "payment adopted", "out_trade_no", tx.OutTradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
 	}
+	if err := secondPayment(settled, tx); err != nil {
+		return cloudpay.Order{}, false, err
+	}
 	// Created says who inserted the order: of concurrent adoptions, the
 	// settlement's winner may be another one.
 	return settled, created, nil
+}
+
+// secondPayment refuses a payment that is not the one its order was
+// settled with: a second payment of a paid order (two attempts paid) is
+// not the order's, and a refund booked against the order would refund
+// the other one. The payment.duplicate event names it for a person.
+func secondPayment(o cloudpay.Order, tx wechat.Transaction) error {
+	if tx.TransactionID == "" || o.TransactionID == tx.TransactionID {
+		return nil
+	}
+	return cloudpay.Errorf(cloudpay.CodeOrderConflict,
+		"payment %s is a second payment of order %s, which was paid by %s; refund it in the merchant platform",
+		tx.TransactionID, o.OutTradeNo, o.TransactionID)
 }

@@ -111,6 +111,14 @@ func (s *Service) open(ctx context.Context, o cloudpay.Order, req PayRequest) (c
 			}
 			return newest, nil
 		}
+		if newest.Implicit {
+			// Prepaid before attempts were stored: record it, so that it
+			// is closed, queried and polled like any other from now on.
+			newest.Implicit = false
+			if _, _, err := s.store.InsertPrepay(ctx, newest); err != nil {
+				return cloudpay.Prepay{}, fmt.Errorf("payment attempt: %w", err)
+			}
+		}
 		n := newest.N + 1
 		p := cloudpay.Prepay{TradeNo: cloudpay.TradeNoOf(o.OutTradeNo, n), OutTradeNo: o.OutTradeNo, N: n,
 			Method: req.Method, ClientIP: req.ClientIP, H5Type: req.H5Type, ExpiresAt: s.payWindow(o, now), CreatedAt: now}
@@ -200,19 +208,31 @@ func notAtWeChat(err error) bool {
 
 // stillNewest is rule 3: after p was prepaid, a later attempt means a
 // switch raced ours, and may have closed p before WeChat created it; p is
-// closed again, and the caller asks again.
+// closed again, and the caller asks again. Likewise an order the job
+// closed meanwhile (its look at the attempts may have come before ours
+// was stored; its second look after settling, or this one, closes it).
 func (s *Service) stillNewest(ctx context.Context, o cloudpay.Order, p cloudpay.Prepay) error {
 	list, err := s.store.Prepays(ctx, o.OutTradeNo)
 	if err != nil {
 		return fmt.Errorf("payment attempts: %w", err)
 	}
-	if len(list) == 0 || list[len(list)-1].N <= p.N {
-		return nil
+	if len(list) > 0 && list[len(list)-1].N > p.N {
+		if err := s.closeAttempt(ctx, o, p); err != nil {
+			return err
+		}
+		return cloudpay.Errorf(cloudpay.CodePaymentSwitched, "order %s was switched to another way to pay meanwhile; ask again", o.OutTradeNo)
 	}
-	if err := s.closeAttempt(ctx, o, p); err != nil {
+	st, found, err := s.store.Settlement(ctx, o.OutTradeNo)
+	if err != nil || !found || (st.Outcome == cloudpay.SettledPaid && st.TradeNo == attemptNo(o, p.TradeNo)) {
 		return err
 	}
-	return cloudpay.Errorf(cloudpay.CodePaymentSwitched, "order %s was switched to another way to pay meanwhile; ask again", o.OutTradeNo)
+	if err := s.closeAttempt(ctx, o, p); err != nil && cloudpay.ErrorCode(err) != cloudpay.CodeOrderPaid {
+		return err
+	}
+	if st.Outcome == cloudpay.SettledClosed {
+		return cloudpay.Errorf(cloudpay.CodeOrderClosed, "order %s was closed meanwhile", o.OutTradeNo)
+	}
+	return cloudpay.Errorf(cloudpay.CodeOrderPaid, "order %s was paid meanwhile", o.OutTradeNo)
 }
 
 // wechatView is the order as WeChat sees one attempt: its number and window.
@@ -232,7 +252,8 @@ func (s *Service) orderOf(ctx context.Context, tradeNo string) (cloudpay.Order, 
 		return cloudpay.Order{}, err
 	}
 	if !found {
-		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotFound, "no payment attempt %s", tradeNo)
+		// An order numbered so before the prefix was reserved.
+		return s.store.Order(ctx, tradeNo)
 	}
 	return s.store.Order(ctx, p.OutTradeNo)
 }

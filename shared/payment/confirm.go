@@ -34,7 +34,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		return "", fmt.Errorf("confirm payment: %w", err)
 	}
 	amountDiffers := hint.HasTotal && hint.TotalFen != o.AmountFen
-	if o.Status.Settled() == cloudpay.SettledPaid {
+	if o.Status.Settled() == cloudpay.SettledPaid && hint.OutTradeNo == o.WeChatTradeNo() {
 		// The order shows its payment, so its settlement and event are
 		// stored (they are written before the status): a read-only answer.
 		if amountDiffers {
@@ -46,7 +46,8 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		}
 		return wechat.AlreadyRecorded, nil
 	}
-	// Awaiting payment (or closed): only WeChat's answer counts. A
+	// Awaiting payment, closed, or a callback for another attempt of a
+	// paid order (a second payment): only WeChat's answer counts. A
 	// settlement whose projection a crash interrupted is found by the
 	// claim below, or by the wait for the window's holder, and projected.
 	if amountDiffers {
@@ -60,7 +61,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		// Another callback asked WeChat moments ago: its answer, if it
 		// was "paid", is recorded within the window; a forged flood waits
 		// here on store reads, never on WeChat.
-		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok {
+		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok && st.TradeNo == attemptNo(o, hint.OutTradeNo) {
 			// Acknowledged means stored: the projection too.
 			if _, err := s.settled.Repair(ctx, o, st); err != nil {
 				return "", err

@@ -251,28 +251,23 @@ func (s *Service) Order(ctx context.Context, outTradeNo string) (cloudpay.Order,
 	return s.settled.Current(ctx, o)
 }
 
-// sync asks WeChat about an order's newest attempt (the only one a user
-// can be paying: the earlier ones are closed) and records a payment it
-// reports. A balance attempt has nothing to ask.
+// sync asks WeChat about every attempt of the order it may hold a
+// payment under (usually one: switching closes the earlier ones) and
+// records a payment it reports.
 func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, error) {
 	a, err := s.attemptsOf(ctx, o)
 	if err != nil {
 		return o, err
 	}
-	tradeNo := o.OutTradeNo
-	if p, ok := a.latest(); ok {
-		if !p.Method.AtWeChat() {
-			return o, nil
+	for _, p := range a.atWeChat(o) {
+		tx, err := s.gw.QueryOrder(ctx, p.TradeNo)
+		if err != nil {
+			return o, err
 		}
-		tradeNo = p.TradeNo
+		if tx.State.Paid() {
+			o, _, err = s.settlePaid(ctx, o, p.TradeNo, tx, "query")
+			return o, err
+		}
 	}
-	tx, err := s.gw.QueryOrder(ctx, tradeNo)
-	if err != nil {
-		return o, err
-	}
-	if !tx.State.Paid() {
-		return o, nil
-	}
-	o, _, err = s.settlePaid(ctx, o, tradeNo, tx, "query")
-	return o, err
+	return o, nil
 }

@@ -119,6 +119,13 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	if held.Outcome == cloudpay.SettledPaid {
 		return ReconciledPaid, nil
 	}
+	// A request that passed its payable check before the order expired
+	// may have stored an attempt after the look above: it is closed here
+	// (or by that request, which looks at the settlement after its
+	// prepay). One of the two sees the other.
+	if err := s.closeLate(ctx, o, a.list); err != nil {
+		return ReconciledClosed, fmt.Errorf("reconcile: %w", err)
+	}
 	s.log.InfoContext(ctx, "expired order closed", "out_trade_no", o.OutTradeNo)
 	return ReconciledClosed, nil
 }
@@ -151,4 +158,31 @@ func (a attempts) atWeChat(o cloudpay.Order) []cloudpay.Prepay {
 		live = append(live, cloudpay.Prepay{TradeNo: o.OutTradeNo, OutTradeNo: o.OutTradeNo, N: 1, Method: cloudpay.MethodJSAPI, Implicit: true})
 	}
 	return live
+}
+
+// closeLate closes at WeChat the attempts of a closed order that appeared
+// after seen was read.
+func (s *Service) closeLate(ctx context.Context, o cloudpay.Order, seen []cloudpay.Prepay) error {
+	list, err := s.store.Prepays(ctx, o.OutTradeNo)
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(seen))
+	for _, p := range seen {
+		known[p.TradeNo] = true
+	}
+	for _, p := range list {
+		if known[p.TradeNo] {
+			continue
+		}
+		if p.Method.AtWeChat() {
+			if err := s.gw.CloseOrder(ctx, p.TradeNo); err != nil && !notAtWeChat(err) {
+				return fmt.Errorf("close late attempt %s: %w", p.TradeNo, err)
+			}
+		}
+		if _, _, err := s.store.ClaimPrepayEnd(ctx, cloudpay.PrepayEnd{TradeNo: p.TradeNo, OutTradeNo: o.OutTradeNo, Outcome: cloudpay.PrepayClosed, CreatedAt: s.clock()}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

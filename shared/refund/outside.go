@@ -41,7 +41,9 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 			s.log.WarnContext(ctx, "refund made outside cloudpay of a payment it does not know; not adopted", "out_refund_no", res.OutRefundNo)
 			return wechat.UnknownRefund, nil
 		}
-		if no, err = s.adopt(ctx, res.OutTradeNo, res.TransactionID, ""); err != nil {
+		if no, err = s.adopt(ctx, res.OutTradeNo, res.TransactionID, ""); cloudpay.ErrorCode(err) == cloudpay.CodeOrderConflict {
+			return s.secondPaymentRefund(ctx, res)
+		} else if err != nil {
 			return "", fmt.Errorf("adopt the payment of refund %s: %w", res.OutRefundNo, err)
 		}
 	} else if err != nil {
@@ -57,6 +59,10 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 	}
 	if err != nil {
 		return "", fmt.Errorf("adopt refund %s: %w", res.OutRefundNo, err)
+	}
+	if (res.TransactionID != "" && st.TransactionID != res.TransactionID) || (res.OutTradeNo != "" && res.OutTradeNo != settledNo(st)) {
+		// A refund of another payment than the one that settled the order.
+		return s.secondPaymentRefund(ctx, res)
 	}
 	// Whose refund it is, the ledger says, not the refund documents: a
 	// reservation under this number makes it cloudpay's own, whose
@@ -151,6 +157,31 @@ func (s *Service) confirmOutside(ctx context.Context, hint wechat.RefundHint) (w
 		res.OutTradeNo = hint.OutTradeNo
 	}
 	return s.adoptOutside(ctx, res)
+}
+
+// settledNo is the out_trade_no WeChat knows an order's payment by.
+func settledNo(st cloudpay.Settlement) string {
+	if st.TradeNo != "" {
+		return st.TradeNo
+	}
+	return st.OutTradeNo
+}
+
+// secondPaymentRefund raises a refund made outside cloudpay of a payment
+// that did not settle its order (a second payment, under another
+// attempt): it is not the order's money, so its ledger does not take it.
+// WeChat is told it was received: the event is what a person acts on.
+func (s *Service) secondPaymentRefund(ctx context.Context, res wechat.RefundResult) (wechat.Verdict, error) {
+	s.log.WarnContext(ctx, "refund made outside cloudpay of a second payment; raised for reconciliation",
+		"out_refund_no", res.OutRefundNo, "out_trade_no", res.OutTradeNo, "transaction_id", res.TransactionID)
+	data := map[string]any{
+		"kind": "outside_refund_of_second_payment", "out_refund_no": res.OutRefundNo, "out_trade_no": res.OutTradeNo,
+		"transaction_id": res.TransactionID, "amount_fen": int64(res.RefundFen), "refund_id": res.RefundID,
+	}
+	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventReconMismatch, "refund:"+res.OutRefundNo, data, s.clock())); err != nil {
+		return "", err
+	}
+	return wechat.Recorded, nil
 }
 
 // projectAdopted mirrors an adopt entry onto the refund, the outbox and
