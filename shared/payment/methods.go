@@ -34,7 +34,11 @@ const (
 	h5URLLife   = 5 * time.Minute
 )
 
-// channelHint says where Native and H5 can be had.
+// channelHint says where Native and H5 can be had. WeChat documents only
+// the mini-program's payment object as the Cloud Hosting open interface's
+// answer (trade_type JSAPI), no code_url or h5_url:
+// https://developers.weixin.qq.com/minigame/dev/wxcloudrun/src/development/pay/order/unified.html
+// (docs/native-h5.md §1).
 const channelHint = "Native and H5 payments need the API v3 channel: set PAY_CHANNEL=v3 with WECHATPAY_MCH_ID, WECHATPAY_APPID, " +
 	"WECHATPAY_MCH_SERIAL, WECHATPAY_PRIVATE_KEY, WECHATPAY_APIV3_KEY, WECHATPAY_PUBLIC_KEY, WECHATPAY_PUBLIC_KEY_ID and WECHATPAY_NOTIFY_URL " +
 	"(the Cloud Hosting open interface documents JSAPI only)"
