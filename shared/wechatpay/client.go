@@ -64,14 +64,11 @@ func New(ctx context.Context, cfg Config, hc *http.Client) (*Client, error) {
 	if k.apiURL != nil {
 		client.Transport = newRewriteHost(client.Transport, k.apiURL)
 	}
-	// The same verifier that WithWechatPayPublicKeyAuthCipher installs, but
-	// one that also records its verdict (see recordingVerifier).
-	verifier := recordingVerifier{verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PublicKeyID, *k.public)}
-	sdk, err := core.NewClient(ctx,
-		option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MchSerial, k.private, cfg.PublicKeyID, k.public),
-		option.WithVerifier(verifier),
-		option.WithHTTPClient(client),
-	)
+	verifier, auth, err := verification(ctx, cfg, k, client)
+	if err != nil {
+		return nil, err
+	}
+	sdk, err := core.NewClient(ctx, auth, option.WithVerifier(verifier), option.WithHTTPClient(client))
 	if err != nil {
 		return nil, fmt.Errorf("wechatpay client: %w", err)
 	}
@@ -88,6 +85,40 @@ func New(ctx context.Context, cfg Config, hc *http.Client) (*Client, error) {
 		transfer: transferSettings{sceneID: k.transferSceneID, reportInfos: k.reportInfos, perception: cfg.TransferPerception},
 		http:     client,
 	}, nil
+}
+
+// verification builds how WeChat Pay's answers and notifications are
+// verified, and how fields sent to it are encrypted, in the configured
+// mode (facts §5.2):
+//   - the WeChat Pay public key (PUB_KEY_ID_…): verify and encrypt with it;
+//   - platform certificates, downloaded from /v3/certificates and
+//     refreshed every 24 hours by the SDK's downloader: verify with the
+//     certificate the Wechatpay-Serial header names, encrypt with the
+//     newest;
+//   - both, while WeChat switches a merchant over: a signature by either
+//     is accepted (the SDK's combined verifier picks by serial), and
+//     nothing else; fields are encrypted with the public key, which WeChat
+//     accepts throughout. During the switch WeChat signs answers with the
+//     key a request's Wechatpay-Serial names and moves notifications to
+//     the public key at random, all of them from day 7 (WeChat Pay staff,
+//     https://developers.weixin.qq.com/community/pay/doc/000a8e0dd38738536a5239c9466800).
+//
+// The verifier records its verdicts (recordingVerifier).
+func verification(ctx context.Context, cfg Config, k keys, hc *http.Client) (recordingVerifier, core.ClientOption, error) {
+	if !k.certs {
+		return recordingVerifier{verifiers.NewSHA256WithRSAPubkeyVerifier(cfg.PublicKeyID, *k.public)},
+			option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MchSerial, k.private, cfg.PublicKeyID, k.public), nil
+	}
+	certs, err := platformCertificates(ctx, cfg, k, hc)
+	if err != nil {
+		return recordingVerifier{}, nil, err
+	}
+	if k.public == nil {
+		return recordingVerifier{verifiers.NewSHA256WithRSAVerifier(certs)},
+			option.WithWechatPayAutoAuthCipherUsingDownloaderMgr(cfg.MchID, cfg.MchSerial, k.private, certsMgr(certs)), nil
+	}
+	return recordingVerifier{verifiers.NewSHA256WithRSACombinedVerifier(certs, cfg.PublicKeyID, *k.public)},
+		option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MchSerial, k.private, cfg.PublicKeyID, k.public), nil
 }
 
 // MerchantID is the merchant whose orders this channel handles.

@@ -30,18 +30,24 @@ const DefaultAPIURL = "https://api.mch.weixin.qq.com"
 // Config never shows its secrets: fmt, slog and encoding/json all see the
 // private key and the APIv3 key redacted.
 type Config struct {
-	MchID          string        `env:"WECHATPAY_MCH_ID"`
-	AppID          string        `env:"WECHATPAY_APPID"` // the mini-program's AppID
-	MchSerial      string        `env:"WECHATPAY_MCH_SERIAL"`
-	PrivateKey     string        `env:"WECHATPAY_PRIVATE_KEY" json:"-"` // PEM text
-	PrivateKeyFile string        `env:"WECHATPAY_PRIVATE_KEY_FILE"`
-	APIv3Key       string        `env:"WECHATPAY_APIV3_KEY" json:"-"` // 32 bytes
-	PublicKey      string        `env:"WECHATPAY_PUBLIC_KEY"`         // WeChat Pay public key, PEM text
-	PublicKeyFile  string        `env:"WECHATPAY_PUBLIC_KEY_FILE"`
-	PublicKeyID    string        `env:"WECHATPAY_PUBLIC_KEY_ID"` // PUB_KEY_ID_…
-	NotifyURL      string        `env:"WECHATPAY_NOTIFY_URL"`    // payment-callback's /callbacks/v3
-	APIURL         string        `env:"WECHATPAY_API_URL, default=https://api.mch.weixin.qq.com"`
-	Timeout        time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
+	MchID          string `env:"WECHATPAY_MCH_ID"`
+	AppID          string `env:"WECHATPAY_APPID"` // the mini-program's AppID
+	MchSerial      string `env:"WECHATPAY_MCH_SERIAL"`
+	PrivateKey     string `env:"WECHATPAY_PRIVATE_KEY" json:"-"` // PEM text
+	PrivateKeyFile string `env:"WECHATPAY_PRIVATE_KEY_FILE"`
+	APIv3Key       string `env:"WECHATPAY_APIV3_KEY" json:"-"` // 32 bytes
+	PublicKey      string `env:"WECHATPAY_PUBLIC_KEY"`         // WeChat Pay public key, PEM text
+	PublicKeyFile  string `env:"WECHATPAY_PUBLIC_KEY_FILE"`
+	PublicKeyID    string `env:"WECHATPAY_PUBLIC_KEY_ID"` // PUB_KEY_ID_…
+	// PlatformCerts turns on the platform-certificate mode of merchants
+	// registered before WeChat Pay's public keys: "download" fetches the
+	// certificates from /v3/certificates (decrypted with the APIv3 key,
+	// refreshed every 24 hours by the SDK). With the public key set too,
+	// both are accepted: the switch-over (README, "WeChat Pay's keys").
+	PlatformCerts string        `env:"WECHATPAY_PLATFORM_CERTS"`
+	NotifyURL     string        `env:"WECHATPAY_NOTIFY_URL"` // payment-callback's /callbacks/v3
+	APIURL        string        `env:"WECHATPAY_API_URL, default=https://api.mch.weixin.qq.com"`
+	Timeout       time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
 
 	// Transfer bills (商家转账). The scene is the one applied for in the
 	// merchant platform; WeChat Pay requires its report infos (scene 1000:
@@ -83,6 +89,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("public_key", present(c.PublicKey)),
 		slog.String("public_key_file", c.PublicKeyFile),
 		slog.String("public_key_id", c.PublicKeyID),
+		slog.String("platform_certs", c.PlatformCerts),
 		slog.String("notify_url", c.NotifyURL),
 		slog.String("api_url", c.APIURL),
 		slog.Duration("timeout", c.Timeout),
@@ -95,10 +102,10 @@ func (c Config) LogValue() slog.Value {
 // String renders the Config with its secrets redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("wechatpay.Config{MchID:%s AppID:%s MchSerial:%s PrivateKey:%s PrivateKeyFile:%s APIv3Key:%s "+
-		"PublicKey:%s PublicKeyFile:%s PublicKeyID:%s NotifyURL:%s APIURL:%s Timeout:%s "+
+		"PublicKey:%s PublicKeyFile:%s PublicKeyID:%s PlatformCerts:%s NotifyURL:%s APIURL:%s Timeout:%s "+
 		"TransferSceneID:%s TransferReportInfos:%s TransferPerception:%s}",
 		c.MchID, c.AppID, c.MchSerial, redact(c.PrivateKey), c.PrivateKeyFile, redact(c.APIv3Key),
-		present(c.PublicKey), c.PublicKeyFile, c.PublicKeyID, c.NotifyURL, c.APIURL, c.Timeout,
+		present(c.PublicKey), c.PublicKeyFile, c.PublicKeyID, c.PlatformCerts, c.NotifyURL, c.APIURL, c.Timeout,
 		c.TransferSceneID, c.TransferReportInfos, c.TransferPerception)
 }
 
@@ -109,8 +116,9 @@ func (c Config) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, c.String()) }
 // keys is what New needs from a Config, checked and parsed.
 type keys struct {
 	private *rsa.PrivateKey
-	public  *rsa.PublicKey
-	apiURL  *url.URL // nil for DefaultAPIURL
+	public  *rsa.PublicKey // nil in the platform-certificate mode alone
+	certs   bool           // download platform certificates
+	apiURL  *url.URL       // nil for DefaultAPIURL
 	// Transfer bills' settings, parsed.
 	transferSceneID string
 	reportInfos     []reportInfo
@@ -124,7 +132,7 @@ func (c Config) check() (keys, error) {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	for _, s := range []struct{ name, value string }{
 		{"WECHATPAY_MCH_ID", c.MchID}, {"WECHATPAY_APPID", c.AppID}, {"WECHATPAY_MCH_SERIAL", c.MchSerial},
-		{"WECHATPAY_APIV3_KEY", c.APIv3Key}, {"WECHATPAY_PUBLIC_KEY_ID", c.PublicKeyID}, {"WECHATPAY_NOTIFY_URL", c.NotifyURL},
+		{"WECHATPAY_APIV3_KEY", c.APIv3Key}, {"WECHATPAY_NOTIFY_URL", c.NotifyURL},
 	} {
 		if strings.TrimSpace(s.value) == "" {
 			bad("%s is required", s.name)
@@ -142,10 +150,25 @@ func (c Config) check() (keys, error) {
 	} else if k.private, err = parsePrivateKey(pemText); err != nil {
 		bad("%s: %v", setName("WECHATPAY_PRIVATE_KEY", c.PrivateKeyFile), err)
 	}
-	if pemText, err := oneOf("WECHATPAY_PUBLIC_KEY", c.PublicKey, "WECHATPAY_PUBLIC_KEY_FILE", c.PublicKeyFile); err != nil {
-		bad("%v", err)
-	} else if k.public, err = parsePublicKey(pemText); err != nil {
-		bad("%s: %v", setName("WECHATPAY_PUBLIC_KEY", c.PublicKeyFile), err)
+	// How WeChat Pay's signatures are verified: its public key, its
+	// platform certificates, or both during the switch-over.
+	switch c.PlatformCerts {
+	case "":
+	case "download":
+		k.certs = true
+	default:
+		bad("WECHATPAY_PLATFORM_CERTS must be empty or download")
+	}
+	publicKeySet := c.PublicKey != "" || c.PublicKeyFile != "" || c.PublicKeyID != ""
+	if publicKeySet || !k.certs {
+		if strings.TrimSpace(c.PublicKeyID) == "" {
+			bad("WECHATPAY_PUBLIC_KEY_ID is required (or WECHATPAY_PLATFORM_CERTS=download for the platform-certificate mode)")
+		}
+		if pemText, err := oneOf("WECHATPAY_PUBLIC_KEY", c.PublicKey, "WECHATPAY_PUBLIC_KEY_FILE", c.PublicKeyFile); err != nil {
+			bad("%v", err)
+		} else if k.public, err = parsePublicKey(pemText); err != nil {
+			bad("%s: %v", setName("WECHATPAY_PUBLIC_KEY", c.PublicKeyFile), err)
+		}
 	}
 
 	apiURL := c.APIURL

@@ -167,6 +167,7 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /_/pay/refund", s.openAPI(apiRefund, s.chRefund))
 	mux.HandleFunc("POST /_/pay/queryrefund", s.openAPI(apiQueryRefund, s.chQueryRefund))
 
+	mux.HandleFunc("GET /v3/certificates", s.v3API("certificates", s.v3Certificates))
 	mux.HandleFunc("POST /v3/pay/transactions/jsapi", s.v3API(apiUnifiedOrder, s.v3Jsapi))
 	mux.HandleFunc("POST /v3/pay/transactions/native", s.v3API(apiUnifiedOrder, s.v3Native))
 	mux.HandleFunc("POST /v3/pay/transactions/h5", s.v3API(apiUnifiedOrder, s.v3H5))
@@ -210,6 +211,8 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /notify", s.handleNotify)
 	mux.HandleFunc("POST /forge", s.handleForge)
 	mux.HandleFunc("POST /faults", s.handleAddFault)
+	mux.HandleFunc("GET /signing", s.handleSigning)
+	mux.HandleFunc("POST /signing", s.handleSigning)
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"faults": s.Faults()})
 	})

@@ -103,3 +103,68 @@ z4HgURCuzn4cLqc6SiFb4JPTxMMUhVaJ6Ftsg+Cx/MHmsHdXTxtQfQg9vSjNc1Hv
 EQIDAQAB
 -----END PUBLIC KEY-----
 `
+
+// The platform-certificate mode (merchants registered before WeChat Pay's
+// public keys): a platform certificate with a key of its own, served
+// encrypted by GET /v3/certificates. The simulator signs with it instead
+// of the public key when switched to SignCertificate.
+const (
+	// DevPlatformCertSerial is the development platform certificate's serial number
+	// (upper-case hex, as WeChat Pay writes it in Wechatpay-Serial).
+	DevPlatformCertSerial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
+)
+
+// DevPlatformCertPrivateKeyPEM is the development platform certificate's private key (PKCS#8).
+const DevPlatformCertPrivateKeyPEM = `-----BEGIN PRIVATE KEY-----
+MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDJsS3GIiShGWaw
+VfmgWe6v7+Ua3IsKNjeMDk4KKLO/a35Y2MiDCbc4eMML1s3I3nOyDQ34SYFeQdVg
+rpC1XbtHbTvlp9HTiQbUeJ4h/R++WXW03Gc4rnMTGKjQvnNnUXDsqmyS2oh5t/Z9
+51vempACth+pDuAYcBaD2lw8eRP7CH/UoJ+isjCJNetu1ijVPwi22fSl/uQVCfrb
+QHEZC91S6GKBaT81Z5nFhENe9oaj7S1J79LjkFF7MAbU8C7azJPMJsiVYPoPGEBn
+xUJnaxj2KQgy8wYT/w1hITDyHe5hRvQEYJUX37pT0Q2/i759D/Xxf2OM/ppeglFg
+HoHgKezrAgMBAAECggEACe8sLgIog7bYk/7oGLnVQ90xD62lO4+IFOHvfhibIeaN
+hprG5Y1o9OMd2EtwP2CVmkOCWKRmNtpPRD/U6NoBC3eZ56nob97j8zstrsbk9V86
+qPniK6yMBnjEd+Opk4EzarTKPEF/T198SJ9IqyI5zahiztTovMtokH4E5QWhsk+W
+Vy6NMh8kiuEFLtN99n4zGEk+qHDnGNlQegJk74BUzmg+3LYH9eOpuIlMO5e2phja
+7ddaV9G1GP1N1stQjpcMr7SdSVP3k4DAC8W313m6gYXqmXJmwc9fIGcNZpgZCKHH
+OLSwIftVoHBfz4K9gtAPg+lcPfcilqLaqhzynGAjAQKBgQDLk2xuOJ8PB3rCpdic
+y6FDvUyKgAhBetnZwJZOkpdL5GPwX+yja3KaEsY1TnYC6JB6+xDUyKOJHdYiQ318
+j5zb+fDVwX0egp7UURn9V6ovuFQMwacR/V8aEXJCTYZCGDOy7y1bt8sRdenkQ7tS
+yQ/Y4StsAYzjl+wCpfNdWv5MIQKBgQD9oZG+hpkbAH8y8s98p0ONQ3BQUcZ0Jg0h
+KGUQSwiv/DuzZzSLneSIuSoq3HtC3+HZbhhlRMtmw06Q0Cq87aLth+CJWu2erwaf
+b/yCgiWhm7JlIPWm/HGPuIMDIcb4C0+J2O9FiQt9vgWYhXIfw2t3yslT6RMjID9I
+8MMJIku3iwKBgCUDrRdtXB5TcdKqbPQ1YiD67kvQc6/UMoARMEMhDDlUUYeHKXOd
+Ob0h5MAUgAiPWJXDyI+n23Q25JReSRa41gB5NXzoLWO6xD4+cMdLhTof/chD/aib
+tQr8WRYNGngyBlRmgIzIojeOhPRoDEtFG4iHiGme7osDOHpSyikTPmGBAoGBALjs
+H15htqnIT/WusXc6YPdTL0VwihhPUg1V7XHWs2vUpRal7drJ8UF6d/MuNDTLFVk5
+e1ICuaagSd0t2atMPBmhkyWyhUPIazS+KsZg690LryMqx9DLiGT4a5VSAEcDwCdK
+YxI43Ib+kAfnbBEao3WBBg9HBav7rAibeihjt/8HAoGAJ2r1o2yJOEI03X+Ibku3
+jz1XbjOLYlh3Vtd6C1QTaMH/0+HLyL6H/YJVqS2hic7UmmWYuTuExTTb6BpjwpXG
+q4uj5OGOJnzTOL0C9aW5JpdTlq4R8t74aeLDDMpsXFQKcNdnqYh5tWG/IanRwHWF
+8Mvb2MZUgvcfwBYIKq47SQo=
+-----END PRIVATE KEY-----
+`
+
+// DevPlatformCertificatePEM is the development platform certificate (self-signed,
+// valid 2025–2035).
+const DevPlatformCertificatePEM = `-----BEGIN CERTIFICATE-----
+MIIDPjCCAiagAwIBAgIUUVfwnv3Alt4V6+gaRwV6cjLxuOEwDQYJKoZIhvcNAQEL
+BQAwTzEbMBkGA1UEChMSY2xvdWRwYXkgc2ltdWxhdG9yMTAwLgYDVQQDEydUZW5w
+YXkuY29tIFJvb3QgQ0EgKGNsb3VkcGF5IHNpbXVsYXRvcikwHhcNMjUwMTAxMDAw
+MDAwWhcNMzUwMTAxMDAwMDAwWjBPMRswGQYDVQQKExJjbG91ZHBheSBzaW11bGF0
+b3IxMDAuBgNVBAMTJ1RlbnBheS5jb20gUm9vdCBDQSAoY2xvdWRwYXkgc2ltdWxh
+dG9yKTCCASIwDQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAMmxLcYiJKEZZrBV
++aBZ7q/v5Rrciwo2N4wOTgoos79rfljYyIMJtzh4wwvWzcjec7INDfhJgV5B1WCu
+kLVdu0dtO+Wn0dOJBtR4niH9H75ZdbTcZziucxMYqNC+c2dRcOyqbJLaiHm39n3n
+W96akAK2H6kO4BhwFoPaXDx5E/sIf9Sgn6KyMIk1627WKNU/CLbZ9KX+5BUJ+ttA
+cRkL3VLoYoFpPzVnmcWEQ172hqPtLUnv0uOQUXswBtTwLtrMk8wmyJVg+g8YQGfF
+QmdrGPYpCDLzBhP/DWEhMPId7mFG9ARglRffulPRDb+Lvn0P9fF/Y4z+ml6CUWAe
+geAp7OsCAwEAAaMSMBAwDgYDVR0PAQH/BAQDAgWgMA0GCSqGSIb3DQEBCwUAA4IB
+AQCAvj+xhzJmsSHZ71M+c8K+BDMZHj+ZwmtAHqHXKMgs09vPM10sMDQZoLjPeYfC
+vK6L21HurG2Z34t5zZ7Ykg1jo+lY8lA4vN08bBiNHEiwEAPuoe96fJs5jFF+Lq73
+dLw2o7o3U1cyHqTlq9gFh+j57YJvw+dXvQGQiLdhuwUsx6MhuJD6wwpEV69kziXa
+JV2RPO/IEzDwUiQmQi7Bmet3gkZp2hMlh9TgrhXP/fG26tyexqcN/KCoSCNmykkJ
+/IqGoaB4iRD/VcktSGK0CBqgO0E5mzitG9eK2zWPlpT4zOXt0mabg1GbnfHOgO7J
+0jhdmQMdBa3pkU6Rv7/BGsSa
+-----END CERTIFICATE-----
+`

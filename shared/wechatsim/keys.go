@@ -16,6 +16,7 @@ import (
 type devKeySet struct {
 	merchantPub *rsa.PublicKey
 	platform    *rsa.PrivateKey
+	certKey     *rsa.PrivateKey
 }
 
 var (
@@ -35,7 +36,11 @@ func loadDevKeys() devKeySet {
 		if err != nil {
 			panic("wechatsim: DevPlatformPrivateKeyPEM: " + err.Error())
 		}
-		devKeysVal = devKeySet{merchantPub: pub, platform: priv}
+		certKey, err := parsePrivateKeyPEM(DevPlatformCertPrivateKeyPEM)
+		if err != nil {
+			panic("wechatsim: DevPlatformCertPrivateKeyPEM: " + err.Error())
+		}
+		devKeysVal = devKeySet{merchantPub: pub, platform: priv, certKey: certKey}
 	})
 	return devKeysVal
 }

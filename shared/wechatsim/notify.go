@@ -282,27 +282,28 @@ func (s *Simulator) forgeV3Callback(req ForgeV3Request) (callback, error) {
 	body, pt := s.seal(key, eventType, originalType, content)
 	now := time.Now().Unix()
 	var h http.Header
+	signKey, serial := s.signer()
 	switch req.Kind {
 	case ForgeBadSignature:
-		h = v3Headers(stranger(), s.cfg.PublicKeyID, now, body)
+		h = v3Headers(stranger(), serial, now, body)
 	case ForgeSignTest:
-		h = v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, now, body)
+		h = v3Headers(signKey, serial, now, body)
 		probe := make([]byte, 256)
 		_, _ = rand.Read(probe)
 		h.Set("Wechatpay-Signature", "WECHATPAY/SIGNTEST/"+base64.StdEncoding.EncodeToString(probe))
 	case ForgeStale:
-		h = v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, now-v3MaxClockSkew-30, body)
+		h = v3Headers(signKey, serial, now-v3MaxClockSkew-30, body)
 	case ForgeTampered:
-		h = v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, now, body)
+		h = v3Headers(signKey, serial, now, body)
 		body = tamper(body)
 	case ForgeUnknownSerial:
-		serial := s.cfg.PublicKeyID
-		for serial == s.cfg.PublicKeyID {
-			serial = "PUB_KEY_ID_" + randString(digits, 34)
+		other := serial
+		for other == s.cfg.PublicKeyID || other == s.cfg.PlatformCertSerial {
+			other = "PUB_KEY_ID_" + randString(digits, 34)
 		}
-		h = v3Headers(s.cfg.PlatformKey, serial, now, body)
+		h = v3Headers(signKey, other, now, body)
 	case ForgeBadResource:
-		h = v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, now, body)
+		h = v3Headers(signKey, serial, now, body)
 	}
 	return callback{kind: KindV3Notify, outTradeNo: outTradeNo, outRefundNo: req.OutRefundNo, outBillNo: outBillNo,
 		eventType: eventType, url: url, body: body, plaintext: pt, headers: h,

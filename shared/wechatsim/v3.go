@@ -42,11 +42,12 @@ func (e *v3Error) body() map[string]any {
 type v3Reply struct {
 	status int
 	body   any
+	byCert bool // signed with the platform certificate whatever the mode (GET /v3/certificates)
 }
 
-func (e *v3Error) reply() v3Reply { return v3Reply{e.status, e.body()} }
+func (e *v3Error) reply() v3Reply { return v3Reply{status: e.status, body: e.body()} }
 
-func v3OK(body any) v3Reply { return v3Reply{http.StatusOK, body} }
+func v3OK(body any) v3Reply { return v3Reply{status: http.StatusOK, body: body} }
 
 // v3Func handles one authenticated v3 request. It returns the reply and, optionally, work
 // to run after the reply is written.
@@ -196,7 +197,8 @@ func parseAuthFields(s string) (map[string]string, error) {
 
 // v3SignedHeaders signs body the way WeChat Pay signs responses and notifications, now.
 func (s *Simulator) v3SignedHeaders(body []byte) http.Header {
-	return v3Headers(s.cfg.PlatformKey, s.cfg.PublicKeyID, time.Now().Unix(), body)
+	key, serial := s.signer()
+	return v3Headers(key, serial, time.Now().Unix(), body)
 }
 
 // v3Headers are the Wechatpay-* headers of body signed with key at ts, naming serial.
@@ -223,7 +225,11 @@ func (s *Simulator) writeV3(w http.ResponseWriter, rep v3Reply) {
 		}
 	}
 	h := w.Header()
-	for k, v := range s.v3SignedHeaders(raw) {
+	signed := s.v3SignedHeaders(raw)
+	if rep.byCert {
+		signed = v3Headers(s.cfg.PlatformCertKey, s.cfg.PlatformCertSerial, time.Now().Unix(), raw)
+	}
+	for k, v := range signed {
 		h[k] = v
 	}
 	h.Set("Request-ID", randString(hexLow, 32))

@@ -114,15 +114,20 @@ func checkSceneReportInfos(scene string, infos []reportInfo) error {
 	return nil
 }
 
-// decryptUserName undoes the RSA-OAEP (SHA-1) encryption with the platform public key.
-func (s *Simulator) decryptUserName(b64 string) (string, error) {
+// decryptUserName undoes the RSA-OAEP (SHA-1) encryption with the key serial names: the
+// WeChat Pay public key or the platform certificate.
+func (s *Simulator) decryptUserName(b64, serial string) (string, error) {
 	ct, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
 		return "", invalidParam("user_name", "is not base64 (it must be encrypted with the WeChat Pay public key)")
 	}
-	pt, err := rsa.DecryptOAEP(sha1.New(), nil, s.cfg.PlatformKey, ct, nil)
+	key := s.cfg.PlatformKey
+	if serial == s.cfg.PlatformCertSerial {
+		key = s.cfg.PlatformCertKey
+	}
+	pt, err := rsa.DecryptOAEP(sha1.New(), nil, key, ct, nil)
 	if err != nil {
-		return "", invalidParam("user_name", "解密失败: not RSA-OAEP encrypted with the WeChat Pay public key "+s.cfg.PublicKeyID)
+		return "", invalidParam("user_name", "解密失败: not RSA-OAEP encrypted with the key "+serial)
 	}
 	if !utf8.Valid(pt) || len(pt) == 0 {
 		return "", invalidParam("user_name", "decrypts to no valid UTF-8 name")
@@ -177,11 +182,12 @@ func (s *Simulator) parseTransfer(r *http.Request, raw []byte) (transferRequest,
 		return q, err
 	}
 	if name != "" {
-		if serial := r.Header.Get("Wechatpay-Serial"); serial != s.cfg.PublicKeyID {
-			return q, &paramError{fmt.Sprintf("user_name is encrypted, so the Wechatpay-Serial header must name the WeChat Pay public key %s, not %q",
-				s.cfg.PublicKeyID, serial)}
+		serial := r.Header.Get("Wechatpay-Serial")
+		if serial != s.cfg.PublicKeyID && serial != s.cfg.PlatformCertSerial {
+			return q, &paramError{fmt.Sprintf("user_name is encrypted, so the Wechatpay-Serial header must name the WeChat Pay public key %s or the platform certificate %s, not %q",
+				s.cfg.PublicKeyID, s.cfg.PlatformCertSerial, serial)}
 		}
-		if q.userName, err = s.decryptUserName(name); err != nil {
+		if q.userName, err = s.decryptUserName(name, serial); err != nil {
 			return q, err
 		}
 	}

@@ -74,6 +74,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -136,6 +137,16 @@ type Config struct {
 	PlatformKey *rsa.PrivateKey
 	// PublicKeyID names PlatformKey (the Wechatpay-Serial header); default DevPublicKeyID.
 	PublicKeyID string
+	// PlatformCertKey and PlatformCertPEM are the platform certificate
+	// (platform-certificate mode) and its key, served by GET
+	// /v3/certificates; PlatformCertSerial names it. Defaults: the
+	// DevPlatformCert* development ones.
+	PlatformCertKey    *rsa.PrivateKey
+	PlatformCertPEM    string
+	PlatformCertSerial string
+	// Signing is what signs v3 answers and notifications at start:
+	// SignPublicKey (default) or SignCertificate; POST /signing switches it.
+	Signing string
 	// APIv3Key encrypts notification resources (32 bytes); default DevAPIv3Key.
 	APIv3Key string
 
@@ -169,6 +180,7 @@ type Config struct {
 // Simulator is a stateful WeChat Pay simulator. It is safe for concurrent use.
 type Simulator struct {
 	cfg     Config
+	signing atomic.Value // SignPublicKey or SignCertificate
 	loc     *time.Location
 	handler http.Handler
 	ctx     context.Context
@@ -262,6 +274,16 @@ func Open(cfg Config) (*Simulator, error) {
 	if len(cfg.APIv3Key) != 32 {
 		return nil, errors.New("Config.APIv3Key must be 32 bytes long")
 	}
+	if cfg.PlatformCertKey == nil {
+		cfg.PlatformCertKey, cfg.PlatformCertPEM, cfg.PlatformCertSerial = loadDevKeys().certKey, DevPlatformCertificatePEM, DevPlatformCertSerial
+	}
+	switch cfg.Signing {
+	case "":
+		cfg.Signing = SignPublicKey
+	case SignPublicKey, SignCertificate:
+	default:
+		return nil, errors.New("Config.Signing must be " + SignPublicKey + " or " + SignCertificate)
+	}
 	if cfg.MerchantPublicKey == nil || cfg.PlatformKey == nil {
 		keys := loadDevKeys()
 		if cfg.MerchantPublicKey == nil {
@@ -284,6 +306,7 @@ func Open(cfg Config) (*Simulator, error) {
 		transfers:     map[string]*transfer{},
 		transfersByID: map[string]*transfer{},
 	}
+	s.signing.Store(cfg.Signing)
 	s.handler = s.routes()
 	if cfg.StateFile != "" {
 		if err := s.openState(cfg.StateFile); err != nil {
