@@ -26,6 +26,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
@@ -48,6 +49,7 @@ type Function struct {
 	Outbox      *outbox.Deliverer
 	Job         *job.Job
 	Recon       *recon.Service // daily reconciliation against WeChat's bills
+	Shipping    *shipping.Service
 	// V3 is the API v3 client, when the function has one: the channel's
 	// (PAY_CHANNEL=v3) or the one that carries transfers.
 	V3 *wechatpay.Client

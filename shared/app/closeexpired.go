@@ -22,6 +22,7 @@ type CloseExpiredConfig struct {
 	Payment  payment.Config
 	Refund   refund.Config
 	Withdraw withdraw.Config
+	Shipping ShippingConfig
 	Outbox   outbox.Config
 	Job      job.Config
 	JobAuth  httpapi.JobConfig
@@ -66,11 +67,14 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
+	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
+		return nil, err
+	}
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	f.Recon = reconciler(f, gw, o)
-	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon))
+	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon), job.WithShipping(f.Shipping))
 	if f.V3 != nil {
 		f.Withdrawals = withdraw.New(f.Store, f.V3, cfg.Withdraw, o.withdraw()...)
 		jobOpts = append(jobOpts, job.WithWithdrawals(f.Withdrawals))

@@ -13,12 +13,13 @@ import (
 
 // CreatePaymentConfig is everything create-payment reads.
 type CreatePaymentConfig struct {
-	Serve   serve.Config
-	Store   mongostore.Config
-	Channel ChannelConfig
-	Payment payment.Config
-	Admin   httpapi.AdminConfig
-	Users   httpapi.UserConfig
+	Serve    serve.Config
+	Store    mongostore.Config
+	Channel  ChannelConfig
+	Payment  payment.Config
+	Admin    httpapi.AdminConfig
+	Users    httpapi.UserConfig
+	Shipping ShippingConfig
 	// Checkout signs the hosted checkout page's links (CHECKOUT_KEY; by
 	// default a key derived from the first admin token).
 	Checkout checkout.Config
@@ -46,9 +47,12 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
+	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
+		return nil, err
+	}
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	co := httpapi.Checkout{Signer: checkout.NewSigner(cfg.Checkout.Key, firstToken(cfg.Admin.Tokens)), LinkTTL: cfg.Checkout.LinkTTL()}
-	f.Handler = httpapi.CreatePayment(f.Payments, cfg.Admin, cfg.Users, co, o.log)
+	f.Handler = httpapi.CreatePayment(f.Payments, f.Shipping, cfg.Admin, cfg.Users, co, o.log)
 	return f, nil
 }
 

@@ -19,6 +19,7 @@ type PaymentCallbackConfig struct {
 	Payment  payment.Config
 	Refund   refund.Config
 	Withdraw withdraw.Config
+	Shipping ShippingConfig
 }
 
 // PaymentCallbackBinary is payment-callback as its deployable runs it.
@@ -46,7 +47,10 @@ func PaymentCallback(ctx context.Context, cfg PaymentCallbackConfig, opts ...Opt
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, o.payment(f.Store)...)
+	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
+		return nil, err
+	}
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	cb := httpapi.Callbacks{Payments: f.Payments, Refunds: f.Refunds}

@@ -45,17 +45,20 @@ const (
 	CodeAboveMaximum         Code = "WITHDRAWAL_ABOVE_MAXIMUM"
 	CodeDailyCountExceeded   Code = "DAILY_COUNT_EXCEEDED"
 	CodeDailyAmountExceeded  Code = "DAILY_AMOUNT_EXCEEDED"
-	CodeRealNameRequired     Code = "REAL_NAME_REQUIRED"     // WeChat needs the payee's name at ≥ 2000 CNY
-	CodeWithdrawalState      Code = "WITHDRAWAL_STATE"       // the withdrawal's status does not allow this
-	CodeRetryBudgetExhausted Code = "RETRY_BUDGET_EXHAUSTED" // WeChat refused a refund for now too often: an operator decides
-	CodeStoreBusy            Code = "STORE_BUSY"             // contention or a busy store: retryable, never a bug
-	CodeTransactionNotFound  Code = "TRANSACTION_NOT_FOUND"  // WeChat holds no payment under the number given
-	CodeOtherMerchant        Code = "OTHER_MERCHANT"         // WeChat's payment belongs to another merchant
-	CodeBillNotReady         Code = "BILL_NOT_READY"         // WeChat has not generated the day's bill yet (after 10:00 Beijing)
-	CodeNoStatement          Code = "NO_STATEMENT"           // WeChat has no bill for the day (nothing happened)
-	CodeBillUnsupported      Code = "BILL_UNSUPPORTED"       // the channel offers no such bill
-	CodeMethodNotSupported   Code = "METHOD_NOT_SUPPORTED"   // the configured channel cannot take this way to pay
-	CodePaymentSwitched      Code = "PAYMENT_SWITCHED"       // another request switched the order's method meanwhile: ask again
+	CodeRealNameRequired     Code = "REAL_NAME_REQUIRED"      // WeChat needs the payee's name at ≥ 2000 CNY
+	CodeWithdrawalState      Code = "WITHDRAWAL_STATE"        // the withdrawal's status does not allow this
+	CodeRetryBudgetExhausted Code = "RETRY_BUDGET_EXHAUSTED"  // WeChat refused a refund for now too often: an operator decides
+	CodeStoreBusy            Code = "STORE_BUSY"              // contention or a busy store: retryable, never a bug
+	CodeTransactionNotFound  Code = "TRANSACTION_NOT_FOUND"   // WeChat holds no payment under the number given
+	CodeOtherMerchant        Code = "OTHER_MERCHANT"          // WeChat's payment belongs to another merchant
+	CodeBillNotReady         Code = "BILL_NOT_READY"          // WeChat has not generated the day's bill yet (after 10:00 Beijing)
+	CodeNoStatement          Code = "NO_STATEMENT"            // WeChat has no bill for the day (nothing happened)
+	CodeBillUnsupported      Code = "BILL_UNSUPPORTED"        // the channel offers no such bill
+	CodeMethodNotSupported   Code = "METHOD_NOT_SUPPORTED"    // the configured channel cannot take this way to pay
+	CodePaymentSwitched      Code = "PAYMENT_SWITCHED"        // another request switched the order's method meanwhile: ask again
+	CodeShippingRefused      Code = "SHIPPING_REFUSED"        // WeChat refuses the order's shipping for good (refunded, already shipped, its one update used)
+	CodeShippingOff          Code = "SHIPPING_NOT_CONFIGURED" // no mini-program credentials to upload shipping with
+	CodeShippingConflict     Code = "SHIPPING_CONFLICT"       // the idempotency key names another upload
 	CodeInternal             Code = "INTERNAL"
 )
 

@@ -9,6 +9,7 @@ const (
 	EventOrderPaid           EventType = "order.paid"
 	EventOrderClosed         EventType = "order.closed"
 	EventPaymentDuplicate    EventType = "payment.duplicate" // a second payment of a paid order: give it back
+	EventOrderShipped        EventType = "order.shipped"     // its shipping is uploaded to WeChat's trade management
 	EventRefundSucceeded     EventType = "refund.succeeded"
 	EventRefundFailed        EventType = "refund.failed"
 	EventRefundAdopted       EventType = "refund.adopted"          // a refund made outside cloudpay (the merchant platform), now in the ledger

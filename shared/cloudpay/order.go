@@ -61,6 +61,9 @@ type Order struct {
 	// attempt, shared/cloudpay/prepay.go); WeChatTradeNo gives either.
 	Method  PayMethod `bson:"method,omitempty"`
 	TradeNo string    `bson:"trade_no,omitempty"`
+	// ShippingState is "shipped" or "partly_shipped" once WeChat's trade
+	// management took an upload (shared/shipping).
+	ShippingState string `bson:"shipping_state,omitempty"`
 }
 
 // WeChatTradeNo is the out_trade_no WeChat knows the order's payment by.

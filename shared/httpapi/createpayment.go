@@ -8,11 +8,12 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 )
 
 // CreatePayment is the create-payment function's handler: orders from the
 // merchant's back end (bearer) and payments for the mini-program (openid).
-func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, co Checkout, log *slog.Logger) http.Handler {
+func CreatePayment(svc *payment.Service, ship *shipping.Service, admin AdminConfig, users UserConfig, co Checkout, log *slog.Logger) http.Handler {
 	log = orDiscard(log)
 	r := newEngine("create-payment", log)
 	h := createPaymentHandlers{svc: svc, checkoutLink: checkoutLinker(co.Signer, co.LinkTTL)}
@@ -25,6 +26,9 @@ func CreatePayment(svc *payment.Service, admin AdminConfig, users UserConfig, co
 	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
 	if co.Signer != nil {
 		registerCheckout(r, svc, co.Signer, log)
+	}
+	if ship != nil {
+		registerShipping(r, ship, bearer(admin.Tokens))
 	}
 	return r
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -49,6 +50,7 @@ type Job struct {
 	withdrawals *withdraw.Service
 	outbox      Outbox
 	recon       *recon.Service
+	shipping    *shipping.Service
 	reconciled  sync.Map // days this process found reconciled: not read again
 	cfg         Config
 	log         *slog.Logger
@@ -69,6 +71,9 @@ func WithWithdrawals(w *withdraw.Service) Option { return func(j *Job) { j.withd
 
 // WithOutbox lets passes deliver business events.
 func WithOutbox(o Outbox) Option { return func(j *Job) { j.outbox = o } }
+
+// WithShipping lets the job send shipping uploads WeChat could not take.
+func WithShipping(s *shipping.Service) Option { return func(j *Job) { j.shipping = s } }
 
 // WithReconciler reconciles each day against WeChat's bill, once it is
 // ready (after 10:00 Beijing the next day).
@@ -115,6 +120,7 @@ type Report struct {
 	BatchItemsResumed int                  `json:"batch_items_resumed"`
 	WithdrawalsSynced int                  `json:"withdrawals_synced"`
 	NotificationsSent int                  `json:"notifications_sent"`
+	ShippingSent      int                  `json:"shipping_sent"`        // shipping uploads sent again (WeChat could not take them before)
 	Reconciled        []string             `json:"reconciled,omitempty"` // days reconciled against WeChat's bill in this pass
 	Skipped           int                  `json:"skipped"`              // items another pass was handling
 	Errors            []cloudpay.ItemError `json:"errors"`
@@ -159,6 +165,7 @@ func (j *Job) Run(ctx context.Context) Report {
 		{"batches", j.batches},
 		{"withdrawals", j.withdrawalsStep},
 		{"reconciliation", j.reconcileDays},
+		{"shipping", j.shippingStep},
 		{"notifications", j.notifications},
 	}
 	deadline, _ := ctx.Deadline()
@@ -177,6 +184,18 @@ func (j *Job) Run(ctx context.Context) Report {
 		"refunds_synced", r.RefundsSynced, "refunds_retried", r.RefundsRetried, "refunds_given_up", r.RefundsGivenUp, "withdrawals_synced", r.WithdrawalsSynced,
 		"notifications_sent", r.NotificationsSent, "skipped", r.Skipped, "errors", len(r.Errors))
 	return r
+}
+
+// shippingStep sends the shipping uploads whose turn has come.
+func (j *Job) shippingStep(ctx context.Context, p *pass) {
+	if j.shipping == nil {
+		return
+	}
+	n, err := j.shipping.Retry(ctx, j.cfg.BatchSize)
+	p.report.ShippingSent += n
+	if err != nil {
+		p.fail("shipping", "", err)
+	}
 }
 
 // claim takes the right to act on subject in this pass.

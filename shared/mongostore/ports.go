@@ -2,11 +2,13 @@ package mongostore
 
 import (
 	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 	"github.com/cloudpay/cloudpay/shared/withdraw"
 )
 
@@ -19,4 +21,6 @@ var (
 	_ outbox.Store   = (*Store)(nil)
 	_ operator.Store = (*Store)(nil)
 	_ recon.Store    = (*Store)(nil)
+	_ shipping.Store = (*Store)(nil)
+	_ miniapp.Tokens = (*Store)(nil)
 )

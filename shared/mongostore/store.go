@@ -134,6 +134,8 @@ const (
 	colBills        = "bills"
 	colPrepays      = "prepays"
 	colPrepayEnds   = "prepay_ends"
+	colShipments    = "shipments"
+	colTokens       = "access_tokens"
 )
 
 // collections lists every collection the store uses; start-up creates them
@@ -141,7 +143,7 @@ const (
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
 	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon, colBills,
-	colPrepays, colPrepayEnds}
+	colPrepays, colPrepayEnds, colShipments, colTokens}
 
 // index is one secondary index of a collection.
 type index struct {
@@ -160,6 +162,8 @@ var indexes = []index{
 	// An order's payment attempts and their ends.
 	{colPrepays, bson.D{{Key: "out_trade_no", Value: 1}}, false},
 	{colPrepayEnds, bson.D{{Key: "out_trade_no", Value: 1}}, false},
+	// The job's retry of shipping uploads.
+	{colShipments, bson.D{{Key: "status", Value: 1}, {Key: "next_at", Value: 1}}, false},
 	{colEvents, bson.D{{Key: "status", Value: 1}, {Key: "next_attempt_at", Value: 1}}, false},
 	// One entry per movement: the guard that no refund is reserved,
 	// settled or released twice.

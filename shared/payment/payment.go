@@ -34,6 +34,10 @@ type Service struct {
 	// settled ends orders: the settlement claim and what follows from it.
 	settled *effect.Ends[cloudpay.Order, cloudpay.Settlement]
 	wallet  Wallet // nil: no payments from the balance
+	// onPaid runs once an order's payment is recorded, before its status
+	// shows it (so a crash between them runs it again): the automatic
+	// shipping upload of virtual goods. It must be idempotent.
+	onPaid func(ctx context.Context, o cloudpay.Order) error
 }
 
 // Option adjusts a Service.
@@ -44,6 +48,12 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
+
+// WithOnPaid runs fn for every order whose payment is recorded (again
+// after a crash: fn must be idempotent).
+func WithOnPaid(fn func(ctx context.Context, o cloudpay.Order) error) Option {
+	return func(s *Service) { s.onPaid = fn }
+}
 
 // WithWallet lets users pay from their wallet balance.
 func WithWallet(w Wallet) Option { return func(s *Service) { s.wallet = w } }

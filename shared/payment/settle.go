@@ -61,6 +61,13 @@ func (t settlements) Project(ctx context.Context, o cloudpay.Order, st cloudpay.
 	if err := s.store.EnqueueEvent(ctx, cloudpay.NewEvent(typ, o.OutTradeNo, data, now)); err != nil {
 		return o, err
 	}
+	if st.Outcome == cloudpay.SettledPaid && s.onPaid != nil {
+		paid := o
+		paid.Method, paid.TradeNo = st.PaidMethod(), st.TradeNo
+		if err := s.onPaid(ctx, paid); err != nil {
+			return o, err
+		}
+	}
 	if err := s.store.ProjectSettlement(ctx, st, now); err != nil {
 		return o, err
 	}

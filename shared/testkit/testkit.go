@@ -32,10 +32,12 @@ import (
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/outbox"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
@@ -96,6 +98,7 @@ type Stack struct {
 	CreatePaymentURL, PaymentCallbackURL, RefundURL, WithdrawURL, CloseExpiredURL string
 
 	Payments    *payment.Service  // create-payment's
+	Shipping    *shipping.Service // create-payment's
 	Refunds     *refund.Service   // refund's: it runs batches and sends queued refunds
 	Withdrawals *withdraw.Service // withdraw's; nil on Cloud Hosting
 	Job         *job.Job          // close-expired's
@@ -117,6 +120,7 @@ type settings struct {
 	settleDelay time.Duration
 	refund      refund.Config
 	withdraw    withdraw.Config
+	shipping    shipping.Config
 	sim         func(*wechatsim.Config)
 }
 
@@ -133,6 +137,10 @@ func Channel(ch string) Option { return func(s *settings) { s.channel = ch } }
 // injects "timeout" faults passes FaultTimeout, since each such call lasts
 // exactly this long.
 func GatewayTimeout(d time.Duration) Option { return func(s *settings) { s.gwTimeout = d } }
+
+// AutoVirtualShipping turns on SHIPPING_AUTO_VIRTUAL: every paid order
+// gets a virtual-goods shipping upload.
+func AutoVirtualShipping() Option { return func(s *settings) { s.shipping.AutoVirtual = true } }
 
 // ManualRefunds keeps refunds PROCESSING at the simulator until the test
 // settles them (Settle); by default WeChat settles each one right away.
@@ -208,8 +216,8 @@ func New(t testing.TB, opts ...Option) *Stack {
 	ctx := context.Background()
 	create := s.build(app.CreatePayment(ctx, app.CreatePaymentConfig{Store: s.storeCfg, Channel: s.channelConfig(),
 		Payment: payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440},
-		Admin:   httpapi.AdminConfig{Tokens: []string{OldAdminToken, AdminToken}}, Users: users}, s.options()...))
-	s.Payments = create.Payments
+		Admin:   httpapi.AdminConfig{Tokens: []string{OldAdminToken, AdminToken}}, Users: users, Shipping: s.shippingConfig()}, s.options()...))
+	s.Payments, s.Shipping = create.Payments, create.Shipping
 	s.CreatePaymentURL = s.serve(create.Handler)
 
 	rf := s.build(app.Refund(ctx, app.RefundConfig{Store: s.storeCfg, Channel: s.channelConfig(), Refund: s.set.refund,
@@ -229,7 +237,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	ce := s.build(app.CloseExpired(ctx, app.CloseExpiredConfig{Store: s.storeCfg, Channel: s.channelConfig(),
 		Payment: payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440}, Refund: s.set.refund, Withdraw: s.set.withdraw,
 		Outbox: s.outboxConfig(), Job: job.Config{Budget: jobBudget},
-		JobAuth: httpapi.JobConfig{Tokens: []string{JobToken}}, Admin: admin, Trigger: "http"}, s.options()...))
+		JobAuth: httpapi.JobConfig{Tokens: []string{JobToken}}, Admin: admin, Trigger: "http", Shipping: s.shippingConfig()}, s.options()...))
 	s.Job, s.Outbox = ce.Job, ce.Outbox
 	s.CloseExpiredURL = s.serve(ce.Handler)
 	return s
@@ -251,7 +259,8 @@ var (
 func (s *Stack) RestartCallback() {
 	s.t.Helper()
 	cfg := app.PaymentCallbackConfig{Store: s.storeCfg, Channel: s.channelConfig(),
-		Payment: payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440}, Refund: s.set.refund, Withdraw: s.set.withdraw}
+		Payment: payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440}, Refund: s.set.refund, Withdraw: s.set.withdraw,
+		Shipping: s.shippingConfig()}
 	f := s.build(app.PaymentCallback(context.Background(), cfg, s.options()...))
 	s.callback.Store(&f.Handler)
 }
@@ -319,6 +328,16 @@ func (s *Stack) channelConfig() app.ChannelConfig {
 		return app.ChannelConfig{Channel: wechat.V3, V3: s.v3Config()}
 	}
 	return app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: s.cloudHostingConfig()}
+}
+
+// shippingConfig points the mini-program platform at the simulator: the
+// open interface on Cloud Hosting, access tokens (the Lambda path) on v3.
+func (s *Stack) shippingConfig() app.ShippingConfig {
+	mp := miniapp.Config{APIURL: s.SimURL, AppID: wechatsim.DefaultAppID, Timeout: s.set.gwTimeout}
+	if s.Channel == wechat.V3 {
+		mp.Secret = wechatsim.DevAppSecret
+	}
+	return app.ShippingConfig{MiniProgram: mp, Shipping: s.set.shipping}
 }
 
 // cloudHostingConfig is the open interface's settings, pointed at the simulator.

@@ -168,6 +168,9 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /_/pay/queryrefund", s.openAPI(apiQueryRefund, s.chQueryRefund))
 
 	mux.HandleFunc("GET /v3/certificates", s.v3API("certificates", s.v3Certificates))
+	mux.HandleFunc("POST /cgi-bin/stable_token", s.handleStableToken)
+	mux.HandleFunc("POST /wxa/sec/order/upload_shipping_info", s.handleUploadShipping)
+	mux.HandleFunc("POST /wxa/sec/order/is_trade_managed", s.handleTradeManaged)
 	mux.HandleFunc("POST /v3/pay/transactions/jsapi", s.v3API(apiUnifiedOrder, s.v3Jsapi))
 	mux.HandleFunc("POST /v3/pay/transactions/native", s.v3API(apiUnifiedOrder, s.v3Native))
 	mux.HandleFunc("POST /v3/pay/transactions/h5", s.v3API(apiUnifiedOrder, s.v3H5))
@@ -212,6 +215,7 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("POST /forge", s.handleForge)
 	mux.HandleFunc("POST /faults", s.handleAddFault)
 	mux.HandleFunc("GET /signing", s.handleSigning)
+	mux.HandleFunc("GET /shipping/{transaction_id}", s.handleShipmentControl)
 	mux.HandleFunc("POST /signing", s.handleSigning)
 	mux.HandleFunc("GET /faults", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"faults": s.Faults()})

@@ -195,6 +195,7 @@ type Simulator struct {
 	refundsByID   map[string]*refund   // by refund_id
 	transfers     map[string]*transfer // by out_bill_no
 	transfersByID map[string]*transfer // by transfer_bill_no
+	mp            miniProgram          // the mini-program platform's trade management (own lock)
 	calls         []Call
 	deliveries    []Delivery
 	faults        []*Fault
