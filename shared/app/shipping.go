@@ -28,5 +28,8 @@ func (o options) shippingService(f *Function, ch ChannelConfig, cfg ShippingConf
 		}
 		mp = c
 	}
+	if mp == nil && cfg.Shipping.AutoVirtual {
+		return nil, fmt.Errorf("shipping configuration: SHIPPING_AUTO_VIRTUAL needs MINIPROGRAM_APPID and MINIPROGRAM_SECRET off Cloud Hosting")
+	}
 	return shipping.New(f.Store, mp, mchID, cfg.Shipping, o.log, o.now), nil
 }

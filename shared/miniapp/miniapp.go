@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -32,6 +33,22 @@ type Config struct {
 	Secret  string        `env:"MINIPROGRAM_SECRET" json:"-"`
 	Timeout time.Duration `env:"WECHAT_TIMEOUT, default=5s"`
 }
+
+// LogValue is what slog logs for a Config: never the secret.
+func (c Config) LogValue() slog.Value {
+	secret := ""
+	if c.Secret != "" {
+		secret = "[REDACTED]"
+	}
+	return slog.GroupValue(slog.String("api_url", c.APIURL), slog.String("appid", c.AppID),
+		slog.String("secret", secret), slog.Duration("timeout", c.Timeout))
+}
+
+// String renders the Config with its secret redacted.
+func (c Config) String() string { return fmt.Sprint(c.LogValue()) }
+
+// Format makes every fmt verb print String.
+func (c Config) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, c.String()) }
 
 // AccessToken is a cached stable_token answer.
 type AccessToken struct {
@@ -57,6 +74,9 @@ type Client struct {
 }
 
 var _ wechat.MiniProgram = (*Client)(nil)
+
+// Format prints the client's settings, never its secret, with every verb.
+func (c *Client) Format(f fmt.State, _ rune) { _, _ = fmt.Fprint(f, "miniapp.Client", c.cfg.String()) }
 
 // New builds the client; tokens may be nil in open-interface mode.
 func New(cfg Config, tokens Tokens, hc *http.Client, now func() time.Time) (*Client, error) {
@@ -90,20 +110,23 @@ const (
 	tokenWait    = 5 * time.Second
 )
 
-// token returns a usable access token ("" in open-interface mode).
-// force renews one WeChat refused.
-func (c *Client) token(ctx context.Context, force bool) (string, error) {
+// token returns a usable access token ("" in open-interface mode);
+// rejected is one WeChat refused, which is renewed and never returned.
+func (c *Client) token(ctx context.Context, rejected string) (string, error) {
 	if c.cfg.Secret == "" {
 		return "", nil
 	}
-	deadline := time.Now().Add(tokenWait)
+	// Wait for another instance's renewal at least as long as a call to
+	// WeChat may take.
+	deadline := time.Now().Add(max(tokenWait, c.cfg.Timeout))
 	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
 		t, found, err := c.tokens.AccessToken(ctx, c.cfg.AppID)
 		if err != nil {
 			return "", fmt.Errorf("access token: %w", err)
 		}
 		now := c.now()
-		if found && !force && t.ExpiresAt.Sub(now) > tokenMargin {
+		usable := found && t.Token != rejected
+		if usable && t.ExpiresAt.Sub(now) > tokenMargin {
 			return t.Token, nil
 		}
 		won, err := c.tokens.ClaimAction(ctx, "refresh-access-token", c.cfg.AppID, cloudpay.Nonce(), claimSpacing, now)
@@ -111,11 +134,10 @@ func (c *Client) token(ctx context.Context, force bool) (string, error) {
 			return "", fmt.Errorf("access token: %w", err)
 		}
 		if won {
-			return c.refresh(ctx, force)
+			return c.refresh(ctx, rejected != "")
 		}
 		// Another instance is renewing it: its answer will be in the store.
-		force = false
-		if found && t.ExpiresAt.After(now) && time.Now().After(deadline) {
+		if usable && t.ExpiresAt.After(now) && time.Now().After(deadline) {
 			return t.Token, nil // still valid, if close to its end
 		}
 		if time.Now().After(deadline) {
@@ -163,14 +185,16 @@ func (e *apiError) Error() string { return fmt.Sprintf("errcode %d: %s", e.Code,
 // call posts body to path with a token, renewing a token WeChat says is
 // invalid or expired once (40001, 42001, 40014).
 func (c *Client) call(ctx context.Context, path string, body, out any) error {
+	rejected := ""
 	for attempt := 0; ; attempt++ {
-		tok, err := c.token(ctx, attempt > 0)
+		tok, err := c.token(ctx, rejected)
 		if err != nil {
 			return err
 		}
 		err = c.post(ctx, path, tok, body, out)
 		var ae *apiError
 		if attempt == 0 && c.cfg.Secret != "" && errors.As(err, &ae) && (ae.Code == 40001 || ae.Code == 42001 || ae.Code == 40014) {
+			rejected = tok
 			continue
 		}
 		return err
@@ -195,6 +219,11 @@ func (c *Client) post(ctx context.Context, path, token string, body, out any) er
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// A *url.Error prints the URL, and with it the access token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		if ctx.Err() != nil {
 			return &cloudpay.Error{Code: cloudpay.CodeWeChatTimeout, Message: "the mini-program platform did not answer in time", Err: err}
 		}

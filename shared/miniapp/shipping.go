@@ -77,33 +77,37 @@ func (c *Client) IsTradeManaged(ctx context.Context) (bool, error) {
 	return out.IsTradeManaged, nil
 }
 
-// shippingError maps the platform's codes: those that will not change are
-// CodeShippingRefused with WeChat's words; the order not known yet
-// (10060001: "支付后订单需要入库", seconds to a minute after the payment,
-// as WeChat staff answer in the developer community) and a busy platform
-// are worth trying again.
+// shippingError maps the platform's codes (the error table of the page
+// cited in the package comment): a busy platform (-1, 10060012,
+// 10060019) and an order not known yet (10060001: "支付后订单需要入库",
+// seconds to a minute after the payment, as WeChat staff answer in the
+// developer community) are tried again; 10060023 ("发货信息未更新": WeChat
+// holds exactly this upload already, as after a retry whose answer was
+// lost) is success; everything else WeChat says will not change, and is
+// CodeShippingRefused with WeChat's words.
 func shippingError(err error) error {
 	var ae *apiError
 	if !errors.As(err, &ae) {
 		return err
 	}
-	refused := func(what string) error {
-		return &cloudpay.Error{Code: cloudpay.CodeShippingRefused, Message: fmt.Sprintf("WeChat refuses the shipping: %s (%d %s)", what, ae.Code, ae.Message), Err: ae}
-	}
 	switch ae.Code {
+	case 10060023:
+		return nil
 	case 10060001:
 		return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: "WeChat does not know the payment yet (10060001); it is tried again", Err: ae}
+	case -1, 10060012, 10060019:
+		return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: fmt.Sprintf("the mini-program platform is busy (%d); it is tried again", ae.Code), Err: ae}
+	}
+	what := "WeChat refuses the shipping"
+	switch ae.Code {
 	case 10060003:
-		return refused("the order's one update is used")
+		what = "the order's one update is used"
 	case 10060004:
-		return refused("the order cannot ship (refunded, or shipped and confirmed)")
+		what = "the order cannot ship (refunded, or shipped and confirmed)"
 	case 47001:
-		return refused("WeChat cannot read the request")
-	case -1:
-		return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: "the mini-program platform is busy", Err: ae}
+		what = "WeChat cannot read the request"
+	case 40001, 40014, 41001, 42001:
+		what = "the mini-program credentials are not accepted (MINIPROGRAM_APPID, MINIPROGRAM_SECRET)"
 	}
-	if ae.Code >= 10060000 && ae.Code < 10070000 {
-		return refused("trade management refuses it")
-	}
-	return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: "the mini-program platform refused: " + ae.Error(), Err: ae}
+	return &cloudpay.Error{Code: cloudpay.CodeShippingRefused, Message: fmt.Sprintf("%s (%d %s)", what, ae.Code, ae.Message), Err: ae}
 }

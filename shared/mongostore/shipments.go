@@ -44,10 +44,17 @@ func (s *Store) ShipmentsDue(ctx context.Context, now time.Time, limit int) ([]s
 	return out, nil
 }
 
-// ProjectOrderShipping shows an order's shipping state on it.
+// ProjectOrderShipping shows an order's shipping state on it; a part of a
+// split delivery sent late never turns "shipped" back (a projection: the
+// guard is a filter, repaired by the next upload's projection where the
+// store does not apply it atomically).
 func (s *Store) ProjectOrderShipping(ctx context.Context, outTradeNo, state string, now time.Time) error {
+	filter := bson.D{{Key: "_id", Value: outTradeNo}}
+	if state != "shipped" {
+		filter = append(filter, bson.E{Key: "shipping_state", Value: bson.D{{Key: "$ne", Value: "shipped"}}})
+	}
 	err := retryBusy(ctx, func() error {
-		_, err := s.db.Collection(colOrders).UpdateOne(ctx, bson.D{{Key: "_id", Value: outTradeNo}},
+		_, err := s.db.Collection(colOrders).UpdateOne(ctx, filter,
 			bson.D{{Key: "$set", Value: bson.D{{Key: "shipping_state", Value: state}, {Key: "updated_at", Value: now}}}})
 		return err
 	})

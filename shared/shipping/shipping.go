@@ -122,8 +122,11 @@ func (n NewShipment) validate() error {
 		return cloudpay.FieldError("is_all_delivered", "is_all_delivered is for split deliveries only")
 	case len(n.Items) == 0 || len(n.Items) > maxItems:
 		return cloudpay.FieldError("shipping_list", "shipping_list must hold 1-%d items", maxItems)
-	case n.Mode == wechat.DeliveryUnified && len(n.Items) > 1 && n.Logistics == wechat.LogisticsExpress:
-		return cloudpay.FieldError("shipping_list", "a unified delivery by express has one tracking number")
+	case n.Mode == wechat.DeliverySplit && n.Logistics != wechat.LogisticsExpress:
+		// WeChat: only express deliveries may be split (10060006).
+		return cloudpay.FieldError("delivery_mode", "only express deliveries can be split")
+	case n.Mode == wechat.DeliveryUnified && len(n.Items) > 1:
+		return cloudpay.FieldError("shipping_list", "a unified delivery has one item (one parcel, or one line of goods)")
 	}
 	for i, it := range n.Items {
 		field := func(f string) string { return fmt.Sprintf("shipping_list[%d].%s", i, f) }
@@ -183,9 +186,13 @@ func (s *Service) Ship(ctx context.Context, outTradeNo string, n NewShipment) (S
 	if !created && !sameUpload(held, sh) {
 		return Shipment{}, false, cloudpay.Errorf(cloudpay.CodeShippingConflict, "idempotency_key %s names another upload of order %s", n.Key, outTradeNo)
 	}
+	if held.Status == StatusUploaded {
+		// Its projection again, in case a crash cut it short (idempotent).
+		return held, created, s.project(ctx, held)
+	}
 	if held.Status != StatusPending || held.Attempts > 0 {
-		// Uploaded, refused, or being sent (or waiting for its next turn,
-		// which close-expired takes): nothing to do here.
+		// Refused, or being sent (or waiting for its next turn, which
+		// close-expired takes): nothing to do here.
 		return held, created, nil
 	}
 	held, err = s.send(ctx, held)
@@ -240,6 +247,12 @@ func (s *Service) send(ctx context.Context, sh Shipment) (Shipment, error) {
 			return sh, nil // another request is sending it
 		}
 		n++ // its sender died before recording it: the next attempt
+	}
+	// Another sender may have finished since sh was read.
+	if cur, found, err := s.store.Shipment(ctx, sh.ID); err != nil {
+		return sh, fmt.Errorf("ship: %w", err)
+	} else if found && cur.Status != StatusPending {
+		return cur, nil
 	}
 	sh.Attempts, sh.NextAt, sh.UpdatedAt = n, now.Add(retry(n)), now
 	if err := s.store.SaveShipment(ctx, sh); err != nil {
@@ -324,7 +337,7 @@ func (s *Service) Retry(ctx context.Context, limit int) (int, error) {
 // merchant chose it; close-expired sends it (WeChat may not know a payment
 // for some seconds after its notification).
 func (s *Service) AutoVirtual(ctx context.Context, o cloudpay.Order) error {
-	if !s.cfg.AutoVirtual || s.mp == nil || o.Method == cloudpay.MethodBalance {
+	if !s.cfg.AutoVirtual || s.mp == nil || o.Method == cloudpay.MethodBalance || o.Adopted {
 		return nil
 	}
 	now := s.clock()

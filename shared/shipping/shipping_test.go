@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/shipping"
 	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
 var ctx = context.Background()
@@ -206,5 +209,53 @@ func TestTheAccessTokenIsFetchedOnceUnderConcurrentCallers(t *testing.T) {
 	s.Sim.SetTradeManaged(false)
 	if managed, err := s.Shipping.TradeManaged(ctx); err != nil || managed {
 		t.Fatalf("trade managed after the switch: %v, %v", managed, err)
+	}
+}
+
+// A busy platform is tried again; WeChat saying it holds this very upload
+// already (the answer to an earlier try was lost) is success.
+func TestBusyIsRetriedAndAlreadyHeldIsSuccess(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Channel(wechat.CloudHosting))
+	s.Paid("SHIP000007", testkit.Alice, 500)
+	s.Paid("SHIP000008", testkit.Alice, 500)
+	s.Sim.MiniProgramFail(10060012)
+	if sh, _, err := s.Shipping.Ship(ctx, "SHIP000007", express("k")); err != nil || sh.Status != shipping.StatusPending {
+		t.Fatalf("busy: %+v, %v", sh, err)
+	}
+	s.Sim.MiniProgramFail(10060023)
+	if sh, _, err := s.Shipping.Ship(ctx, "SHIP000008", express("k")); err != nil || sh.Status != shipping.StatusUploaded {
+		t.Fatalf("already held: %+v, %v", sh, err)
+	}
+	s.Advance(time.Minute)
+	if r := s.Job.Run(ctx); r.ShippingSent != 1 {
+		t.Fatalf("pass: %+v", r)
+	}
+	if got, _ := s.Shipping.Get(ctx, "SHIP000007", "k"); got.Status != shipping.StatusUploaded {
+		t.Fatalf("after the pass: %+v", got)
+	}
+}
+
+// A failure to reach the platform never shows the access token: not in
+// the error, the stored upload, or the answer.
+func TestTheAccessTokenNeverShows(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Channel(wechat.V3))
+	const secretToken = "SIMTOKEN_never_shown_0123456789"
+	if err := s.Store.SaveAccessToken(ctx, miniapp.AccessToken{AppID: wechatsim.DefaultAppID, Token: secretToken, ExpiresAt: s.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := miniapp.New(miniapp.Config{APIURL: "http://127.0.0.1:1", AppID: wechatsim.DefaultAppID, Secret: wechatsim.DevAppSecret, Timeout: time.Second},
+		s.Store, nil, s.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.UploadShipping(ctx, wechat.ShippingInfo{TransactionID: "4200000000000000000000000000", Logistics: wechat.LogisticsVirtual,
+		Mode: wechat.DeliveryUnified, Items: []wechat.ShippingItem{{ItemDesc: "x"}}, UploadTime: s.Now(), PayerOpenID: testkit.Alice})
+	if err == nil || strings.Contains(err.Error(), secretToken) || strings.Contains(fmt.Sprintf("%+v", err), secretToken) {
+		t.Fatalf("error: %v", err)
+	}
+	if cfg := fmt.Sprintf("%v %+v %#v", c, miniapp.Config{Secret: wechatsim.DevAppSecret}, miniapp.Config{Secret: wechatsim.DevAppSecret}); strings.Contains(cfg, wechatsim.DevAppSecret) {
+		t.Fatalf("the secret shows: %s", cfg)
 	}
 }

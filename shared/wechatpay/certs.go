@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/wechatpay-apiv3/wechatpay-go/core"
 	"github.com/wechatpay-apiv3/wechatpay-go/core/auth/signers"
@@ -32,13 +33,20 @@ var managers sync.Map // mchID + api host → *downloader.CertificateDownloaderM
 // as every request is. The first download is trusted on TLS alone, as the
 // SDK does; later ones are verified with the certificates held.
 func platformCertificates(ctx context.Context, cfg Config, k keys, hc *http.Client) (platform, error) {
-	key := cfg.MchID + " " + cfg.APIURL
+	key := cfg.MchID + " " + cfg.MchSerial + " " + cfg.APIURL
 	if m, ok := managers.Load(key); ok {
 		mgr := m.(*downloader.CertificateDownloaderMgr)
 		return platform{mgr.GetCertificateVisitor(cfg.MchID), mgr}, nil
 	}
+	// Bounded like every call (hc carries no timeout of its own): a stalled
+	// download must neither hang the start nor the SDK's refresh ticker.
+	bounded := *hc
+	bounded.Timeout = cfg.Timeout
+	if bounded.Timeout <= 0 {
+		bounded.Timeout = 5 * time.Second
+	}
 	client, err := core.NewClientWithDialSettings(ctx, &core.DialSettings{
-		HTTPClient: hc,
+		HTTPClient: &bounded,
 		Signer:     &signers.SHA256WithRSASigner{MchID: cfg.MchID, CertificateSerialNo: cfg.MchSerial, PrivateKey: k.private},
 		Validator:  &validators.NullValidator{},
 	})
