@@ -497,7 +497,8 @@ func chVariables(t *testing.T) map[string]chVariable {
 			}
 		}
 	}
-	for _, name := range []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "BUSINESS_NOTIFY_SECRET", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY"} {
+	for _, name := range []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "BUSINESS_NOTIFY_SECRET", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY",
+		"MINIPROGRAM_SECRET", "CHECKOUT_KEY"} {
 		v, ok := vars[name]
 		if !ok {
 			t.Errorf("no function reads %s any more: update the list of secrets", name)

@@ -247,6 +247,8 @@ func secretEnv(t *testing.T, storeURI, database string) map[string]string {
 		"WECHATPAY_MCH_SERIAL":  wechatsim.DevMerchantSerial,
 		"WECHATPAY_PRIVATE_KEY": wechatsim.DevMerchantPrivateKeyPEM, "WECHATPAY_APIV3_KEY": wechatsim.DevAPIv3Key,
 		"WECHATPAY_PUBLIC_KEY": wechatsim.DevPlatformPublicKeyPEM, "WECHATPAY_PUBLIC_KEY_ID": wechatsim.DevPublicKeyID,
+		"MINIPROGRAM_APPID": wechatsim.DefaultAppID, "MINIPROGRAM_SECRET": wechatsim.DevAppSecret,
+		"CHECKOUT_KEY": "checkout-key-never-logged-0123456789",
 	}
 }
 
@@ -271,6 +273,8 @@ func secretForms(t *testing.T, env map[string]string) map[string][]string {
 		"BUSINESS_NOTIFY_SECRET": {env["BUSINESS_NOTIFY_SECRET"]},
 		"WECHATPAY_APIV3_KEY":    {env["WECHATPAY_APIV3_KEY"]},
 		"WECHATPAY_PRIVATE_KEY":  {env["WECHATPAY_PRIVATE_KEY"]},
+		"MINIPROGRAM_SECRET":     {env["MINIPROGRAM_SECRET"]},
+		"CHECKOUT_KEY":           {env["CHECKOUT_KEY"]},
 	}
 	out := map[string][]string{}
 	for name, values := range raw {

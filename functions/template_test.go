@@ -39,7 +39,8 @@ var samFunctions = map[string]struct {
 var secretParameters = []string{"MongoDBURI", "AdminTokens", "JobToken", "WeChatPayPrivateKey", "WeChatPayAPIv3Key", "BusinessNotifySecret"}
 
 // secretVariables are the settings that carry those values.
-var secretVariables = []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "BUSINESS_NOTIFY_SECRET"}
+var secretVariables = []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "BUSINESS_NOTIFY_SECRET",
+	"MINIPROGRAM_SECRET", "CHECKOUT_KEY"}
 
 func TestTemplateDeploysEveryFunction(t *testing.T) {
 	t.Parallel()
