@@ -18,6 +18,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
+	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/serve"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
@@ -127,17 +128,17 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 		return nil
 	}
 
-	f, err := app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: channel, Payment: cfg.Payment, Admin: admin, Users: users},
+	f, err := app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: channel, Payment: cfg.Payment, Admin: admin, Users: users, Shipping: s.shipping(cfg)},
 		opts("create-payment")...)
 	if err := mountFunction("create-payment", f, err); err != nil {
 		return err
 	}
-	f, err = app.PaymentCallback(ctx, app.PaymentCallbackConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw},
+	f, err = app.PaymentCallback(ctx, app.PaymentCallbackConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw, Shipping: s.shipping(cfg)},
 		opts("payment-callback")...)
 	if err := mountFunction("payment-callback", f, err); err != nil {
 		return err
 	}
-	f, err = app.Refund(ctx, app.RefundConfig{Channel: channel, Refund: cfg.Refund, Outbox: cfg.Outbox, Admin: admin, Users: users},
+	f, err = app.Refund(ctx, app.RefundConfig{Channel: channel, Refund: cfg.Refund, Outbox: cfg.Outbox, Admin: admin, Users: users, Shipping: s.shipping(cfg)},
 		opts("refund")...)
 	if err := mountFunction("refund", f, err); err != nil {
 		return err
@@ -148,7 +149,7 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err := mountFunction("withdraw", f, err); err != nil {
 		return err
 	}
-	f, err = app.CloseExpired(ctx, app.CloseExpiredConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw,
+	f, err = app.CloseExpired(ctx, app.CloseExpiredConfig{Channel: channel, Payment: cfg.Payment, Refund: cfg.Refund, Withdraw: cfg.Withdraw, Shipping: s.shipping(cfg),
 		Outbox: cfg.Outbox, Job: cfg.Job, JobAuth: httpapi.JobConfig{Tokens: []string{cfg.JobToken}}, Admin: admin, Trigger: "http"},
 		opts("close-expired")...)
 	if err := mountFunction("close-expired", f, err); err != nil {
@@ -184,6 +185,17 @@ func (s *stack) channel(cfg config) app.ChannelConfig {
 			TransferReportInfos: cfg.TransferReportInfos,
 		},
 	}
+}
+
+// shipping points the mini-program platform at the simulator: the open
+// interface on Cloud Hosting, access tokens with the development secret on
+// API v3, as on AWS Lambda.
+func (s *stack) shipping(cfg config) app.ShippingConfig {
+	mp := miniapp.Config{APIURL: s.base + "/sim", AppID: wechatsim.DefaultAppID, Timeout: 5 * time.Second}
+	if cfg.Channel == "v3" {
+		mp.Secret = wechatsim.DevAppSecret
+	}
+	return app.ShippingConfig{MiniProgram: mp}
 }
 
 // outsideURL is url if on, else "".

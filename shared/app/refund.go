@@ -2,7 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
+	"log/slog"
+	"time"
 
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/console"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
@@ -22,6 +26,9 @@ type RefundConfig struct {
 	Outbox  outbox.Config // for the console's dead letters
 	Admin   httpapi.AdminConfig
 	Users   httpapi.UserConfig
+	// Shipping lets the console enter shipping and tell whether the
+	// mini-program is under WeChat's trade management.
+	Shipping ShippingConfig
 }
 
 // RefundBinary is refund as its deployable runs it.
@@ -49,14 +56,52 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, payment.Config{}, o.payment(f.Store)...) // adopts payments refunded by transaction_id
+	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
+		return nil, err
+	}
+	// Adopts payments refunded by transaction_id.
+	f.Payments = payment.New(f.Store, gw, payment.Config{}, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close) // running batches stop between two refunds
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)
 	}
 	f.Recon = reconciler(f, gw, o)
-	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Page: console.Handler()}
+	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Shipping: f.Shipping, Page: console.Handler()}
 	f.Handler = httpapi.Refund(f.Refunds, ops, cfg.Admin, cfg.Users, o.log)
+	checkTradeManaged(ctx, f, o.log)
 	return f, nil
+}
+
+// tradeManagedCheck bounds the start-up check: WeChat's answer is a log
+// line, not worth holding anything up for.
+const tradeManagedCheck = 15 * time.Second
+
+// checkTradeManaged asks WeChat, in the background, whether the
+// mini-program is under trade management, so the console's function says
+// at start-up whether paid orders need their shipping uploaded. It never
+// blocks or fails the start; Close stops it. Without a logger nobody would
+// hear the answer, so nothing is asked (tests, tools).
+func checkTradeManaged(ctx context.Context, f *Function, log *slog.Logger) {
+	if !log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), tradeManagedCheck)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer cancel()
+		// The service logs the answer itself.
+		_, err := f.Shipping.TradeManaged(ctx)
+		switch code := cloudpay.ErrorCode(err); {
+		case err == nil:
+		case errors.Is(ctx.Err(), context.Canceled):
+			// Closed before WeChat answered.
+		case code == cloudpay.CodeShippingOff:
+			log.InfoContext(ctx, "trade management not checked: no mini-program configured, shipping uploads are off")
+		default:
+			log.WarnContext(ctx, "could not ask WeChat whether the mini-program is under trade management", "err", err)
+		}
+	}()
+	f.onClose(func() { cancel(); <-done })
 }

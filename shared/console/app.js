@@ -108,6 +108,22 @@ const EVENT_TYPE = {
 };
 const REFUND_SOURCE = { admin: '后台', batch: '批量', user: '用户申请' };
 
+// An order's shipping as WeChat's trade management holds it; none is an
+// order paid at WeChat with no shipping taken yet.
+export const SHIPPING_STATE = { shipped: '已发货', partly_shipped: '部分发货', none: '未发货' };
+
+// shippingState is what an order shows of its shipping: its state, "none"
+// for an order paid at WeChat with nothing shipped, else "" (unpaid, or
+// paid from the balance: WeChat holds no payment to ship).
+export function shippingState(o) {
+  if (o?.shipping_state) return o.shipping_state;
+  const paid = ['paid', 'partially_refunded', 'refunded'].includes(o?.status);
+  return paid && o?.method !== 'balance' ? 'none' : '';
+}
+
+// What an upload is at WeChat, and the words the page says of it.
+export const SHIPMENT_STATUS = { uploaded: '已上传', pending: '排队重试中', refused: '微信拒绝' };
+
 export const RECON_STATUS = { done: '已对账', no_statement: '无账单' };
 const RECON_KIND = {
   unknown_payment: '微信有、本系统无', unknown_refund: '微信退款、本系统无',
@@ -539,11 +555,12 @@ function route() {
 
 // ---- 订单 ----
 
-const ORDER_FILTERS = ['out_trade_no', 'openid', 'status', 'method', 'from', 'to'];
+const ORDER_FILTERS = ['out_trade_no', 'openid', 'status', 'method', 'shipping', 'from', 'to'];
 let ordersCursor = '';
 let ordersParams = null;
 
 async function ordersPage(params) {
+  checkTradeManaged(); // the line on this page, asked the first time it shows
   const form = $('#orders-search');
   for (const name of ORDER_FILTERS) form.elements[name].value = params.get(name) ?? '';
   ordersParams = params;
@@ -563,6 +580,7 @@ async function loadOrders(append) {
     el('td', {}, el('a', { href: `#/orders/${enc(o.out_trade_no)}`, class: 'mono order-link', 'data-testid': `order-link-${o.out_trade_no}`, text: o.out_trade_no })),
     td(o.openid, 'mono'), td(o.description), td(formatFen(o.amount_fen), 'num'),
     el('td', {}, badge(ORDER_STATUS, o.status, 'order')),
+    el('td', { 'data-testid': 'shipping' }, shippingBadge(o)),
     el('td', { class: 'method', 'data-testid': 'method', text: label(PAY_METHOD, o.method) }),
     td(formatTime(o.created_at)), td(formatTime(o.paid_at)),
     td(o.refunded_fen ? formatFen(o.refunded_fen) : '—', 'num')));
@@ -589,6 +607,12 @@ function searchOrders(ev) {
   if (location.hash === hash) route(); else location.hash = hash;
 }
 
+// shippingBadge shows an order's shipping state, or a dash.
+function shippingBadge(o) {
+  const st = shippingState(o);
+  return st ? badge(SHIPPING_STATE, st, 'shipping') : '—';
+}
+
 // ---- 订单详情 ----
 
 let currentOrder = null;
@@ -597,9 +621,10 @@ async function orderPage(no) {
   currentOrder = null;
   for (const id of ['order-no', 'order-amount', 'order-openid', 'order-description', 'order-attach', 'order-method',
     'order-transaction-id', 'order-trade-no', 'order-paid-at', 'order-created-at', 'order-expires-at',
-    'order-refundable', 'order-refunded', 'order-reserved', 'order-refund-count']) {
+    'order-refundable', 'order-refunded', 'order-reserved', 'order-refund-count', 'order-shipping']) {
     $(`#${id}`).textContent = '…';
   }
+  resetShippingForm(no);
   $('#order-status').replaceChildren();
   fill($('#order-refunds tbody'), []);
   $('#order-refund').disabled = true;
@@ -617,6 +642,7 @@ async function orderPage(no) {
   // Without its own trade_no, the payment is known at WeChat by the order's number.
   $('#order-trade-no').textContent = o.trade_no || (o.method && o.method !== 'balance' ? '同订单号' : '—');
   $('#order-paid-at').textContent = formatTime(o.paid_at);
+  $('#order-shipping').replaceChildren(shippingBadge(o));
   $('#order-created-at').textContent = formatTime(o.created_at);
   $('#order-expires-at').textContent = formatTime(o.expires_at);
   $('#order-refundable').textContent = formatFen(d.refundable_fen ?? 0);
@@ -634,6 +660,119 @@ async function orderPage(no) {
     td(formatTime(r.created_at)), td(formatTime(r.succeeded_at)),
     td(r.last_error ? `${r.last_error.message}（${r.last_error.code}）` : '—'))));
   show($('#order-refunds-empty'), refunds.length === 0);
+  const shippable = shippingState(o) !== '';
+  const ship = $('#shipping-submit');
+  ship.disabled = !shippable;
+  ship.title = shippable ? '' : '只有在微信支付的已支付订单可上传发货信息';
+  if (!$('#shipping-desc').value) $('#shipping-desc').value = [...(o.description ?? '')].slice(0, 120).join('');
+}
+
+// ---- 发货 ----
+
+// The shipping form owns one idempotency key per order and content: a
+// double click, or a resubmit after a lost answer, names the same upload
+// (WeChat takes one update per order, which a second key would spend);
+// other content gets a fresh key.
+let shippingDraft = null;
+
+function resetShippingForm(no) {
+  if (shippingDraft?.no === no) return; // the same order again (after an upload): keep what was typed
+  shippingDraft = null;
+  $('#shipping-form').reset();
+  showExpressFields();
+  show($('#shipping-result'), false);
+}
+
+function showExpressFields() {
+  const express = $('#shipping-logistics').value === 'express';
+  for (const l of document.querySelectorAll('#shipping-form .express-only')) show(l, express);
+}
+
+function shippingResult(kind, msg) {
+  const p = $('#shipping-result');
+  p.className = `shipping-result ${kind}`;
+  p.dataset.state = kind;
+  p.textContent = msg;
+  show(p, true);
+}
+
+// shippingBody reads the form into the route's body, or {error}.
+export function shippingBody(form) {
+  const v = (name) => String(form[name] ?? '').trim();
+  const logistics = v('logistics_type');
+  const item = { item_desc: v('item_desc') };
+  if (!item.item_desc) return { error: '请填写商品描述' };
+  if (logistics === 'express') {
+    item.express_company = v('express_company');
+    item.tracking_no = v('tracking_no');
+    if (!item.express_company) return { error: '快递发货请填写快递公司编码（微信的快递公司编码，如 YTO、SF）' };
+    if (!item.tracking_no) return { error: '快递发货请填写运单号' };
+  }
+  if (v('receiver_contact')) item.receiver_contact = v('receiver_contact');
+  return { body: { logistics_type: logistics, delivery_mode: 'unified', shipping_list: [item] } };
+}
+
+async function submitShipping(ev) {
+  ev.preventDefault();
+  const no = currentOrder?.order?.out_trade_no;
+  if (!no || shippingDraft?.busy) return;
+  const f = ev.target.elements;
+  const read = shippingBody(Object.fromEntries(['logistics_type', 'express_company', 'tracking_no', 'item_desc', 'receiver_contact']
+    .map((name) => [name, f[name].value])));
+  if (read.error) { shippingResult('error', read.error); return; }
+  const content = JSON.stringify(read.body);
+  if (!shippingDraft || shippingDraft.no !== no || shippingDraft.content !== content) {
+    shippingDraft = { no, content, key: randomKey() };
+  }
+  const d = shippingDraft;
+  d.busy = true;
+  $('#shipping-submit').disabled = true;
+  show($('#shipping-result'), false);
+  try {
+    const sh = await api('POST', `/admin/api/orders/${enc(no)}/shipping`, { ...read.body, idempotency_key: d.key });
+    if (sh.status === 'uploaded') {
+      shippingResult('uploaded', `${label(SHIPMENT_STATUS, sh.status)}：微信已接收发货信息（${formatTime(sh.uploaded_at)}）`);
+      toast('发货信息已上传微信');
+    } else if (sh.status === 'pending') {
+      shippingResult('pending', `微信暂未接收，系统将自动重试${sh.last_error ? `：${sh.last_error}` : ''}`);
+    } else {
+      shippingResult('refused', `微信拒绝：${sh.last_error || label(SHIPMENT_STATUS, sh.status)}`);
+    }
+    if (location.hash === `#/orders/${enc(no)}`) await orderPage(no);
+  } catch (e) {
+    if (e.status === 401) return;
+    if (e.code === 'SHIPPING_REFUSED') shippingResult('refused', `微信拒绝：${e.message}`);
+    else if (e.code === 'SHIPPING_NOT_CONFIGURED') shippingResult('error', `未配置小程序发货信息管理：${e.message}`);
+    else shippingResult('error', e.field ? `${describe(e)}（字段 ${e.field}）` : describe(e));
+  } finally {
+    d.busy = false;
+    $('#shipping-submit').disabled = false;
+  }
+}
+
+// The main page's line on WeChat's trade management, asked once per load
+// of the console.
+let tradeManagedAsked = false;
+
+export const TRADE_MANAGED = {
+  yes: '小程序已开通发货信息管理：已支付订单须上传发货信息，否则资金冻结',
+  no: '小程序未开通发货信息管理：无须上传发货信息',
+  off: '发货信息管理：未配置',
+};
+
+async function checkTradeManaged() {
+  if (tradeManagedAsked) return;
+  tradeManagedAsked = true;
+  const line = $('#trade-managed');
+  const say = (state, text) => { line.dataset.state = state; line.textContent = text; };
+  try {
+    const r = await api('GET', '/admin/api/shipping/trade-managed');
+    if (r?.is_trade_managed) say('yes', TRADE_MANAGED.yes); else say('no', TRADE_MANAGED.no);
+  } catch (e) {
+    if (e.status === 401) { tradeManagedAsked = false; return; }
+    if (e.code === 'SHIPPING_NOT_CONFIGURED') say('off', TRADE_MANAGED.off);
+    else say('error', `发货信息管理：无法查询（${describe(e)}）`);
+  }
 }
 
 // The refund dialog owns one idempotency key from the moment it opens: a
@@ -1161,6 +1300,8 @@ function start() {
   $('#order-refund').addEventListener('click', openRefundDialog);
   $('#refund-form').addEventListener('submit', submitRefund);
   $('#refund-cancel').addEventListener('click', () => $('#refund-dialog').close());
+  $('#shipping-form').addEventListener('submit', submitShipping);
+  $('#shipping-logistics').addEventListener('change', showExpressFields);
   $('#requests-filter').addEventListener('submit', (ev) => { ev.preventDefault(); pageError(null); requestsPage().catch(pageError); });
   $('#requests-status').addEventListener('change', () => { pageError(null); requestsPage().catch(pageError); });
   $('#review-form').addEventListener('submit', submitReview);

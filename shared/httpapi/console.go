@@ -36,6 +36,9 @@ func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
 		r.GET("/admin/api/reconciliations/:date", auth, h.get)
 		r.POST("/admin/api/reconciliations/:date", auth, h.run)
 	}
+	if c.Shipping != nil {
+		mountConsoleShipping(r, c.Shipping, auth)
+	}
 	if c.Dead != nil {
 		h := deadLetterHandlers{dead: c.Dead}
 		r.GET("/admin/api/dead-letters", auth, h.list)
@@ -47,7 +50,7 @@ type consoleHandlers struct {
 	views *operator.Service
 }
 
-var orderParams = []string{"out_trade_no", "openid", "status", "method", "from", "to", "cursor", "limit"}
+var orderParams = []string{"out_trade_no", "openid", "status", "method", "shipping", "from", "to", "cursor", "limit"}
 
 func (h consoleHandlers) orders(c *gin.Context) {
 	q, ok := query(c, orderParams)
@@ -56,7 +59,7 @@ func (h consoleHandlers) orders(c *gin.Context) {
 	}
 	page, err := h.views.Orders(c, operator.OrderQuery{
 		OutTradeNo: q.Get("out_trade_no"), OpenID: q.Get("openid"), Status: q.Get("status"), Method: q.Get("method"),
-		From: q.Get("from"), To: q.Get("to"), Cursor: q.Get("cursor"), Limit: intParam(c, q.Get("limit")),
+		Shipping: q.Get("shipping"), From: q.Get("from"), To: q.Get("to"), Cursor: q.Get("cursor"), Limit: intParam(c, q.Get("limit")),
 	})
 	if err != nil {
 		fail(c, err)

@@ -11,15 +11,17 @@ import (
 	"github.com/cloudpay/cloudpay/shared/operator"
 	"github.com/cloudpay/cloudpay/shared/recon"
 	"github.com/cloudpay/cloudpay/shared/refund"
+	"github.com/cloudpay/cloudpay/shared/shipping"
 )
 
 // Console is the operator's console the refund function serves: its read
 // views, dead letters and the page itself. Zero fields leave their routes out.
 type Console struct {
-	Views *operator.Service
-	Dead  DeadLetters
-	Recon *recon.Service // 对账: daily reconciliation reports
-	Page  http.Handler   // the single-page app, served at /admin/
+	Views    *operator.Service
+	Dead     DeadLetters
+	Recon    *recon.Service    // 对账: daily reconciliation reports
+	Shipping *shipping.Service // 发货: shipping entered from the order page
+	Page     http.Handler      // the single-page app, served at /admin/
 }
 
 // Refund is the refund function's handler: refunds, batches and reviews

@@ -297,6 +297,7 @@ type consoleOrderView struct {
 	TradeNo       string     `json:"trade_no,omitempty"` // the number WeChat knows the payment by, when not out_trade_no
 	PaidAt        *time.Time `json:"paid_at,omitempty"`
 	RefundedFen   int64      `json:"refunded_fen,omitempty"`
+	ShippingState string     `json:"shipping_state,omitempty"` // shipped or partly_shipped once WeChat took an upload
 	UpdatedAt     time.Time  `json:"updated_at"`
 }
 
@@ -305,7 +306,8 @@ func viewConsoleOrder(o cloudpay.Order) consoleOrderView {
 		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen), Description: o.Description,
 		Attach: o.Attach, ExpireMinutes: o.ExpireMinutes, Status: string(o.Status),
 		CreatedAt: o.CreatedAt, ExpiresAt: o.ExpiresAt, TransactionID: o.TransactionID, PaidAt: o.PaidAt,
-		Method: string(o.Method), TradeNo: o.TradeNo, RefundedFen: int64(o.RefundedFen), UpdatedAt: o.UpdatedAt,
+		Method: string(o.Method), TradeNo: o.TradeNo, RefundedFen: int64(o.RefundedFen), ShippingState: o.ShippingState,
+		UpdatedAt: o.UpdatedAt,
 	}
 }
 

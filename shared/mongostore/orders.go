@@ -107,6 +107,13 @@ func (s *Store) ListOrders(ctx context.Context, f operator.OrderFilter, after *c
 	if f.Method != "" {
 		filter = append(filter, bson.E{Key: "method", Value: f.Method})
 	}
+	switch f.Shipping {
+	case "":
+	case operator.ShippingNone:
+		filter = append(filter, bson.E{Key: "shipping_state", Value: bson.D{{Key: "$exists", Value: false}}})
+	default:
+		filter = append(filter, bson.E{Key: "shipping_state", Value: f.Shipping})
+	}
 	created := bson.D{}
 	if !f.From.IsZero() {
 		created = append(created, bson.E{Key: "$gte", Value: f.From})

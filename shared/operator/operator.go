@@ -18,8 +18,14 @@ type OrderFilter struct {
 	OpenID     string
 	Status     cloudpay.OrderStatus
 	Method     cloudpay.PayMethod // how it is being paid or was paid
-	From, To   time.Time
+	// Shipping is the order's shipping state ("shipped", "partly_shipped"),
+	// or ShippingNone: no shipping taken by WeChat yet.
+	Shipping string
+	From, To time.Time
 }
+
+// ShippingNone selects orders WeChat holds no shipping of.
+const ShippingNone = "none"
 
 // Service answers the console's queries. Build one per process.
 type Service struct {
@@ -33,6 +39,7 @@ func New(store Store) *Service { return &Service{store: store} }
 // Beijing dates (YYYY-MM-DD), both inclusive.
 type OrderQuery struct {
 	OutTradeNo, OpenID, Status, Method, From, To, Cursor string
+	Shipping                                             string // shipped, partly_shipped or none
 	Limit                                                int
 }
 
@@ -55,7 +62,8 @@ func day(field, v string) (time.Time, error) {
 
 // Orders lists orders for the console.
 func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) {
-	f := OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status), Method: cloudpay.PayMethod(q.Method)}
+	f := OrderFilter{OutTradeNo: q.OutTradeNo, OpenID: q.OpenID, Status: cloudpay.OrderStatus(q.Status), Method: cloudpay.PayMethod(q.Method),
+		Shipping: q.Shipping}
 	switch {
 	case q.OutTradeNo != "" && !cloudpay.ValidOutTradeNo(q.OutTradeNo):
 		return OrdersPage{}, cloudpay.FieldError("out_trade_no", "out_trade_no is malformed")
@@ -65,6 +73,8 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) 
 		return OrdersPage{}, cloudpay.FieldError("status", "status %q is not an order status", q.Status)
 	case q.Method != "" && !f.Method.Valid():
 		return OrdersPage{}, cloudpay.FieldError("method", "method %q is not a payment method (jsapi, native, h5, balance)", q.Method)
+	case q.Shipping != "" && q.Shipping != "shipped" && q.Shipping != "partly_shipped" && q.Shipping != ShippingNone:
+		return OrdersPage{}, cloudpay.FieldError("shipping", "shipping %q must be shipped, partly_shipped or none", q.Shipping)
 	}
 	if q.Limit == 0 {
 		q.Limit = 50

@@ -121,6 +121,7 @@ type settings struct {
 	refund      refund.Config
 	withdraw    withdraw.Config
 	shipping    shipping.Config
+	certs       bool
 	sim         func(*wechatsim.Config)
 }
 
@@ -137,6 +138,11 @@ func Channel(ch string) Option { return func(s *settings) { s.channel = ch } }
 // injects "timeout" faults passes FaultTimeout, since each such call lasts
 // exactly this long.
 func GatewayTimeout(d time.Duration) Option { return func(s *settings) { s.gwTimeout = d } }
+
+// PlatformCertificates makes the merchant one of those that verify WeChat
+// Pay with platform certificates (WECHATPAY_PLATFORM_CERTS=download, no
+// public key), and the simulator sign with its certificate.
+func PlatformCertificates() Option { return func(s *settings) { s.certs = true } }
 
 // AutoVirtualShipping turns on SHIPPING_AUTO_VIRTUAL: every paid order
 // gets a virtual-goods shipping upload.
@@ -204,6 +210,9 @@ func New(t testing.TB, opts ...Option) *Stack {
 	} else {
 		simCfg.OutsideRefundCallbackURL = cb + "/callbacks/refund"
 	}
+	if s.set.certs {
+		simCfg.Signing = wechatsim.SignCertificate
+	}
 	if s.set.sim != nil {
 		s.set.sim(&simCfg)
 	}
@@ -221,7 +230,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	s.CreatePaymentURL = s.serve(create.Handler)
 
 	rf := s.build(app.Refund(ctx, app.RefundConfig{Store: s.storeCfg, Channel: s.channelConfig(), Refund: s.set.refund,
-		Outbox: s.outboxConfig(), Admin: admin, Users: users}, s.options()...))
+		Outbox: s.outboxConfig(), Admin: admin, Users: users, Shipping: s.shippingConfig()}, s.options()...))
 	s.Refunds = rf.Refunds
 	s.RefundURL = s.serve(rf.Handler)
 
@@ -351,13 +360,17 @@ func (s *Stack) cloudHostingConfig() cloudhosting.Config {
 
 // v3Config is the simulator's development merchant.
 func (s *Stack) v3Config() wechatpay.Config {
-	return wechatpay.Config{
+	cfg := wechatpay.Config{
 		MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
 		PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
 		PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
 		NotifyURL: s.PaymentCallbackURL + "/callbacks/v3", APIURL: s.SimURL, Timeout: s.set.gwTimeout,
 		TransferReportInfos: "活动名称=回收奖励;奖励说明=回收收益提现",
 	}
+	if s.set.certs {
+		cfg.PublicKey, cfg.PublicKeyID, cfg.PlatformCerts = "", "", "download"
+	}
+	return cfg
 }
 
 // outboxConfig sends business notifications to the receiver. Its timeout

@@ -1,0 +1,17 @@
+package httpapi
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/cloudpay/cloudpay/shared/shipping"
+)
+
+// mountConsoleShipping adds the console's shipping routes (admin token):
+// an operator enters an order's shipping, with the body and answers of
+// create-payment's POST /orders/{out_trade_no}/shipping, and asks whether
+// the mini-program is under WeChat's trade management.
+func mountConsoleShipping(r gin.IRoutes, svc *shipping.Service, auth gin.HandlerFunc) {
+	h := shippingHandlers{svc: svc}
+	r.POST("/admin/api/orders/:out_trade_no/shipping", auth, h.ship)
+	r.GET("/admin/api/shipping/trade-managed", auth, h.tradeManaged)
+}
