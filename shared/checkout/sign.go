@@ -60,7 +60,7 @@ func Query(exp, sig string) string {
 // Verify checks a link's exp and sig (as the query carried them) for
 // outTradeNo at now.
 func (s *Signer) Verify(outTradeNo, exp, sig string, now time.Time) error {
-	got, err := base64.RawURLEncoding.DecodeString(sig)
+	got, err := base64.RawURLEncoding.Strict().DecodeString(sig) // one spelling per signature
 	if err != nil || !validUnix(exp) {
 		return ErrBadLink
 	}
