@@ -158,12 +158,28 @@ func (s *Simulator) verifyV3Request(r *http.Request, body []byte) *v3Error {
 	if d := time.Now().Unix() - ts; d > v3MaxClockSkew || d < -v3MaxClockSkew {
 		return signErr("Http头Authorization中的timestamp与发起请求的时间不得超过5分钟")
 	}
-	msg := r.Method + "\n" + r.URL.RequestURI() + "\n" + fields["timestamp"] + "\n" +
-		fields["nonce_str"] + "\n" + string(body) + "\n"
-	if err := verifySHA256(s.cfg.MerchantPublicKey, msg, fields["signature"]); err != nil {
-		return signErr("错误的签名，验签失败: the signature does not verify over " + strconv.Quote(msg))
+	// The path signed is the one the client requested. Mounted under a
+	// prefix (make run's /sim/), the handler sees the path without it, but
+	// a client given the prefixed base URL signs the whole path
+	// (wechatpay-axios-plugin does): both are the request's own.
+	var msg string
+	for _, uri := range requestedURIs(r) {
+		msg = r.Method + "\n" + uri + "\n" + fields["timestamp"] + "\n" + fields["nonce_str"] + "\n" + string(body) + "\n"
+		if verifySHA256(s.cfg.MerchantPublicKey, msg, fields["signature"]) == nil {
+			return nil
+		}
 	}
-	return nil
+	return signErr("错误的签名，验签失败: the signature does not verify over " + strconv.Quote(msg))
+}
+
+// requestedURIs are the request's path and query as the handler sees them
+// and, when a prefix was stripped, as the client sent them.
+func requestedURIs(r *http.Request) []string {
+	uris := []string{r.URL.RequestURI()}
+	if r.RequestURI != "" && r.RequestURI != uris[0] && strings.HasSuffix(strings.SplitN(r.RequestURI, "?", 2)[0], r.URL.Path) {
+		uris = append(uris, r.RequestURI)
+	}
+	return uris
 }
 
 // parseAuthFields parses `k1="v1",k2="v2",...`.

@@ -682,7 +682,10 @@ func TestV3RequestSignature(t *testing.T) {
 		{"301 s old", "GET", queryURI, "", func(a *authParts) { a.ts -= 301 }, 401, "SIGN_ERROR", "5分钟"},
 		{"301 s ahead", "GET", queryURI, "", func(a *authParts) { a.ts += 301 }, 401, "SIGN_ERROR", "5分钟"},
 		{"signed without the query", "GET", queryURI, "", func(a *authParts) { a.signURI = "/v3/pay/transactions/out-trade-no/AUTH01" }, 401, "SIGN_ERROR", "签名"},
-		{"signed with the prefix", "GET", queryURI, "", func(a *authParts) { a.signURI = "/sim" + queryURI }, 401, "SIGN_ERROR", "签名"},
+		// Issue 16: a client given the prefixed base URL signs the whole
+		// path it requests (wechatpay-axios-plugin): that is the request's.
+		{"signed with the prefix it requested", "GET", queryURI, "", func(a *authParts) { a.signURI = "/sim" + queryURI }, 200, "", ""},
+		{"signed with a prefix it did not request", "GET", queryURI, "", func(a *authParts) { a.signURI = "/other" + queryURI }, 401, "SIGN_ERROR", "签名"},
 		{"signature not base64", "GET", queryURI, "", func(a *authParts) { a.signature = "!!" }, 401, "SIGN_ERROR", ""},
 		{"body changed after signing", "POST", closeURI, other, func(a *authParts) { a.signBody = &closeBody }, 401, "SIGN_ERROR", "签名"},
 		{"valid POST", "POST", closeURI, other, nil, 400, "MCH_NOT_EXISTS", ""},
