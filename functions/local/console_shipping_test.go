@@ -10,8 +10,8 @@ import (
 )
 
 // Shipping in the console, end to end in headless Chromium on testkit's
-// stack (its mini-program is the simulator's; the local stack's is not
-// wired to it): the main page says whether the mini-program is under
+// stack (its mini-program platform is the simulator, as the local stack's
+// is): the main page says whether the mini-program is under
 // WeChat's trade management, the orders show and filter their shipping,
 // and an operator enters an order's shipping from its page — refused
 // input stays in the page, a double submission uploads once, an update is

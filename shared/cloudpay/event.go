@@ -64,6 +64,15 @@ func (st Settlement) PaidMethod() PayMethod {
 	return st.Method
 }
 
+// WeChatTradeNo is the out_trade_no WeChat knows the settled payment by:
+// the attempt paid, or the order's own number.
+func (st Settlement) WeChatTradeNo() string {
+	if st.TradeNo != "" {
+		return st.TradeNo
+	}
+	return st.OutTradeNo
+}
+
 // Settlement is the claim that decides an order's fate: inserted once under
 // a unique key, it is the authority on whether the order was paid or closed.
 // The order document only mirrors it.

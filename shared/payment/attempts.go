@@ -223,7 +223,7 @@ func (s *Service) stillNewest(ctx context.Context, o cloudpay.Order, p cloudpay.
 		return cloudpay.Errorf(cloudpay.CodePaymentSwitched, "order %s was switched to another way to pay meanwhile; ask again", o.OutTradeNo)
 	}
 	st, found, err := s.store.Settlement(ctx, o.OutTradeNo)
-	if err != nil || !found || (st.Outcome == cloudpay.SettledPaid && st.TradeNo == attemptNo(o, p.TradeNo)) {
+	if err != nil || !found || (st.Outcome == cloudpay.SettledPaid && st.WeChatTradeNo() == p.TradeNo) {
 		return err
 	}
 	if err := s.closeAttempt(ctx, o, p); err != nil && cloudpay.ErrorCode(err) != cloudpay.CodeOrderPaid {
@@ -256,10 +256,4 @@ func (s *Service) orderOf(ctx context.Context, tradeNo string) (cloudpay.Order, 
 		return s.store.Order(ctx, tradeNo)
 	}
 	return s.store.Order(ctx, p.OutTradeNo)
-}
-
-// OrderOf is orderOf for the other use cases (a refund's or a bill's
-// out_trade_no is WeChat's number).
-func (s *Service) OrderOf(ctx context.Context, tradeNo string) (cloudpay.Order, error) {
-	return s.orderOf(ctx, tradeNo)
 }

@@ -117,7 +117,7 @@ func (s *Service) finishBalance(ctx context.Context, o cloudpay.Order, p cloudpa
 	if err != nil {
 		return o, fmt.Errorf("pay from balance: %w", err)
 	}
-	if held.Outcome == cloudpay.SettledPaid && held.Method == cloudpay.MethodBalance && held.TradeNo == attemptNo(o, p.TradeNo) {
+	if held.Outcome == cloudpay.SettledPaid && held.Method == cloudpay.MethodBalance && held.WeChatTradeNo() == p.TradeNo {
 		return o, nil
 	}
 	// Closed as expired, or paid at WeChat first: the debit goes back.
@@ -173,7 +173,7 @@ func (s *Service) SweepBalance(ctx context.Context, e cloudpay.WalletEntry) (boo
 	if err != nil {
 		return false, fmt.Errorf("sweep %s: %w", e.Ref, err)
 	}
-	if found && st.Method == cloudpay.MethodBalance && st.TradeNo == attemptNo(o, tradeNo) {
+	if found && st.Method == cloudpay.MethodBalance && st.WeChatTradeNo() == tradeNo {
 		// This debit paid the order: its projection, if a crash cut it short.
 		if !o.Status.AwaitingPayment() {
 			return false, nil

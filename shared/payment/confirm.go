@@ -61,7 +61,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.PayHint) (wechat.Verd
 		// Another callback asked WeChat moments ago: its answer, if it
 		// was "paid", is recorded within the window; a forged flood waits
 		// here on store reads, never on WeChat.
-		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok && st.TradeNo == attemptNo(o, hint.OutTradeNo) {
+		if st, ok := s.awaitSettlement(ctx, o.OutTradeNo); ok && st.WeChatTradeNo() == hint.OutTradeNo {
 			// Acknowledged means stored: the projection too.
 			if _, err := s.settled.Repair(ctx, o, st); err != nil {
 				return "", err

@@ -259,7 +259,7 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 		}
 		r.OurPayments++
 		r.OurPaymentsFen += st.AmountFen
-		if !billPaid[wechatNo(st)] {
+		if !billPaid[st.WeChatTradeNo()] {
 			r.Differences = append(r.Differences, Difference{Kind: MissingPayment, OutTradeNo: st.OutTradeNo,
 				TransactionID: st.TransactionID, OurFen: st.AmountFen, OurState: string(st.Outcome)})
 		}
@@ -291,15 +291,6 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 	return nil
 }
 
-// wechatNo is the out_trade_no WeChat's bill shows a settlement's payment
-// under: the attempt that was paid.
-func wechatNo(st cloudpay.Settlement) string {
-	if st.TradeNo != "" {
-		return st.TradeNo
-	}
-	return st.OutTradeNo
-}
-
 // orderNo is the order a bill line's out_trade_no belongs to: itself, or
 // the order of one of cloudpay's later payment attempts.
 func (s *Service) orderNo(ctx context.Context, tradeNo string) (string, error) {
@@ -322,11 +313,11 @@ func (s *Service) comparePayment(ctx context.Context, r *Report, l Line) error {
 	if err != nil {
 		return err
 	}
-	if found && st.Outcome == cloudpay.SettledPaid && wechatNo(st) != l.OutTradeNo && l.State == "SUCCESS" {
+	if found && st.Outcome == cloudpay.SettledPaid && st.WeChatTradeNo() != l.OutTradeNo && l.State == "SUCCESS" {
 		// The order was paid under another attempt: this is a second payment.
 		r.Differences = append(r.Differences, Difference{Kind: UnknownPayment, OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID,
 			WeChatFen: l.AmountFen, WeChatState: l.State, OurState: string(st.Outcome),
-			Note: "a second payment of order " + no + ", which was paid under " + wechatNo(st) + ": refund it"})
+			Note: "a second payment of order " + no + ", which was paid under " + st.WeChatTradeNo() + ": refund it"})
 		return nil
 	}
 	d := Difference{OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID, WeChatFen: l.AmountFen, WeChatState: l.State}

@@ -60,7 +60,7 @@ func (s *Service) adoptOutside(ctx context.Context, res wechat.RefundResult) (we
 	if err != nil {
 		return "", fmt.Errorf("adopt refund %s: %w", res.OutRefundNo, err)
 	}
-	if (res.TransactionID != "" && st.TransactionID != res.TransactionID) || (res.OutTradeNo != "" && res.OutTradeNo != settledNo(st)) {
+	if (res.TransactionID != "" && st.TransactionID != res.TransactionID) || (res.OutTradeNo != "" && res.OutTradeNo != st.WeChatTradeNo()) {
 		// A refund of another payment than the one that settled the order.
 		return s.secondPaymentRefund(ctx, res)
 	}
@@ -157,14 +157,6 @@ func (s *Service) confirmOutside(ctx context.Context, hint wechat.RefundHint) (w
 		res.OutTradeNo = hint.OutTradeNo
 	}
 	return s.adoptOutside(ctx, res)
-}
-
-// settledNo is the out_trade_no WeChat knows an order's payment by.
-func settledNo(st cloudpay.Settlement) string {
-	if st.TradeNo != "" {
-		return st.TradeNo
-	}
-	return st.OutTradeNo
 }
 
 // secondPaymentRefund raises a refund made outside cloudpay of a payment

@@ -21,8 +21,6 @@ type platform struct {
 	mgr *downloader.CertificateDownloaderMgr
 }
 
-func certsMgr(c platform) *downloader.CertificateDownloaderMgr { return c.mgr }
-
 // managers is one downloader manager per process and merchant: each
 // manager runs its own refresh ticker, so clients built again (tests,
 // Lambda warm starts) share it instead of starting another.

@@ -115,7 +115,7 @@ func verification(ctx context.Context, cfg Config, k keys, hc *http.Client) (rec
 	}
 	if k.public == nil {
 		return recordingVerifier{verifiers.NewSHA256WithRSAVerifier(certs)},
-			option.WithWechatPayAutoAuthCipherUsingDownloaderMgr(cfg.MchID, cfg.MchSerial, k.private, certsMgr(certs)), nil
+			option.WithWechatPayAutoAuthCipherUsingDownloaderMgr(cfg.MchID, cfg.MchSerial, k.private, certs.mgr), nil
 	}
 	return recordingVerifier{verifiers.NewSHA256WithRSACombinedVerifier(certs, cfg.PublicKeyID, *k.public)},
 		option.WithWechatPayPublicKeyAuthCipher(cfg.MchID, cfg.MchSerial, k.private, cfg.PublicKeyID, k.public), nil

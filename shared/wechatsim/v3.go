@@ -414,6 +414,16 @@ func (s *Simulator) prepayMerchant(q jsapiRequest) *v3Error {
 	return nil
 }
 
+// newV3Order is a new unpaid order from a v3 prepay of tradeType.
+func (s *Simulator) newV3Order(q jsapiRequest, tradeType string, now time.Time) *order {
+	return &order{
+		channel: ChannelV3, notifyURL: q.notifyURL, outTradeNo: q.outTradeNo, subMchID: q.mchID,
+		subAppID: q.appID, body: q.description, attach: q.attach, openID: q.openID,
+		tradeType: tradeType, totalFee: q.total, timeExpire: q.timeExpire,
+		prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
+	}
+}
+
 // v3Jsapi is POST /v3/pay/transactions/jsapi.
 func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 	q, err := s.parseJsapi(raw)
@@ -428,12 +438,7 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 	o := s.orders[q.outTradeNo]
 	switch {
 	case o == nil:
-		o = &order{
-			channel: ChannelV3, notifyURL: q.notifyURL, outTradeNo: q.outTradeNo, subMchID: q.mchID,
-			subAppID: q.appID, body: q.description, attach: q.attach, openID: q.openID,
-			tradeType: tradeJSAPI, totalFee: q.total, timeExpire: q.timeExpire,
-			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now,
-		}
+		o = s.newV3Order(q, tradeJSAPI, now)
 		s.orders[o.outTradeNo] = o
 		s.saveOrderLocked(o)
 	case o.paid():

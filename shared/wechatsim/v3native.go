@@ -108,12 +108,8 @@ func (s *Simulator) v3PrepayURL(raw []byte, tradeType string) (v3Reply, func()) 
 	o := s.orders[q.outTradeNo]
 	switch {
 	case o == nil:
-		o = &order{
-			channel: ChannelV3, notifyURL: q.notifyURL, outTradeNo: q.outTradeNo, subMchID: q.mchID,
-			subAppID: q.appID, body: q.description, attach: q.attach, spbillIP: sc.clientIP,
-			tradeType: tradeType, totalFee: q.total, timeExpire: q.timeExpire,
-			prepayID: s.newPrepayID(now), state: stateNotPay, createdAt: now, h5Type: sc.h5Type,
-		}
+		o = s.newV3Order(q, tradeType, now)
+		o.spbillIP, o.h5Type = sc.clientIP, sc.h5Type
 		if tradeType == tradeNative {
 			o.payURL = codeURLPrefix + randString(alnum, 11)
 		} else {
