@@ -231,6 +231,12 @@ func domain(err error) error {
 	return &cloudpay.Error{Code: code, Message: "WeChat Pay refused the request: " + we.Code, Err: we}
 }
 
+// unboundMsg is the open interface's return_msg when the merchant is not bound
+// to the environment, or not yet authorised there: a configuration error, never
+// cured by retrying
+// (https://developers.weixin.qq.com/miniprogram/dev/wxcloudservice/wxcloudrun/src/development/pay/index.md).
+const unboundMsg = "受理关系不存在"
+
 // maxResponse bounds what is read from WeChat; real replies are a few KiB.
 const maxResponse = 1 << 20
 
@@ -275,6 +281,11 @@ func (c *Client) call(ctx context.Context, api string, body, out any, res *resul
 		return &cloudpay.Error{Code: cloudpay.CodeWeChatError, Message: "WeChat answered malformed respdata", Err: err}
 	}
 	if res.ReturnCode != "SUCCESS" {
+		if strings.Contains(res.ReturnMsg, unboundMsg) {
+			return cloudpay.Errorf(cloudpay.CodeWeChatError, "WeChat return_code %q: %s: a configuration error, "+
+				"WECHAT_SUB_MCH_ID is not bound to this Cloud Hosting environment or not authorised: "+
+				"bind it in 微信云托管控制台 → 设置 → 其他设置 → 微信支付配置", res.ReturnCode, res.ReturnMsg)
+		}
 		return cloudpay.Errorf(cloudpay.CodeWeChatError, "WeChat return_code %q: %s", res.ReturnCode, res.ReturnMsg)
 	}
 	if res.ResultCode != "SUCCESS" {

@@ -364,6 +364,24 @@ func TestQueryRefundReadsValuesGivenEitherWay(t *testing.T) {
 		{"no count", `"total_fee":100,"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":40,"refund_success_time_0":"2026-01-02 08:04:05"`,
 			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", State: wechat.RefundSuccess, RefundFen: 40, TotalFen: 100, MchID: "1900000109",
 				SucceededAt: time.Date(2026, 1, 2, 0, 4, 5, 0, time.UTC)}, false},
+		// Cloud Hosting's example answer lists refunds in arrays instead.
+		{"arrays", `"refund_count":2,"total_fee":100,"out_refund_no_list":["R0","R1"],"refund_status_list":["SUCCESS","SUCCESS"],` +
+			`"refund_id_list":["49",50],"refund_fee_list":[1,"40"],"refund_success_time_list":["2026-01-02 08:04:05","2026-01-02 08:04:06"],` +
+			`"refund_recv_accout_list":["支付用户的零钱","支付用户的零钱"]`,
+			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", RefundID: "50", State: wechat.RefundSuccess, RefundFen: 40, TotalFen: 100, MchID: "1900000109",
+				Account: "支付用户的零钱", SucceededAt: time.Date(2026, 1, 2, 0, 4, 6, 0, time.UTC)}, false},
+		{"empty arrays", `"refund_count":1,"out_refund_no_list":[],"refund_status_list":[]`, wechat.RefundResult{}, true},
+		{"not a list", `"refund_count":1,"out_refund_no_list":"R1"`, wechat.RefundResult{}, true},
+		// Arrays are paired by position: any disagreement in length is unreadable,
+		// never another refund's status or a zero amount.
+		{"arrays of other lengths", `"refund_count":2,"out_refund_no_list":["R0","R1"],"refund_status_list":["SUCCESS","REFUNDCLOSE","SUCCESS"],"refund_fee_list":[40,40]`,
+			wechat.RefundResult{}, true},
+		{"amounts missing", `"refund_count":2,"out_refund_no_list":["R0","R1"],"refund_status_list":["SUCCESS","SUCCESS"],"refund_fee_list":[40]`, wechat.RefundResult{}, true},
+		{"amount null", `"refund_count":1,"out_refund_no_list":["R1"],"refund_status_list":["SUCCESS"],"refund_fee_list":[null]`, wechat.RefundResult{}, true},
+		{"count disagrees", `"refund_count":1,"out_refund_no_list":["R0","R1"],"refund_status_list":["SUCCESS","SUCCESS"],"refund_fee_list":[40,40]`, wechat.RefundResult{}, true},
+		{"shapes mixed: the indexed ones alone", `"refund_count":1,"out_refund_no_0":"R1","refund_status_0":"PROCESSING","refund_fee_0":40,` +
+			`"out_refund_no_list":["R1"],"refund_status_list":["SUCCESS"],"refund_success_time_list":["2026-01-02 08:04:06"]`,
+			wechat.RefundResult{OutRefundNo: "R1", OutTradeNo: "Q1", State: wechat.RefundProcessing, RefundFen: 40, MchID: "1900000109"}, false},
 		{"not listed", `"refund_count":1,"out_refund_no_0":"R0","refund_status_0":"SUCCESS"`, wechat.RefundResult{}, true},
 		{"unknown status", `"out_refund_no_0":"R1","refund_status_0":"MAYBE"`, wechat.RefundResult{}, true},
 		{"fractional amount", `"out_refund_no_0":"R1","refund_status_0":"SUCCESS","refund_fee_0":"0.40"`, wechat.RefundResult{}, true},

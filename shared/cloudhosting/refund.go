@@ -120,8 +120,15 @@ func (q *queryRefundResponse) UnmarshalJSON(b []byte) error {
 }
 
 // refundEntry picks, among the refunds of a queryrefund answer, the one
-// numbered outRefundNo.
+// numbered outRefundNo. v2 lists them in indexed fields (out_refund_no_0, …);
+// Cloud Hosting's own example lists them in arrays (out_refund_no_list,
+// refund_status_list, …: https://developers.weixin.qq.com/miniprogram/dev/wxcloudrun/src/development/pay/order/refund.html),
+// so an answer in that shape is first spread into indexed fields. Either
+// way, an entry without its status or amount is unreadable, never zero.
 func refundEntry(f map[string]json.RawMessage, outRefundNo string) (wechat.RefundResult, error) {
+	if err := spreadRefundLists(f); err != nil {
+		return wechat.RefundResult{}, err
+	}
 	str := func(key string) (string, error) {
 		raw, ok := f[key]
 		if !ok || string(raw) == "null" {
@@ -182,6 +189,9 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (wechat.Refun
 		if res.RefundID, err = str("refund_id_" + n); err != nil {
 			return res, err
 		}
+		if _, ok := f["refund_fee_"+n]; !ok {
+			return res, fmt.Errorf("refund_fee_%s is missing", n)
+		}
 		if res.RefundFen, err = amount("refund_fee_" + n); err != nil {
 			return res, err
 		}
@@ -214,4 +224,57 @@ func refundEntry(f map[string]json.RawMessage, outRefundNo string) (wechat.Refun
 		return res, nil
 	}
 	return wechat.RefundResult{}, fmt.Errorf("no entry for out_refund_no %s", outRefundNo)
+}
+
+// refundListFields are the per-refund fields cloudpay reads, as Cloud
+// Hosting's arrays name them (name_list) and v2 indexes them (name_$n).
+var refundListFields = []string{"refund_status", "refund_id", "refund_fee", "refund_recv_accout", "refund_success_time"}
+
+// spreadRefundLists turns an answer in Cloud Hosting's array shape into v2's
+// indexed fields. One shape per answer: an answer with any indexed entry is
+// read as v2's alone. The arrays are paired by position, so every one given
+// must be as long as out_refund_no_list, and that as refund_count says.
+func spreadRefundLists(f map[string]json.RawMessage) error {
+	if _, indexed := f["out_refund_no_0"]; indexed {
+		return nil
+	}
+	list := func(name string) ([]json.RawMessage, bool, error) {
+		raw, ok := f[name+"_list"]
+		if !ok || string(raw) == "null" {
+			return nil, false, nil
+		}
+		var l []json.RawMessage
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return nil, false, fmt.Errorf("%s_list is not a list", name)
+		}
+		return l, true, nil
+	}
+	nos, ok, err := list("out_refund_no")
+	if err != nil || !ok {
+		return err
+	}
+	if raw, ok := f["refund_count"]; ok {
+		var count fen
+		if err := json.Unmarshal(raw, &count); err != nil || int(count) != len(nos) {
+			return fmt.Errorf("refund_count %s does not match the %d refunds of out_refund_no_list", raw, len(nos))
+		}
+	}
+	for _, name := range append([]string{"out_refund_no"}, refundListFields...) {
+		l, ok, err := list(name)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if len(l) != len(nos) {
+			return fmt.Errorf("%s_list has %d entries, out_refund_no_list %d", name, len(l), len(nos))
+		}
+		for i, v := range l {
+			if string(v) != "null" {
+				f[name+"_"+strconv.Itoa(i)] = v
+			}
+		}
+	}
+	return nil
 }

@@ -24,7 +24,7 @@ func simControl(t *testing.T, base, path string, body, out any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(base+path, "application/json", bytes.NewReader(raw))
+	resp, err := http.Post(base+wechatsim.Route(path), "application/json", bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}

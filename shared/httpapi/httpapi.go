@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -126,9 +127,13 @@ func orDiscard(log *slog.Logger) *slog.Logger {
 	return log
 }
 
+// releaseMode sets gin's mode, a process-wide variable that gin 1.10 writes
+// without synchronisation, once for every engine of the process.
+var releaseMode sync.Once
+
 // newEngine is the gin engine every function starts from.
 func newEngine(function string, log *slog.Logger) *gin.Engine {
-	gin.SetMode(gin.ReleaseMode)
+	releaseMode.Do(func() { gin.SetMode(gin.ReleaseMode) })
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
