@@ -25,6 +25,14 @@
 # process may bind port 80 where the runtime allows it (Docker >= 20.10 and containerd 2
 # set net.ipv4.ip_unprivileged_port_start=0); elsewhere set PORT=8080 and use port 8080.
 # functions/local (embedded store, simulator) never goes into an image.
+#
+# The WeChat Pay simulator alone (cmd/wechatsim), for merchants' CI: target wechatsim
+# (wechatsim-prebuilt from the host's binary: make image FUNCTION=wechatsim). Listens on
+# 0.0.0.0:8090, WeChat's paths at the root, control routes under /sim/, state in the
+# volume /data (WECHATSIM_STATE=memory keeps none); the development keys are public, so
+# never publish its port beyond the CI network.
+#     docker build --target wechatsim -t cloudpay-wechatsim .
+#     docker run -p 8090:8090 cloudpay-wechatsim
 ARG GO_VERSION=1.26
 ARG FUNCTION=all
 
@@ -63,6 +71,27 @@ RUN set -e; \
       fi; \
       go build -trimpath -ldflags "-s -w" -tags nomsgpack -o /out/rootfs/function "./functions/${FUNCTION}"; \
     fi
+
+# The simulator: its binary, and /data writable by the non-root user.
+FROM toolchain AS wechatsim-build
+RUN go build -trimpath -ldflags "-s -w" -o /out/rootfs/wechatsim ./cmd/wechatsim \
+ && mkdir -m 1777 /out/rootfs/data
+
+FROM scratch AS wechatsim-prebuilt
+COPY . /
+ENV TZ=Asia/Shanghai HOST=0.0.0.0 PORT=8090 WECHATSIM_STATE=/data/wechatsim.jsonl
+USER 65532:65532
+EXPOSE 8090
+VOLUME /data
+ENTRYPOINT ["/wechatsim"]
+
+FROM scratch AS wechatsim
+COPY --from=wechatsim-build /out/rootfs/ /
+ENV TZ=Asia/Shanghai HOST=0.0.0.0 PORT=8090 WECHATSIM_STATE=/data/wechatsim.jsonl
+USER 65532:65532
+EXPOSE 8090
+VOLUME /data
+ENTRYPOINT ["/wechatsim"]
 
 # The same image from the host's binaries (make image, with podman): the build context
 # is the image's file system, laid out as /out/rootfs above. Build it with --target

@@ -8,10 +8,13 @@ FUZZTIME  ?= 20s
 STATICCHECK_VERSION = v0.8.2
 STATICCHECK_PKG     = honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-.PHONY: run demo test test-short screenshots fuzz build check-deps bench lint image clean
+.PHONY: run sim demo test sdkwalk-deps test-short screenshots fuzz build check-deps bench lint image clean
 
-run: ## all functions + embedded store + WeChat Pay simulator on :8080
+run: ## all functions + embedded store on :8080, the WeChat Pay simulator on :8090
 	$(GO) run ./functions/local
+
+sim: ## the WeChat Pay simulator alone on :8090 (docs/simulator.md)
+	$(GO) run ./cmd/wechatsim
 
 demo: ## walk one whole payment against a private local stack
 	$(GO) run ./functions/local demo
@@ -20,7 +23,16 @@ demo: ## walk one whole payment against a private local stack
 # the simulator over HTTP), so more of them run at once than there are cores.
 TESTPARALLEL ?= 8
 
-test: ## every test: rules, end-to-end, concurrency, faults, crash points, fuzz seeds
+# The simulator's non-Go SDK walk needs its npm packages (pinned by package-lock.json);
+# without node and npm, or offline, the walk is skipped (CI sets CLOUDPAY_REQUIRE_SDKWALK=1).
+SDKWALK = shared/wechatsim/testdata/sdkwalk
+
+sdkwalk-deps:
+	@if [ ! -d $(SDKWALK)/node_modules ] && command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(SDKWALK) --ignore-scripts --no-audit --no-fund --loglevel=error || echo "npm ci failed: the SDK walk will be skipped" >&2; \
+	fi
+
+test: sdkwalk-deps ## every test: rules, end-to-end, concurrency, faults, crash points, fuzz seeds, an npm SDK against the simulator
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) -timeout 20m ./...
 
@@ -47,10 +59,11 @@ build: ## static, stripped binaries of the deployable functions into bin/
 	done
 	@ls -l bin
 
-check-deps: ## fail if a deployable function links FerretDB
+check-deps: ## fail if a deployable function links FerretDB or a simulator (its keys are public)
 	@for f in $(FUNCTIONS); do \
 		if $(GO) list -deps ./functions/$$f | grep -qi ferretdb; then echo "functions/$$f links FerretDB"; exit 1; fi; \
-	done; echo "no deployable function links FerretDB"
+		if $(GO) list -deps ./functions/$$f | grep -q 'cloudpay/shared/[a-z]*sim$$'; then echo "functions/$$f links a simulator"; exit 1; fi; \
+	done; echo "no deployable function links FerretDB or a simulator"
 
 bench: ## binary and image sizes, start-up, idle RSS, callback storm, refund batch -> bench/results.md (BENCHFLAGS="-runs 5 ..."); Go benchmarks
 	$(GO) run ./bench/harness $(BENCHFLAGS)
@@ -84,7 +97,7 @@ CA_CERTS      ?= /etc/ssl/certs/ca-certificates.crt
 ZONEINFO      ?= /usr/share/zoneinfo
 .PHONY: image image-docker image-podman image-context image-function-check
 
-image: ## container image: make image FUNCTION=create-payment, or FUNCTION=all (every function, FUNCTION chosen at run time)
+image: ## container image: make image FUNCTION=create-payment, FUNCTION=all (every function, FUNCTION chosen at run time), or FUNCTION=wechatsim (the simulator)
 	@builder='$(IMAGE_BUILDER)'; \
 	if [ -z "$$builder" ]; then \
 		if docker info >/dev/null 2>&1; then builder=docker; \
@@ -93,16 +106,20 @@ image: ## container image: make image FUNCTION=create-payment, or FUNCTION=all (
 	fi; \
 	$(MAKE) --no-print-directory image-$$builder
 
+# FUNCTION=wechatsim: the simulator's image (Dockerfile targets wechatsim, wechatsim-prebuilt).
+IMAGE_TARGET          = $(if $(filter wechatsim,$(FUNCTION)),wechatsim,runtime)
+IMAGE_TARGET_PREBUILT = $(if $(filter wechatsim,$(FUNCTION)),wechatsim-prebuilt,prebuilt)
+
 image-docker: image-function-check
-	docker build --build-arg FUNCTION=$(FUNCTION) -t $(IMAGE) .
+	docker build --build-arg FUNCTION=$(FUNCTION) --target $(IMAGE_TARGET) -t $(IMAGE) .
 
 image-podman: image-context
-	podman build --target prebuilt -f Dockerfile -t $(IMAGE) $(IMAGE_CONTEXT)
+	podman build --target $(IMAGE_TARGET_PREBUILT) -f Dockerfile -t $(IMAGE) $(IMAGE_CONTEXT)
 	@podman image inspect --format '$(IMAGE): {{.Size}} bytes' $(IMAGE)
 
 # bin/image/<FUNCTION>: the prebuilt stage's context, copied to / as it is: laid out as
 # the Dockerfile's build stage lays out /out/rootfs (functions/local never goes in).
-image-context: image-function-check build
+image-context: image-function-check $(if $(filter wechatsim,$(FUNCTION)),,build)
 	@test "$$($(GO) env GOOS)" = linux || { echo "image-context: make build must make linux binaries; use docker" >&2; exit 1; }
 	rm -rf $(IMAGE_CONTEXT)
 	mkdir -p $(IMAGE_CONTEXT)/etc/ssl/certs $(IMAGE_CONTEXT)/usr/share/zoneinfo/Asia
@@ -110,7 +127,10 @@ image-context: image-function-check build
 	cp $(ZONEINFO)/Asia/Shanghai $(IMAGE_CONTEXT)/usr/share/zoneinfo/Asia/Shanghai
 	echo 'nonroot:x:65532:65532::/:/sbin/nologin' > $(IMAGE_CONTEXT)/etc/passwd
 	echo 'nonroot:x:65532:' > $(IMAGE_CONTEXT)/etc/group
-ifeq ($(FUNCTION),all)
+ifeq ($(FUNCTION),wechatsim)
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(IMAGE_CONTEXT)/wechatsim ./cmd/wechatsim
+	mkdir -m 1777 $(IMAGE_CONTEXT)/data
+else ifeq ($(FUNCTION),all)
 	mkdir -p $(IMAGE_CONTEXT)/app
 	cp $(addprefix bin/,$(FUNCTIONS)) $(IMAGE_CONTEXT)/app/
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(IMAGE_CONTEXT)/app/launcher ./deploy/launcher
@@ -120,7 +140,7 @@ else
 endif
 
 image-function-check:
-	@test -n "$(filter $(FUNCTION),$(FUNCTIONS) all)" || { echo "FUNCTION=$(FUNCTION): one of $(FUNCTIONS), or all" >&2; exit 1; }
+	@test -n "$(filter $(FUNCTION),$(FUNCTIONS) all wechatsim)" || { echo "FUNCTION=$(FUNCTION): one of $(FUNCTIONS), all, or wechatsim (the simulator)" >&2; exit 1; }
 
 clean:
 	rm -rf bin .data

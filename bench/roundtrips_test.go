@@ -709,7 +709,7 @@ func benchWithdrawal(b *testing.B) {
 			b.Fatalf("POST /withdrawals: %d %s", rec.Code, rec.Body)
 		}
 		// The user confirms the transfer in WeChat.
-		resp, err := hc.Post(r.simURL+"/transfers/"+id+"/confirm", "application/json", strings.NewReader("{}"))
+		resp, err := hc.Post(r.simURL+wechatsim.ControlPrefix+"/transfers/"+id+"/confirm", "application/json", strings.NewReader("{}"))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -91,6 +91,9 @@ func TestImagesBuiltWithPodman(t *testing.T) {
 				t.Fatalf("make image FUNCTION=%s: %v\n%s", tc.function, err, out)
 			}
 			t.Logf("make image FUNCTION=%s (make build + podman build): %s", tc.function, time.Since(start).Round(time.Millisecond))
+			if tc.function == "all" {
+				checkBinarySizes(t, functions)
+			}
 
 			cfg := inspectImage(t, tag)
 			t.Logf("image %s: %.1f MB (%d bytes)", tag, float64(cfg.Size)/1e6, cfg.Size)
@@ -111,7 +114,12 @@ func TestImagesBuiltWithPodman(t *testing.T) {
 			checkImageFiles(t, tag, cfg.Config.User, tc.binaries, tc.links)
 
 			if run == nil {
-				run = findPodmanRun(t, tag, tc.function == "all")
+				// Without settings, the image's own code refuses to start.
+				want := "launcher: FUNCTION is not set"
+				if tc.function != "all" {
+					want = "configuration:"
+				}
+				run = findPodmanRun(t, tag, nil, want)
 			}
 			for _, name := range tc.serves {
 				fenv, process := maps.Clone(env), "function" // the binary's name: /function
@@ -133,6 +141,25 @@ func TestImagesBuiltWithPodman(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// maxBinaryBytes is the limit on each deployable, 20 MB read as decimal megabytes
+// (the stricter of the two readings; the functions are near 18.5 MB).
+const maxBinaryBytes = 20_000_000
+
+// checkBinarySizes holds make build's binaries (bin/, as deployed) to the limit.
+func checkBinarySizes(t *testing.T, functions []string) {
+	t.Helper()
+	for _, f := range functions {
+		fi, err := os.Stat("../bin/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("bin/%s: %d bytes", f, fi.Size())
+		if fi.Size() > maxBinaryBytes {
+			t.Errorf("bin/%s is %d bytes, over the %d-byte limit", f, fi.Size(), maxBinaryBytes)
+		}
 	}
 }
 
@@ -250,23 +277,19 @@ type podmanRun struct {
 }
 
 // findPodmanRun tries the ways to run a container and keeps the first that
-// runs the image's own code; none working is a skip with every error.
-func findPodmanRun(t *testing.T, tag string, all bool) *podmanRun {
+// runs the image's own code, which, given env, must stop at once saying want;
+// none working is a skip with every error.
+func findPodmanRun(t *testing.T, tag string, env map[string]string, want string) *podmanRun {
 	t.Helper()
 	limits := []string{"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"}
 	var tried []string
 	for _, flags := range [][]string{nil, limits, append([]string{"--runtime", "runc"}, limits...)} {
 		r := &podmanRun{flags: flags}
-		out, code := r.once(t, tag, nil)
+		out, code := r.once(t, tag, env)
 		// Exit 125-127 is podman or the OCI runtime failing, not the image.
 		if code >= 125 && code <= 127 {
 			tried = append(tried, fmt.Sprintf("podman run %s: exit %d: %s", strings.Join(flags, " "), code, strings.TrimSpace(out)))
 			continue
-		}
-		// Without settings, the image's own code refuses to start.
-		want := "launcher: FUNCTION is not set"
-		if !all {
-			want = "configuration:"
 		}
 		if !strings.Contains(out, want) {
 			t.Fatalf("podman run %s: exit %d, output %q; want the image to refuse to start (%q)", strings.Join(flags, " "), code, out, want)
@@ -303,50 +326,8 @@ func (r *podmanRun) once(t *testing.T, tag string, env map[string]string) (strin
 // name) running as non-root, and that it logs in Beijing time.
 func (r *podmanRun) healthz(t *testing.T, tag, name, process string, env map[string]string) {
 	t.Helper()
-	container := fmt.Sprintf("cloudpay-imagetest-%s-%d", name, os.Getpid())
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	args := append([]string{"run", "-d", "--name", container}, r.flags...)
-	args = append(args,
-		"--network", "slirp4netns:allow_host_loopback=true",
-		"-p", "127.0.0.1:"+strconv.Itoa(port)+":80",
-		// What Docker (>= 20.10) does by default: a non-root process may bind port 80.
-		"--sysctl", "net.ipv4.ip_unprivileged_port_start=80")
-	args = append(append(args, imageEnvArgs(env)...), tag)
-	if out, err := exec.Command("podman", args...).CombinedOutput(); err != nil {
-		t.Fatalf("podman run %s: %v\n%s", name, err, out)
-	}
-	defer func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", container).Run() }()
-	logs := func() string {
-		out, _ := exec.Command("podman", "logs", container).CombinedOutput()
-		return string(out)
-	}
-
-	started := time.Now()
-	healthURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(healthURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		if state, _ := exec.Command("podman", "inspect", "--format", "{{.State.Status}}", container).Output(); strings.TrimSpace(string(state)) == "exited" {
-			t.Fatalf("%s exited:\n%s", name, logs())
-		}
-		if time.Since(started) > processDeadline {
-			t.Fatalf("%s: GET /healthz within %s: %v\nlogs:\n%s", name, processDeadline, err, logs())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("%s: GET /healthz 200 %s after podman run returned", name, time.Since(started).Round(time.Millisecond))
+	_, container, logs, stop := r.start(t, tag, name, 80, env)
+	defer stop()
 
 	// "user" is the name /etc/passwd of the image gives the process's uid.
 	out, err := exec.Command("podman", "top", container, "user", "comm").CombinedOutput()
@@ -364,6 +345,63 @@ func (r *podmanRun) healthz(t *testing.T, tag, name, process string, env map[str
 	if l := logs(); !strings.Contains(l, `+08:00"`) {
 		t.Errorf("%s logs no Beijing time:\n%s", name, l)
 	}
+}
+
+// start runs the image as name with env until the test ends, its port
+// (containerPort inside) published on the host's loopback, and waits for GET
+// /healthz → 200. It returns the base URL, the container's name, its logs and
+// what removes it.
+func (r *podmanRun) start(t *testing.T, tag, name string, containerPort int, env map[string]string) (base, container string, logs func() string, stop func()) {
+	t.Helper()
+	container = fmt.Sprintf("cloudpay-imagetest-%s-%d", name, os.Getpid())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	args := append([]string{"run", "-d", "--name", container}, r.flags...)
+	args = append(args,
+		"--network", "slirp4netns:allow_host_loopback=true",
+		"-p", "127.0.0.1:"+strconv.Itoa(port)+":"+strconv.Itoa(containerPort),
+		// What Docker (>= 20.10) does by default: a non-root process may bind port 80.
+		"--sysctl", "net.ipv4.ip_unprivileged_port_start=80")
+	args = append(append(args, imageEnvArgs(env)...), tag)
+	if out, err := exec.Command("podman", args...).CombinedOutput(); err != nil {
+		t.Fatalf("podman run %s: %v\n%s", name, err, out)
+	}
+	stop = func() { _ = exec.Command("podman", "rm", "-f", "-t", "0", container).Run() }
+	logs = func() string {
+		out, _ := exec.Command("podman", "logs", container).CombinedOutput()
+		return string(out)
+	}
+
+	started := time.Now()
+	healthURL := "http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"
+	client := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := client.Get(healthURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if state, _ := exec.Command("podman", "inspect", "--format", "{{.State.Status}}", container).Output(); strings.TrimSpace(string(state)) == "exited" {
+			l := logs()
+			stop()
+			t.Fatalf("%s exited:\n%s", name, l)
+		}
+		if time.Since(started) > processDeadline {
+			l := logs()
+			stop()
+			t.Fatalf("%s: GET /healthz within %s: %v\nlogs:\n%s", name, processDeadline, err, l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%s: GET /healthz 200 %s after podman run returned", name, time.Since(started).Round(time.Millisecond))
+	return "http://127.0.0.1:" + strconv.Itoa(port), container, logs, stop
 }
 
 func imageEnvArgs(env map[string]string) []string {

@@ -173,12 +173,12 @@ func (w *world) snapshot() snapshot {
 		}
 	}
 	var refunds struct{ Refunds []simRefund }
-	w.must("GET", w.simURL()+"/refunds", anyone, nil, http.StatusOK).decode(w.t, &refunds)
+	w.must("GET", w.simControl()+"/refunds", anyone, nil, http.StatusOK).decode(w.t, &refunds)
 	for _, r := range refunds.Refunds {
 		s.simRefunds[r.OutRefundNo] = r
 	}
 	var transfers struct{ Transfers []simTransfer }
-	w.must("GET", w.simURL()+"/transfers", anyone, nil, http.StatusOK).decode(w.t, &transfers)
+	w.must("GET", w.simControl()+"/transfers", anyone, nil, http.StatusOK).decode(w.t, &transfers)
 	for _, tr := range transfers.Transfers {
 		s.simTransfers[tr.OutBillNo] = tr
 	}
@@ -188,7 +188,7 @@ func (w *world) snapshot() snapshot {
 // readSimOrder reads what WeChat holds under one number into s.
 func (w *world) readSimOrder(s *snapshot, no string) {
 	w.t.Helper()
-	a := w.call("GET", w.simURL()+"/orders/"+no, anyone, nil)
+	a := w.call("GET", w.simControl()+"/orders/"+no, anyone, nil)
 	switch {
 	case a.err == nil && a.status == http.StatusOK:
 		var o simOrder

@@ -57,13 +57,13 @@ func (w *world) actAsOthers(s snapshot) bool {
 	acted := false
 	for no, r := range s.simRefunds {
 		if r.Status == "PROCESSING" {
-			w.must("POST", w.simURL()+"/refunds/"+no+"/settle", anyone, map[string]any{"status": "SUCCESS"}, http.StatusOK)
+			w.must("POST", w.simControl()+"/refunds/"+no+"/settle", anyone, map[string]any{"status": "SUCCESS"}, http.StatusOK)
 			acted = true
 		}
 	}
 	for no, tr := range s.simTransfers {
 		if tr.State == "WAIT_USER_CONFIRM" {
-			w.must("POST", w.simURL()+"/transfers/"+no+"/confirm", anyone, nil, http.StatusOK)
+			w.must("POST", w.simControl()+"/transfers/"+no+"/confirm", anyone, nil, http.StatusOK)
 			acted = true
 		}
 	}

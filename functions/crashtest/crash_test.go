@@ -156,8 +156,8 @@ func confirmedTransfer(w *world) flow {
 		w.t.Fatalf("withdrawal %+v, want waiting_user", wd)
 	}
 	return flow{
-		crash: func() { w.must("POST", w.simURL()+"/transfers/"+wd.ID+"/confirm", anyone, nil, http.StatusOK) },
-		retry: func() { w.must("POST", w.simURL()+"/transfers/"+wd.ID+"/notify", anyone, nil, http.StatusOK) },
+		crash: func() { w.must("POST", w.simControl()+"/transfers/"+wd.ID+"/confirm", anyone, nil, http.StatusOK) },
+		retry: func() { w.must("POST", w.simControl()+"/transfers/"+wd.ID+"/notify", anyone, nil, http.StatusOK) },
 		ended: withdrawn(wd.ID, 3000, 7000),
 	}
 }
@@ -263,9 +263,9 @@ func settledRefund(w *world) flow {
 	}
 	return flow{
 		crash: func() {
-			w.must("POST", w.simURL()+"/refunds/"+no+"/settle", anyone, map[string]any{"status": "SUCCESS"}, http.StatusOK)
+			w.must("POST", w.simControl()+"/refunds/"+no+"/settle", anyone, map[string]any{"status": "SUCCESS"}, http.StatusOK)
 		},
-		retry: func() { w.must("POST", w.simURL()+"/refunds/"+no+"/notify", anyone, nil, http.StatusOK) },
+		retry: func() { w.must("POST", w.simControl()+"/refunds/"+no+"/notify", anyone, nil, http.StatusOK) },
 		ended: refunded(order1, 300, no),
 	}
 }
@@ -355,11 +355,11 @@ func paidAtWeChat(w *world) flow {
 	w.createOrder(order1, alice, 1000, 0)
 	return flow{
 		crash: func() {
-			w.must("POST", w.simURL()+"/pay", anyone, map[string]any{"out_trade_no": order1}, http.StatusOK)
+			w.must("POST", w.simControl()+"/pay", anyone, map[string]any{"out_trade_no": order1}, http.StatusOK)
 		},
 		retry: func() {
 			var d struct{ OK bool }
-			w.must("POST", w.simURL()+"/notify", anyone, map[string]any{"out_trade_no": order1}, http.StatusOK).decode(w.t, &d)
+			w.must("POST", w.simControl()+"/notify", anyone, map[string]any{"out_trade_no": order1}, http.StatusOK).decode(w.t, &d)
 			if !d.OK {
 				w.t.Fatalf("WeChat's callback again was not acknowledged")
 			}

@@ -268,7 +268,7 @@ func (s *storm) user(openid string, n int, r *rand.Rand, batchOrders chan<- stri
 			http.StatusConflict); !ok || i == 2 {
 			continue // the third order is never paid: the job closes it
 		}
-		if _, ok := s.op(r, true, "POST", w.simURL()+"/pay", anyone, map[string]any{"out_trade_no": no}, http.StatusConflict); !ok {
+		if _, ok := s.op(r, true, "POST", w.simControl()+"/pay", anyone, map[string]any{"out_trade_no": no}, http.StatusConflict); !ok {
 			continue
 		}
 		// The page polls until the payment shows (the status route asks
@@ -331,9 +331,9 @@ func (s *storm) user(openid string, n int, r *rand.Rand, batchOrders chan<- stri
 		}
 		switch r.IntN(4) {
 		case 0:
-			s.op(r, retry(), "POST", w.simURL()+"/transfers/"+wd.ID+"/confirm", anyone, nil, http.StatusConflict, http.StatusNotFound)
+			s.op(r, retry(), "POST", w.simControl()+"/transfers/"+wd.ID+"/confirm", anyone, nil, http.StatusConflict, http.StatusNotFound)
 		case 1:
-			s.op(r, retry(), "POST", w.simURL()+"/transfers/"+wd.ID+"/decline", anyone, nil, http.StatusConflict, http.StatusNotFound)
+			s.op(r, retry(), "POST", w.simControl()+"/transfers/"+wd.ID+"/decline", anyone, nil, http.StatusConflict, http.StatusNotFound)
 		case 2:
 			s.op(r, retry(), "POST", w.fnURL(withdrawFn, "/withdrawals/"+wd.ID+"/cancel"), user(openid), nil, http.StatusConflict)
 		}

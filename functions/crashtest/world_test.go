@@ -158,7 +158,10 @@ func (w *world) fn(name string) *proc {
 	return p
 }
 
-func (w *world) simURL() string { return w.sim.url() + "/sim" }
+// simURL is the simulator's base URL for the functions' clients (WeChat's paths at
+// its root); simControl is where its control routes are.
+func (w *world) simURL() string     { return w.sim.url() }
+func (w *world) simControl() string { return w.sim.url() + wechatsim.ControlPrefix }
 
 // env is the complete environment of a function process: nothing is
 // inherited, so the caller's shell cannot change what is tested.
@@ -360,7 +363,7 @@ func (w *world) createOrder(no, openid string, amount int64, expireMinutes int) 
 
 // pay acts as the user paying at WeChat; WeChat then calls back.
 func (w *world) pay(no string) answer {
-	return w.call("POST", w.simURL()+"/pay", anyone, map[string]any{"out_trade_no": no})
+	return w.call("POST", w.simControl()+"/pay", anyone, map[string]any{"out_trade_no": no})
 }
 
 // paidOrder makes an order the user has paid and cloudpay has recorded.

@@ -208,7 +208,7 @@ func startCheckoutStack(t *testing.T) (*stack, config) {
 	if err := serve.Load(ctx, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir, cfg.MongoURI, cfg.Channel = t.TempDir(), "", wechat.V3
+	cfg.DataDir, cfg.MongoURI, cfg.Channel, cfg.SimPort = t.TempDir(), "", wechat.V3, 0
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

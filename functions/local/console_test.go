@@ -72,7 +72,7 @@ func TestConsoleInChromium(t *testing.T) {
 	if err := serve.Load(ctx, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir, cfg.MongoURI = t.TempDir(), ""
+	cfg.DataDir, cfg.MongoURI, cfg.SimPort = t.TempDir(), "", 0
 	cfg.Outbox.URL, cfg.Outbox.Secret, cfg.Outbox.RetryWindow = receiver.URL, "console-test-secret", time.Nanosecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -24,7 +24,7 @@ func demo(ctx context.Context, cfg config, out io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cfg.DataDir, cfg.MongoURI = dir, ""
+	cfg.DataDir, cfg.MongoURI, cfg.SimPort, cfg.SimURL = dir, "", 0, "" // a private simulator too
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

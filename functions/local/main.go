@@ -1,9 +1,10 @@
-// Command local runs all of cloudpay on one port for development: the
-// embedded store (FerretDB on SQLite under ./.data), the WeChat Pay
-// simulator under /sim/, and every function under a prefix named after it.
-// It is never deployed. `local demo` walks a whole payment and exits;
-// `local sim` serves the WeChat Pay simulator alone, so the functions can
-// crash and restart against it.
+// Command local runs all of cloudpay for development: every function under a
+// prefix named after it on one port (8080), the embedded store (FerretDB on
+// SQLite under ./.data), and the WeChat Pay simulator on a port of its own
+// (8090) with WeChat's paths at its root, as cmd/wechatsim serves it (its
+// control routes also answer under /sim/ on 8080). SIM_URL points the functions
+// at a simulator already running instead (cmd/wechatsim, or its image). It is
+// never deployed. `local demo` walks a whole payment and exits.
 package main
 
 import (
@@ -26,7 +27,11 @@ import (
 type config struct {
 	Port int `env:"PORT, default=8080"`
 	// Loopback by default: the development token and /sim/pay must not face a network.
-	Host        string   `env:"HOST, default=127.0.0.1"`
+	Host string `env:"HOST, default=127.0.0.1"`
+	// The simulator's own port (0: any free one), unless SIM_URL names a
+	// simulator running elsewhere.
+	SimPort     int      `env:"SIM_PORT, default=8090"`
+	SimURL      string   `env:"SIM_URL"`
 	DataDir     string   `env:"DATA_DIR, default=./.data"`
 	MongoURI    string   `env:"MONGODB_URI"`
 	Database    string   `env:"MONGODB_DATABASE, default=cloudpay"`
@@ -63,15 +68,12 @@ func realMain(ctx context.Context, args []string) error {
 	if err := serve.Load(ctx, &cfg); err != nil {
 		return err
 	}
-	if len(args) > 0 && args[0] == "sim" {
-		return runSimulator(ctx, args[1:])
-	}
 	switch strings.Join(args, " ") {
 	case "":
 		return run(ctx, cfg)
 	case "demo":
 		return demo(ctx, cfg, os.Stdout)
 	default:
-		return fmt.Errorf("usage: local [demo | sim [-addr host:port] [-state file] [-callback-base url]]")
+		return fmt.Errorf("usage: local [demo] (the simulator alone: go run ./cmd/wechatsim)")
 	}
 }

@@ -44,7 +44,7 @@ func TestUsageNamesEveryRouteAndACurlExample(t *testing.T) {
 	if err := serve.Load(context.Background(), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir, cfg.SimPort = t.TempDir(), 0
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func TestUsageNamesEveryRouteAndACurlExample(t *testing.T) {
 	}
 	defer s.close()
 	usage := s.usage(cfg)
-	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/refund/", s.base + "/withdraw/", s.base + "/close-expired/", s.base + "/sim/",
+	for _, want := range []string{s.base + "/create-payment/", s.base + "/payment-callback/", s.base + "/refund/", s.base + "/withdraw/", s.base + "/close-expired/", s.base + "/sim/", s.simBase + "  (WeChat Pay simulator",
 		"curl -s -X POST " + s.base + "/create-payment/orders", "Bearer " + cfg.AdminTokens[0]} {
 		if !strings.Contains(usage, want) {
 			t.Errorf("usage lacks %q:\n%s", want, usage)

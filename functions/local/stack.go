@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,6 +30,7 @@ import (
 // stack is everything functions/local serves, on one listener.
 type stack struct {
 	base    string // http://127.0.0.1:PORT
+	simBase string // the simulator's: http://127.0.0.1:SIM_PORT, or SIM_URL
 	handler http.Handler
 	closers []func()
 	job     *job.Job
@@ -94,22 +97,10 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 		}
 	}
 
-	sim, err := wechatsim.Open(wechatsim.Config{
-		SubMchID: cfg.SubMchID,
-		// In Cloud Hosting a service name routes inside the environment;
-		// here every service is a prefix on this port.
-		Services: map[string]string{"payment-callback": s.base + "/payment-callback"},
-		// WeChat's state survives a restart, as the store's does.
-		StateFile: filepath.Join(cfg.DataDir, "wechatsim.jsonl"),
-		// Refunds made in the merchant platform (/sim/outside/refunds) are
-		// told of on PAY_CHANNEL, where payment-callback listens.
-		OutsideRefundCallbackURL: outsideURL(cfg.Channel != wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/refund"),
-		OutsideNotifyURL:         outsideURL(cfg.Channel == wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/v3"),
-	})
+	simControl, err := s.simulator(cfg)
 	if err != nil {
 		return err
 	}
-	s.closers = append(s.closers, sim.Close)
 
 	// Every function shares the store; each logs under its own name.
 	opts := func(function string) []app.Option {
@@ -157,13 +148,57 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	s.job = f.Job
 
-	mount(mux, "/sim", sim.Handler())
+	// The simulator's control routes (and WeChat's paths) under /sim/ here too,
+	// where make run has always had them.
+	mux.Handle(wechatsim.ControlPrefix+"/", simControl)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.usage(cfg))
 	})
 	s.handler = mux
 	return nil
+}
+
+// simulator starts the WeChat Pay simulator on its own port, as cmd/wechatsim
+// serves it, or finds the one SIM_URL names; the handler it returns serves the
+// simulator's /sim/ routes on the stack's port.
+func (s *stack) simulator(cfg config) (http.Handler, error) {
+	if cfg.SimURL != "" {
+		u, err := url.Parse(strings.TrimSuffix(cfg.SimURL, "/"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("configuration: SIM_URL %q is not an http(s) URL", cfg.SimURL)
+		}
+		s.simBase = u.String()
+		return httputil.NewSingleHostReverseProxy(u), nil
+	}
+	sim, err := wechatsim.Open(wechatsim.Config{
+		SubMchID: cfg.SubMchID,
+		// In Cloud Hosting a service name routes inside the environment;
+		// here every service is a prefix on the stack's port.
+		Services: map[string]string{"payment-callback": s.base + "/payment-callback"},
+		// WeChat's state survives a restart, as the store's does.
+		StateFile: filepath.Join(cfg.DataDir, "wechatsim.jsonl"),
+		// Refunds made in the merchant platform (/sim/outside/refunds) are
+		// told of on PAY_CHANNEL, where payment-callback listens.
+		OutsideRefundCallbackURL: outsideURL(cfg.Channel != wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/refund"),
+		OutsideNotifyURL:         outsideURL(cfg.Channel == wechatsim.ChannelV3, s.base+"/payment-callback/callbacks/v3"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.SimPort)))
+	if err != nil {
+		sim.Close()
+		return nil, fmt.Errorf("simulator: listen (SIM_PORT): %w", err)
+	}
+	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.closers = append(s.closers, func() {
+		_ = srv.Close()
+		sim.Close()
+	})
+	s.simBase = fmt.Sprintf("http://127.0.0.1:%d", ln.Addr().(*net.TCPAddr).Port)
+	return sim.Handler(), nil
 }
 
 // channel is both channels pointed at the simulator, the API v3 one with
@@ -173,7 +208,7 @@ func (s *stack) channel(cfg config) app.ChannelConfig {
 	return app.ChannelConfig{
 		Channel: cfg.Channel,
 		CloudHosting: cloudhosting.Config{
-			APIURL: s.base + "/sim", SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
+			APIURL: s.simBase, SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
 			CallbackService: "payment-callback", CallbackPath: "/callbacks/pay", RefundCallbackPath: "/callbacks/refund",
 			Timeout: 5 * time.Second,
 		},
@@ -181,7 +216,7 @@ func (s *stack) channel(cfg config) app.ChannelConfig {
 			MchID: wechatsim.DevMchID, AppID: wechatsim.DefaultAppID, MchSerial: wechatsim.DevMerchantSerial,
 			PrivateKey: wechatsim.DevMerchantPrivateKeyPEM, APIv3Key: wechatsim.DevAPIv3Key,
 			PublicKey: wechatsim.DevPlatformPublicKeyPEM, PublicKeyID: wechatsim.DevPublicKeyID,
-			NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.base + "/sim", Timeout: 5 * time.Second,
+			NotifyURL: s.base + "/payment-callback/callbacks/v3", APIURL: s.simBase, Timeout: 5 * time.Second,
 			TransferReportInfos: cfg.TransferReportInfos,
 		},
 	}
@@ -191,7 +226,7 @@ func (s *stack) channel(cfg config) app.ChannelConfig {
 // interface on Cloud Hosting, access tokens with the development secret on
 // API v3, as on AWS Lambda.
 func (s *stack) shipping(cfg config) app.ShippingConfig {
-	mp := miniapp.Config{APIURL: s.base + "/sim", AppID: wechatsim.DefaultAppID, Timeout: 5 * time.Second}
+	mp := miniapp.Config{APIURL: s.simBase, AppID: wechatsim.DefaultAppID, Timeout: 5 * time.Second}
 	if cfg.Channel == "v3" {
 		mp.Secret = wechatsim.DevAppSecret
 	}
@@ -217,7 +252,8 @@ func (s *stack) usage(cfg config) string {
 		fmt.Fprintf(&b, "  %-18s %s/%s/\n", f, s.base, f)
 	}
 	fmt.Fprintf(&b, "  %-18s %s/refund/admin/  (the operator's console; log in with the admin token)\n", "console", s.base)
-	fmt.Fprintf(&b, "  %-18s %s/sim/  (WeChat Pay simulator: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "simulator", s.base)
+	fmt.Fprintf(&b, "  %-18s %s  (WeChat Pay simulator: WeChat's paths at the root for any SDK, keys at /sim/devkeys)\n", "simulator", s.simBase)
+	fmt.Fprintf(&b, "  %-18s %s/sim/  (its control routes, also here: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "", s.base)
 	store := "embedded FerretDB (SQLite) in " + cfg.DataDir
 	if cfg.MongoURI != "" {
 		store = "MONGODB_URI"

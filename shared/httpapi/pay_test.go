@@ -605,7 +605,7 @@ func TestCallbackEnvironmentFromTheRequest(t *testing.T) {
 	if r := s.do("POST", s.CreatePaymentURL+"/payments", map[string]any{"out_trade_no": "ENVHDR01"}, h); r.status != http.StatusOK {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	o := s.do("GET", s.SimURL+"/orders/ENVHDR01", nil, nil)
+	o := s.do("GET", s.SimURL+wechatsim.ControlPrefix+"/orders/ENVHDR01", nil, nil)
 	if o.body["env_id"] != "prod-from-header" {
 		t.Fatalf("env_id at WeChat: %s", o.raw)
 	}

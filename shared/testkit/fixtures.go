@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -98,9 +99,9 @@ func (s *Stack) PayCallbackKind() string {
 }
 
 // SimPost calls one of the simulator's control routes (docs/design.md §5),
-// e.g. SimPost("/pay", {"out_trade_no": no}).
+// e.g. SimPost("/pay", {"out_trade_no": no}), or one of WeChat's paths.
 func (s *Stack) SimPost(path string, body any) Response {
-	return s.Do("POST", s.SimURL+path, body, nil)
+	return s.Do("POST", s.SimURL+wechatsim.Route(path), body, nil)
 }
 
 // Fault queues a fault at the simulator: the next count calls of api (or
@@ -121,7 +122,7 @@ func (s *Stack) Fault(api, mode string, count int, extra map[string]any) {
 // (each with its body), as GET /calls shows them.
 func (s *Stack) SimCalls(api string) []map[string]any {
 	s.t.Helper()
-	r := s.Do("GET", s.SimURL+"/calls?api="+api, nil, nil)
+	r := s.Do("GET", s.SimURL+wechatsim.ControlPrefix+"/calls?api="+api, nil, nil)
 	list, _ := r.Body["calls"].([]any)
 	out := make([]map[string]any, 0, len(list))
 	for _, c := range list {
@@ -134,7 +135,7 @@ func (s *Stack) SimCalls(api string) []map[string]any {
 // SimRefunds lists WeChat's refunds of an order, as GET /refunds shows them.
 func (s *Stack) SimRefunds(no string) []map[string]any {
 	s.t.Helper()
-	r := s.Do("GET", s.SimURL+"/refunds?out_trade_no="+no, nil, nil)
+	r := s.Do("GET", s.SimURL+wechatsim.ControlPrefix+"/refunds?out_trade_no="+no, nil, nil)
 	list, ok := r.Body["refunds"].([]any)
 	if r.Status != http.StatusOK || (!ok && r.Body["refunds"] != nil) {
 		s.t.Fatalf("sim refunds: %d %s", r.Status, r.Raw)

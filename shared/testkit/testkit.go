@@ -87,8 +87,8 @@ type Stack struct {
 	// own, as deployed functions do.
 	Store *mongostore.Store
 	Sim   *wechatsim.Simulator
-	// SimURL is the simulator's base URL: WeChat's APIs and, under /sim/
-	// in functions/local but at its root here, its control routes.
+	// SimURL is the simulator's base URL: WeChat's APIs at its root, its
+	// control routes under wechatsim.ControlPrefix.
 	SimURL string
 	// Receiver is the merchant's back end that business notifications go to.
 	Receiver *Receiver

@@ -148,12 +148,16 @@ type billFile struct {
 	expires time.Time // by Config.Now
 }
 
-// billRoutes registers the bill APIs and their control routes.
-func (s *Simulator) billRoutes(mux *http.ServeMux) {
+// billAPIRoutes registers the bill APIs.
+func (s *Simulator) billAPIRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /_/pay/downloadbill", s.openAPI(apiDownloadBill, s.chDownloadBill))
 	mux.HandleFunc("GET /v3/bill/tradebill", s.v3API(apiDownloadBill, s.v3TradeBill))
 	mux.HandleFunc("GET /v3/bill/fundflowbill", s.v3API(apiFundFlowBill, s.v3FundFlowBill))
 	mux.HandleFunc("GET /v3/billdownload/file", s.billFile)
+}
+
+// billControlRoutes registers the bills' control routes (seen without ControlPrefix).
+func (s *Simulator) billControlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /bills/plant", s.handlePlantBill)
 	mux.HandleFunc("GET /bills/plants", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"plants": s.BillPlants()})

@@ -357,7 +357,7 @@ func TestBillPlants(t *testing.T) {
 	}
 	// The control view shows the same bill, whatever the hour.
 	e.clock.Set(bjt(billDay, "13:00"))
-	resp, err := http.Get(e.srv.URL + "/bills/" + billDay + "?kind=trade")
+	resp, err := http.Get(e.srv.URL + wechatsim.ControlPrefix + "/bills/" + billDay + "?kind=trade")
 	if err != nil {
 		t.Fatal(err)
 	}

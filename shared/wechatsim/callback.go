@@ -60,13 +60,22 @@ type Delivery struct {
 	Dropped   bool            `json:"dropped,omitempty"`
 	At        time.Time       `json:"at"`
 	Error     string          `json:"error,omitempty"`
-	// Headers are the Wechatpay-* headers of a v3 notification.
+	// Headers are the Wechatpay-* headers of a v3 notification, or the X-WX-* headers of
+	// a Cloud Hosting callback (see chCallbackHeaders).
 	Headers map[string]string `json:"headers,omitempty"`
 	// Plaintext is the decrypted resource of a v3 notification.
 	Plaintext json.RawMessage `json:"plaintext,omitempty"`
 }
 
-// payCallback is the Cloud Hosting pay callback body (facts §2.3).
+// payCallback is the Cloud Hosting pay callback body: the keys of the example of
+// https://developers.weixin.qq.com/miniprogram/dev/wxcloudservice/wxcloudrun/src/development/pay/callback/index.md
+// (facts §2.3), which says the body is v2's pay notification
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_7) with its keys
+// camel-cased ("部分字段名称有转译，部分字段缺失，请以上述例子的 key 值为准"). A coupon payment adds
+// v2's coupon fields, camel-cased the same way: couponFee and couponCount, and the
+// indexed coupon_type_$n, coupon_id_$n, coupon_fee_$n as couponType0, couponId0,
+// couponFee0 (how the open interface names those is not documented; this is the plain
+// camel-casing of the v2 key), and settlementTotalFee for a no-cash coupon.
 type payCallback struct {
 	ReturnCode     string `json:"returnCode"`
 	Appid          string `json:"appid"`
@@ -88,6 +97,13 @@ type payCallback struct {
 	OutTradeNo     string `json:"outTradeNo"`
 	TimeEnd        string `json:"timeEnd"`
 	Attach         string `json:"attach,omitempty"`
+	// Only for a payment that used a coupon.
+	SettlementTotalFee int64  `json:"settlementTotalFee,omitempty"`
+	CouponFee          int64  `json:"couponFee,omitempty"`
+	CouponCount        int64  `json:"couponCount,omitempty"`
+	CouponType0        string `json:"couponType0,omitempty"`
+	CouponID0          string `json:"couponId0,omitempty"`
+	CouponFee0         int64  `json:"couponFee0,omitempty"`
 }
 
 // callback is a callback or notification ready to send.
@@ -100,6 +116,7 @@ type callback struct {
 	state       string // refund kinds: the refund state the content claims; transfers: the bill's state
 	url         string
 	urlErr      string
+	envID       string // Cloud Hosting callbacks: the environment delivered to (X-WX-ENV)
 	body        []byte
 	plaintext   []byte      // v3 notifications
 	headers     http.Header // fixed headers of a forged v3 notification; nil: signed per attempt
@@ -107,12 +124,18 @@ type callback struct {
 	forgeKind   string
 }
 
-// PayResult is what Pay returns.
+// PayResult is what Pay and PayWithCoupon return.
 type PayResult struct {
-	OutTradeNo    string   `json:"out_trade_no"`
-	TransactionID string   `json:"transaction_id"`
-	TradeState    string   `json:"trade_state"`
-	Callback      Delivery `json:"callback"`
+	OutTradeNo    string `json:"out_trade_no"`
+	TransactionID string `json:"transaction_id"`
+	TradeState    string `json:"trade_state"`
+	// CashFee is what the user paid in cash (cash_fee, amount.payer_total): the total
+	// less CouponFee.
+	CashFee    int64    `json:"cash_fee"`
+	CouponFee  int64    `json:"coupon_fee,omitempty"`
+	CouponType string   `json:"coupon_type,omitempty"`
+	CouponID   string   `json:"coupon_id,omitempty"`
+	Callback   Delivery `json:"callback"`
 }
 
 // ForgeRequest asks for a forged SUCCESS pay callback. For an unknown order Service and
@@ -129,6 +152,27 @@ type ForgeRequest struct {
 // Hosting pay callback (or, for an API v3 order, the TRANSACTION.SUCCESS notification):
 // the first attempt synchronously, redeliveries (after a failure) in the background.
 func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, error) {
+	return s.PayWithCoupon(ctx, outTradeNo, Coupon{})
+}
+
+// PayWithCoupon is Pay with part of the order paid by a coupon (none when coupon.Fen
+// is 0): the order's total stays the merchant's, the user pays the rest in cash, and
+// every answer and notification tells both, as WeChat does — the open interface's
+// cash_fee, coupon_fee, coupon_count and coupon fields, API v3's amount.payer_total
+// and promotion_detail. Refunds of the order are then split between cash and coupon
+// (see splitRefundLocked). coupon.Fen must be at least 0 and less than the order's
+// total: the user pays at least 1 fen in cash (a choice; docs/simulator-fidelity-ch.md).
+func (s *Simulator) PayWithCoupon(ctx context.Context, outTradeNo string, coupon Coupon) (PayResult, error) {
+	switch coupon.Type {
+	case "":
+		coupon.Type = CouponCash
+	case CouponCash, CouponNoCash:
+	default:
+		return PayResult{}, badField("coupon_type", fmt.Sprintf("coupon_type %q is not %s or %s", coupon.Type, CouponCash, CouponNoCash))
+	}
+	if coupon.Fen < 0 {
+		return PayResult{}, badField("coupon_fen", "coupon_fen must be a whole number of fen, at least 0")
+	}
 	now := s.now()
 	s.mu.Lock()
 	o := s.orders[outTradeNo]
@@ -146,16 +190,27 @@ func (s *Simulator) Pay(ctx context.Context, outTradeNo string) (PayResult, erro
 		return PayResult{}, &Error{Status: http.StatusConflict, Code: "ORDER_EXPIRED",
 			Message: fmt.Sprintf("expired: order %s expired at %s", outTradeNo, s.wechatTime(o.timeExpire))}
 	}
+	if coupon.Fen >= o.totalFee {
+		s.mu.Unlock()
+		return PayResult{}, badField("coupon_fen", fmt.Sprintf("coupon_fen %d must be less than the order's total %d: the user pays at least 1 fen", coupon.Fen, o.totalFee))
+	}
 	o.state = stateSuccess
 	if o.openID == "" { // Native and H5 orders learn their payer when the user pays
 		o.openID = DevPayerOpenID
 	}
 	o.transactionID = s.newTransactionIDLocked(now)
 	o.timeEnd = now
+	if coupon.Fen > 0 {
+		o.couponFee, o.couponType, o.couponID = coupon.Fen, coupon.Type, s.newCouponID()
+	}
 	s.byTxn[o.transactionID] = o
 	s.saveOrderLocked(o)
 	cb := s.payCallbackLocked(o)
-	res := PayResult{OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, TradeState: o.state}
+	res := PayResult{OutTradeNo: o.outTradeNo, TransactionID: o.transactionID, TradeState: o.state,
+		CashFee: o.cashFee(), CouponFee: o.couponFee, CouponID: o.couponID}
+	if o.couponFee > 0 {
+		res.CouponType = o.couponType
+	}
 	s.mu.Unlock()
 
 	res.Callback = s.deliverGenuine(ctx, cb, TriggerPay, true)
@@ -214,6 +269,12 @@ func (s *Simulator) Forge(ctx context.Context, req ForgeRequest) (Delivery, erro
 	return s.deliver(ctx, cb, TriggerForge, 1, false), nil
 }
 
+// newCouponID returns a coupon_id shaped like real ones (v2 coupon_id_$n, v3
+// promotion_detail.coupon_id): 11 digits, the first not 0.
+func (s *Simulator) newCouponID() string {
+	return randString("123456789", 1) + randString(digits, 10)
+}
+
 // payCallbackLocked builds the genuine payment callback of o for its channel.
 func (s *Simulator) payCallbackLocked(o *order) callback {
 	if o.channel == ChannelV3 {
@@ -250,8 +311,15 @@ func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callba
 		SubMchID: o.subMchID, NonceStr: nonce(), ResultCode: "SUCCESS",
 		Openid: spOpenID(o.openID), IsSubscribe: "N", SubOpenid: o.openID, SubIsSubscribe: "N",
 		TradeType: o.tradeType, BankType: "OTHERS", TotalFee: o.totalFee, FeeType: "CNY",
-		CashFee: o.totalFee, TransactionID: o.transactionID, OutTradeNo: o.outTradeNo,
+		CashFee: o.cashFee(), TransactionID: o.transactionID, OutTradeNo: o.outTradeNo,
 		TimeEnd: s.wechatTime(o.timeEnd), Attach: o.attach,
+	}
+	if o.couponFee > 0 {
+		body.CouponFee, body.CouponCount = o.couponFee, 1
+		body.CouponType0, body.CouponID0, body.CouponFee0 = o.couponType, o.couponID, o.couponFee
+		if o.couponType == CouponNoCash {
+			body.SettlementTotalFee = o.settlementTotalFee()
+		}
 	}
 	if forged {
 		if body.TransactionID == "" {
@@ -260,6 +328,9 @@ func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callba
 		}
 		if f.TotalFee != nil {
 			body.TotalFee, body.CashFee = *f.TotalFee, *f.TotalFee
+			if o.couponFee > 0 && o.couponFee < *f.TotalFee {
+				body.CashFee = *f.TotalFee - o.couponFee
+			}
 		}
 		if f.SubMchID != "" {
 			body.SubMchID = f.SubMchID
@@ -269,7 +340,7 @@ func (s *Simulator) callbackLocked(o *order, forged bool, f ForgeRequest) callba
 	if err != nil { // cannot happen: only strings and integers
 		raw = []byte("{}")
 	}
-	cb := callback{kind: KindPayCallback, outTradeNo: o.outTradeNo, body: raw, forged: forged}
+	cb := callback{kind: KindPayCallback, outTradeNo: o.outTradeNo, envID: o.envID, body: raw, forged: forged}
 
 	container, function := o.container, o.functionName
 	if f.Service != "" || f.Path != "" {
@@ -386,8 +457,11 @@ func (s *Simulator) deliver(ctx context.Context, cb callback, trigger string, n 
 		return d
 	}
 	headers := cb.headers
-	if cb.kind == KindV3Notify && headers == nil {
+	switch {
+	case cb.kind == KindV3Notify && headers == nil:
 		headers = s.v3SignedHeaders(cb.body)
+	case cb.kind == KindPayCallback || cb.kind == KindRefundCallback:
+		headers = chCallbackHeaders(cb.envID)
 	}
 	if len(headers) > 0 {
 		d.Headers = map[string]string{}
@@ -501,6 +575,33 @@ func (s *Simulator) post(ctx context.Context, url string, body []byte, headers h
 		return resp.StatusCode, string(raw), "read reply: " + err.Error()
 	}
 	return resp.StatusCode, string(raw), ""
+}
+
+// CallbackSource is the X-WX-SOURCE of the Cloud Hosting callbacks the simulator
+// delivers. Cloud Hosting documents the header on every request that reaches a
+// container through WeChat ("X-WX-SOURCE 调用来源（本次运行是被什么触发）"; "如需保证调用来源是微信生态端
+// … 请判断 X-WX-SOURCE 头部是否存在":
+// https://developers.weixin.qq.com/miniprogram/dev/wxcloudservice/wxcloudrun/src/development/weixin/index.md),
+// but not its value on a pay or refund callback. The value is a choice: of the
+// documented sources (wx_devtools, wx_client, wx_http, wx_unknown, scf:
+// https://developers.weixin.qq.com/miniprogram/dev/wxcloud/reference-server-api/utils/getWXContext.html)
+// a payment result is none of the IDE, the client or the HTTP API, so 微信未知来源调用.
+const CallbackSource = "wx_unknown"
+
+// chCallbackHeaders are the headers of a Cloud Hosting pay or refund callback besides
+// Content-Type (application/json: the body is JSON, as every example handler reads
+// it). X-WX-SOURCE says WeChat sent it (see CallbackSource); X-WX-ENV is the
+// environment it is delivered in ("X-WX-ENV 所在云环境 ID", same page), the env_id of the
+// request that named the callback, absent when none is known (a refund made in the
+// merchant platform, delivered to Config.OutsideRefundCallbackURL). No user headers
+// (X-WX-OPENID, X-WX-APPID …): no user made the call.
+func chCallbackHeaders(envID string) http.Header {
+	h := http.Header{}
+	h.Set("X-WX-SOURCE", CallbackSource)
+	if envID != "" {
+		h.Set("X-WX-ENV", envID)
+	}
+	return h
 }
 
 // judgeV3Reply accepts HTTP 200 or 204, whatever the body (facts §5.6).

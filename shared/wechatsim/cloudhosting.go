@@ -68,6 +68,9 @@ type order struct {
 	payURL        string    // API v3 Native: the code_url; H5: the h5_url
 	h5Type        string    // API v3 H5: scene_info.h5_info.type
 	outside       bool      // paid outside any merchant back end (OutsidePayment): no prepay, no pay callback
+	couponFee     int64     // the part of totalFee a coupon paid (PayWithCoupon); 0: none
+	couponType    string    // the coupon's v2 coupon_type: CouponCash or CouponNoCash
+	couponID      string    // the coupon's coupon_id
 	acked         bool      // a genuine callback delivery was acknowledged
 	attempted     bool      // a genuine callback delivery was attempted (or dropped by a fault)
 	refunds       []*refund // in creation order
@@ -75,6 +78,21 @@ type order struct {
 
 // paid reports whether the user paid the order (refunds do not undo that).
 func (o *order) paid() bool { return o.state == stateSuccess || o.state == stateRefund }
+
+// cashFee is what the user paid in cash: total_fee less the coupon (v2 cash_fee,
+// v3 amount.payer_total). "订单金额-代金券金额=现金支付金额":
+// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2 (coupon_fee).
+func (o *order) cashFee() int64 { return o.totalFee - o.couponFee }
+
+// settlementTotalFee is v2's settlement_total_fee, "应结订单金额=订单金额-非充值代金券金额":
+// only a no-cash (免充值) coupon lowers what the merchant settles
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2).
+func (o *order) settlementTotalFee() int64 {
+	if o.couponType == CouponNoCash {
+		return o.totalFee - o.couponFee
+	}
+	return o.totalFee
+}
 
 func tradeStateDesc(state string) string {
 	switch state {
@@ -155,7 +173,12 @@ func writeEnvelope(w http.ResponseWriter, errcode int, errmsg string, respdata m
 	if text, ok := respdata[respdataText].(string); ok {
 		env["respdata"] = text // downloadbill answers the bill itself (bill.go)
 	} else if respdata != nil {
-		respdata["sign"] = v2Sign(respdata)
+		// v2 signs only what follows return_code SUCCESS: a return_code FAIL answer is
+		// return_code and return_msg alone ("以下字段在return_code为SUCCESS的时候有返回",
+		// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2).
+		if respdata["return_code"] != "FAIL" {
+			respdata["sign"] = v2Sign(respdata)
+		}
 		env["respdata"] = respdata
 	}
 	writeJSON(w, http.StatusOK, env)
@@ -184,6 +207,25 @@ func failResp(m map[string]any, code, des string) map[string]any {
 
 func (s *Simulator) merchantOK(subMchID string) bool {
 	return s.cfg.SubMchID == "" || subMchID == s.cfg.SubMchID
+}
+
+// msgUnbound is the open interface's return_msg for a merchant that is not bound (or
+// not yet authorised) in the environment's 微信支付配置.
+const msgUnbound = "受理关系不存在"
+
+// unbound is what every open-interface pay API answers for a sub_mch_id that is not
+// bound to the environment (Config.SubMchID): the envelope's errcode is 0 and respdata
+// is a v2 communication failure, return_code FAIL with return_msg 受理关系不存在 and
+// nothing else (no result_code, no err_code, no sign):
+//   - https://developers.weixin.qq.com/miniprogram/dev/wxcloudservice/wxcloudrun/src/development/pay/index.md
+//     ("如果在请求时返回 { return_code: 'FAIL', return_msg: '受理关系不存在' }，则需要前往微信云托管控制台 -
+//     设置 - 其他设置 - 微信支付配置绑定商户号到已授权状态")
+//   - https://developers.weixin.qq.com/doc/knowledge/068f77ccbee00c78.html (the FAQ, same answer)
+//   - observed on the cloud-function twin, errCode 0 "cloudPay.unifiedOrder:ok" with
+//     returnCode FAIL and returnMsg 受理关系不存在, no resultCode [community]:
+//     https://developers.weixin.qq.com/community/develop/doc/0002464b4b84d8682e7a54af656400
+func unbound() map[string]any {
+	return map[string]any{"return_code": "FAIL", "return_msg": msgUnbound}
 }
 
 func (s *Simulator) mchNotExist(subMchID string) string {
@@ -279,7 +321,7 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 	q, err := s.parseUnifiedOrder(p)
 	if err != nil {
 		sub, _ := p.str("sub_mch_id", false, 0)
-		return failResp(s.base(sub, s.cfg.AppID), "PARAM_ERROR", err.Error()), nil
+		return s.noPayment(failResp(s.base(sub, s.cfg.AppID), "PARAM_ERROR", err.Error()), s.cfg.AppID), nil
 	}
 	subAppID := q.subAppID
 	if subAppID == "" {
@@ -287,10 +329,10 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 	}
 	resp := s.base(q.subMchID, subAppID)
 	if !s.merchantOK(q.subMchID) {
-		return failResp(resp, "MCHID_NOT_EXIST", s.mchNotExist(q.subMchID)), nil
+		return s.noPayment(unbound(), subAppID), nil
 	}
 	if subAppID != s.cfg.AppID {
-		return failResp(resp, "APPID_MCHID_NOT_MATCH", "sub_appid does not match sub_mch_id"), nil
+		return s.noPayment(failResp(resp, "APPID_MCHID_NOT_MATCH", "sub_appid does not match sub_mch_id"), subAppID), nil
 	}
 	now := s.now()
 
@@ -310,13 +352,13 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 		s.saveOrderLocked(o)
 	case o.paid():
 		s.mu.Unlock()
-		return failResp(resp, "ORDERPAID", "order already paid"), nil
+		return s.noPayment(failResp(resp, "ORDERPAID", "order already paid"), subAppID), nil
 	case o.state == stateClosed:
 		s.mu.Unlock()
-		return failResp(resp, "ORDERCLOSED", "order already closed"), nil
+		return s.noPayment(failResp(resp, "ORDERCLOSED", "order already closed"), subAppID), nil
 	case o.totalFee != q.totalFee || o.body != q.body || o.openID != q.openID || o.subMchID != q.subMchID:
 		s.mu.Unlock()
-		return failResp(resp, "OUT_TRADE_NO_USED", "out_trade_no already used with a different total_fee, body or openid"), nil
+		return s.noPayment(failResp(resp, "OUT_TRADE_NO_USED", "out_trade_no already used with a different total_fee, body or openid"), subAppID), nil
 	}
 	prepayID := o.prepayID
 	forge := s.consumeFaultLocked(KindPayCallback, ModeForge) != nil
@@ -342,6 +384,21 @@ func (s *Simulator) unifiedOrder(p params) (map[string]any, func()) {
 	return resp, after
 }
 
+// noPayment adds to a refused unifiedOrder the payment object the open interface
+// answers all the same, without a prepay: package "prepay_id=" and an empty nonceStr,
+// as observed with errcode 0 and result_code FAIL (facts §1.3, [community]) and on the
+// cloud-function twin with return_code FAIL 受理关系不存在
+// (https://developers.weixin.qq.com/community/develop/doc/0002464b4b84d8682e7a54af656400).
+func (s *Simulator) noPayment(resp map[string]any, appID string) map[string]any {
+	ts := strconv.FormatInt(s.now().Unix(), 10)
+	const pkg = "prepay_id="
+	resp["payment"] = map[string]any{
+		"appId": appID, "timeStamp": ts, "nonceStr": "", "package": pkg,
+		"signType": "MD5", "paySign": paySign(appID, "", pkg, ts),
+	}
+	return resp
+}
+
 func (s *Simulator) queryOrder(p params) (map[string]any, func()) {
 	sub, err := p.str("sub_mch_id", true, 32)
 	if err != nil {
@@ -358,7 +415,7 @@ func (s *Simulator) queryOrder(p params) (map[string]any, func()) {
 		}
 	}
 	if !s.merchantOK(sub) {
-		return failResp(s.base(sub, s.cfg.AppID), "MCHID_NOT_EXIST", s.mchNotExist(sub)), nil
+		return unbound(), nil
 	}
 
 	s.mu.Lock()
@@ -380,17 +437,41 @@ func (s *Simulator) queryOrder(p params) (map[string]any, func()) {
 	resp["total_fee"] = o.totalFee
 	resp["fee_type"] = "CNY"
 	resp["out_trade_no"] = o.outTradeNo
-	if o.attach != "" {
-		resp["attach"] = o.attach
-	}
+	// attach is answered even empty ("attach":"" in the example answer of
+	// https://developers.weixin.qq.com/minigame/dev/wxcloudrun/src/development/pay/order/query.html).
+	resp["attach"] = o.attach
 	resp["trade_state_desc"] = tradeStateDesc(o.state)
+	// The open interface answers v2's coupon_id_$n, coupon_type_$n and coupon_fee_$n
+	// as the arrays coupon_id_list, coupon_type_list and coupon_fee_list, present and
+	// empty when no coupon was used (the example answer of
+	// https://developers.weixin.qq.com/minigame/dev/wxcloudrun/src/development/pay/order/query.html).
+	// The indexed v2 fields are answered too: the same page's field table is v2's
+	// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2), and which of the two
+	// shapes a coupon payment really gets is not documented (docs/simulator-fidelity-ch.md).
+	ids, types, fees := []string{}, []string{}, []int64{}
 	if o.paid() {
 		resp["bank_type"] = "OTHERS"
-		resp["cash_fee"] = o.totalFee
+		resp["cash_fee"] = o.cashFee()
 		resp["cash_fee_type"] = "CNY"
 		resp["transaction_id"] = o.transactionID
 		resp["time_end"] = s.wechatTime(o.timeEnd)
+		if o.couponFee > 0 {
+			// coupon_fee, coupon_count, coupon_type_$n, coupon_id_$n, coupon_fee_$n are
+			// answered only for a payment that used coupons; settlement_total_fee only when
+			// one was a no-cash (免充值) coupon
+			// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2).
+			resp["coupon_fee"] = o.couponFee
+			resp["coupon_count"] = 1
+			resp["coupon_type_0"] = o.couponType
+			resp["coupon_id_0"] = o.couponID
+			resp["coupon_fee_0"] = o.couponFee
+			ids, types, fees = []string{o.couponID}, []string{o.couponType}, []int64{o.couponFee}
+			if o.couponType == CouponNoCash {
+				resp["settlement_total_fee"] = o.settlementTotalFee()
+			}
+		}
 	}
+	resp["coupon_id_list"], resp["coupon_type_list"], resp["coupon_fee_list"] = ids, types, fees
 	return resp, nil
 }
 
@@ -405,7 +486,7 @@ func (s *Simulator) closeOrder(p params) (map[string]any, func()) {
 	}
 	resp := s.base(sub, s.cfg.AppID)
 	if !s.merchantOK(sub) {
-		return failResp(resp, "MCHID_NOT_EXIST", s.mchNotExist(sub)), nil
+		return unbound(), nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -89,7 +89,7 @@ func (s *Simulator) Order(outTradeNo string) (OrderView, bool) {
 		v.TimeExpire = &t
 	}
 	if o.paid() {
-		v.CashFee = o.totalFee
+		v.CashFee = o.cashFee()
 		v.TimeEnd = s.wechatTime(o.timeEnd)
 		t := o.timeEnd.UTC()
 		v.PaidAt = &t
@@ -157,7 +157,45 @@ func (s *Simulator) logCall(api, path string, raw []byte) {
 	s.calls = append(s.calls, c)
 }
 
+// ControlPrefix is where the simulator's own routes live (acting as the user,
+// faults, WeChat's side of the truth); WeChat's paths are at the root.
+const ControlPrefix = "/sim"
+
+// routes serves WeChat's paths at the root exactly as WeChat serves them (API v3
+// as on api.mch.weixin.qq.com, the Cloud Hosting open interface under /_/pay/, the
+// mini-program platform's /cgi-bin/ and /wxa/) and the control routes under
+// ControlPrefix. WeChat's paths answer under ControlPrefix too, so a client given
+// http://host/sim as its base URL (make run's older layout) keeps working; a v3
+// request's signature is checked over the path the client sent (requestedURIs).
 func (s *Simulator) routes() http.Handler {
+	api := s.apiRoutes()
+	mux := http.NewServeMux()
+	mux.Handle(ControlPrefix+"/", http.StripPrefix(ControlPrefix, s.controlRoutes(api)))
+	mux.Handle("/", api)
+	return mux
+}
+
+// Route is where the simulator serves path: WeChat's paths as they are, a
+// control route ("/pay") under ControlPrefix.
+func Route(path string) string {
+	if isWeChatPath(path) {
+		return path
+	}
+	return ControlPrefix + path
+}
+
+// isWeChatPath tells WeChat's paths from the control routes.
+func isWeChatPath(path string) bool {
+	for _, p := range []string{"/v3/", "/_/", "/cgi-bin/", "/wxa/"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiRoutes are WeChat's own paths.
+func (s *Simulator) apiRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
 	unified := s.openAPI(apiUnifiedOrder, s.unifiedOrder)
 	mux.HandleFunc("POST /_/pay/unifiedOrder", unified)
@@ -183,9 +221,26 @@ func (s *Simulator) routes() http.Handler {
 	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
 	mux.HandleFunc("GET /v3/fund-app/mch-transfer/transfer-bills/transfer-bill-no/{transfer_bill_no}", s.v3API(apiQueryTransfer, s.v3QueryTransfer))
 	mux.HandleFunc("POST /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel", s.v3API(apiCancelTransfer, s.v3CancelTransfer))
-	s.billRoutes(mux) // daily bills: v3 tradebill, fundflowbill, billdownload; /_/pay/downloadbill; /bills/…
+	// The pre-2025 商家转账到零钱 API: 403 NO_AUTH for a merchant on the new product (v3batches.go).
+	batches := s.v3API(apiTransferBatches, s.v3TransferBatches)
+	mux.HandleFunc("POST /v3/transfer/batches", batches)
+	mux.HandleFunc("GET /v3/transfer/batches/out-batch-no/{out_batch_no}", batches)
+	mux.HandleFunc("GET /v3/transfer/batches/batch-id/{batch_id}", batches)
+	mux.HandleFunc("GET /v3/transfer/batches/out-batch-no/{out_batch_no}/details/out-detail-no/{out_detail_no}", batches)
+	mux.HandleFunc("GET /v3/transfer/batches/batch-id/{batch_id}/details/detail-id/{detail_id}", batches)
+	s.billAPIRoutes(mux) // daily bills: v3 tradebill, fundflowbill, billdownload; /_/pay/downloadbill
 	mux.HandleFunc("/v3/", s.v3NotFound)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND",
+			Message: "no route " + r.URL.Path + " (the simulator's own routes are under " + ControlPrefix + "/)"})
+	})
+	return mux
+}
 
+// controlRoutes are the simulator's own routes, seen without ControlPrefix;
+// WeChat's paths under the prefix go to api.
+func (s *Simulator) controlRoutes(api http.Handler) *http.ServeMux {
+	mux := http.NewServeMux()
 	// Transfer bills: WeChat's view, and the user's side.
 	mux.HandleFunc("GET /transfers", s.handleTransfers)
 	mux.HandleFunc("GET /transfers/{out_bill_no}", s.handleTransfer)
@@ -243,7 +298,15 @@ func (s *Simulator) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, v)
 	})
+	mux.HandleFunc("GET /devkeys", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.DevKeys())
+	})
+	s.billControlRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if isWeChatPath(r.URL.Path) {
+			api.ServeHTTP(w, r)
+			return
+		}
 		for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 			if m == r.Method {
 				continue
@@ -252,11 +315,11 @@ func (s *Simulator) routes() http.Handler {
 			other.Method = m
 			if _, pattern := mux.Handler(other); pattern != "/" && pattern != "" {
 				writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: "METHOD_NOT_ALLOWED",
-					Message: r.Method + " is not allowed on " + r.URL.Path})
+					Message: r.Method + " is not allowed on " + ControlPrefix + r.URL.Path})
 				return
 			}
 		}
-		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no route " + r.URL.Path})
+		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no route " + ControlPrefix + r.URL.Path})
 	})
 	return mux
 }
@@ -265,8 +328,13 @@ type outTradeNoRequest struct {
 	OutTradeNo string `json:"out_trade_no"`
 }
 
+// handlePay is POST /pay {"out_trade_no", "coupon_fen"?, "coupon_type"?}: the user pays,
+// part of it with a coupon when coupon_fen is given (see PayWithCoupon).
 func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
-	var req outTradeNoRequest
+	var req struct {
+		OutTradeNo string `json:"out_trade_no"`
+		Coupon
+	}
 	if err := decodeControl(w, r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -275,7 +343,7 @@ func (s *Simulator) handlePay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badField("out_trade_no", "out_trade_no is required"))
 		return
 	}
-	res, err := s.Pay(r.Context(), req.OutTradeNo)
+	res, err := s.PayWithCoupon(r.Context(), req.OutTradeNo, req.Coupon)
 	if err != nil {
 		writeError(w, err)
 		return

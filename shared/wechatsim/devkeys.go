@@ -168,3 +168,33 @@ JV2RPO/IEzDwUiQmQi7Bmet3gkZp2hMlh9TgrhXP/fG26tyexqcN/KCoSCNmykkJ
 0jhdmQMdBa3pkU6Rv7/BGsSa
 -----END CERTIFICATE-----
 `
+
+// DevKeys is what a merchant configures to talk to a simulator running on the
+// development keys, as GET /sim/devkeys serves it: any SDK can be set up from it.
+type DevKeys struct {
+	MchID                  string `json:"mchid"`
+	AppID                  string `json:"appid"`
+	AppSecret              string `json:"app_secret"`
+	MerchantSerial         string `json:"merchant_serial"`
+	MerchantPrivateKeyPEM  string `json:"merchant_private_key"`
+	APIv3Key               string `json:"apiv3_key"`
+	PublicKeyID            string `json:"wechatpay_public_key_id"`
+	PublicKeyPEM           string `json:"wechatpay_public_key"`
+	PlatformCertSerial     string `json:"platform_cert_serial"`
+	PlatformCertificatePEM string `json:"platform_certificate"`
+	// Custom is true when the simulator was configured with keys of its own:
+	// then these are not the ones it uses.
+	Custom bool `json:"custom"`
+}
+
+// DevKeys returns the development key set and whether this simulator uses it.
+func (s *Simulator) DevKeys() DevKeys {
+	return DevKeys{
+		MchID: s.cfg.MchID, AppID: s.cfg.AppID, AppSecret: DevAppSecret,
+		MerchantSerial: DevMerchantSerial, MerchantPrivateKeyPEM: DevMerchantPrivateKeyPEM, APIv3Key: DevAPIv3Key,
+		PublicKeyID: DevPublicKeyID, PublicKeyPEM: DevPlatformPublicKeyPEM,
+		PlatformCertSerial: DevPlatformCertSerial, PlatformCertificatePEM: DevPlatformCertificatePEM,
+		Custom: s.cfg.MerchantSerial != DevMerchantSerial || s.cfg.APIv3Key != DevAPIv3Key ||
+			s.cfg.PublicKeyID != DevPublicKeyID || s.cfg.PlatformCertSerial != DevPlatformCertSerial,
+	}
+}

@@ -157,22 +157,28 @@ func (s *Simulator) transactionNotifyLocked(o *order) callback {
 
 func refundEvent(state string) string { return "REFUND." + state }
 
-// refundNotifyURL is where r's notifications go: its own notify_url (the request's, or its
-// order's), else, for a refund made in the merchant platform, the one configured there.
+// refundNotifyURL is where r's notifications go: its own notify_url (the refund
+// request's; for a refund made in the merchant platform, its order's), else the one
+// configured in the merchant platform (Config.OutsideNotifyURL).
 func (s *Simulator) refundNotifyURL(r *refund) string {
-	if r.notifyURL == "" && r.source == RefundSourceVendorPlatform {
+	if r.notifyURL == "" {
 		return s.cfg.OutsideNotifyURL
 	}
 	return r.notifyURL
 }
 
+// refundContentLocked is a REFUND.* notification's content: amount.payer_total is what
+// the user paid and amount.payer_refund what this refund gives back in cash, less than
+// total and refund after a coupon payment (see splitRefundLocked;
+// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_5_11.shtml).
 func (s *Simulator) refundContentLocked(r *refund, state string) v3RefundContent {
+	sp := s.refundSplitLocked(r)
 	c := v3RefundContent{
 		Mchid: r.subMchID, TransactionID: r.transactionID, OutTradeNo: r.outTradeNo,
 		RefundID: r.refundID, OutRefundNo: r.outRefundNo, RefundStatus: state,
 		UserReceivedAccount: v3RefundRecvAccount,
 		Amount: v3RefundNotifyAmount{Total: r.totalFee, Refund: r.refundFee,
-			PayerTotal: r.totalFee, PayerRefund: r.refundFee},
+			PayerTotal: sp.orderCash, PayerRefund: sp.cash},
 	}
 	if state == RefundSuccess {
 		c.SuccessTime = s.v3Time(s.successTimeLocked(r))
@@ -187,7 +193,7 @@ func (s *Simulator) refundNotifyLocked(r *refund, state string) callback {
 	cb := callback{kind: KindV3Notify, outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo,
 		eventType: ev, state: state, url: s.refundNotifyURL(r), body: body, plaintext: pt}
 	if cb.url == "" {
-		cb.urlErr = "refund " + r.outRefundNo + " has no notify_url (none in the request nor the order)"
+		cb.urlErr = "refund " + r.outRefundNo + " has no notify_url (none in the request, and Config.OutsideNotifyURL is empty)"
 		if r.source == RefundSourceVendorPlatform {
 			cb.urlErr = "refund " + r.outRefundNo + " was made in the merchant platform, its order has no notify_url and Config.OutsideNotifyURL is empty"
 		}

@@ -557,6 +557,11 @@ type orderRecord struct {
 	Outside       bool      `json:"outside,omitempty"`
 	PayURL        string    `json:"pay_url,omitempty"` // absent in files written before Native and H5
 	H5Type        string    `json:"h5_type,omitempty"`
+
+	// A payment with a coupon (PayWithCoupon); absent in files written before coupons.
+	CouponFee  int64  `json:"coupon_fee,omitempty"`
+	CouponType string `json:"coupon_type,omitempty"`
+	CouponID   string `json:"coupon_id,omitempty"`
 }
 
 func (o *order) record() orderRecord {
@@ -568,6 +573,7 @@ func (o *order) record() orderRecord {
 		State: o.state, TransactionID: o.transactionID, TimeEnd: o.timeEnd, CreatedAt: o.createdAt,
 		ClosedAt: o.closedAt, Acked: o.acked, Attempted: o.attempted, Outside: o.outside,
 		PayURL: o.payURL, H5Type: o.h5Type,
+		CouponFee: o.couponFee, CouponType: o.couponType, CouponID: o.couponID,
 	}
 }
 
@@ -580,6 +586,7 @@ func (r orderRecord) order() *order {
 		state: r.State, transactionID: r.TransactionID, timeEnd: r.TimeEnd, createdAt: r.CreatedAt,
 		closedAt: r.ClosedAt, acked: r.Acked, attempted: r.Attempted, outside: r.Outside,
 		payURL: r.PayURL, h5Type: r.H5Type,
+		couponFee: r.CouponFee, couponType: r.CouponType, couponID: r.CouponID,
 	}
 }
 
@@ -610,6 +617,9 @@ type refundRecord struct {
 	FundsAccount  string          `json:"funds_account,omitempty"`
 	Acked         map[string]bool `json:"acked,omitempty"`
 	Attempted     map[string]bool `json:"attempted,omitempty"`
+
+	// The coupon's part of a refund of a coupon payment; absent in files written before coupons.
+	CouponRefundFee int64 `json:"coupon_refund_fee,omitempty"`
 }
 
 func (r *refund) record() refundRecord {
@@ -620,7 +630,7 @@ func (r *refund) record() refundRecord {
 		CreatedAt: r.createdAt, SuccessTime: r.successTime, ClosedAt: r.closedAt, SettledAt: r.settledAt,
 		Requests: r.requests, EnvID: r.envID, CallbackType: r.callbackType, Container: r.container,
 		FunctionName: r.functionName, NotifyURL: r.notifyURL, FundsAccount: r.fundsAccount,
-		Acked: maps.Clone(r.acked), Attempted: maps.Clone(r.attempted),
+		Acked: maps.Clone(r.acked), Attempted: maps.Clone(r.attempted), CouponRefundFee: r.couponRefundFee,
 	}
 }
 
@@ -639,7 +649,7 @@ func (r refundRecord) refund() *refund {
 		createdAt: r.CreatedAt, successTime: r.SuccessTime, closedAt: r.ClosedAt, settledAt: r.SettledAt,
 		requests: r.Requests, envID: r.EnvID, callbackType: r.CallbackType, container: r.Container,
 		functionName: r.FunctionName, notifyURL: r.NotifyURL, fundsAccount: r.FundsAccount, acked: acked,
-		attempted: attempted,
+		attempted: attempted, couponRefundFee: r.CouponRefundFee,
 	}
 }
 

@@ -60,18 +60,15 @@ func (p *persistent) config() wechatsim.Config {
 	return cfg
 }
 
-// start opens a simulator on the state file, serving it at the root and under /sim/
-// (where the SDK client sends).
+// start opens a simulator on the state file; its handler serves WeChat's paths at
+// the root and under /sim/ (where the SDK client sends).
 func (p *persistent) start(t *testing.T) *v3env {
 	t.Helper()
 	sim, err := wechatsim.Open(p.config())
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/sim/", http.StripPrefix("/sim", sim.Handler()))
-	mux.Handle("/", sim.Handler())
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(sim.Handler())
 	t.Cleanup(func() {
 		sim.Close()
 		srv.Close()
@@ -687,7 +684,7 @@ func TestPersistSurvivesKill9(t *testing.T) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	post := func(path string, body any) (int, map[string]any, bool) {
 		raw, _ := json.Marshal(body)
-		resp, err := client.Post(base+path, "application/json", bytes.NewReader(raw))
+		resp, err := client.Post(base+wechatsim.Route(path), "application/json", bytes.NewReader(raw))
 		if err != nil {
 			return 0, nil, false
 		}
@@ -821,7 +818,7 @@ func BenchmarkPersistPayRefund(b *testing.B) {
 			defer srv.Close()
 			call := func(path string, body any) {
 				raw, _ := json.Marshal(body)
-				resp, err := http.Post(srv.URL+path, "application/json", bytes.NewReader(raw))
+				resp, err := http.Post(srv.URL+wechatsim.Route(path), "application/json", bytes.NewReader(raw))
 				if err != nil {
 					b.Error(err)
 					return

@@ -64,6 +64,11 @@ type refund struct {
 	closedAt      time.Time
 	settledAt     time.Time // when it last left PROCESSING or ABNORMAL: its callback was first due
 	requests      int
+
+	// couponRefundFee is the part of refundFee given back as coupon rather than cash
+	// (an order paid with a coupon: splitRefundLocked); the user gets refundFee less it.
+	couponRefundFee int64
+
 	// Cloud Hosting callback target (callbackType 0: none)
 	envID        string
 	callbackType int64
@@ -79,19 +84,23 @@ type refund struct {
 
 // RefundView is WeChat's side of the truth about a refund.
 type RefundView struct {
-	OutRefundNo   string     `json:"out_refund_no"`
-	OutTradeNo    string     `json:"out_trade_no"`
-	TransactionID string     `json:"transaction_id"`
-	RefundID      string     `json:"refund_id"`
-	Channel       string     `json:"channel"` // ChannelCloudHosting or ChannelV3: how it was created
-	Source        string     `json:"source"`  // RefundSourceAPI, or RefundSourceVendorPlatform (OutsideRefund)
-	Status        string     `json:"status"`  // PROCESSING, SUCCESS, CLOSED or ABNORMAL
-	RefundFee     int64      `json:"refund_fee"`
-	TotalFee      int64      `json:"total_fee"`
-	Reason        string     `json:"reason,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	SuccessTime   *time.Time `json:"success_time,omitempty"`
-	ClosedAt      *time.Time `json:"closed_at,omitempty"`
+	OutRefundNo   string `json:"out_refund_no"`
+	OutTradeNo    string `json:"out_trade_no"`
+	TransactionID string `json:"transaction_id"`
+	RefundID      string `json:"refund_id"`
+	Channel       string `json:"channel"` // ChannelCloudHosting or ChannelV3: how it was created
+	Source        string `json:"source"`  // RefundSourceAPI, or RefundSourceVendorPlatform (OutsideRefund)
+	Status        string `json:"status"`  // PROCESSING, SUCCESS, CLOSED or ABNORMAL
+	RefundFee     int64  `json:"refund_fee"`
+	TotalFee      int64  `json:"total_fee"`
+	// CashRefundFee is what the user gets back (cash_refund_fee, amount.payer_refund),
+	// CouponRefundFee the coupon's part of RefundFee: see PayWithCoupon.
+	CashRefundFee   int64      `json:"cash_refund_fee"`
+	CouponRefundFee int64      `json:"coupon_refund_fee,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+	CreatedAt       time.Time  `json:"created_at"`
+	SuccessTime     *time.Time `json:"success_time,omitempty"`
+	ClosedAt        *time.Time `json:"closed_at,omitempty"`
 	// Requests counts the create calls that named this out_refund_no (the first included).
 	Requests     int        `json:"requests"`
 	EnvID        string     `json:"env_id,omitempty"`
@@ -111,7 +120,7 @@ func (s *Simulator) refundViewLocked(r *refund) RefundView {
 	v := RefundView{
 		OutRefundNo: r.outRefundNo, OutTradeNo: r.outTradeNo, TransactionID: r.transactionID,
 		RefundID: r.refundID, Channel: r.channel, Source: r.sourceName(), Status: r.status, RefundFee: r.refundFee,
-		TotalFee: r.totalFee, Reason: r.reason, CreatedAt: r.createdAt.UTC(), Requests: r.requests,
+		TotalFee: r.totalFee, CashRefundFee: r.refundFee - r.couponRefundFee, CouponRefundFee: r.couponRefundFee, Reason: r.reason, CreatedAt: r.createdAt.UTC(), Requests: r.requests,
 		EnvID: r.envID, FunctionName: r.functionName, NotifyURL: r.notifyURL,
 		FundsAccount: r.fundsAccount, CallbackAcked: r.acked[r.status],
 	}
@@ -267,12 +276,13 @@ func (s *Simulator) refundCallbackLocked(r *refund, state string) callback {
 	if r.channel == ChannelV3 {
 		return s.refundNotifyLocked(r, state)
 	}
+	sp := s.refundSplitLocked(r)
 	body := refundCallbackBody{
 		ReturnCode: "SUCCESS", Appid: SPAppID, MchID: SPMchID, SubAppid: r.subAppID,
 		SubMchID: r.subMchID, NonceStr: nonce(), TransactionID: r.transactionID,
 		OutTradeNo: r.outTradeNo, RefundID: r.refundID, OutRefundNo: r.outRefundNo,
-		TotalFee: r.totalFee, RefundFee: r.refundFee, SettlementTotalFee: r.totalFee,
-		SettlementRefundFee: r.refundFee, RefundStatus: v2RefundStatus(state),
+		TotalFee: r.totalFee, RefundFee: r.refundFee, SettlementTotalFee: sp.settlementTotal,
+		SettlementRefundFee: sp.settlementRefund, RefundStatus: v2RefundStatus(state),
 		RefundRecvAccout: v2RefundRecvAccount, RefundAccount: v2RefundAccount,
 		RefundRequestSource: r.sourceName(),
 	}
@@ -284,7 +294,7 @@ func (s *Simulator) refundCallbackLocked(r *refund, state string) callback {
 		raw = []byte("{}")
 	}
 	cb := callback{kind: KindRefundCallback, outTradeNo: r.outTradeNo, outRefundNo: r.outRefundNo,
-		eventType: state, state: state, body: raw}
+		eventType: state, state: state, envID: r.envID, body: raw}
 	switch {
 	case r.callbackType == 0 && r.source == RefundSourceVendorPlatform:
 		cb.url = s.cfg.OutsideRefundCallbackURL
@@ -308,7 +318,11 @@ func (s *Simulator) successTimeLocked(r *refund) time.Time {
 	return r.successTime
 }
 
-// refundCallbackBody is the Cloud Hosting refund callback (facts §2.4).
+// refundCallbackBody is the Cloud Hosting refund callback (facts §2.4): v2's refund
+// notification, decrypted, camel-cased
+// (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_16). It tells no coupon
+// detail: a coupon payment shows only in settlementTotalFee and settlementRefundFee,
+// which leave out a no-cash coupon ("去掉非充值代金券退款金额后的退款金额").
 type refundCallbackBody struct {
 	ReturnCode          string `json:"returnCode"`
 	Appid               string `json:"appid"`
@@ -382,6 +396,73 @@ type ruleError struct {
 	msg  string
 }
 
+// refundSplit is how a refund of an order paid with a coupon divides between cash and
+// coupon, and what it leaves the merchant to settle.
+type refundSplit struct {
+	orderCash, orderCoupon            int64  // the order's cash_fee and coupon_fee
+	couponType, couponID              string // the order's coupon
+	cash, coupon                      int64  // this refund's cash_refund_fee and coupon_refund_fee
+	settlementTotal, settlementRefund int64  // settlement_total_fee, settlement_refund_fee
+}
+
+// refundSplitLocked is r's split; an order without a coupon refunds only cash.
+func (s *Simulator) refundSplitLocked(r *refund) refundSplit {
+	sp := refundSplit{orderCash: r.totalFee, cash: r.refundFee - r.couponRefundFee, coupon: r.couponRefundFee,
+		settlementTotal: r.totalFee, settlementRefund: r.refundFee}
+	if o := s.orders[r.outTradeNo]; o != nil && o.couponFee > 0 {
+		sp.orderCash, sp.orderCoupon, sp.couponType, sp.couponID = o.cashFee(), o.couponFee, o.couponType, o.couponID
+		sp.settlementTotal = o.settlementTotalFee()
+		if o.couponType == CouponNoCash {
+			// "退款金额=申请退款金额-非充值代金券退款金额":
+			// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4 (settlement_refund_fee)
+			sp.settlementRefund = r.refundFee - r.couponRefundFee
+		}
+	}
+	return sp
+}
+
+// msgRefundTooLow is WeChat's refusal of a partial refund of a coupon payment whose
+// cash part rounds to nothing [community]:
+// https://developers.weixin.qq.com/community/pay/doc/000042e9b74488cc01e118b4366000
+const msgRefundTooLow = "由于你输入的金额较低所以无法退款成功，建议将本订单进行整单退款"
+
+// splitRefundLocked divides a new refund of fee from o between the cash given back to
+// the user and the coupon, as WeChat refunds a coupon payment
+// (https://pay.weixin.qq.com/docs/merchant/products/refund/introduction.html §3.3,
+// 使用了代金券的订单退款规则): a full refund gives back what the user paid ("退给用户金额 = 用户实际
+// 支付金额"), a partial one its share of it, rounded half up ("退给用户金额 = 用户申请退款金额 ×
+// (用户实际支付金额 ÷ 订单总金额)（四舍五入）"). The refund that brings the refunded total to the
+// order's total is taken as the full one and gives back whatever cash is left, and no
+// refund gives back more cash or more coupon than is left (choices: the page shows
+// single refunds only; these keep the cash refunded at most, and in the end exactly,
+// what the user paid). Refunds closed since do not count. ok is false for a partial
+// refund whose cash part rounds to 0 (msgRefundTooLow).
+func splitRefundLocked(o *order, fee int64) (cash, coupon int64, ok bool) {
+	if o.couponFee == 0 {
+		return fee, 0, true
+	}
+	var refunded, cashRefunded int64
+	for _, r := range o.refunds {
+		if r.status != RefundClosed {
+			refunded += r.refundFee
+			cashRefunded += r.refundFee - r.couponRefundFee
+		}
+	}
+	cashLeft := o.cashFee() - cashRefunded
+	couponLeft := o.couponFee - (refunded - cashRefunded)
+	full := refunded+fee == o.totalFee
+	if full {
+		cash = cashLeft
+	} else {
+		cash = mulDivRound(fee, o.cashFee(), o.totalFee)
+	}
+	cash = min(max(cash, fee-couponLeft), cashLeft, fee)
+	if cash <= 0 && !full {
+		return 0, 0, false
+	}
+	return cash, fee - cash, true
+}
+
 // createRefundLocked applies the refund rules of facts §1.5 and §5.7. It returns the
 // refund and whether the call created it (false: an idempotent retry of an existing one).
 func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleError) {
@@ -430,11 +511,15 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 			return nil, false, &ruleError{ruleFrequency, "频率限制: refunds of one order must be at least " + iv.String() + " apart"}
 		}
 	}
+	_, couponRefund, ok := splitRefundLocked(o, q.refundFee)
+	if !ok {
+		return nil, false, &ruleError{ruleInvalid, msgRefundTooLow}
+	}
 	r := &refund{
 		seq: len(s.refunds) + 1, channel: q.channel, source: q.source, outRefundNo: q.outRefundNo,
 		refundID: s.newRefundIDLocked(now), outTradeNo: o.outTradeNo, transactionID: o.transactionID,
 		subMchID: o.subMchID, subAppID: o.subAppID, status: RefundProcessing, refundFee: q.refundFee,
-		totalFee: o.totalFee, reason: q.reason, createdAt: now, requests: 1,
+		totalFee: o.totalFee, couponRefundFee: couponRefund, reason: q.reason, createdAt: now, requests: 1,
 		envID: q.envID, callbackType: q.callbackType, container: q.container, functionName: q.functionName,
 		notifyURL: q.notifyURL, fundsAccount: q.fundsAccount, acked: map[string]bool{}, attempted: map[string]bool{},
 	}
@@ -443,7 +528,12 @@ func (s *Simulator) createRefundLocked(q refundRequest) (*refund, bool, *ruleErr
 	if q.channel == ChannelCloudHosting && r.callbackType == 0 && o.channel == ChannelCloudHosting && q.source == "" {
 		r.envID, r.callbackType, r.container, r.functionName = o.envID, o.callbackType, o.container, o.functionName
 	}
-	if q.channel == ChannelV3 && r.notifyURL == "" {
+	// A refund made through the API is notified at the notify_url it names, else at the
+	// one configured in the merchant platform (refundNotifyURL), never at its payment's:
+	// "回调地址通过【申请退款API】接口中的“notify_url”参数设置"
+	// (https://pay.weixin.qq.com/docs/merchant/apis/personal-collections/refund-result.html).
+	// One made in the merchant platform keeps its order's, as before.
+	if q.channel == ChannelV3 && r.notifyURL == "" && q.source != "" {
 		r.notifyURL = o.notifyURL
 	}
 	o.refunds = append(o.refunds, r)
@@ -586,7 +676,7 @@ func (s *Simulator) chRefund(p params) (map[string]any, func()) {
 	}
 	resp := s.base(q.subMchID, s.cfg.AppID)
 	if !s.merchantOK(q.subMchID) {
-		return failResp(resp, "MCHID_NOT_EXIST", s.mchNotExist(q.subMchID)), nil
+		return unbound(), nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -610,16 +700,34 @@ func (s *Simulator) chRefund(p params) (map[string]any, func()) {
 	resp["out_trade_no"] = r.outTradeNo
 	resp["out_refund_no"] = r.outRefundNo
 	resp["refund_id"] = r.refundID
+	// v2's refund answer (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_4):
+	// refund_fee is what was asked, cash_refund_fee what the user gets back,
+	// coupon_refund_fee the coupon's part; the open interface's example answer adds the
+	// arrays coupon_type_list, coupon_refund_id_list and coupon_refund_fee_list for v2's
+	// coupon_type_$n, coupon_refund_id_$n, coupon_refund_fee_$n
+	// (https://developers.weixin.qq.com/minigame/dev/wxcloudrun/src/development/pay/order/refund.md,
+	// facts §1.5), answered here as both.
+	sp := s.refundSplitLocked(r)
 	resp["refund_fee"] = r.refundFee
-	resp["settlement_refund_fee"] = r.refundFee
+	resp["settlement_refund_fee"] = sp.settlementRefund
 	resp["total_fee"] = r.totalFee
-	resp["settlement_total_fee"] = r.totalFee
+	resp["settlement_total_fee"] = sp.settlementTotal
 	resp["fee_type"] = "CNY"
-	resp["cash_fee"] = r.totalFee
+	resp["cash_fee"] = sp.orderCash
 	resp["cash_fee_type"] = "CNY"
-	resp["cash_refund_fee"] = r.refundFee
-	resp["coupon_refund_fee"] = 0
-	resp["coupon_refund_count"] = 0
+	resp["cash_refund_fee"] = sp.cash
+	resp["coupon_refund_fee"] = sp.coupon
+	types, ids, fees := []string{}, []string{}, []int64{}
+	if sp.coupon > 0 {
+		resp["coupon_refund_count"] = 1
+		resp["coupon_type_0"] = sp.couponType
+		resp["coupon_refund_id_0"] = sp.couponID
+		resp["coupon_refund_fee_0"] = sp.coupon
+		types, ids, fees = []string{sp.couponType}, []string{sp.couponID}, []int64{sp.coupon}
+	} else {
+		resp["coupon_refund_count"] = 0
+	}
+	resp["coupon_type_list"], resp["coupon_refund_id_list"], resp["coupon_refund_fee_list"] = types, ids, fees
 	resp["refund_channel"] = "ORIGINAL"
 	if !created {
 		return resp, nil
@@ -645,7 +753,7 @@ func (s *Simulator) chQueryRefund(p params) (map[string]any, func()) {
 			"missing refund_id, out_refund_no, transaction_id or out_trade_no"), nil
 	}
 	if !s.merchantOK(sub) {
-		return failResp(s.base(sub, s.cfg.AppID), "MCHID_NOT_EXIST", s.mchNotExist(sub)), nil
+		return unbound(), nil
 	}
 
 	s.mu.Lock()
@@ -672,6 +780,28 @@ func (s *Simulator) chQueryRefund(p params) (map[string]any, func()) {
 	if len(list) == 0 || list[0].subMchID != sub {
 		return failResp(s.base(sub, s.cfg.AppID), "REFUNDNOTEXIST", "退款订单查询失败: refund does not exist"), nil
 	}
+	// v2's refund query answer (https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_5):
+	// the order's total_fee, cash_fee (and settlement_total_fee after a no-cash coupon),
+	// refund_count, then per refund $n out_refund_no_$n, refund_id_$n, refund_channel_$n,
+	// refund_fee_$n, settlement_refund_fee_$n, refund_status_$n, refund_account_$n,
+	// refund_recv_accout_$n, refund_success_time_$n (when SUCCESS) and, for a coupon
+	// refund, coupon_refund_fee_$n, coupon_refund_count_$n, coupon_type_$n_$m,
+	// coupon_refund_id_$n_$m, coupon_refund_fee_$n_$m.
+	//
+	// The open interface's example answer
+	// (https://developers.weixin.qq.com/minigame/dev/wxcloudrun/src/development/pay/order/queryrefund.html)
+	// shows no indexed field but arrays in their place (out_refund_no_list,
+	// refund_id_list, refund_channel, refund_fee_list, settlement_refund_fee_list,
+	// coupon_type_array, coupon_refund_fee_list, coupon_refund_count_list,
+	// coupon_refund_id_array, coupon_refund_fee_array, refund_status_list,
+	// refund_account_list, refund_recv_accout_list, refund_success_time_list), all empty
+	// although refund_count is 1; developers report the same empty arrays on the
+	// cloud-function twin [community]
+	// (https://developers.weixin.qq.com/community/develop/doc/000484fe0ec200394c409a2a466800,
+	// https://developers.weixin.qq.com/community/pay/doc/000c00444d406072e81fbcc1556800,
+	// where an answer says the indexed fields do come back). So the simulator answers
+	// those arrays empty, as documented and observed, and the indexed fields, as the
+	// page's field table and v2 document them (docs/simulator-fidelity-ch.md).
 	first := list[0]
 	o := s.orders[first.outTradeNo]
 	resp := s.base(sub, first.subAppID)
@@ -680,19 +810,39 @@ func (s *Simulator) chQueryRefund(p params) (map[string]any, func()) {
 	resp["total_fee"] = first.totalFee
 	resp["fee_type"] = "CNY"
 	resp["cash_fee"] = first.totalFee
+	if o != nil {
+		resp["cash_fee"] = o.cashFee()
+		if o.couponType == CouponNoCash && o.couponFee > 0 {
+			resp["settlement_total_fee"] = o.settlementTotalFee()
+		}
+	}
 	resp["refund_count"] = len(list)
 	if o != nil {
 		resp["total_refund_count"] = len(o.refunds)
+	}
+	for _, k := range []string{"out_refund_no_list", "refund_id_list", "refund_channel", "refund_fee_list",
+		"settlement_refund_fee_list", "coupon_type_array", "coupon_refund_fee_list", "coupon_refund_count_list",
+		"coupon_refund_id_array", "coupon_refund_fee_array", "refund_status_list", "refund_account_list",
+		"refund_recv_accout_list", "refund_success_time_list"} {
+		resp[k] = []any{}
 	}
 	var sum int64
 	for i, r := range list {
 		n := "_" + strconv.Itoa(i)
 		sum += r.refundFee
+		sp := s.refundSplitLocked(r)
 		resp["out_refund_no"+n] = r.outRefundNo
 		resp["refund_id"+n] = r.refundID
 		resp["refund_channel"+n] = "ORIGINAL"
 		resp["refund_fee"+n] = r.refundFee
-		resp["settlement_refund_fee"+n] = r.refundFee
+		resp["settlement_refund_fee"+n] = sp.settlementRefund
+		if sp.coupon > 0 {
+			resp["coupon_refund_fee"+n] = sp.coupon
+			resp["coupon_refund_count"+n] = 1
+			resp["coupon_type"+n+"_0"] = sp.couponType
+			resp["coupon_refund_id"+n+"_0"] = sp.couponID
+			resp["coupon_refund_fee"+n+"_0"] = sp.coupon
+		}
 		resp["refund_status"+n] = v2RefundStatus(r.status)
 		resp["refund_account"+n] = v2RefundAccount
 		resp["refund_recv_accout"+n] = v2RefundRecvAccount

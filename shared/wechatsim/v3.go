@@ -53,7 +53,11 @@ func v3OK(body any) v3Reply { return v3Reply{status: http.StatusOK, body: body} 
 // to run after the reply is written.
 type v3Func func(r *http.Request, raw []byte) (v3Reply, func())
 
-// v3FaultError is the v3 reply of a fail fault (see the fault mode docs).
+// v3FaultError is the v3 reply of a fail fault (see the fault mode docs). The statuses are
+// those of the per-API tables (e.g. 退款申请, https://pay.weixin.qq.com/doc/v3/merchant/4012556457:
+// 403 NOT_ENOUGH / USER_ACCOUNT_ABNORMAL / NO_AUTH, 429 FREQUENCY_LIMITED, 500 SYSTEM_ERROR,
+// 404 RESOURCE_NOT_EXISTS) and of the common HTTP status table
+// (https://pay.weixin.qq.com/wiki/doc/apiv3/Share/error_code.shtml, facts §5.7).
 func v3FaultError(code string) *v3Error {
 	const msg = "simulated fault"
 	if n, err := strconv.Atoi(code); err == nil {
@@ -158,10 +162,10 @@ func (s *Simulator) verifyV3Request(r *http.Request, body []byte) *v3Error {
 	if d := time.Now().Unix() - ts; d > v3MaxClockSkew || d < -v3MaxClockSkew {
 		return signErr("Http头Authorization中的timestamp与发起请求的时间不得超过5分钟")
 	}
-	// The path signed is the one the client requested. Mounted under a
-	// prefix (make run's /sim/), the handler sees the path without it, but
-	// a client given the prefixed base URL signs the whole path
-	// (wechatpay-axios-plugin does): both are the request's own.
+	// The path signed is the one the client requested. Given a base URL with a
+	// path (http://host/sim, or a proxy's prefix), a client signs the whole path
+	// (wechatpay-axios-plugin does), while the handler sees it without the
+	// prefix: every form the request arrived in is the request's own.
 	var msg string
 	for _, uri := range requestedURIs(r) {
 		msg = r.Method + "\n" + uri + "\n" + fields["timestamp"] + "\n" + fields["nonce_str"] + "\n" + string(body) + "\n"
@@ -172,12 +176,17 @@ func (s *Simulator) verifyV3Request(r *http.Request, body []byte) *v3Error {
 	return signErr("错误的签名，验签失败: the signature does not verify over " + strconv.Quote(msg))
 }
 
-// requestedURIs are the request's path and query as the handler sees them
-// and, when a prefix was stripped, as the client sent them.
+// requestedURIs are the request's path and query as the handler sees them,
+// as they reached this process when a mux stripped a prefix, and behind a
+// reverse proxy that stripped one and said so in X-Forwarded-Prefix (as
+// Traefik's and Spring's gateways do).
 func requestedURIs(r *http.Request) []string {
 	uris := []string{r.URL.RequestURI()}
 	if r.RequestURI != "" && r.RequestURI != uris[0] && strings.HasSuffix(strings.SplitN(r.RequestURI, "?", 2)[0], r.URL.Path) {
 		uris = append(uris, r.RequestURI)
+	}
+	if p := strings.TrimSuffix(r.Header.Get("X-Forwarded-Prefix"), "/"); strings.HasPrefix(p, "/") {
+		uris = append(uris, p+uris[len(uris)-1])
 	}
 	return uris
 }
@@ -403,6 +412,31 @@ func (s *Simulator) parsePrepay(p params) (jsapiRequest, error) {
 	return q, nil
 }
 
+// orderClosed is the answer to a JSAPI prepay of a closed order: 400 ORDER_CLOSED
+// "订单已关闭", the row "400 ORDER_CLOSED 订单已关闭 当前订单已关闭，请重新下单" of the v3
+// prepay and close pages' business error tables (JSAPI下单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012525167; 关闭订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012556398). Native and H5 prepays of a closed
+// order answer OUT_TRADE_NO_USED instead (docs/native-h5.md §3; the docs do not say which
+// of the two a closed number gets, see docs/simulator-fidelity-v3.md).
+func orderClosed() *v3Error {
+	return v3Err(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭")
+}
+
+// msgOrderNotExist is the message of 404 ORDER_NOT_EXIST.
+const msgOrderNotExist = "订单不存在"
+
+// orderNotExist is the answer to a query (by out_trade_no or transaction_id) or a close
+// of an order WeChat does not know: 404 ORDER_NOT_EXIST "订单不存在", the row "404
+// ORDER_NOT_EXIST 订单不存在" of the query pages' business error tables (商户订单号查询订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4013070356; 微信支付订单号查询订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4013070354) and of the close page's
+// (https://pay.weixin.qq.com/doc/v3/merchant/4012556398). An unpaid order has no
+// transaction_id, so only out-trade-no finds it ("若订单未支付，则只能使用商户订单号查询订单").
+func orderNotExist() *v3Error {
+	return v3Err(http.StatusNotFound, "ORDER_NOT_EXIST", msgOrderNotExist)
+}
+
 // prepayMerchant refuses a prepay for another merchant or app than the simulator's.
 func (s *Simulator) prepayMerchant(q jsapiRequest) *v3Error {
 	if q.mchID != s.cfg.MchID {
@@ -424,7 +458,15 @@ func (s *Simulator) newV3Order(q jsapiRequest, tradeType string, now time.Time) 
 	}
 }
 
-// v3Jsapi is POST /v3/pay/transactions/jsapi.
+// v3Jsapi is POST /v3/pay/transactions/jsapi (JSAPI下单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012525167; the same call as 小程序下单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012525182). For an out_trade_no already used:
+//   - the same parameters again (still unpaid and open) answer the order's prepay_id (the
+//     doc: "可使用原参数重新请求下单接口，以获取当前订单最新的prepay_id"; the simulator keeps
+//     one prepay_id per order, see docs/simulator-fidelity-v3.md);
+//   - other parameters: 400 INVALID_REQUEST "201 商户订单号重复" (outTradeNoReused);
+//   - a paid order: 400 ORDERPAID (orderPaid); a closed one: 400 ORDER_CLOSED (orderClosed);
+//   - a Native or H5 order: 403 OUT_TRADE_NO_USED (outTradeNoUsed).
 func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 	q, err := s.parseJsapi(raw)
 	if err != nil {
@@ -443,17 +485,22 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 		s.saveOrderLocked(o)
 	case o.paid():
 		s.mu.Unlock()
-		return v3Err(http.StatusBadRequest, "ORDERPAID", "该订单已支付").reply(), nil
+		return orderPaid().reply(), nil
 	case o.state == stateClosed:
 		s.mu.Unlock()
-		return v3Err(http.StatusBadRequest, "ORDER_CLOSED", "订单已关闭").reply(), nil
+		return orderClosed().reply(), nil
 	case o.tradeType == tradeNative || o.tradeType == tradeMWEB:
 		s.mu.Unlock()
 		return outTradeNoUsed(o.tradeType).reply(), nil
-	case o.totalFee != q.total || o.openID != q.openID:
+	case o.totalFee != q.total || o.openID != q.openID ||
+		o.channel == ChannelV3 && (o.body != q.description || o.attach != q.attach || o.notifyURL != q.notifyURL ||
+			!o.timeExpire.Equal(q.timeExpire)):
+		// The parameters must be the original's (see outTradeNoReused); a Cloud Hosting
+		// order's notify target is not a notify_url, so only its amount and payer count.
+		// time_expire "仅在用户首次下单时可设置，且不允许后续修改，尝试修改将导致错误" (the
+		// JSAPI page above).
 		s.mu.Unlock()
-		return v3Err(http.StatusBadRequest, "INVALID_REQUEST",
-			"201 商户订单号重复: out_trade_no already used with a different amount or openid").reply(), nil
+		return outTradeNoReused().reply(), nil
 	}
 	prepayID := o.prepayID
 	forge := s.consumeFaultLocked(KindV3Notify, ModeForge) != nil
@@ -468,19 +515,19 @@ func (s *Simulator) v3Jsapi(_ *http.Request, raw []byte) (v3Reply, func()) {
 
 // v3Transaction is the payments.Transaction JSON (facts §5.5).
 type v3Transaction struct {
-	Amount          v3TxnAmount `json:"amount"`
-	Appid           string      `json:"appid"`
-	Attach          string      `json:"attach"`
-	BankType        string      `json:"bank_type,omitempty"`
-	Mchid           string      `json:"mchid"`
-	OutTradeNo      string      `json:"out_trade_no"`
-	Payer           *v3Payer    `json:"payer,omitempty"`
-	PromotionDetail []struct{}  `json:"promotion_detail"`
-	SuccessTime     string      `json:"success_time,omitempty"`
-	TradeState      string      `json:"trade_state"`
-	TradeStateDesc  string      `json:"trade_state_desc"`
-	TradeType       string      `json:"trade_type,omitempty"`
-	TransactionID   string      `json:"transaction_id,omitempty"`
+	Amount          v3TxnAmount   `json:"amount"`
+	Appid           string        `json:"appid"`
+	Attach          string        `json:"attach"`
+	BankType        string        `json:"bank_type,omitempty"`
+	Mchid           string        `json:"mchid"`
+	OutTradeNo      string        `json:"out_trade_no"`
+	Payer           *v3Payer      `json:"payer,omitempty"`
+	PromotionDetail []v3Promotion `json:"promotion_detail"`
+	SuccessTime     string        `json:"success_time,omitempty"`
+	TradeState      string        `json:"trade_state"`
+	TradeStateDesc  string        `json:"trade_state_desc"`
+	TradeType       string        `json:"trade_type,omitempty"`
+	TransactionID   string        `json:"transaction_id,omitempty"`
 }
 
 type v3TxnAmount struct {
@@ -494,19 +541,55 @@ type v3Payer struct {
 	Openid string `json:"openid"`
 }
 
+// v3Promotion is a transaction's promotion_detail entry, for a payment with a coupon
+// (payments.PromotionDetail of wechatpay-go; the fields of "优惠功能" in
+// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_5_2.shtml and
+// https://pay.weixin.qq.com/wiki/doc/apiv3/apis/chapter3_5_5.shtml): type CASH
+// (充值型) or NOCASH (免充值型), amount = wechatpay_contribute + merchant_contribute +
+// other_contribute. Who funds it is a choice: WeChat Pay a CASH coupon, the merchant a
+// NOCASH one (docs/simulator-fidelity-ch.md).
+type v3Promotion struct {
+	CouponID            string `json:"coupon_id"`
+	Name                string `json:"name"`
+	Scope               string `json:"scope"`
+	Type                string `json:"type"`
+	Amount              int64  `json:"amount"`
+	StockID             string `json:"stock_id"`
+	WechatpayContribute int64  `json:"wechatpay_contribute"`
+	MerchantContribute  int64  `json:"merchant_contribute"`
+	OtherContribute     int64  `json:"other_contribute"`
+	Currency            string `json:"currency"`
+}
+
+// v3PromotionOf is o's promotion_detail: one entry for its coupon, or none.
+func v3PromotionOf(o *order) []v3Promotion {
+	if o.couponFee == 0 {
+		return []v3Promotion{}
+	}
+	p := v3Promotion{CouponID: o.couponID, Name: "代金券", Scope: "GLOBAL", Type: "CASH", Amount: o.couponFee,
+		StockID: "9" + o.couponID[1:8], WechatpayContribute: o.couponFee, Currency: "CNY"}
+	if o.couponType == CouponNoCash {
+		p.Type, p.WechatpayContribute, p.MerchantContribute = "NOCASH", 0, o.couponFee
+	}
+	return []v3Promotion{p}
+}
+
 // transactionLocked renders o as a v3 Transaction. claimPaid renders an unpaid order as
 // paid (for forged notifications), inventing a transaction id.
 func (s *Simulator) transactionLocked(o *order, claimPaid bool) v3Transaction {
 	t := v3Transaction{
 		Amount: v3TxnAmount{PayerCurrency: "CNY", Total: o.totalFee}, Appid: o.subAppID,
 		Attach: o.attach, Mchid: o.subMchID, OutTradeNo: o.outTradeNo,
-		PromotionDetail: []struct{}{}, TradeState: o.state, TradeStateDesc: tradeStateDesc(o.state),
+		PromotionDetail: []v3Promotion{}, TradeState: o.state, TradeStateDesc: tradeStateDesc(o.state),
 	}
 	if !o.paid() && !claimPaid {
 		return t
 	}
-	total := o.totalFee
-	t.Amount.Currency, t.Amount.PayerTotal = "CNY", &total
+	// amount.payer_total is what the user paid, total less the coupons of
+	// promotion_detail ("用户支付金额"): chapter3_5_2 above.
+	payer := o.cashFee()
+	t.Amount.Currency, t.Amount.PayerTotal = "CNY", &payer
+	t.PromotionDetail = v3PromotionOf(o)
 	t.BankType = "OTHERS"
 	t.Payer = &v3Payer{Openid: o.openID}
 	if o.openID == "" { // a Native or H5 order not yet paid, in a forged notification
@@ -538,8 +621,11 @@ func (s *Simulator) v3MchidQuery(r *http.Request) *v3Error {
 	return nil
 }
 
-// v3QueryOrder is GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid= and
-// GET /v3/pay/transactions/id/{transaction_id}?mchid=. Orders of both channels are found.
+// v3QueryOrder is GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid= (商户订单号查询订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4013070356) and
+// GET /v3/pay/transactions/id/{transaction_id}?mchid= (微信支付订单号查询订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4013070354). Orders of both channels are found;
+// an unknown one is 404 ORDER_NOT_EXIST (orderNotExist), on either form.
 func (s *Simulator) v3QueryOrder(r *http.Request, _ []byte) (v3Reply, func()) {
 	if e := s.v3MchidQuery(r); e != nil {
 		return e.reply(), nil
@@ -553,12 +639,24 @@ func (s *Simulator) v3QueryOrder(r *http.Request, _ []byte) (v3Reply, func()) {
 		o = s.orders[r.PathValue("out_trade_no")]
 	}
 	if o == nil {
-		return v3Err(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在").reply(), nil
+		return orderNotExist().reply(), nil
 	}
 	return v3OK(s.transactionLocked(o, false)), nil
 }
 
-// v3CloseOrder is POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close.
+// v3CloseOrder is POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close (关闭订单,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012556398): 204 No Content for an unpaid order
+// (now closed) and for one already closed, 404 ORDER_NOT_EXIST (orderNotExist) for an
+// unknown one, 400 ORDERPAID "订单已支付" for a paid one.
+//   - Closing a closed order: the docs list 400 ORDER_CLOSED among the close page's codes,
+//     but WeChat answers 204 to a repeated close ("这个接口，对重复关闭，是会返回204",
+//     https://developers.weixin.qq.com/community/pay/doc/00048a1efdc23011142d839d351800);
+//     cloudpay's adapter takes both as closed.
+//   - The same community thread says an unknown out_trade_no also gets 204; the simulator
+//     answers the documented 404 ORDER_NOT_EXIST instead, so that a wrong number shows.
+//   - A paid order: the domestic close page lists no code for it; ORDERPAID "订单已支付"
+//     ("订单已支付，不能发起关单") is the code of v2's closeorder and of API v3's global close
+//     (https://pay.weixin.qq.com/wiki/doc/api_external/ch/apis/chapter3_5_7.shtml).
 func (s *Simulator) v3CloseOrder(r *http.Request, raw []byte) (v3Reply, func()) {
 	p, err := parseParams(raw)
 	if err != nil {
@@ -576,7 +674,7 @@ func (s *Simulator) v3CloseOrder(r *http.Request, raw []byte) (v3Reply, func()) 
 	o := s.orders[r.PathValue("out_trade_no")]
 	switch {
 	case o == nil:
-		return v3Err(http.StatusNotFound, "ORDER_NOT_EXIST", "订单不存在").reply(), nil
+		return orderNotExist().reply(), nil
 	case o.paid():
 		return v3Err(http.StatusBadRequest, "ORDERPAID", "订单已支付").reply(), nil
 	case o.state == stateNotPay:

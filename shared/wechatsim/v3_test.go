@@ -182,7 +182,7 @@ func (e *v3env) prepayReq(no string, total int64) jsapi.PrepayRequest {
 		Appid: core.String(wechatsim.DefaultAppID), Mchid: core.String(wechatsim.DevMchID),
 		Description: core.String("Test order"), OutTradeNo: core.String(no), Attach: core.String("a1"),
 		NotifyUrl:  core.String(e.sink.url("/notify/pay")),
-		TimeExpire: core.Time(time.Now().Add(time.Hour)),
+		TimeExpire: core.Time(prepayExpiry), // the same in a request made again, as WeChat requires
 		Amount:     &jsapi.Amount{Total: core.Int64(total), Currency: core.String("CNY")},
 		Payer:      &jsapi.Payer{Openid: core.String("oUser1")},
 	}

@@ -37,6 +37,42 @@ func outTradeNoUsed(why string) *v3Error {
 	return v3Err(http.StatusForbidden, "OUT_TRADE_NO_USED", "商户订单号重复: out_trade_no already used ("+why+")")
 }
 
+// msgOutTradeNoReused is WeChat's message when an out_trade_no is prepaid again of the
+// same trade type with other parameters.
+const msgOutTradeNoReused = "201 商户订单号重复"
+
+// outTradeNoReused is the answer to a prepay (jsapi, native or h5) that names an unpaid,
+// open order of the same trade type with other parameters: 400 INVALID_REQUEST
+// "201 商户订单号重复", WeChat's exact words.
+//   - Docs: a repeated prepay is allowed only "使用原参数" ("若未超过支付结束时间，则可使用原参数
+//     重新请求下单接口，以获取当前订单最新的prepay_id"), and time_expire "仅在用户首次下单时可设置，
+//     且不允许后续修改，尝试修改将导致错误" (JSAPI下单,
+//     https://pay.weixin.qq.com/doc/v3/merchant/4012525167; Native下单,
+//     https://pay.weixin.qq.com/doc/v3/merchant/4012525095). The docs' tables do not say which
+//     code; 400 is INVALID_REQUEST's documented status on both pages.
+//   - Seen: a v3 JSAPI prepay answered {"code":"INVALID_REQUEST","message":"201 商户订单号重复"}
+//     (https://developers.weixin.qq.com/community/pay/doc/000ae86d1049f0625e4cfeeef51800), and
+//     a changed attach alone is enough
+//     (https://developers.weixin.qq.com/community/pay/doc/000accc128012088c3620c52e6b800).
+func outTradeNoReused() *v3Error {
+	return v3Err(http.StatusBadRequest, "INVALID_REQUEST", msgOutTradeNoReused)
+}
+
+// msgOrderPaid is the message of ORDERPAID on a prepay.
+const msgOrderPaid = "该订单已支付"
+
+// orderPaid is the answer to a prepay (jsapi, native or h5) of a paid order: 400 ORDERPAID
+// "该订单已支付". The v3 prepay pages' error tables (JSAPI下单
+// https://pay.weixin.qq.com/doc/v3/merchant/4012525167, Native下单
+// https://pay.weixin.qq.com/doc/v3/merchant/4012525095) list no code for it; the code and
+// message are v2's as seen (err_code ORDERPAID, err_code_des "该订单已支付",
+// https://developers.weixin.qq.com/community/pay/doc/000e66c8408920fdc01aeaffc56c00), with 400,
+// v3's status for a business refusal (INVALID_REQUEST, ORDER_CLOSED). cloudpay's adapter
+// maps ORDERPAID to CodeOrderPaid. Not seen from v3: inferred.
+func orderPaid() *v3Error {
+	return v3Err(http.StatusBadRequest, "ORDERPAID", msgOrderPaid)
+}
+
 // prepayScene is the scene_info of a Native or H5 prepay.
 type prepayScene struct {
 	clientIP, h5Type string
@@ -122,15 +158,14 @@ func (s *Simulator) v3PrepayURL(raw []byte, tradeType string) (v3Reply, func()) 
 		return outTradeNoUsed("the order is closed").reply(), nil
 	case o.paid():
 		s.mu.Unlock()
-		return v3Err(http.StatusBadRequest, "ORDERPAID", "该订单已支付").reply(), nil
+		return orderPaid().reply(), nil
 	case o.tradeType != tradeType:
 		s.mu.Unlock()
 		return outTradeNoUsed("trade_type " + o.tradeType).reply(), nil
 	case o.totalFee != q.total || o.body != q.description || o.attach != q.attach || o.notifyURL != q.notifyURL ||
 		!o.timeExpire.Equal(q.timeExpire) || o.spbillIP != sc.clientIP || o.h5Type != sc.h5Type:
 		s.mu.Unlock()
-		return v3Err(http.StatusBadRequest, "INVALID_REQUEST",
-			"201 商户订单号重复: out_trade_no already used with different parameters").reply(), nil
+		return outTradeNoReused().reply(), nil
 	}
 	payURL := o.payURL
 	forge := s.consumeFaultLocked(KindV3Notify, ModeForge) != nil

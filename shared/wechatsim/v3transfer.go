@@ -216,7 +216,11 @@ func (s *Simulator) transferCreatedLocked(t *transfer) v3TransferCreated {
 	return v
 }
 
-// v3CreateTransfer is POST /v3/fund-app/mch-transfer/transfer-bills.
+// v3CreateTransfer is POST /v3/fund-app/mch-transfer/transfer-bills (发起转账,
+// https://pay.weixin.qq.com/doc/v3/merchant/4012716434). The same out_bill_no again with the
+// same openid and amount answers the bill as it is; with others, 400 INVALID_REQUEST
+// ("商户单号重复"); an amount outside the scene's limits, 400 INVALID_REQUEST
+// msgAmountLimits (facts §6.2). NOT_ENOUGH, NO_AUTH and the like are faults (api transfer).
 func (s *Simulator) v3CreateTransfer(r *http.Request, raw []byte) (v3Reply, func()) {
 	q, err := s.parseTransfer(r, raw)
 	if err != nil {
@@ -300,8 +304,20 @@ type v3TransferBill struct {
 	UpdateTime     string `json:"update_time"`
 }
 
+// msgTransferNotFound is the message of 404 NOT_FOUND for a transfer bill.
+const msgTransferNotFound = "记录不存在"
+
+// transferBillNotFound is the answer to a query (by out_bill_no or transfer_bill_no) or a
+// cancel of a bill WeChat does not know: 404 NOT_FOUND "记录不存在". The code is 商家转账's
+// (商户单号查询转账单, https://pay.weixin.qq.com/docs/merchant/apis/mch-trans/transfer-bill/get-transfer-bill-by-out-no.html;
+// 微信单号查询转账单, https://pay.weixin.qq.com/docs/merchant/apis/mch-trans/transfer-bill/get-transfer-bill-by-no.html;
+// 撤销转账, https://pay.weixin.qq.com/doc/v3/merchant/4012716458), whose error tables were not
+// retrieved whole; NOT_FOUND and "记录不存在" are what the older 商家转账到零钱 queries answer
+// (https://developers.weixin.qq.com/community/pay/doc/000a04eda085708f5bce038f051800,
+// https://developers.weixin.qq.com/community/develop/doc/0000e2551e0ec8d39d2e7b33152000), and
+// what cloudpay's adapter expects (core.IsAPIError(err, "NOT_FOUND")).
 func transferBillNotFound() v3Reply {
-	return v3Err(http.StatusNotFound, "NOT_FOUND", "记录不存在: no transfer bill with that number").reply()
+	return v3Err(http.StatusNotFound, "NOT_FOUND", msgTransferNotFound).reply()
 }
 
 // v3QueryTransfer is GET /v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}

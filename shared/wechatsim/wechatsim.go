@@ -14,10 +14,29 @@
 //     with it, and sends AES-256-GCM encrypted, signed notifications to the order's,
 //     refund's or bill's notify_url, so the unmodified wechatpay-go SDK accepts it.
 //
+// WeChat's paths are served at the root as WeChat serves them; the simulator's own
+// (control) routes, named below without it, are under ControlPrefix (/sim). The errors
+// of WeChat's documented tables are answered as documented, each rule citing its page
+// (docs/simulator-fidelity-v3.md); the pre-2025 transfer API (/v3/transfer/batches)
+// answers 403 NO_AUTH as WeChat answers a merchant on the 2025 product (v3batches.go).
+//
 // Native and H5 orders (v3native.go) are orders like jsapi's, with trade_type NATIVE or
 // MWEB, paid by POST /pay as the user DevPayerOpenID; the same request again answers the
-// same URL, and another trade type for the number, or any prepay after a close, answers
-// 403 OUT_TRADE_NO_USED (inferred: docs/native-h5.md §3).
+// same URL, and another trade type for the number, or a Native/H5 prepay after a close,
+// answers 403 OUT_TRADE_NO_USED (inferred: docs/native-h5.md §3; a JSAPI prepay after a
+// close answers 400 ORDER_CLOSED).
+//
+// The user may pay part of an order with a coupon (PayWithCoupon; POST /pay with
+// "coupon_fen" and "coupon_type" CASH or NO_CASH): the order's total stays the merchant's
+// and every answer and notification also tells the cash paid and the coupon, as WeChat
+// does (Cloud Hosting cash_fee, coupon_fee, coupon_count and the coupon fields; API v3
+// amount.payer_total and promotion_detail), and each refund of such an order gives the
+// user back a share of the cash and the rest as coupon (splitRefundLocked in refund.go).
+// A merchant not bound to the Cloud Hosting environment (Config.SubMchID) is answered
+// return_code FAIL, 受理关系不存在. Cloud Hosting callbacks carry X-WX-SOURCE and X-WX-ENV
+// (chCallbackHeaders in callback.go). docs/simulator-fidelity-ch.md tells, per Cloud
+// Hosting endpoint and callback, what is documented, what is simulated and what was
+// chosen.
 //
 // Refunds of either channel share one state machine: PROCESSING, then SUCCESS on their own
 // after Config.RefundSettleDelay, or SUCCESS / CLOSED / ABNORMAL when a test settles them.
@@ -68,6 +87,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"net/http"
 	"sort"
@@ -87,10 +107,51 @@ const (
 	PaySignKey   = "cloudpaywechatsimulatorpaykey001" // key of the MD5 paySign and respdata sign
 )
 
+// Coupon types: v2's coupon_type (the open interface's queryorder, refund and
+// callbacks). API v3 names the same two CASH and NOCASH in a transaction's
+// promotion_detail, COUPON and DISCOUNT in a refund's
+// (https://pay.weixin.qq.com/doc/v2/partner/4011984209: "COUPON表示普通代金券(原值:CASH)，
+// DISCOUNT表示免充值券(原值:NO_CASH)").
+const (
+	// CouponCash is a 充值代金券, funded outside the merchant (WeChat Pay, a bank): the
+	// merchant settles the whole total_fee.
+	CouponCash = "CASH"
+	// CouponNoCash is a 免充值代金券, funded by the merchant: settlement_total_fee is
+	// total_fee less the coupon ("应结订单金额=订单金额-非充值代金券金额",
+	// https://pay.weixin.qq.com/wiki/doc/api/jsapi.php?chapter=9_2).
+	CouponNoCash = "NO_CASH"
+)
+
+// Coupon is a voucher the user pays part of an order with (PayWithCoupon, POST /pay
+// {"out_trade_no", "coupon_fen", "coupon_type"}): the order's total stays what the
+// merchant asked for, the user pays total less Fen in cash.
+type Coupon struct {
+	Fen  int64  `json:"coupon_fen"`
+	Type string `json:"coupon_type,omitempty"` // CouponCash (default) or CouponNoCash
+}
+
+// mulDivRound returns a*b/c rounded half up, for 0 <= a, b and 0 < c, without
+// overflowing: the proportional refund of a coupon payment.
+func mulDivRound(a, b, c int64) int64 {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	// (a*b + c/2) / c, with c/2 rounded down: half up for the exact halves of an even c
+	// and of an odd one alike, since a*b is an integer.
+	lo, carry := bits.Add64(lo, uint64(c/2), 0)
+	hi += carry
+	if hi >= uint64(c) { // cannot happen for a refund: the quotient is at most b
+		return b
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(q)
+}
+
 // Config configures a Simulator. Zero values get the documented defaults.
 type Config struct {
-	// SubMchID is the merchant this simulator serves; calls naming another get
-	// result_code FAIL, err_code MCHID_NOT_EXIST. Empty accepts any merchant.
+	// SubMchID is the merchant bound to the Cloud Hosting environment; an open-interface
+	// pay call naming another is answered as WeChat answers a merchant not bound (or not
+	// authorised) in 微信支付配置: errcode 0 and respdata {"return_code":"FAIL",
+	// "return_msg":"受理关系不存在"} (see unbound in cloudhosting.go). Empty accepts any
+	// merchant.
 	SubMchID string
 	// AppID is the appId of payment objects and the default sub_appid; default DefaultAppID.
 	AppID string
@@ -335,7 +396,7 @@ func Open(cfg Config) (*Simulator, error) {
 // /v3/bill/tradebill, /v3/bill/fundflowbill and /v3/billdownload/file (bill.go); and on the
 // open interface POST /_/pay/downloadbill.
 //
-// Control: POST /pay, /notify, /forge (a body with "kind" is a ForgeV3Request, otherwise a
+// Control: POST /pay ({"out_trade_no", "coupon_fen"?, "coupon_type"?}), /notify, /forge (a body with "kind" is a ForgeV3Request, otherwise a
 // ForgeRequest); POST /outside/payments (OutsidePaymentRequest) and /outside/refunds
 // (OutsideRefundRequest); POST, GET, DELETE /faults; GET /calls?api=; GET
 // /callbacks?out_trade_no=&out_refund_no=&out_bill_no=; GET /orders/{out_trade_no}; GET

@@ -2,7 +2,7 @@
 // never deployed. It runs, as a process of its own:
 //
 //	crashtool sim -addr host:port -state file -callback-base url [-refund-settle-delay d] [-retry-delays d,d,...]
-//	    the WeChat Pay simulator under /sim/, as `local sim` serves it, with
+//	    the WeChat Pay simulator as cmd/wechatsim serves it, with
 //	    its state on disk (a kill -9 loses nothing it answered) and the
 //	    redelivery schedule chosen by the test: none by default, so a
 //	    callback lost in a crash comes again only if the test sends it;
@@ -87,7 +87,7 @@ func sim(args []string) error {
 		return err
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/sim/", http.StripPrefix("/sim", s.Handler()))
+	mux.Handle("/", s.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	log := serve.Logger(serve.Config{LogLevel: "error"}, "wechatsim")
 	return serve.Serve(context.Background(), serve.Config{ShutdownTimeout: time.Second}, ln, mux, log)
