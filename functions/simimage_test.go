@@ -65,14 +65,7 @@ func TestSimulatorImage(t *testing.T) {
 
 	base, _, logs, stop := run.start(t, tag, "wechatsim", 8090, nil)
 	keys := getJSON[wechatsim.DevKeys](t, base+"/sim/devkeys")
-	gw, err := wechatpay.New(context.Background(), wechatpay.Config{
-		MchID: keys.MchID, AppID: keys.AppID, MchSerial: keys.MerchantSerial, PrivateKey: keys.MerchantPrivateKeyPEM,
-		APIv3Key: keys.APIv3Key, PublicKey: keys.PublicKeyPEM, PublicKeyID: keys.PublicKeyID,
-		NotifyURL: "https://merchant.example/callbacks/v3", APIURL: base, Timeout: 30 * time.Second,
-	}, &http.Client{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	gw := sdkFromDevKeys(t, keys, base)
 	now := time.Now()
 	order := cloudpay.Order{OutTradeNo: "IMGSIM0001", OpenID: "oImageUser", AmountFen: 100, Description: "image", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if _, _, err := gw.Prepay(context.Background(), wechat.PrepayRequest{Order: order, ClientIP: "203.0.113.7"}); err != nil {
@@ -87,7 +80,17 @@ func TestSimulatorImage(t *testing.T) {
 
 	base, _, _, stop = run.start(t, tag, "wechatsim", 8090, nil)
 	defer stop()
-	gw, err = wechatpay.New(context.Background(), wechatpay.Config{
+	gw = sdkFromDevKeys(t, keys, base)
+	if tx, err := gw.QueryOrder(context.Background(), "IMGSIM0001"); err != nil || tx.State != wechat.TradeSuccess || tx.TotalFen != 100 {
+		t.Errorf("the order paid before the restart: %+v %v", tx, err)
+	}
+}
+
+// sdkFromDevKeys is cloudpay's API v3 client (the official SDK) configured from
+// a simulator's GET /sim/devkeys alone, sending to base.
+func sdkFromDevKeys(t *testing.T, keys wechatsim.DevKeys, base string) *wechatpay.Client {
+	t.Helper()
+	gw, err := wechatpay.New(context.Background(), wechatpay.Config{
 		MchID: keys.MchID, AppID: keys.AppID, MchSerial: keys.MerchantSerial, PrivateKey: keys.MerchantPrivateKeyPEM,
 		APIv3Key: keys.APIv3Key, PublicKey: keys.PublicKeyPEM, PublicKeyID: keys.PublicKeyID,
 		NotifyURL: "https://merchant.example/callbacks/v3", APIURL: base, Timeout: 30 * time.Second,
@@ -95,9 +98,7 @@ func TestSimulatorImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tx, err := gw.QueryOrder(context.Background(), "IMGSIM0001"); err != nil || tx.State != wechat.TradeSuccess || tx.TotalFen != 100 {
-		t.Errorf("the order paid before the restart: %+v %v", tx, err)
-	}
+	return gw
 }
 
 func getJSON[T any](t *testing.T, url string) T {
