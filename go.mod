@@ -11,13 +11,12 @@ require (
 	github.com/gin-gonic/gin v1.10.1
 	github.com/piglig/go-qr v1.1.0
 	github.com/sethvargo/go-envconfig v1.4.3
+	github.com/smartwalle/alipay/v3 v3.2.31
 	github.com/wechatpay-apiv3/wechatpay-go v0.2.21
 	go.mongodb.org/mongo-driver/v2 v2.9.3
 	gopkg.in/yaml.v3 v3.0.1
 	modernc.org/sqlite v1.31.1
 )
-
-require github.com/smartwalle/alipay/v3 v3.2.31
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect

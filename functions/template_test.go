@@ -36,11 +36,12 @@ var samFunctions = map[string]struct {
 
 // secretParameters hold values that must never be in the file nor echoed
 // by CloudFormation.
-var secretParameters = []string{"MongoDBURI", "AdminTokens", "JobToken", "WeChatPayPrivateKey", "WeChatPayAPIv3Key", "BusinessNotifySecret"}
+var secretParameters = []string{"MongoDBURI", "AdminTokens", "JobToken", "WeChatPayPrivateKey", "WeChatPayAPIv3Key", "BusinessNotifySecret",
+	"AlipayAppPrivateKey"}
 
 // secretVariables are the settings that carry those values.
 var secretVariables = []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "BUSINESS_NOTIFY_SECRET",
-	"MINIPROGRAM_SECRET", "CHECKOUT_KEY"}
+	"MINIPROGRAM_SECRET", "CHECKOUT_KEY", "ALIPAY_APP_PRIVATE_KEY"}
 
 func TestTemplateDeploysEveryFunction(t *testing.T) {
 	t.Parallel()

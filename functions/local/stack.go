@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/alipay"
+	"github.com/cloudpay/cloudpay/shared/alipaysim"
 	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/embeddedmongo"
@@ -31,6 +33,9 @@ import (
 type stack struct {
 	base    string // http://127.0.0.1:PORT
 	simBase string // the simulator's: http://127.0.0.1:SIM_PORT, or SIM_URL
+	// alipay is the Alipay simulator, on the stack's port (/alipay/gateway.do,
+	// /sim/alipay/…); nil with SIM_URL.
+	alipay  *alipaysim.Simulator
 	handler http.Handler
 	closers []func()
 	job     *job.Job
@@ -101,6 +106,11 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.SimURL == "" {
+		// Alipay beside WeChat Pay, against its own simulator (in memory).
+		s.alipay = alipaysim.New(alipaysim.Config{})
+		s.closers = append(s.closers, s.alipay.Close)
+	}
 
 	// Every function shares the store; each logs under its own name.
 	opts := func(function string) []app.Option {
@@ -151,6 +161,10 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 	// The simulator's control routes (and WeChat's paths) under /sim/ here too,
 	// where make run has always had them.
 	mux.Handle(wechatsim.ControlPrefix+"/", simControl)
+	if s.alipay != nil {
+		mux.Handle(alipaysim.ControlPrefix+"/", s.alipay.Handler())
+		mount(mux, "/alipay", s.alipay.Handler())
+	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.usage(cfg))
@@ -205,7 +219,16 @@ func (s *stack) simulator(cfg config) (http.Handler, error) {
 // the simulator's development keys: PAY_CHANNEL picks which carries
 // payments, and API v3 carries transfers either way.
 func (s *stack) channel(cfg config) app.ChannelConfig {
+	var ali alipay.Config
+	if s.alipay != nil {
+		ali = alipay.Config{
+			AppID: alipaysim.DevAppID, PrivateKey: alipaysim.DevAppPrivateKeyPEM, PublicKey: alipaysim.DevAlipayPublicKeyPEM,
+			SellerID: alipaysim.DevSellerID, NotifyURL: s.base + "/payment-callback/callbacks/alipay",
+			GatewayURL: s.base + "/alipay" + alipaysim.GatewayPath, Timeout: 5 * time.Second,
+		}
+	}
 	return app.ChannelConfig{
+		Alipay:  ali,
 		Channel: cfg.Channel,
 		CloudHosting: cloudhosting.Config{
 			APIURL: s.simBase, SubMchID: cfg.SubMchID, EnvID: cfg.EnvID,
@@ -254,6 +277,9 @@ func (s *stack) usage(cfg config) string {
 	fmt.Fprintf(&b, "  %-18s %s/refund/admin/  (the operator's console; log in with the admin token)\n", "console", s.base)
 	fmt.Fprintf(&b, "  %-18s %s  (WeChat Pay simulator: WeChat's paths at the root for any SDK, keys at /sim/devkeys)\n", "simulator", s.simBase)
 	fmt.Fprintf(&b, "  %-18s %s/sim/  (its control routes, also here: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "", s.base)
+	if s.alipay != nil {
+		fmt.Fprintf(&b, "  %-18s %s/alipay/gateway.do  (Alipay simulator: pay as the user with POST %s/sim/alipay/pay)\n", "alipay", s.base, s.base)
+	}
 	store := "embedded FerretDB (SQLite) in " + cfg.DataDir
 	if cfg.MongoURI != "" {
 		store = "MONGODB_URI"

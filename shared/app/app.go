@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/alipay"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/outbox"
@@ -138,16 +139,22 @@ func (o options) openStore(ctx context.Context, f *Function, cfg mongostore.Conf
 
 // The services' options, from the builder's.
 
-func (o options) payment(st withdraw.BalanceStore) []payment.Option {
+func (o options) payment(st withdraw.BalanceStore, ali *alipay.Gateway) []payment.Option {
 	opts := []payment.Option{payment.WithLogger(o.log), payment.WithWallet(o.balance(st))}
+	if ali != nil {
+		opts = append(opts, payment.WithAlipay(ali))
+	}
 	if o.now != nil {
 		opts = append(opts, payment.WithClock(o.now))
 	}
 	return opts
 }
 
-func (o options) refund(st withdraw.BalanceStore) []refund.Option {
+func (o options) refund(st withdraw.BalanceStore, ali *alipay.Gateway) []refund.Option {
 	opts := []refund.Option{refund.WithLogger(o.log), refund.WithWallet(o.balance(st))}
+	if ali != nil {
+		opts = append(opts, refund.WithAlipay(ali))
+	}
 	if o.now != nil {
 		opts = append(opts, refund.WithClock(o.now))
 	}

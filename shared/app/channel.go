@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/cloudpay/cloudpay/shared/alipay"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
@@ -22,6 +23,21 @@ type ChannelConfig struct {
 	// close-expired also use it for transfers when WECHATPAY_MCH_ID is set,
 	// whichever channel carries payments.
 	V3 wechatpay.Config
+	// Alipay, beside WeChat Pay, when ALIPAY_APP_ID is set.
+	Alipay alipay.Config
+}
+
+// alipayGateway is the Alipay channel when ALIPAY_APP_ID is set, else nil;
+// its other settings are checked before anything connects.
+func alipayGateway(cfg ChannelConfig, hc *http.Client) (*alipay.Gateway, error) {
+	if !cfg.Alipay.Enabled() {
+		return nil, nil
+	}
+	c, err := alipay.New(cfg.Alipay, hc)
+	if err != nil {
+		return nil, fmt.Errorf("ALIPAY_APP_ID is set: %w", err)
+	}
+	return alipay.NewGateway(c), nil
 }
 
 // channel builds the chosen channel's client. The API v3 client is returned

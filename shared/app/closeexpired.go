@@ -58,6 +58,10 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	if err != nil {
 		return nil, err
 	}
+	ali, err := alipayGateway(cfg.Channel, o.hc)
+	if err != nil {
+		return nil, err
+	}
 	if f.V3, err = transfers(ctx, cfg.Channel, v3, o.hc); err != nil {
 		return nil, err
 	}
@@ -70,8 +74,8 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store, ali), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	f.Recon = reconciler(f, gw, o)
 	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon), job.WithShipping(f.Shipping))

@@ -43,6 +43,10 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 	if err != nil {
 		return nil, err
 	}
+	ali, err := alipayGateway(cfg.Channel, o.hc)
+	if err != nil {
+		return nil, err
+	}
 	f.V3 = v3
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
@@ -50,7 +54,7 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	co := httpapi.Checkout{Signer: checkout.NewSigner(cfg.Checkout.Key, firstToken(cfg.Admin.Tokens)), LinkTTL: cfg.Checkout.LinkTTL()}
 	f.Handler = httpapi.CreatePayment(f.Payments, f.Shipping, cfg.Admin, cfg.Users, co, o.log)
 	return f, nil

@@ -41,6 +41,10 @@ func PaymentCallback(ctx context.Context, cfg PaymentCallbackConfig, opts ...Opt
 	if err != nil {
 		return nil, err
 	}
+	ali, err := alipayGateway(cfg.Channel, o.hc)
+	if err != nil {
+		return nil, err
+	}
 	if f.V3, err = transfers(ctx, cfg.Channel, v3, o.hc); err != nil {
 		return nil, err
 	}
@@ -50,10 +54,13 @@ func PaymentCallback(ctx context.Context, cfg PaymentCallbackConfig, opts ...Opt
 	if f.Shipping, err = o.shippingService(f, cfg.Channel, cfg.Shipping, gw.MerchantID()); err != nil {
 		return nil, err
 	}
-	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store, ali), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
 	cb := httpapi.Callbacks{Payments: f.Payments, Refunds: f.Refunds}
+	if ali != nil {
+		cb.Alipay = ali
+	}
 	if f.V3 != nil {
 		// Every v3 notification (payments, refunds, transfers) is verified
 		// with the same merchant's keys.

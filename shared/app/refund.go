@@ -52,6 +52,10 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 	if err != nil {
 		return nil, err
 	}
+	ali, err := alipayGateway(cfg.Channel, o.hc)
+	if err != nil {
+		return nil, err
+	}
 	f.V3 = v3
 	if err := o.openStore(ctx, f, cfg.Store); err != nil {
 		return nil, err
@@ -60,8 +64,8 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 		return nil, err
 	}
 	// Adopts payments refunded by transaction_id.
-	f.Payments = payment.New(f.Store, gw, payment.Config{}, append(o.payment(f.Store), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
-	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store), refund.WithAdopter(adopter(f.Payments)))...)
+	f.Payments = payment.New(f.Store, gw, payment.Config{}, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
+	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store, ali), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close) // running batches stop between two refunds
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)

@@ -11,31 +11,63 @@ import (
 type PayMethod string
 
 const (
-	MethodJSAPI   PayMethod = "jsapi"   // inside the mini-program (wx.requestPayment)
-	MethodNative  PayMethod = "native"  // a QR code scanned with WeChat (API v3)
-	MethodH5      PayMethod = "h5"      // a mobile browser outside WeChat (API v3)
-	MethodBalance PayMethod = "balance" // the user's wallet balance; no WeChat call
+	MethodJSAPI     PayMethod = "jsapi"      // inside the mini-program (wx.requestPayment)
+	MethodNative    PayMethod = "native"     // a QR code scanned with WeChat (API v3)
+	MethodH5        PayMethod = "h5"         // a mobile browser outside WeChat (API v3)
+	MethodBalance   PayMethod = "balance"    // the user's wallet balance; no outside call
+	MethodAlipayQR  PayMethod = "alipay_qr"  // a QR code scanned with Alipay (alipay.trade.precreate)
+	MethodAlipayWap PayMethod = "alipay_wap" // Alipay's mobile-web cashier (alipay.trade.wap.pay)
+)
+
+// Providers: who takes a payment.
+const (
+	ProviderWeChat = "wechat"
+	ProviderAlipay = "alipay"
 )
 
 // Valid reports whether m is a method cloudpay knows.
 func (m PayMethod) Valid() bool {
 	switch m {
-	case MethodJSAPI, MethodNative, MethodH5, MethodBalance:
+	case MethodJSAPI, MethodNative, MethodH5, MethodBalance, MethodAlipayQR, MethodAlipayWap:
 		return true
 	}
 	return false
 }
 
-// AtWeChat reports whether a payment by m is made at WeChat.
-func (m PayMethod) AtWeChat() bool { return m != MethodBalance }
+// Provider is who takes a payment by m: ProviderWeChat, ProviderAlipay, or ""
+// for the balance, which no one outside holds.
+func (m PayMethod) Provider() string {
+	switch m {
+	case MethodBalance:
+		return ""
+	case MethodAlipayQR, MethodAlipayWap:
+		return ProviderAlipay
+	}
+	return ProviderWeChat
+}
 
-// MethodOfTradeType maps WeChat's trade_type to the method.
+// Outside reports whether a payment by m is made at a provider (WeChat or
+// Alipay), which must be asked and closed.
+func (m PayMethod) Outside() bool { return m.Provider() != "" }
+
+// Trade types of Alipay's payments, as the Alipay gateway reports them in
+// the channel vocabulary (shared/alipay).
+const (
+	TradeTypeAlipayQR  = "ALIPAY_QR"
+	TradeTypeAlipayWap = "ALIPAY_WAP"
+)
+
+// MethodOfTradeType maps a provider's trade type to the method.
 func MethodOfTradeType(tradeType string) PayMethod {
 	switch tradeType {
 	case "NATIVE":
 		return MethodNative
 	case "MWEB":
 		return MethodH5
+	case TradeTypeAlipayQR:
+		return MethodAlipayQR
+	case TradeTypeAlipayWap:
+		return MethodAlipayWap
 	}
 	return MethodJSAPI
 }

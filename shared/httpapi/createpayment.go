@@ -99,9 +99,10 @@ type createPaymentRequest struct {
 }
 
 type payRequest struct {
-	Method   cloudpay.PayMethod `json:"method"`
-	ClientIP string             `json:"client_ip"`
-	H5Type   string             `json:"h5_type"`
+	Method    cloudpay.PayMethod `json:"method"`
+	ClientIP  string             `json:"client_ip"`
+	H5Type    string             `json:"h5_type"`
+	ReturnURL string             `json:"return_url"`
 }
 
 // pay prepares a Native or H5 payment of an order for the merchant's web
@@ -113,10 +114,10 @@ func (h createPaymentHandlers) pay(c *gin.Context) {
 		return
 	}
 	if req.Method == "" {
-		fail(c, cloudpay.FieldError("method", "method is required: native or h5"))
+		fail(c, cloudpay.FieldError("method", "method is required: native, h5, alipay_qr or alipay_wap"))
 		return
 	}
-	p, err := h.svc.Pay(c, c.Param("out_trade_no"), payment.PayRequest{Method: req.Method, ClientIP: req.ClientIP, H5Type: req.H5Type})
+	p, err := h.svc.Pay(c, c.Param("out_trade_no"), payment.PayRequest{Method: req.Method, ClientIP: req.ClientIP, H5Type: req.H5Type, ReturnURL: req.ReturnURL})
 	if err != nil {
 		fail(c, err)
 		return
@@ -158,8 +159,8 @@ func (h createPaymentHandlers) createPayment(c *gin.Context) {
 		}
 		c.JSON(http.StatusOK, viewBalancePayment(o))
 		return
-	case cloudpay.MethodNative, cloudpay.MethodH5:
-		fail(c, cloudpay.FieldError("method", "native and h5 payments are asked for by the merchant's back end: POST /orders/{out_trade_no}/pay"))
+	case cloudpay.MethodNative, cloudpay.MethodH5, cloudpay.MethodAlipayQR, cloudpay.MethodAlipayWap:
+		fail(c, cloudpay.FieldError("method", "%s payments are asked for by the merchant's back end: POST /orders/{out_trade_no}/pay", req.Method))
 		return
 	default:
 		fail(c, cloudpay.FieldError("method", "method must be jsapi or balance"))

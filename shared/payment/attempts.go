@@ -83,7 +83,7 @@ func (a attempts) reusable(p cloudpay.Prepay, req PayRequest, now time.Time) boo
 	switch {
 	case p.Method != req.Method || a.ended[p.TradeNo] != "":
 		return false
-	case p.Method.AtWeChat() && !now.Before(p.ExpiresAt):
+	case p.Method.Outside() && !now.Before(p.ExpiresAt):
 		// Its window has passed (PAY_WINDOW_MINUTES): WeChat takes no
 		// payment under it any more, and its time_expire cannot change.
 		return false
@@ -173,13 +173,14 @@ func (s *Service) closeAttempt(ctx context.Context, o cloudpay.Order, p cloudpay
 		}
 		return nil
 	}
-	err := s.gw.CloseOrder(ctx, p.TradeNo)
+	gw := s.gateway(p.Method)
+	err := gw.CloseOrder(ctx, p.TradeNo)
 	switch {
 	case err == nil || notAtWeChat(err):
 		// Closed, or never created (a request that prepays it after this
 		// finds this later attempt and closes it itself: rule 3).
 	case cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid:
-		tx, qerr := s.gw.QueryOrder(ctx, p.TradeNo)
+		tx, qerr := gw.QueryOrder(ctx, p.TradeNo)
 		if qerr != nil {
 			return fmt.Errorf("close attempt %s: paid, and the query failed: %w", p.TradeNo, qerr)
 		}
@@ -200,7 +201,8 @@ func (s *Service) closeAttempt(ctx context.Context, o cloudpay.Order, p cloudpay
 }
 
 // notAtWeChat reports whether WeChat answered that it holds no order under
-// the number (v3 ORDER_NOT_EXIST, Cloud Hosting ORDERNOTEXIST).
+// the number (v3 ORDER_NOT_EXIST, Cloud Hosting ORDERNOTEXIST). Alipay's
+// gateway answers such a close with success (alipay.Gateway.CloseOrder).
 func notAtWeChat(err error) bool {
 	we, ok := wechat.ErrorOf(err)
 	return ok && (we.Code == "ORDER_NOT_EXIST" || we.Code == "ORDERNOTEXIST")

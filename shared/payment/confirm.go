@@ -113,7 +113,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // Record records a payment notification whose signature was verified
 // (API v3): it is WeChat's own word, so no query is needed.
 func (s *Service) Record(ctx context.Context, tx wechat.Transaction) (wechat.Verdict, error) {
-	if tx.MchID != "" && tx.MchID != s.gw.MerchantID() {
+	if tx.MchID != "" && tx.MchID != s.merchantOf(tx) {
 		return wechat.OtherMerchant, nil
 	}
 	o, err := s.orderOf(ctx, tx.OutTradeNo)
@@ -155,9 +155,19 @@ const codeMismatch cloudpay.Code = "PAYMENT_MISMATCH"
 // and its event follow (shared/effect). It returns the order as settled
 // and whether this call recorded the payment.
 func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tradeNo string, tx wechat.Transaction, source string) (cloudpay.Order, bool, error) {
-	if err := matches(o, tradeNo, tx, s.gw.MerchantID()); err != nil {
+	if err := matches(o, tradeNo, tx, s.merchantOf(tx)); err != nil {
 		s.log.ErrorContext(ctx, "WeChat's payment disagrees with the order; not recorded", "out_trade_no", o.OutTradeNo, "err", err)
 		return o, false, err
+	}
+	method := cloudpay.MethodOfTradeType(tx.TradeType)
+	if method.Provider() == cloudpay.ProviderAlipay {
+		// Alipay's answers do not tell its QR code from its cashier: the
+		// attempt does.
+		if p, found, err := s.store.Prepay(ctx, tradeNo); err != nil {
+			return o, false, err
+		} else if found {
+			method = p.Method
+		}
 	}
 	// WeChat has confirmed the payment: record it even if the caller (WeChat's
 	// callback connection, a polling page) goes away meanwhile.
@@ -166,7 +176,7 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tradeNo stri
 	o, held, won, err := s.settled.End(ctx, o, cloudpay.Settlement{
 		OutTradeNo: o.OutTradeNo, Outcome: cloudpay.SettledPaid, TransactionID: tx.TransactionID,
 		AmountFen: tx.TotalFen, OpenID: tx.OpenID, PaidAt: tx.PaidAt, Source: source, CreatedAt: s.clock(),
-		TradeNo: attemptNo(o, tradeNo), Method: cloudpay.MethodOfTradeType(tx.TradeType),
+		TradeNo: attemptNo(o, tradeNo), Method: method,
 	})
 	if err != nil {
 		return o, false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -16,10 +17,14 @@ type PayRequest struct {
 	Method   cloudpay.PayMethod
 	ClientIP string // the payer's IP: required for H5
 	H5Type   string // H5 scene: iOS, Android or Wap (default Wap)
+	// ReturnURL is where Alipay's mobile-web cashier sends the payer back
+	// (alipay_wap; optional): a page, never proof of payment.
+	ReturnURL string
 }
 
-// Prepared is a payment ready for the user: a QR code's content (Native)
-// or a URL to open (H5), usable until ExpiresAt.
+// Prepared is a payment ready for the user: a QR code's content (Native,
+// Alipay QR) or a URL to open (H5, Alipay's mobile-web cashier), usable
+// until ExpiresAt.
 type Prepared struct {
 	Order     cloudpay.Order
 	Method    cloudpay.PayMethod
@@ -45,11 +50,26 @@ const channelHint = "Native and H5 payments need the API v3 channel: set PAY_CHA
 
 func (r *PayRequest) validate() error {
 	switch r.Method {
-	case cloudpay.MethodNative, cloudpay.MethodH5:
+	case cloudpay.MethodNative, cloudpay.MethodH5, cloudpay.MethodAlipayQR, cloudpay.MethodAlipayWap:
 	case cloudpay.MethodJSAPI, cloudpay.MethodBalance:
 		return cloudpay.FieldError("method", "method %s is the mini-program user's: POST /payments with X-WX-OPENID", r.Method)
 	default:
-		return cloudpay.FieldError("method", "method must be native or h5")
+		return cloudpay.FieldError("method", "method must be native, h5, alipay_qr or alipay_wap")
+	}
+	if r.ReturnURL != "" {
+		u, err := url.Parse(r.ReturnURL)
+		switch {
+		case r.Method != cloudpay.MethodAlipayWap:
+			return cloudpay.FieldError("return_url", "return_url is for alipay_wap payments only")
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || len(r.ReturnURL) > 256:
+			return cloudpay.FieldError("return_url", "return_url must be an absolute http(s) URL of at most 256 characters")
+		}
+	}
+	if r.Method.Provider() == cloudpay.ProviderAlipay {
+		if r.ClientIP != "" || r.H5Type != "" {
+			return cloudpay.FieldError("client_ip", "client_ip and h5_type are for WeChat's h5 payments only")
+		}
+		return nil
 	}
 	if r.ClientIP != "" && net.ParseIP(r.ClientIP) == nil {
 		return cloudpay.FieldError("client_ip", "client_ip %q is not an IP address", r.ClientIP)
@@ -84,7 +104,12 @@ func (s *Service) Pay(ctx context.Context, outTradeNo string, req PayRequest) (P
 		return Prepared{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
 	}
 	web, ok := s.gw.(wechat.WebPayments)
-	if !ok {
+	switch {
+	case req.Method.Provider() == cloudpay.ProviderAlipay:
+		if s.ali == nil {
+			return Prepared{}, errNoAlipay
+		}
+	case !ok:
 		return Prepared{}, cloudpay.Errorf(cloudpay.CodeMethodNotSupported, "%s", channelHint)
 	}
 	o, err := s.store.Order(ctx, outTradeNo)
@@ -101,11 +126,17 @@ func (s *Service) Pay(ctx context.Context, outTradeNo string, req PayRequest) (P
 	out := Prepared{Method: p.Method, ExpiresAt: p.ExpiresAt}
 	wreq := wechat.PrepayRequest{Order: wechatView(o, p), ClientIP: p.ClientIP}
 	life := codeURLLife
-	if p.Method == cloudpay.MethodNative {
+	switch p.Method {
+	case cloudpay.MethodNative:
 		out.CodeURL, err = web.PrepayNative(ctx, wreq)
-	} else {
+	case cloudpay.MethodH5:
 		out.H5URL, err = web.PrepayH5(ctx, wreq, p.H5Type)
 		life = h5URLLife
+	case cloudpay.MethodAlipayQR:
+		// Valid until the attempt's time_expire, which Alipay enforces.
+		out.CodeURL, err = s.ali.PrepayQR(ctx, wreq)
+	case cloudpay.MethodAlipayWap:
+		out.H5URL, err = s.ali.PrepayWap(ctx, wreq, req.ReturnURL)
 	}
 	if err != nil {
 		return Prepared{}, s.prepayFailed(ctx, o, err)

@@ -28,6 +28,7 @@ type Config struct {
 type Service struct {
 	store Store
 	gw    wechat.Payments
+	ali   Alipay // nil: Alipay is not configured
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -53,6 +54,36 @@ func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
 // after a crash: fn must be idempotent).
 func WithOnPaid(fn func(ctx context.Context, o cloudpay.Order) error) Option {
 	return func(s *Service) { s.onPaid = fn }
+}
+
+// Alipay is what the pay use cases may ask of Alipay, in the channel
+// vocabulary (shared/alipay translates): its trades are queried and closed
+// like WeChat's, and prepared as a QR code or a mobile-web cashier URL.
+type Alipay interface {
+	wechat.Payments
+	PrepayQR(ctx context.Context, req wechat.PrepayRequest) (qrCode string, err error)
+	PrepayWap(ctx context.Context, req wechat.PrepayRequest, returnURL string) (cashierURL string, err error)
+}
+
+// WithAlipay lets orders be paid with Alipay.
+func WithAlipay(a Alipay) Option { return func(s *Service) { s.ali = a } }
+
+// gateway is who holds payments by m: Alipay for its methods, WeChat for
+// the rest. An Alipay attempt of a deployment that no longer configures
+// Alipay answers every question with an error naming the settings.
+func (s *Service) gateway(m cloudpay.PayMethod) wechat.Payments {
+	if m.Provider() != cloudpay.ProviderAlipay {
+		return s.gw
+	}
+	if s.ali == nil {
+		return noAlipay{}
+	}
+	return s.ali
+}
+
+// merchantOf is the merchant a provider's transaction must name.
+func (s *Service) merchantOf(tx wechat.Transaction) string {
+	return s.gateway(cloudpay.MethodOfTradeType(tx.TradeType)).MerchantID()
 }
 
 // WithWallet lets users pay from their wallet balance.
@@ -269,8 +300,8 @@ func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, e
 	if err != nil {
 		return o, err
 	}
-	for _, p := range a.atWeChat(o) {
-		tx, err := s.gw.QueryOrder(ctx, p.TradeNo)
+	for _, p := range a.outside(o) {
+		tx, err := s.gateway(p.Method).QueryOrder(ctx, p.TradeNo)
 		if err != nil {
 			return o, err
 		}
@@ -281,3 +312,21 @@ func (s *Service) sync(ctx context.Context, o cloudpay.Order) (cloudpay.Order, e
 	}
 	return o, nil
 }
+
+// noAlipay stands for Alipay where it is not configured.
+type noAlipay struct{}
+
+var errNoAlipay = cloudpay.Errorf(cloudpay.CodeMethodNotSupported,
+	"Alipay is not configured: set ALIPAY_APP_ID, ALIPAY_APP_PRIVATE_KEY, ALIPAY_PUBLIC_KEY (or the certificates), ALIPAY_SELLER_ID and ALIPAY_NOTIFY_URL")
+
+func (noAlipay) MerchantID() string { return "" }
+func (noAlipay) Prepay(context.Context, wechat.PrepayRequest) (string, wechat.PaymentParams, error) {
+	return "", wechat.PaymentParams{}, errNoAlipay
+}
+func (noAlipay) QueryOrder(context.Context, string) (wechat.Transaction, error) {
+	return wechat.Transaction{}, errNoAlipay
+}
+func (noAlipay) QueryTransaction(context.Context, string) (wechat.Transaction, error) {
+	return wechat.Transaction{}, errNoAlipay
+}
+func (noAlipay) CloseOrder(context.Context, string) error { return errNoAlipay }

@@ -49,10 +49,10 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	}
 	// Every number WeChat may hold a payment under is asked: a callback
 	// can be lost for any attempt.
-	live := a.atWeChat(o)
+	live := a.outside(o)
 	states := make(map[string]wechat.TradeState, len(live))
 	for _, p := range live {
-		tx, err := s.gw.QueryOrder(ctx, p.TradeNo)
+		tx, err := s.gateway(p.Method).QueryOrder(ctx, p.TradeNo)
 		if err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 		}
@@ -78,16 +78,22 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	if !o.Expired(now) || now.Sub(o.CreatedAt) < MinCloseAge {
 		return ReconciledNothing, nil
 	}
-	// Closing at WeChat first is what makes "closed" safe: after it,
-	// nobody can pay the order any more.
+	// Closing at the provider first is what makes "closed" safe: after it,
+	// nobody can pay the order any more. (An Alipay QR code not scanned yet
+	// does not exist at Alipay: NOTEXIST above, yet it is closed all the
+	// same, since a scan could create it; Alipay answers its close with
+	// NOTEXIST, which counts as closed.)
 	for _, p := range live {
-		if states[p.TradeNo] == wechat.TradeNotExist {
+		if states[p.TradeNo] == wechat.TradeNotExist && p.Method.Provider() == cloudpay.ProviderWeChat {
 			continue
 		}
-		err := s.gw.CloseOrder(ctx, p.TradeNo)
+		err := s.gateway(p.Method).CloseOrder(ctx, p.TradeNo)
 		if cloudpay.ErrorCode(err) == cloudpay.CodeOrderPaid {
-			// Paid in the last moment: WeChat's record decides.
-			return s.reconcilePaid(ctx, o, p.TradeNo)
+			// Paid in the last moment: the provider's record decides.
+			return s.reconcilePaid(ctx, o, p)
+		}
+		if notAtWeChat(err) {
+			err = nil
 		}
 		if err != nil {
 			return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
@@ -130,8 +136,9 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 	return ReconciledClosed, nil
 }
 
-func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order, tradeNo string) (Reconciled, error) {
-	tx, err := s.gw.QueryOrder(ctx, tradeNo)
+func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order, p cloudpay.Prepay) (Reconciled, error) {
+	tradeNo := p.TradeNo
+	tx, err := s.gateway(p.Method).QueryOrder(ctx, tradeNo)
 	if err != nil {
 		return ReconciledNothing, fmt.Errorf("reconcile: %w", err)
 	}
@@ -144,13 +151,13 @@ func (s *Service) reconcilePaid(ctx context.Context, o cloudpay.Order, tradeNo s
 	return ReconciledPaid, nil
 }
 
-// atWeChat lists the attempts WeChat may hold a payment under: those not
-// closed, or the order's own number when it has no attempt (a payment
-// made under it elsewhere is found too).
-func (a attempts) atWeChat(o cloudpay.Order) []cloudpay.Prepay {
+// outside lists the attempts a provider may hold a payment under: those
+// not closed, or the order's own number at WeChat when it has no attempt (a
+// payment made under it elsewhere is found too).
+func (a attempts) outside(o cloudpay.Order) []cloudpay.Prepay {
 	var live []cloudpay.Prepay
 	for _, p := range a.list {
-		if p.Method.AtWeChat() && a.ended[p.TradeNo] == "" {
+		if p.Method.Outside() && a.ended[p.TradeNo] == "" {
 			live = append(live, p)
 		}
 	}
@@ -175,8 +182,8 @@ func (s *Service) closeLate(ctx context.Context, o cloudpay.Order, seen []cloudp
 		if known[p.TradeNo] {
 			continue
 		}
-		if p.Method.AtWeChat() {
-			if err := s.gw.CloseOrder(ctx, p.TradeNo); err != nil && !notAtWeChat(err) {
+		if p.Method.Outside() {
+			if err := s.gateway(p.Method).CloseOrder(ctx, p.TradeNo); err != nil && !notAtWeChat(err) {
 				return fmt.Errorf("close late attempt %s: %w", p.TradeNo, err)
 			}
 		}

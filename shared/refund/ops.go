@@ -23,7 +23,7 @@ func (s *Service) Retry(ctx context.Context, outRefundNo string) (cloudpay.Refun
 	case cloudpay.RefundApproved:
 		return s.resume(ctx, r)
 	case cloudpay.RefundProcessing, cloudpay.RefundAbnormal:
-		res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+		res, err := s.queryRefund(ctx, r)
 		if err != nil {
 			return r, fmt.Errorf("retry refund %s: %w", outRefundNo, err)
 		}
@@ -109,7 +109,7 @@ func (s *Service) Detail(ctx context.Context, outRefundNo string) (cloudpay.Refu
 	if r.Attempts == 0 {
 		return r, nil, nil // never sent: WeChat knows nothing of it
 	}
-	res, err := s.gw.QueryRefund(ctx, outRefundNo)
+	res, err := s.queryRefund(ctx, r)
 	if err != nil {
 		e := &cloudpay.Error{}
 		errors.As(err, &e)
@@ -151,7 +151,7 @@ func (s *Service) Confirm(ctx context.Context, hint wechat.RefundHint) (wechat.V
 	} else if !ok {
 		return wechat.Throttled, nil
 	}
-	res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+	res, err := s.queryRefund(ctx, r)
 	if err != nil {
 		return "", fmt.Errorf("confirm refund: %w", err)
 	}

@@ -56,7 +56,7 @@ func (s *Service) Reconcile(ctx context.Context, outRefundNo string) (Reconciled
 		if r.Status == cloudpay.RefundAbnormal && r.NotBefore.After(now) {
 			return ReconciledNothing, nil
 		}
-		res, err := s.gw.QueryRefund(ctx, r.OutRefundNo)
+		res, err := s.queryRefund(ctx, r)
 		if err != nil {
 			return ReconciledNothing, err
 		}

@@ -37,6 +37,7 @@ const wechatMaxRate = 150
 type Service struct {
 	store Store
 	gw    wechat.Refunds
+	ali   AlipayRefunds // nil: Alipay is not configured
 	cfg   Config
 	log   *slog.Logger
 	now   func() time.Time
@@ -80,6 +81,32 @@ type Wallet interface {
 
 // WithWallet lets refunds of balance payments go back to the balance.
 func WithWallet(w Wallet) Option { return func(s *Service) { s.wallet = w } }
+
+// AlipayRefunds is Alipay's refunds in the channel vocabulary (shared/alipay
+// translates). Alipay asks for the payment's out_trade_no with a refund's
+// number (out_request_no).
+type AlipayRefunds interface {
+	Refund(ctx context.Context, req wechat.RefundRequest) (wechat.RefundResult, error)
+	QueryRefundOf(ctx context.Context, outTradeNo, outRefundNo string) (wechat.RefundResult, error)
+}
+
+// WithAlipay lets refunds of payments made with Alipay go back through Alipay.
+func WithAlipay(a AlipayRefunds) Option { return func(s *Service) { s.ali = a } }
+
+// errNoAlipay answers for a refund of an Alipay payment where Alipay is not configured.
+var errNoAlipay = cloudpay.Errorf(cloudpay.CodeMethodNotSupported,
+	"the order was paid with Alipay, which is not configured: set ALIPAY_APP_ID and the other ALIPAY_ settings")
+
+// queryRefund asks whoever holds r's money about it.
+func (s *Service) queryRefund(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
+	if r.PaidBy.Provider() == cloudpay.ProviderAlipay {
+		if s.ali == nil {
+			return wechat.RefundResult{}, errNoAlipay
+		}
+		return s.ali.QueryRefundOf(ctx, r.WeChatTradeNo(), r.OutRefundNo)
+	}
+	return s.gw.QueryRefund(ctx, r.OutRefundNo)
+}
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.log = l } }
@@ -289,8 +316,8 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 	// WeChat knows the payment by the attempt that was paid; a payment
 	// from the balance is refunded to the balance.
 	r.TradeNo = st.TradeNo
-	if st.Method == cloudpay.MethodBalance {
-		r.PaidBy = cloudpay.MethodBalance
+	if st.Method == cloudpay.MethodBalance || st.Method.Provider() == cloudpay.ProviderAlipay {
+		r.PaidBy = st.Method
 	}
 	r.Status, r.Round = cloudpay.RefundApproved, 1
 	if r.Source == cloudpay.SourceUser {

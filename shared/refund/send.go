@@ -70,17 +70,26 @@ func (f refunds) Call(ctx context.Context, r cloudpay.Refund) (wechat.RefundResu
 		}
 	}
 	s.calls.Add(1)
-	return s.gw.Refund(ctx, wechat.RefundRequest{
+	req := wechat.RefundRequest{
 		OutTradeNo: r.WeChatTradeNo(), OutRefundNo: r.OutRefundNo,
 		TotalFen: r.TotalFen, RefundFen: r.AmountFen, Reason: r.Reason,
-	})
+	}
+	if r.PaidBy.Provider() == cloudpay.ProviderAlipay {
+		// Alipay refunds under out_request_no = our refund number, once
+		// however often asked.
+		if s.ali == nil {
+			return wechat.RefundResult{}, errNoAlipay
+		}
+		return s.ali.Refund(ctx, req)
+	}
+	return s.gw.Refund(ctx, req)
 }
 
 func (f refunds) Query(ctx context.Context, r cloudpay.Refund) (wechat.RefundResult, error) {
 	if r.PaidBy == cloudpay.MethodBalance {
 		return f.balanceRefund(ctx, r)
 	}
-	return f.s.gw.QueryRefund(ctx, r.OutRefundNo)
+	return f.s.queryRefund(ctx, r)
 }
 
 // balanceAccount is where a refund to the balance went, as WeChat's

@@ -22,6 +22,12 @@ func (r Response) ErrorCode() string { return r.errorString("code") }
 // ErrorField is the field an error answer names, or "".
 func (r Response) ErrorField() string { return r.errorString("field") }
 
+// Str is the body's top-level string field key, or "".
+func (r Response) Str(key string) string {
+	v, _ := r.Body[key].(string)
+	return v
+}
+
 // ErrorMessage is an error answer's message, or "".
 func (r Response) ErrorMessage() string { return r.errorString("message") }
 

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/alipay"
+	"github.com/cloudpay/cloudpay/shared/alipaysim"
 	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
@@ -90,6 +92,10 @@ type Stack struct {
 	// SimURL is the simulator's base URL: WeChat's APIs at its root, its
 	// control routes under wechatsim.ControlPrefix.
 	SimURL string
+	// Alipay is the Alipay simulator, and AlipayURL its base URL, when the
+	// stack was built with the Alipay option (else nil and "").
+	Alipay    *alipaysim.Simulator
+	AlipayURL string
 	// Receiver is the merchant's back end that business notifications go to.
 	Receiver *Receiver
 
@@ -122,6 +128,7 @@ type settings struct {
 	withdraw    withdraw.Config
 	shipping    shipping.Config
 	certs       bool
+	alipay      bool
 	sim         func(*wechatsim.Config)
 }
 
@@ -159,6 +166,10 @@ func RefundConfig(cfg refund.Config) Option { return func(s *settings) { s.refun
 // WithdrawConfig replaces the withdrawal limits (default: generous enough
 // that only tests of the limits meet them).
 func WithdrawConfig(cfg withdraw.Config) Option { return func(s *settings) { s.withdraw = cfg } }
+
+// Alipay configures Alipay beside WeChat Pay (ALIPAY_* settings), against an
+// Alipay simulator (Stack.Alipay) with the development application.
+func Alipay() Option { return func(s *settings) { s.alipay = true } }
 
 // Sim adjusts the simulator's configuration after the stack's own.
 func Sim(f func(*wechatsim.Config)) Option { return func(s *settings) { s.sim = f } }
@@ -221,6 +232,16 @@ func New(t testing.TB, opts ...Option) *Stack {
 	simSrv := httptest.NewServer(s.Sim.Handler())
 	t.Cleanup(simSrv.Close)
 	s.SimURL = simSrv.URL
+	if s.set.alipay {
+		s.Alipay = alipaysim.New(alipaysim.Config{
+			RetryDelays: []time.Duration{time.Hour}, // tests redeliver explicitly
+			HTTPClient:  &http.Client{Timeout: Patience},
+		})
+		t.Cleanup(s.Alipay.Close)
+		aliSrv := httptest.NewServer(s.Alipay.Handler())
+		t.Cleanup(aliSrv.Close)
+		s.AlipayURL = aliSrv.URL
+	}
 
 	ctx := context.Background()
 	create := s.build(app.CreatePayment(ctx, app.CreatePaymentConfig{Store: s.storeCfg, Channel: s.channelConfig(),
@@ -333,10 +354,18 @@ func (s *Stack) openStore() *mongostore.Store {
 
 // channelConfig is PAY_CHANNEL and its settings, pointed at the simulator.
 func (s *Stack) channelConfig() app.ChannelConfig {
+	cfg := app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: s.cloudHostingConfig()}
 	if s.Channel == wechat.V3 {
-		return app.ChannelConfig{Channel: wechat.V3, V3: s.v3Config()}
+		cfg = app.ChannelConfig{Channel: wechat.V3, V3: s.v3Config()}
 	}
-	return app.ChannelConfig{Channel: wechat.CloudHosting, CloudHosting: s.cloudHostingConfig()}
+	if s.set.alipay {
+		cfg.Alipay = alipay.Config{
+			AppID: alipaysim.DevAppID, PrivateKey: alipaysim.DevAppPrivateKeyPEM, PublicKey: alipaysim.DevAlipayPublicKeyPEM,
+			SellerID: alipaysim.DevSellerID, NotifyURL: s.PaymentCallbackURL + "/callbacks/alipay",
+			GatewayURL: s.AlipayURL + alipaysim.GatewayPath, Timeout: s.set.gwTimeout,
+		}
+	}
+	return cfg
 }
 
 // shippingConfig points the mini-program platform at the simulator: the

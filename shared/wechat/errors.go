@@ -49,6 +49,11 @@ var retryableCodes = map[string]bool{
 
 // Classify tells what a failed call's error means.
 func Classify(err error) CallFailure {
+	// Another provider's refusal (Alipay's) classifies itself.
+	var other interface{ CallFailure() CallFailure }
+	if errors.As(err, &other) {
+		return other.CallFailure()
+	}
 	we, ok := ErrorOf(err)
 	switch {
 	case !ok:

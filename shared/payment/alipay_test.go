@@ -1,0 +1,336 @@
+package payment_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudpay/cloudpay/shared/alipaysim"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
+	"github.com/cloudpay/cloudpay/shared/testkit"
+	"github.com/cloudpay/cloudpay/shared/wechat"
+)
+
+// alipayPay asks for an Alipay payment of an order through the merchant's
+// route, as the business back end does.
+func alipayPay(t *testing.T, s *testkit.Stack, no string, body map[string]any) testkit.Response {
+	t.Helper()
+	return s.Do("POST", s.CreatePaymentURL+"/orders/"+no+"/pay", body, testkit.Admin())
+}
+
+// paidAtAlipay pays the order's QR code as the payer and returns the
+// notification's delivery.
+func paidAtAlipay(t *testing.T, s *testkit.Stack, tradeNo string) alipaysim.Delivery {
+	t.Helper()
+	if _, err := s.Alipay.Pay(ctx, tradeNo); err != nil {
+		t.Fatalf("pay %s at Alipay: %v", tradeNo, err)
+	}
+	ds := s.Alipay.Deliveries(tradeNo)
+	if len(ds) == 0 {
+		t.Fatalf("no notification for %s", tradeNo)
+	}
+	return ds[len(ds)-1]
+}
+
+// An Alipay QR payment, on either WeChat channel: the QR code's text, no
+// trade at Alipay until scanned (polling says unpaid), then the payer pays,
+// Alipay's notification is verified, recorded once and answered "success",
+// and the order is paid by alipay_qr at the stored amount.
+func TestAlipayQRIsPaidByItsNotification(t *testing.T) {
+	t.Parallel()
+	for _, ch := range []string{wechat.CloudHosting, wechat.V3} {
+		t.Run(ch, func(t *testing.T) {
+			t.Parallel()
+			s := testkit.New(t, testkit.Channel(ch), testkit.Alipay())
+			o := createOrder(t, s, "ALIQR00001", testkit.Alice, 1230, 30)
+			r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"})
+			if r.Status != http.StatusOK || !strings.HasPrefix(r.Str("qr_code"), "https://qr.alipay.com/") || r.Str("code_url") != "" || r.Str("method") != "alipay_qr" {
+				t.Fatalf("pay: %d %s", r.Status, r.Raw)
+			}
+			trade, found := s.Alipay.Trade(o.OutTradeNo)
+			if !found || trade.TotalFen != 1230 || trade.Subject != o.Description {
+				t.Fatalf("Alipay's trade: %+v %v", trade, found)
+			}
+			if st := s.Do("GET", s.CreatePaymentURL+"/orders/"+o.OutTradeNo+"/payment", nil, testkit.Admin()); st.Str("status") == "paid" {
+				t.Fatalf("paid before anyone scanned: %s", st.Raw)
+			}
+			d := paidAtAlipay(t, s, o.OutTradeNo)
+			if !d.OK || d.Reply != "success" {
+				t.Fatalf("notification answered %d %q", d.Status, d.Reply)
+			}
+			got := s.Order(o.OutTradeNo)
+			if got.Status != cloudpay.OrderPaid || got.Method != cloudpay.MethodAlipayQR || got.TransactionID == "" {
+				t.Fatalf("order after the notification: %+v", got)
+			}
+			if n := len(s.Events(o.OutTradeNo)); n == 0 {
+				t.Fatal("no payment event")
+			}
+		})
+	}
+}
+
+// A storm of copies of one genuine notification records the payment once;
+// every copy is answered "success" once the outcome is stored.
+func TestAlipayNotificationStormRecordedOnce(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALISTORM01", testkit.Alice, 500, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	first := paidAtAlipay(t, s, o.OutTradeNo)
+	var mu sync.Mutex
+	replies := map[string]int{}
+	s.Concurrently(30, func(int) {
+		d, err := s.Alipay.Notify(ctx, o.OutTradeNo)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			replies["error: "+err.Error()]++
+			return
+		}
+		if d.NotifyID != first.NotifyID {
+			replies["another notify_id"]++
+		}
+		replies[d.Reply]++
+	})
+	if replies["success"] != 30 {
+		t.Fatalf("replies: %v", replies)
+	}
+	paidEvents := 0
+	for _, e := range s.Events(o.OutTradeNo) {
+		if e.Type == cloudpay.EventOrderPaid {
+			paidEvents++
+		}
+	}
+	if paidEvents != 1 || s.Order(o.OutTradeNo).Status != cloudpay.OrderPaid {
+		t.Fatalf("%d paid events, order %+v", paidEvents, s.Order(o.OutTradeNo))
+	}
+}
+
+// Forged and mismatching notifications change nothing and are answered
+// "fail": another signer, another application, another seller, another
+// amount, an order nobody made.
+func TestAlipayForgedNotificationsChangeNothing(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALIFORGE01", testkit.Alice, 800, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	if _, err := s.Alipay.Scan(o.OutTradeNo); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{alipaysim.ForgeBadSignature, alipaysim.ForgeWrongApp, alipaysim.ForgeWrongSeller,
+		alipaysim.ForgeWrongAmount, alipaysim.ForgeUnknownTrade} {
+		t.Run(kind, func(t *testing.T) {
+			d, err := s.Alipay.Forge(ctx, alipaysim.ForgeRequest{Kind: kind, OutTradeNo: o.OutTradeNo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.OK || d.Reply != "fail" {
+				t.Fatalf("a %s notification was answered %d %q", kind, d.Status, d.Reply)
+			}
+			if got := s.Order(o.OutTradeNo); got.Status == cloudpay.OrderPaid {
+				t.Fatalf("a %s notification paid the order", kind)
+			}
+		})
+	}
+	if n := s.Count("settlements"); n != 0 {
+		t.Fatalf("%d settlements after forgeries", n)
+	}
+}
+
+// A QR code nobody paid: when the order expires the job closes it at
+// Alipay first (a trade not created yet counts as closed), then the order.
+func TestAlipayQRExpiresAndCloses(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALIEXP0001", testkit.Alice, 300, 5)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	s.Advance(10 * time.Minute)
+	s.Job.Run(ctx)
+	if got := s.Order(o.OutTradeNo); got.Status != cloudpay.OrderClosed {
+		t.Fatalf("order after the job: %+v", got)
+	}
+	if calls := s.Alipay.Calls("alipay.trade.close"); len(calls) == 0 {
+		t.Fatal("the job closed the order without closing it at Alipay")
+	}
+}
+
+// A payment whose notification was lost is found by polling the order.
+func TestAlipayLostNotificationFoundByPolling(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALILOST001", testkit.Alice, 700, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: "notify", Mode: "drop", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alipay.Pay(ctx, o.OutTradeNo); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Order(o.OutTradeNo); got.Status == cloudpay.OrderPaid {
+		t.Fatal("paid without a notification or a query")
+	}
+	st := s.Do("GET", s.CreatePaymentURL+"/orders/"+o.OutTradeNo+"/payment", nil, testkit.Admin())
+	if st.Str("status") != "paid" {
+		t.Fatalf("polling after a lost notification: %s", st.Raw)
+	}
+}
+
+// Refunds of an Alipay payment go back through Alipay under out_request_no
+// = the refund's number. A refund whose answer was lost is found by the
+// query (Alipay acted) and not sent twice; the same refund asked again,
+// concurrently, is the same refund: refunded once at Alipay.
+func TestAlipayRefundRetriedIsRefundedOnce(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay(), testkit.GatewayTimeout(testkit.FaultTimeout))
+	o := createOrder(t, s, "ALIREF0001", testkit.Alice, 1000, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	paidAtAlipay(t, s, o.OutTradeNo)
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: "alipay.trade.refund", Mode: "timeout", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"out_trade_no": o.OutTradeNo, "amount_fen": 400, "idempotency_key": "ali-r1"}
+	var mu sync.Mutex
+	nos := map[string]bool{}
+	s.Concurrently(8, func(int) {
+		r := s.Do("POST", s.RefundURL+"/refunds", body, testkit.Admin())
+		mu.Lock()
+		defer mu.Unlock()
+		nos[fmt.Sprintf("%d %s", r.Status/100, r.Str("out_refund_no"))] = true
+	})
+	var no string
+	for k := range nos {
+		if f := strings.Fields(k); len(f) == 2 && f[0] == "2" {
+			no = f[1]
+		}
+	}
+	if len(nos) != 1 || no == "" {
+		t.Fatalf("answers to the same refund asked 8 times: %v", nos)
+	}
+	testkit.Eventually(t, func() error {
+		s.Job.Run(ctx)
+		if st := s.Refund(no).Status; st != cloudpay.RefundSucceeded {
+			return fmt.Errorf("refund %s is %s after its lost answer", no, st)
+		}
+		return nil
+	})
+	refunds := s.Alipay.Refunds(o.OutTradeNo)
+	if len(refunds) != 1 || refunds[0].OutRequestNo != no || refunds[0].RefundFen != 400 {
+		t.Fatalf("Alipay's refunds: %+v", refunds)
+	}
+	if trade, _ := s.Alipay.Trade(o.OutTradeNo); trade.RefundedFen != 400 {
+		t.Fatalf("Alipay refunded %d fen, want 400", trade.RefundedFen)
+	}
+	// The rest, then nothing more: the ledger holds what was paid.
+	if r := s.Do("POST", s.RefundURL+"/refunds", map[string]any{"out_trade_no": o.OutTradeNo, "amount_fen": 601, "idempotency_key": "ali-r2"}, testkit.Admin()); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("refund over what is left: %d %s", r.Status, r.Raw)
+	}
+}
+
+// The mobile-web cashier: its URL carries the return_url; without Alipay
+// configured, Alipay methods say which settings are missing; fields are
+// checked before anything happens.
+func TestAlipayWapAndItsErrors(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALIWAP0001", testkit.Alice, 990, 30)
+	r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_wap", "return_url": "https://shop.example/paid?o=1"})
+	if r.Status != http.StatusOK || r.Str("pay_url") == "" {
+		t.Fatalf("wap: %d %s", r.Status, r.Raw)
+	}
+	u, err := url.Parse(r.Str("pay_url"))
+	if err != nil || !strings.HasPrefix(r.Str("pay_url"), s.AlipayURL+alipaysim.GatewayPath) || u.Query().Get("return_url") != "https://shop.example/paid?o=1" {
+		t.Fatalf("pay_url %q", r.Str("pay_url"))
+	}
+	for _, tc := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"method": "alipay_wap", "return_url": "javascript:alert(1)"}, "return_url"},
+		{map[string]any{"method": "alipay_qr", "return_url": "https://shop.example/"}, "return_url"},
+		{map[string]any{"method": "alipay_qr", "client_ip": "203.0.113.7"}, "client_ip"},
+		{map[string]any{"method": "alipay"}, "method"},
+	} {
+		if r := alipayPay(t, s, o.OutTradeNo, tc.body); r.Status != http.StatusBadRequest || r.ErrorField() != tc.field {
+			t.Errorf("%v: %d %s, want 400 naming %s", tc.body, r.Status, r.Raw, tc.field)
+		}
+	}
+
+	plain := testkit.New(t)
+	createOrder(t, plain, "ALINONE001", testkit.Alice, 100, 30)
+	if r := alipayPay(t, plain, "ALINONE001", map[string]any{"method": "alipay_qr"}); r.Status != http.StatusUnprocessableEntity ||
+		r.ErrorCode() != string(cloudpay.CodeMethodNotSupported) || !strings.Contains(string(r.Raw), "ALIPAY_APP_ID") {
+		t.Fatalf("without Alipay: %d %s", r.Status, r.Raw)
+	}
+	if r := plain.Do("POST", plain.PaymentCallbackURL+"/callbacks/alipay", nil, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("/callbacks/alipay without Alipay: %d %s", r.Status, r.Raw)
+	}
+}
+
+// Alipay's refusals classify themselves: a busy Alipay (ACQ.SYSTEM_ERROR) is
+// asked again later and the refund succeeds once; a final refusal fails the
+// refund and gives its amount back to what may be refunded.
+func TestAlipayRefundRefusals(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	o := createOrder(t, s, "ALIREF0002", testkit.Alice, 1000, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	paidAtAlipay(t, s, o.OutTradeNo)
+	refund := func(key string, fen int64) string {
+		t.Helper()
+		r := s.Do("POST", s.RefundURL+"/refunds", map[string]any{"out_trade_no": o.OutTradeNo, "amount_fen": fen, "idempotency_key": key}, testkit.Admin())
+		if r.Status/100 != 2 {
+			t.Fatalf("refund %s: %d %s", key, r.Status, r.Raw)
+		}
+		return r.Str("out_refund_no")
+	}
+
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: "alipay.trade.refund", Mode: "fail", Code: "40004", SubCode: "ACQ.SYSTEM_ERROR", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	busy := refund("ali-busy", 300)
+	testkit.Eventually(t, func() error {
+		s.Advance(2 * time.Minute)
+		s.Job.Run(ctx)
+		if st := s.Refund(busy).Status; st != cloudpay.RefundSucceeded {
+			return fmt.Errorf("refund after a busy Alipay: %s", st)
+		}
+		return nil
+	})
+
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: "alipay.trade.refund", Mode: "fail", Code: "40004", SubCode: "ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s.Advance(2 * time.Minute)
+	refused := refund("ali-refused", 700)
+	if r := s.Refund(refused); r.Status != cloudpay.RefundFailed {
+		t.Fatalf("a finally refused refund: %+v", r)
+	}
+	s.Advance(2 * time.Minute)
+	rest := refund("ali-rest", 700)
+	testkit.Eventually(t, func() error {
+		s.Job.Run(ctx)
+		if st := s.Refund(rest).Status; st != cloudpay.RefundSucceeded {
+			return fmt.Errorf("the rest after a refused refund: %s", st)
+		}
+		return nil
+	})
+	if trade, _ := s.Alipay.Trade(o.OutTradeNo); trade.RefundedFen != 1000 || len(s.Alipay.Refunds(o.OutTradeNo)) != 2 {
+		t.Fatalf("Alipay refunded %d fen in %+v", trade.RefundedFen, s.Alipay.Refunds(o.OutTradeNo))
+	}
+}
