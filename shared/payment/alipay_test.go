@@ -334,3 +334,43 @@ func TestAlipayRefundRefusals(t *testing.T) {
 		t.Fatalf("Alipay refunded %d fen in %+v", trade.RefundedFen, s.Alipay.Refunds(o.OutTradeNo))
 	}
 }
+
+// A batch of refunds of Alipay payments goes back through Alipay, each
+// refunded once, beside a WeChat payment refunded at WeChat.
+func TestAlipayBatchRefund(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	var items []map[string]any
+	for i := range 3 {
+		no := fmt.Sprintf("ALIBATCH%02d", i)
+		createOrder(t, s, no, testkit.Alice, 200, 30)
+		if r := alipayPay(t, s, no, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+			t.Fatalf("pay: %s", r.Raw)
+		}
+		paidAtAlipay(t, s, no)
+		items = append(items, map[string]any{"out_trade_no": no, "amount_fen": 150, "key": "alibatch-" + no})
+	}
+	s.Paid("WXBATCH001", testkit.Alice, 200)
+	items = append(items, map[string]any{"out_trade_no": "WXBATCH001", "amount_fen": 150, "key": "alibatch-wx"})
+	r := s.Do("POST", s.RefundURL+"/refunds/batch", map[string]any{"idempotency_key": "alibatch", "items": items}, testkit.Admin())
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("batch: %d %s", r.Status, r.Raw)
+	}
+	id := r.Str("batch_id")
+	testkit.Eventually(t, func() error {
+		p := s.Do("GET", s.RefundURL+"/refunds/batches/"+id, nil, testkit.Admin())
+		if p.Body["succeeded"] != float64(4) {
+			return fmt.Errorf("batch %s", p.Raw)
+		}
+		return nil
+	})
+	for i := range 3 {
+		no := fmt.Sprintf("ALIBATCH%02d", i)
+		if refunds := s.Alipay.Refunds(no); len(refunds) != 1 || refunds[0].RefundFen != 150 {
+			t.Errorf("%s: Alipay's refunds %+v", no, refunds)
+		}
+	}
+	if refunds := s.SimRefunds("WXBATCH001"); len(refunds) != 1 {
+		t.Errorf("WeChat's refunds of the WeChat payment: %v", refunds)
+	}
+}
