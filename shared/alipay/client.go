@@ -353,7 +353,10 @@ func (c *Client) Query(ctx context.Context, outTradeNo string) (Trade, error) {
 	if t.TotalFen, err = FenFromYuan(resp.TotalAmount); err != nil {
 		return Trade{}, unreadable(op, fmt.Errorf("total_amount: %w", err))
 	}
-	if t.Status.Paid() {
+	// send_pay_date is optional in Alipay's answer: without it a payment is
+	// still a payment (its time unknown). With it, a TRADE_CLOSED trade was
+	// paid and then refunded in full (Gateway's stateOf).
+	if resp.SendPayDate != "" {
 		if t.PaidAt, err = beijing(resp.SendPayDate); err != nil {
 			return Trade{}, unreadable(op, fmt.Errorf("send_pay_date: %w", err))
 		}

@@ -62,15 +62,20 @@ func (g *Gateway) QueryTransaction(context.Context, string) (wechat.Transaction,
 	return wechat.Transaction{}, cloudpay.Errorf(cloudpay.CodeMethodNotSupported, "payments made outside cloudpay are adopted from WeChat only")
 }
 
-// CloseOrder closes the trade: closed, or held by nobody at Alipay (a QR
-// code nobody scanned), counts as closed; paid is CodeOrderPaid.
+// CloseOrder closes the trade; paid is CodeOrderPaid. A trade Alipay does
+// not hold (a QR code nobody scanned, a cashier nobody opened) is
+// wechat.Error ORDER_NOT_EXIST, as WeChat says it: nothing was closed, and
+// the code handed out may still be paid until it lapses (payment.Service
+// keeps asking till then).
 func (g *Gateway) CloseOrder(ctx context.Context, tradeNo string) error {
 	st, err := g.c.Close(ctx, tradeNo)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if st.Paid() {
+	case st.Paid():
 		return cloudpay.Errorf(cloudpay.CodeOrderPaid, "Alipay trade %s is paid", tradeNo)
+	case st == NotExist:
+		return &wechat.Error{Code: "ORDER_NOT_EXIST", Message: "Alipay holds no trade " + tradeNo + " yet"}
 	}
 	return nil
 }
@@ -102,6 +107,11 @@ func (g *Gateway) Refund(ctx context.Context, req wechat.RefundRequest) (wechat.
 	out := g.refundResult(res)
 	if res.RefundFen == 0 {
 		out.RefundFen = req.RefundFen // Alipay's answer tells the trade's total refunded, not this refund's
+	}
+	if out.State == wechat.RefundSuccess && res.RefundedTotalFen > 0 && res.RefundedTotalFen < req.RefundFen {
+		// The trade's refunds so far cannot be less than this one: not
+		// confirmed, the refund query settles it.
+		out.State = wechat.RefundProcessing
 	}
 	out.TotalFen = req.TotalFen
 	return out, nil

@@ -61,9 +61,12 @@ type orderView struct {
 	Status        string     `json:"status"`
 	CreatedAt     time.Time  `json:"created_at"`
 	ExpiresAt     time.Time  `json:"expires_at"`
-	TransactionID string     `json:"transaction_id,omitempty"`
+	TransactionID string     `json:"transaction_id,omitempty"` // WeChat's transaction_id, or Alipay's trade_no
 	PaidAt        *time.Time `json:"paid_at,omitempty"`
-	Adopted       bool       `json:"adopted,omitempty"` // paid outside cloudpay; recorded from WeChat's answer
+	// Method is how it is being or was paid: jsapi, native, h5, balance,
+	// alipay_qr, alipay_wap (the newest attempt's while unpaid).
+	Method  string `json:"method,omitempty"`
+	Adopted bool   `json:"adopted,omitempty"` // paid outside cloudpay; recorded from WeChat's answer
 }
 
 func viewOrder(o cloudpay.Order) orderView {
@@ -71,7 +74,7 @@ func viewOrder(o cloudpay.Order) orderView {
 		OutTradeNo: o.OutTradeNo, OpenID: o.OpenID, AmountFen: int64(o.AmountFen),
 		Description: o.Description, Attach: o.Attach, Status: string(o.Status),
 		CreatedAt: o.CreatedAt.UTC(), ExpiresAt: o.ExpiresAt.UTC(), TransactionID: o.TransactionID, PaidAt: utc(o.PaidAt),
-		Adopted: o.Adopted,
+		Method: string(o.Method), Adopted: o.Adopted,
 	}
 }
 

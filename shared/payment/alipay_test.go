@@ -69,6 +69,11 @@ func TestAlipayQRIsPaidByItsNotification(t *testing.T) {
 			if n := len(s.Events(o.OutTradeNo)); n == 0 {
 				t.Fatal("no payment event")
 			}
+			// The merchant's back end sees how it was paid, and Alipay's trade number.
+			v := s.Do("GET", s.CreatePaymentURL+"/orders/"+o.OutTradeNo, nil, testkit.Admin())
+			if v.Str("method") != "alipay_qr" || v.Str("status") != "paid" || v.Str("transaction_id") != got.TransactionID {
+				t.Fatalf("GET /orders: %s", v.Raw)
+			}
 		})
 	}
 }
@@ -146,21 +151,44 @@ func TestAlipayForgedNotificationsChangeNothing(t *testing.T) {
 }
 
 // A QR code nobody paid: when the order expires the job closes it at
-// Alipay first (a trade not created yet counts as closed), then the order.
+// Alipay first. Alipay holds no trade before the scan, so that close closes
+// nothing and the code may still be paid until it lapses (two hours): the
+// order stays open meanwhile, a late payment is recorded, and an unused
+// code's order is closed once it has lapsed.
 func TestAlipayQRExpiresAndCloses(t *testing.T) {
 	t.Parallel()
 	s := testkit.New(t, testkit.Alipay())
-	o := createOrder(t, s, "ALIEXP0001", testkit.Alice, 300, 5)
-	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
-		t.Fatalf("pay: %s", r.Raw)
+	late := createOrder(t, s, "ALIEXP0001", testkit.Alice, 300, 5)
+	unused := createOrder(t, s, "ALIEXP0002", testkit.Alice, 300, 5)
+	for _, o := range []cloudpay.Order{late, unused} {
+		if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+			t.Fatalf("pay: %s", r.Raw)
+		}
 	}
 	s.Advance(10 * time.Minute)
 	s.Job.Run(ctx)
-	if got := s.Order(o.OutTradeNo); got.Status != cloudpay.OrderClosed {
-		t.Fatalf("order after the job: %+v", got)
+	if calls := s.Alipay.Calls("alipay.trade.close"); len(calls) < 2 {
+		t.Fatalf("the job did not try to close the codes at Alipay: %d calls", len(calls))
 	}
-	if calls := s.Alipay.Calls("alipay.trade.close"); len(calls) == 0 {
-		t.Fatal("the job closed the order without closing it at Alipay")
+	for _, o := range []cloudpay.Order{late, unused} {
+		if got := s.Order(o.OutTradeNo); got.Status == cloudpay.OrderClosed {
+			t.Fatalf("%s closed while its QR code may still be paid", o.OutTradeNo)
+		}
+	}
+	// Paid late, within the code's life: recorded, no money lost.
+	if d := paidAtAlipay(t, s, late.OutTradeNo); !d.OK {
+		t.Fatalf("late payment's notification: %+v", d)
+	}
+	if got := s.Order(late.OutTradeNo); got.Status != cloudpay.OrderPaid {
+		t.Fatalf("late payment: %+v", got)
+	}
+	s.Advance(2 * time.Hour)
+	s.Job.Run(ctx)
+	if got := s.Order(unused.OutTradeNo); got.Status != cloudpay.OrderClosed {
+		t.Fatalf("unused code after it lapsed: %+v", got)
+	}
+	if got := s.Order(late.OutTradeNo); got.Status != cloudpay.OrderPaid {
+		t.Fatalf("the paid order after the job: %+v", got)
 	}
 }
 
@@ -372,5 +400,31 @@ func TestAlipayBatchRefund(t *testing.T) {
 	}
 	if refunds := s.SimRefunds("WXBATCH001"); len(refunds) != 1 {
 		t.Errorf("WeChat's refunds of the WeChat payment: %v", refunds)
+	}
+}
+
+// Switching from an Alipay QR code nobody scanned to WeChat's Native cannot
+// close the code at Alipay (there is no trade yet), so the attempt stays
+// live: a payment of the old code whose notification is lost is still found
+// by polling, never left at Alipay.
+func TestAlipaySwitchKeepsAskingAboutTheOldCode(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Channel(wechat.V3), testkit.Alipay())
+	o := createOrder(t, s, "ALISWITCH1", testkit.Alice, 450, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("alipay_qr: %s", r.Raw)
+	}
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "native"}); r.Status != http.StatusOK || r.Str("code_url") == "" {
+		t.Fatalf("switch to native: %d %s", r.Status, r.Raw)
+	}
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: "notify", Mode: "drop", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alipay.Pay(ctx, o.OutTradeNo); err != nil { // the first attempt is the order's own number
+		t.Fatal(err)
+	}
+	st := s.Do("GET", s.CreatePaymentURL+"/orders/"+o.OutTradeNo+"/payment", nil, testkit.Admin())
+	if st.Str("status") != "paid" || st.Str("method") != "alipay_qr" {
+		t.Fatalf("polling after the old code was paid: %s", st.Raw)
 	}
 }

@@ -176,6 +176,11 @@ func (s *Service) closeAttempt(ctx context.Context, o cloudpay.Order, p cloudpay
 	gw := s.gateway(p.Method)
 	err := gw.CloseOrder(ctx, p.TradeNo)
 	switch {
+	case notAtWeChat(err) && s.clock().Before(alipayPayableUntil(p)):
+		// Alipay creates the trade only when its QR code is scanned or its
+		// cashier opened, and a close before that closes nothing: the
+		// attempt stays live, asked by polling and the job, until it lapses.
+		return nil
 	case err == nil || notAtWeChat(err):
 		// Closed, or never created (a request that prepays it after this
 		// finds this later attempt and closes it itself: rule 3).
@@ -198,6 +203,26 @@ func (s *Service) closeAttempt(ctx context.Context, o cloudpay.Order, p cloudpay
 	}
 	crashpoint.Here("pay.after-attempt-close")
 	return nil
+}
+
+// alipayQRLife is how long Alipay lets a precreated QR code be paid,
+// whatever the trade's time_expire: two hours ("二维码有效期为2小时",
+// alipay.trade.precreate), counted conservatively from the attempt.
+const alipayQRLife = 2 * time.Hour
+
+// alipayPayableUntil is when an Alipay attempt Alipay holds no trade for
+// can no longer be paid: its time_expire or its QR code's life, whichever
+// ends later, and a minute for clocks. Before then its close closed
+// nothing. Zero for WeChat's attempts, whose close is final.
+func alipayPayableUntil(p cloudpay.Prepay) time.Time {
+	if p.Method.Provider() != cloudpay.ProviderAlipay {
+		return time.Time{}
+	}
+	end := p.ExpiresAt
+	if qr := p.CreatedAt.Add(alipayQRLife); qr.After(end) {
+		end = qr
+	}
+	return end.Add(time.Minute)
 }
 
 // notAtWeChat reports whether WeChat answered that it holds no order under

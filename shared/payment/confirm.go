@@ -182,8 +182,11 @@ func (s *Service) settlePaid(ctx context.Context, o cloudpay.Order, tradeNo stri
 		return o, false, err
 	}
 	if held.Outcome != cloudpay.SettledPaid {
-		// WeChat took money for an order we settled as closed: a person must act.
-		s.log.ErrorContext(ctx, "payment reported for an order settled as closed", "out_trade_no", o.OutTradeNo, "transaction_id", tx.TransactionID)
+		// WeChat took money for an order we settled as closed: a person must
+		// act, told by the same event as a second payment (once per payment).
+		if err := s.paidTwice(ctx, o, tradeNo, tx); err != nil {
+			return o, false, err
+		}
 		return o, false, fmt.Errorf("order %s was settled %s but WeChat reports it paid", o.OutTradeNo, held.Outcome)
 	}
 	if !won && tx.TransactionID != "" && held.TransactionID != tx.TransactionID {
@@ -209,8 +212,9 @@ func attemptNo(o cloudpay.Order, tradeNo string) string {
 	return tradeNo
 }
 
-// paidTwice records a second payment of a paid order, for a person to
-// refund: an error log and a payment.duplicate event, once per payment.
+// paidTwice records a second payment of a paid order, or a payment of an
+// order settled as closed, for a person to refund: an error log and a
+// payment.duplicate event, once per payment.
 func (s *Service) paidTwice(ctx context.Context, o cloudpay.Order, tradeNo string, tx wechat.Transaction) error {
 	s.log.ErrorContext(ctx, "order paid twice: refund the second payment", "out_trade_no", o.OutTradeNo,
 		"trade_no", tradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)

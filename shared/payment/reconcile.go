@@ -93,6 +93,11 @@ func (s *Service) Reconcile(ctx context.Context, outTradeNo string) (Reconciled,
 			return s.reconcilePaid(ctx, o, p)
 		}
 		if notAtWeChat(err) {
+			if now.Before(alipayPayableUntil(p)) {
+				// An Alipay code nobody used yet may still be: the order
+				// is closed once it has lapsed (a later pass).
+				return ReconciledNothing, nil
+			}
 			err = nil
 		}
 		if err != nil {
