@@ -44,7 +44,7 @@ test-short: ## fast lane: every package in -short mode, no race detector
 # /usr/bin/chromedriver: without them the test would skip and refresh nothing.
 screenshots: ## refresh docs/console/*.png and docs/checkout-*.png from the browser tests in headless Chromium
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { echo "make screenshots: needs /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)" >&2; exit 1; }
-	CONSOLE_SCREENSHOTS=docs/console $(GO) test -count=1 -run '^TestConsoleInChromium$$' -v ./functions/local
+	CONSOLE_SCREENSHOTS=docs/console $(GO) test -count=1 -run '^(TestConsoleInChromium|TestConsoleRolesInChromium)$$' -v ./functions/local
 	CLOUDPAY_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestCheckoutInChromium$$' -v ./functions/local
 
 fuzz: ## run each fuzz target for FUZZTIME

@@ -10,6 +10,8 @@ require (
 	// against a 20 MB limit. 1.10.1 is the newest without it.
 	github.com/gin-gonic/gin v1.10.1
 	github.com/piglig/go-qr v1.1.0
+	// Tests only: validates answers against the OpenAPI documents' schemas.
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/sethvargo/go-envconfig v1.4.3
 	github.com/smartwalle/alipay/v3 v3.2.31
 	github.com/wechatpay-apiv3/wechatpay-go v0.2.21

@@ -37,11 +37,11 @@ var samFunctions = map[string]struct {
 // secretParameters hold values that must never be in the file nor echoed
 // by CloudFormation.
 var secretParameters = []string{"MongoDBURI", "AdminTokens", "JobToken", "WeChatPayPrivateKey", "WeChatPayAPIv3Key", "BusinessNotifySecret",
-	"AlipayAppPrivateKey"}
+	"AlipayAppPrivateKey", "Operators"}
 
 // secretVariables are the settings that carry those values.
 var secretVariables = []string{"MONGODB_URI", "ADMIN_TOKENS", "JOB_TOKEN", "WECHATPAY_PRIVATE_KEY", "WECHATPAY_APIV3_KEY", "BUSINESS_NOTIFY_SECRET",
-	"MINIPROGRAM_SECRET", "CHECKOUT_KEY", "ALIPAY_APP_PRIVATE_KEY"}
+	"MINIPROGRAM_SECRET", "CHECKOUT_KEY", "ALIPAY_APP_PRIVATE_KEY", "OPERATORS"}
 
 func TestTemplateDeploysEveryFunction(t *testing.T) {
 	t.Parallel()

@@ -98,6 +98,10 @@ func TestCheckoutInChromium(t *testing.T) {
 	if got, err := qr.Decode(b.elementPNG("#qr")); err != nil || got != codeURL {
 		t.Fatalf("the QR code on screen reads %q (%v), want %q", got, err, codeURL)
 	}
+	// The stack serves Alipay too, so the page offers it beside WeChat's, shown.
+	if got := b.exec(`return [...document.querySelectorAll('#methods a')].map((a) => a.textContent + (a.getAttribute('aria-current') ? '*' : '')).join('|')`); got != "微信支付*|支付宝" {
+		t.Errorf("the choice of method reads %v, want 微信支付*|支付宝", got)
+	}
 	// The countdown runs: mm:ss, and it changes.
 	first := b.text("#countdown")
 	if !regexp.MustCompile(`^\d{1,2}:\d{2}$`).MatchString(first) {
@@ -127,6 +131,8 @@ func TestCheckoutInChromium(t *testing.T) {
 		t.Errorf("order %s is %v after the page said paid", paidNo, o["status"])
 	}
 
+	checkoutWithAlipay(t, b, s, api, signer)
+
 	if expiring {
 		b.switchTo(lateTab)
 		b.waitText("#state-expired", "已过期")
@@ -148,6 +154,65 @@ func TestCheckoutInChromium(t *testing.T) {
 	}
 	if errs := b.consoleErrors(); len(errs) > 0 {
 		t.Errorf("the page logged errors: %v", errs)
+	}
+}
+
+// checkoutWithAlipay: the payer opens a page that shows WeChat's QR code
+// and picks 支付宝; the page shows Alipay's QR code, which scans to the
+// qr_code Alipay made for the order's live attempt, and keeps it through a
+// reload. Paid at Alipay (POST /sim/alipay/pay), the page turns to 支付成功
+// without a reload.
+func checkoutWithAlipay(t *testing.T, b *browser, s *stack, api *stackClient, signer *checkout.Signer) {
+	t.Helper()
+	const no = "CHECKOUT0003"
+	api.call("POST", "/create-payment/orders", map[string]any{"out_trade_no": no, "openid": "oCheckoutBuyer003", "amount_fen": 12800,
+		"description": "训练营 · 周末班"}, nil, 201)
+	link := checkoutLink(s.base, api.call("POST", "/create-payment/orders/"+no+"/pay", map[string]any{"method": "native"}, nil, 200), signer, no)
+	b.navigate(link)
+	b.waitText("#brand", "微信支付")
+	b.click("#method-alipay")
+	b.waitText("#brand", "支付宝")
+	if got := b.exec(`return document.querySelector('#method-alipay').getAttribute('aria-current')`); got != "page" {
+		t.Errorf("the 支付宝 tab is not marked as shown (%v)", got)
+	}
+	if hint := b.text("#state-pending .hint"); !strings.Contains(hint, "支付宝") || strings.Contains(hint, "微信") {
+		t.Errorf("the hint %q does not say to scan with Alipay", hint)
+	}
+	if got := b.text("#amount"); got != "¥128.00" {
+		t.Errorf("amount %q, want ¥128.00", got)
+	}
+	order := api.call("GET", "/refund/admin/api/orders/"+no, nil, nil, 200)["order"].(map[string]any)
+	tradeNo := str(order["trade_no"])
+	if order["method"] != "alipay_qr" || tradeNo == "" {
+		t.Fatalf("the order after picking 支付宝: method %v, trade_no %q", order["method"], tradeNo)
+	}
+	trade := api.call("GET", "/sim/alipay/trades/"+tradeNo, nil, map[string]string{}, 200)
+	qrCode := str(trade["qr_code"])
+	if !strings.HasPrefix(qrCode, "https://qr.alipay.com/") {
+		t.Fatalf("Alipay's trade %s: %v", tradeNo, trade)
+	}
+	if got, err := qr.Decode(b.elementPNG("#qr")); err != nil || got != qrCode {
+		t.Fatalf("the Alipay QR code on screen reads %q (%v), want %q", got, err, qrCode)
+	}
+	b.screenshot(filepath.Join(checkoutShots(), "checkout-alipay.png"))
+	// A reload keeps Alipay's code: the page does not switch by itself.
+	b.exec("location.reload()")
+	b.waitText("#brand", "支付宝")
+	if got, err := qr.Decode(b.elementPNG("#qr")); err != nil || got != qrCode {
+		t.Fatalf("after a reload the QR code reads %q (%v), want %q", got, err, qrCode)
+	}
+	b.exec("window.cloudpayLoaded = 'alipay'")
+
+	api.call("POST", "/sim/alipay/pay", map[string]any{"out_trade_no": tradeNo}, map[string]string{}, 200)
+	b.waitText("#state-paid", "支付成功")
+	if b.displayed("#state-pending") || b.displayed("#qr") || b.displayed("#methods") {
+		t.Error("the QR code or the choice of method is still shown after payment")
+	}
+	if got := b.exec("return window.cloudpayLoaded"); got != "alipay" {
+		t.Errorf("the page was reloaded (marker %v)", got)
+	}
+	if o := api.call("GET", "/create-payment/orders/"+no, nil, nil, 200); o["status"] != "paid" || o["method"] != "alipay_qr" {
+		t.Errorf("order %s is %v by %v after the page said paid", no, o["status"], o["method"])
 	}
 }
 

@@ -213,7 +213,10 @@ func TestConsoleReconciliationInChromium(t *testing.T) {
 		b.waitText(`[data-testid="recon-total-payments"]`, "一致")
 
 		b.click("#recon-back")
+		// The list is fetched anew: wait for both days' rows, not the one the
+		// page showed before.
 		b.waitText(`[data-testid="recon-row-`+date+`"]`, "已对账")
+		b.waitText(`[data-testid="recon-row-`+before+`"]`, "无账单")
 		rows := b.exec(`return [...document.querySelectorAll('#recon-table tbody tr')].map((tr) => [...tr.cells].map((c) => c.innerText))`)
 		got := fmt.Sprint(rows)
 		wantPrefix := fmt.Sprintf("[[%s 已对账 4 3 %s", date, morning.Format("2006/01/02 15:04:05"))

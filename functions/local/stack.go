@@ -24,6 +24,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
+	"github.com/cloudpay/cloudpay/shared/openapi"
 	"github.com/cloudpay/cloudpay/shared/serve"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
@@ -165,6 +166,14 @@ func (s *stack) build(ctx context.Context, cfg config, log *slog.Logger) error {
 		mux.Handle(alipaysim.ControlPrefix+"/", s.alipay.Handler())
 		mount(mux, "/alipay", s.alipay.Handler())
 	}
+	// The API reference: every function's /openapi.json, browsable at /docs/.
+	docs := make([]openapi.Function, len(functions))
+	for i, name := range functions {
+		docs[i] = openapi.Function{Name: name, Document: "../" + name + "/openapi.json"}
+	}
+	page := http.StripPrefix("/docs", openapi.Page(docs))
+	mux.Handle("/docs", page)
+	mux.Handle("/docs/", page)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, s.usage(cfg))
@@ -275,6 +284,7 @@ func (s *stack) usage(cfg config) string {
 		fmt.Fprintf(&b, "  %-18s %s/%s/\n", f, s.base, f)
 	}
 	fmt.Fprintf(&b, "  %-18s %s/refund/admin/  (the operator's console; log in with the admin token)\n", "console", s.base)
+	fmt.Fprintf(&b, "  %-18s %s/docs/  (the API reference: each function's OpenAPI document, browsable)\n", "docs", s.base)
 	fmt.Fprintf(&b, "  %-18s %s  (WeChat Pay simulator: WeChat's paths at the root for any SDK, keys at /sim/devkeys)\n", "simulator", s.simBase)
 	fmt.Fprintf(&b, "  %-18s %s/sim/  (its control routes, also here: /sim/pay, /sim/faults, /sim/calls, /sim/orders/{no})\n", "", s.base)
 	if s.alipay != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/alipay"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/mongostore"
 	"github.com/cloudpay/cloudpay/shared/outbox"
@@ -135,6 +136,12 @@ func (o options) openStore(ctx context.Context, f *Function, cfg mongostore.Conf
 	f.Store = s
 	f.onClose(func() { _ = s.Close(context.Background()) })
 	return nil
+}
+
+// auditedAdmin is the admin settings with the store as their audit log.
+func auditedAdmin(cfg httpapi.AdminConfig, st *mongostore.Store) httpapi.AdminConfig {
+	cfg.Audit = st
+	return cfg
 }
 
 // The services' options, from the builder's.

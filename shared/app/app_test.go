@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/app"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/serve"
 	"github.com/cloudpay/cloudpay/shared/storetest"
@@ -298,7 +299,7 @@ func TestSharedStoreAndClock(t *testing.T) {
 	ch := app.ChannelConfig{Channel: "cloudhosting"}
 	ch.CloudHosting.SubMchID = wechatsim.DevMchID
 	ctx := context.Background()
-	create, err := app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: ch}, app.WithStore(shared), app.WithClock(func() time.Time { return at }))
+	create, err := app.CreatePayment(ctx, app.CreatePaymentConfig{Channel: ch, Admin: httpapi.AdminConfig{Tokens: []string{"test-admin"}}}, app.WithStore(shared), app.WithClock(func() time.Time { return at }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ func CloseExpiredBinary() Binary {
 // configured (PAY_CHANNEL=v3, or WECHATPAY_MCH_ID set).
 func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (*Function, error) {
 	o := collect(opts)
+	if err := cfg.Admin.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Function{}
 	// Settings first: they are checked before anything connects.
 	if cfg.Trigger != "schedule" && cfg.Trigger != "http" {
@@ -87,6 +90,6 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	if cfg.Trigger == "schedule" {
 		f.Scheduled = f.Job.Run
 	}
-	f.Handler = httpapi.CloseExpired(f.Job, f.Outbox, cfg.JobAuth, cfg.Admin, o.log)
+	f.Handler = httpapi.CloseExpired(f.Job, f.Outbox, cfg.JobAuth, auditedAdmin(cfg.Admin, f.Store), o.log)
 	return f, nil
 }

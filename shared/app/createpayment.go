@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/cloudpay/cloudpay/shared/checkout"
@@ -37,6 +38,9 @@ func CreatePaymentBinary() Binary {
 // payments for the mini-program.
 func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option) (*Function, error) {
 	o := collect(opts)
+	if err := cfg.Admin.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Function{}
 	// The channel first: its settings are checked before anything connects.
 	gw, v3, err := channel(ctx, cfg.Channel, o.hc)
@@ -55,8 +59,13 @@ func CreatePayment(ctx context.Context, cfg CreatePaymentConfig, opts ...Option)
 		return nil, err
 	}
 	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
+	if cfg.Checkout.Key == "" && firstToken(cfg.Admin.Tokens) == "" {
+		// Without either, each instance would sign checkout links with a key
+		// of its own, and a link made by one would not open on another.
+		return nil, fmt.Errorf("configuration: CHECKOUT_KEY is required when ADMIN_TOKENS is not set (checkout links are signed with it)")
+	}
 	co := httpapi.Checkout{Signer: checkout.NewSigner(cfg.Checkout.Key, firstToken(cfg.Admin.Tokens)), LinkTTL: cfg.Checkout.LinkTTL()}
-	f.Handler = httpapi.CreatePayment(f.Payments, f.Shipping, cfg.Admin, cfg.Users, co, o.log)
+	f.Handler = httpapi.CreatePayment(f.Payments, f.Shipping, auditedAdmin(cfg.Admin, f.Store), cfg.Users, co, o.log)
 	return f, nil
 }
 

@@ -43,6 +43,9 @@ func RefundBinary() Binary {
 // the operator's console.
 func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, error) {
 	o := collect(opts)
+	if err := cfg.Admin.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Function{}
 	// Settings first: they are checked before anything connects.
 	if err := cfg.Outbox.Validate(); err != nil {
@@ -71,8 +74,8 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 		return f.fail(err)
 	}
 	f.Recon = reconciler(f, gw, o)
-	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Shipping: f.Shipping, Page: console.Handler()}
-	f.Handler = httpapi.Refund(f.Refunds, ops, cfg.Admin, cfg.Users, o.log)
+	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Shipping: f.Shipping, Page: console.Handler(), Audit: f.Store}
+	f.Handler = httpapi.Refund(f.Refunds, ops, auditedAdmin(cfg.Admin, f.Store), cfg.Users, o.log)
 	checkTradeManaged(ctx, f, o.log)
 	return f, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/app"
+	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/miniapp"
 	"github.com/cloudpay/cloudpay/shared/storetest"
 	"github.com/cloudpay/cloudpay/shared/testkit"
@@ -63,7 +64,7 @@ func TestRefundTellsTradeManagementAtStartUp(t *testing.T) {
 		if log != nil {
 			opts = append(opts, app.WithLogger(log))
 		}
-		f, err := app.Refund(context.Background(), app.RefundConfig{Channel: ch, Shipping: app.ShippingConfig{MiniProgram: mp}}, opts...)
+		f, err := app.Refund(context.Background(), app.RefundConfig{Channel: ch, Shipping: app.ShippingConfig{MiniProgram: mp}, Admin: httpapi.AdminConfig{Tokens: []string{"test-admin"}}}, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,9 @@ func WithdrawBinary() Binary {
 // user's WeChat balance through transfer bills.
 func Withdraw(ctx context.Context, cfg WithdrawConfig, opts ...Option) (*Function, error) {
 	o := collect(opts)
+	if err := cfg.Admin.Validate(); err != nil {
+		return nil, err
+	}
 	f := &Function{}
 	var err error
 	// The client first: its settings are checked before anything connects.
@@ -45,6 +48,6 @@ func Withdraw(ctx context.Context, cfg WithdrawConfig, opts ...Option) (*Functio
 		return nil, err
 	}
 	f.Withdrawals = withdraw.New(f.Store, f.V3, cfg.Withdraw, o.withdraw()...)
-	f.Handler = httpapi.Withdraw(f.Withdrawals, cfg.Admin, cfg.Users, o.log)
+	f.Handler = httpapi.Withdraw(f.Withdrawals, auditedAdmin(cfg.Admin, f.Store), cfg.Users, o.log)
 	return f, nil
 }

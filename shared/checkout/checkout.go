@@ -1,6 +1,7 @@
 // Package checkout is the hosted checkout page of create-payment: a page a
 // merchant's web shop links to, showing an order's amount, its WeChat Native
-// QR code, a countdown and the live status. The page is reached only
+// QR code (or, where Alipay is configured, Alipay's, as the payer picks), a
+// countdown and the live status. The page is reached only
 // through a signed, expiring link (Signer), so order numbers cannot be
 // enumerated; its HTML, script and style are embedded (no build step, no
 // CDN) and run under a strict CSP.

@@ -53,8 +53,18 @@ type Page struct {
 	CodeURL     string    // Pending: the QR code's content
 	ExpiresAt   time.Time // Pending: when the QR code stops being payable
 	Now         time.Time
-	// StatusQuery is the link's exp and sig, for the page's status calls.
+	// StatusQuery is the link's exp and sig, for the page's status calls
+	// and its choice of method.
 	StatusQuery string
+	// Method is the way to pay the page is about: the QR code shown
+	// (Pending), the one that could not be prepared (Unavailable), how
+	// the order was paid (Paid). It names the page; empty: Methods[0].
+	Method cloudpay.PayMethod
+	// Methods are the ways to pay the deployment offers, of Methods().
+	// With more than one, a pending or unavailable page links to each
+	// (?method=), and shows the one picked: picking, not polling,
+	// switches the order's live payment.
+	Methods []cloudpay.PayMethod
 }
 
 // view is what the template reads: everything already formatted.
@@ -65,6 +75,15 @@ type view struct {
 	RemainingMS int64
 	StatusURL   string
 	Assets      string
+	Brand       string // the page's name: 微信支付 or 支付宝
+	Provider    string // whose colours: wechat or alipay
+	Tabs        []tab  // the choice of method, when there is one
+}
+
+// tab is a link to the page showing one way to pay.
+type tab struct {
+	Param, Name, Href string
+	Current           bool
 }
 
 var page = template.Must(template.ParseFS(files, "page.html"))
@@ -72,6 +91,17 @@ var page = template.Must(template.ParseFS(files, "page.html"))
 // Render writes the page as HTML.
 func (p Page) Render(w io.Writer) error {
 	v := view{Page: p, Amount: Yuan(p.AmountFen), Assets: assetsFromPage}
+	named := p.Method
+	if named == "" && len(p.Methods) > 0 {
+		named = p.Methods[0]
+	}
+	v.Brand, v.Provider = Name(named), cloudpay.ProviderWeChat
+	if named.Provider() == cloudpay.ProviderAlipay {
+		v.Provider = cloudpay.ProviderAlipay
+	}
+	if len(p.Methods) > 1 && (p.State == Pending || p.State == Unavailable) {
+		v.Tabs = tabs(p)
+	}
 	if p.State == Pending {
 		svg, err := QRSVG(p.CodeURL)
 		if err != nil {
@@ -90,6 +120,24 @@ func (p Page) Render(w io.Writer) error {
 	}
 	_, err := w.Write(buf.Bytes())
 	return err
+}
+
+// tabs link to the page with each method the page offers. A link of
+// only a query keeps the page's path, so it works behind a prefix.
+func tabs(p Page) []tab {
+	var out []tab
+	for _, m := range p.Methods {
+		c, ok := choiceOf(m)
+		if !ok {
+			continue
+		}
+		q := "method=" + c.param
+		if p.StatusQuery != "" {
+			q = p.StatusQuery + "&" + q
+		}
+		out = append(out, tab{Param: c.param, Name: c.name, Href: "?" + q, Current: m == p.Method})
+	}
+	return out
 }
 
 type asset struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/checkout"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
 func render(t *testing.T, p checkout.Page) string {
@@ -136,5 +137,85 @@ func TestAssets(t *testing.T) {
 		if again.Code != http.StatusNotModified {
 			t.Errorf("GET %s with its ETag: %d, want 304", tc.path, again.Code)
 		}
+	}
+}
+
+// With both ways to pay offered, a pending or unavailable page links to
+// each (?method= beside the link's own query, kept relative so the page
+// works behind a prefix) and marks the one shown, and takes that method's
+// name and colours; a page that has ended offers no choice.
+func TestPageChoiceOfMethod(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC)
+	both := []cloudpay.PayMethod{cloudpay.MethodNative, cloudpay.MethodAlipayQR}
+	base := checkout.Page{
+		OutTradeNo: "ORDER0001", Description: "年度会员", AmountFen: 29900, ExpiresAt: now.Add(time.Minute), Now: now,
+		StatusQuery: "exp=1767257100&sig=AbC-_d", Methods: both,
+	}
+	const (
+		wechatTab = `<a id="method-wechat" class="method" href="?exp=1767257100&amp;sig=AbC-_d&amp;method=wechat"`
+		alipayTab = `<a id="method-alipay" class="method" href="?exp=1767257100&amp;sig=AbC-_d&amp;method=alipay"`
+		current   = ` aria-current="page">`
+	)
+	for _, tc := range []struct {
+		name     string
+		page     func(p *checkout.Page)
+		want     []string
+		refuse   []string
+		provider string
+	}{
+		{"WeChat's code", func(p *checkout.Page) {
+			p.State, p.Method, p.CodeURL = checkout.Pending, cloudpay.MethodNative, "weixin://wxpay/bizpayurl?pr=abc1234"
+		}, []string{wechatTab + current, alipayTab + ">", "<title>微信支付 ¥299.00</title>", "另一部手机"}, []string{"<strong>支付宝</strong>"}, "wechat"},
+		{"Alipay's code", func(p *checkout.Page) {
+			p.State, p.Method, p.CodeURL = checkout.Pending, cloudpay.MethodAlipayQR, "https://qr.alipay.com/bax00001"
+		}, []string{wechatTab + ">", alipayTab + current, "<title>支付宝 ¥299.00</title>", `aria-label="支付宝二维码"`, "<strong>支付宝</strong>「扫一扫」"},
+			[]string{"另一部手机"}, "alipay"},
+		{"Alipay failing", func(p *checkout.Page) { p.State, p.Method = checkout.Unavailable, cloudpay.MethodAlipayQR },
+			[]string{wechatTab + ">", alipayTab + current, "<title>支付宝</title>", "换一种支付方式"}, []string{"<svg"}, "alipay"},
+		{"paid with Alipay", func(p *checkout.Page) { p.State, p.Method = checkout.Paid, cloudpay.MethodAlipayWap },
+			[]string{"<title>支付成功</title>", `<span class="mark" aria-hidden="true"></span>支付宝</header>`}, []string{`id="methods"`, "<svg"}, "alipay"},
+		{"expired", func(p *checkout.Page) { p.State = checkout.Expired },
+			[]string{"<title>已过期</title>", `</span>微信支付</header>`}, []string{`id="methods"`}, "wechat"},
+		{"one method: no choice", func(p *checkout.Page) {
+			p.State, p.Method, p.CodeURL, p.Methods = checkout.Pending, cloudpay.MethodAlipayQR, "https://qr.alipay.com/bax00001", []cloudpay.PayMethod{cloudpay.MethodAlipayQR}
+		}, []string{"<title>支付宝 ¥299.00</title>"}, []string{`id="methods"`, "method="}, "alipay"},
+		{"a refused link", func(p *checkout.Page) { *p = checkout.Page{State: checkout.Invalid, Methods: both} },
+			[]string{"<title>微信支付</title>"}, []string{`id="methods"`}, "wechat"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := base
+			tc.page(&p)
+			html := render(t, p)
+			for _, want := range tc.want {
+				if !strings.Contains(html, want) {
+					t.Errorf("the page lacks %s", want)
+				}
+			}
+			for _, bad := range tc.refuse {
+				if strings.Contains(html, bad) {
+					t.Errorf("the page has %s", bad)
+				}
+			}
+			if want := `data-provider="` + tc.provider + `"`; !strings.Contains(html, want) {
+				t.Errorf("the page lacks %s", want)
+			}
+		})
+	}
+}
+
+func TestMethodParam(t *testing.T) {
+	t.Parallel()
+	for param, want := range map[string]cloudpay.PayMethod{
+		"wechat": cloudpay.MethodNative, "alipay": cloudpay.MethodAlipayQR,
+		"": "", "native": "", "alipay_qr": "", "Alipay": "", "alipay_wap": "",
+	} {
+		if got := checkout.MethodParam(param); got != want {
+			t.Errorf("?method=%s: %q, want %q", param, got, want)
+		}
+	}
+	if got := checkout.Methods(); len(got) != 2 || got[0] != cloudpay.MethodNative || got[1] != cloudpay.MethodAlipayQR {
+		t.Errorf("Methods() = %v", got)
 	}
 }

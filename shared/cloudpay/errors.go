@@ -17,6 +17,8 @@ const (
 	CodeUnauthorized     Code = "UNAUTHORIZED"
 	CodeOpenIDRequired   Code = "OPENID_REQUIRED"
 	CodeForbidden        Code = "FORBIDDEN"
+	CodeForbiddenRole    Code = "FORBIDDEN_ROLE" // the token's role may not do this
+	CodeFourEyes         Code = "FOUR_EYES"      // the same person may not create and approve
 	CodeNotFound         Code = "NOT_FOUND"
 	CodeOrderNotFound    Code = "ORDER_NOT_FOUND"
 	CodeOrderConflict    Code = "ORDER_CONFLICT"

@@ -86,9 +86,14 @@ type Refund struct {
 	BatchID        string       `json:"batch_id,omitempty" bson:"batch_id,omitempty"`
 	Label          string       `json:"label,omitempty" bson:"label,omitempty"`
 	Note           string       `json:"note,omitempty" bson:"note,omitempty"` // the reviewer's
-	RefundID       string       `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
-	Account        string       `json:"account,omitempty" bson:"account,omitempty"`
-	Round          int          `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
+	// CreatedBy is the named admin token that asked for it (OPERATORS);
+	// FourEyes marks a refund over REFUND_FOUR_EYES_FEN that waits for
+	// another named token's approval.
+	CreatedBy string `json:"created_by,omitempty" bson:"created_by,omitempty"`
+	FourEyes  bool   `json:"four_eyes,omitempty" bson:"four_eyes,omitempty"`
+	RefundID  string `json:"refund_id,omitempty" bson:"refund_id,omitempty"`
+	Account   string `json:"account,omitempty" bson:"account,omitempty"`
+	Round     int    `json:"-" bson:"round"` // reservation round; 0: nothing reserved yet
 	// ReserveSeq is the ledger entry that reserved this round: the round's
 	// end is appended after it, so a writer starts looking there.
 	ReserveSeq  int64      `json:"-" bson:"reserve_seq,omitempty"`

@@ -91,7 +91,24 @@ export const ORDER_STATUS = {
   partially_refunded: '部分退款', refunded: '已退款',
 };
 // How an order is being paid or was paid (none before a payment began).
-export const PAY_METHOD = { jsapi: '小程序 JSAPI', native: 'Native 扫码', h5: 'H5', balance: '余额' };
+export const PAY_METHOD = {
+  jsapi: '小程序 JSAPI', native: 'Native 扫码', h5: 'H5', balance: '余额',
+  alipay_qr: '支付宝扫码', alipay_wap: '支付宝手机网站',
+};
+
+// provider is who holds a payment by method m: alipay, wechat, or "" for
+// the balance and for no payment yet.
+export function provider(m) {
+  if (!m || m === 'balance') return '';
+  return m.startsWith('alipay_') ? 'alipay' : 'wechat';
+}
+
+// What the order page calls the payment's two numbers at its provider: the
+// provider's own (transaction_id) and the merchant's (trade_no).
+const PAYMENT_NUMBERS = {
+  wechat: ['微信支付单号', '微信侧商户单号'],
+  alipay: ['支付宝交易号', '支付宝侧商户单号'],
+};
 export const REFUND_STATUS = {
   pending_review: '待审核', approved: '已批准', rejected: '已拒绝', processing: '处理中',
   succeeded: '退款成功', failed: '退款失败', closed: '已关闭', abnormal: '异常',
@@ -114,11 +131,11 @@ export const SHIPPING_STATE = { shipped: '已发货', partly_shipped: '部分发
 
 // shippingState is what an order shows of its shipping: its state, "none"
 // for an order paid at WeChat with nothing shipped, else "" (unpaid, or
-// paid from the balance: WeChat holds no payment to ship).
+// paid from the balance or with Alipay: WeChat holds no payment to ship).
 export function shippingState(o) {
   if (o?.shipping_state) return o.shipping_state;
   const paid = ['paid', 'partially_refunded', 'refunded'].includes(o?.status);
-  return paid && o?.method !== 'balance' ? 'none' : '';
+  return paid && (!o?.method || provider(o.method) === 'wechat') ? 'none' : '';
 }
 
 // What an upload is at WeChat, and the words the page says of it.
@@ -145,6 +162,83 @@ export function reconKind(d) {
 }
 
 const label = (table, v) => table[v] ?? v ?? '—';
+
+// ---- Roles (shared/httpapi/operators.go decides; the page only hides what would be refused) ----
+
+export const ROLE_NAMES = { viewer: '只读', operator: '操作员', approver: '审核员', admin: '管理员', service: '商户后端' };
+
+// What each console role may do in the page: operators move money out and
+// enter shipping, approvers decide, both may reconcile, viewers only read;
+// a token of ADMIN_TOKENS (admin) has every role. The back end's token
+// (service) is refused by the console's routes altogether.
+const EVERY_ACTION = ['refund', 'batch', 'shipping', 'recon', 'review', 'retry', 'redeliver'];
+export const ROLE_ACTIONS = {
+  viewer: [],
+  operator: ['refund', 'batch', 'shipping', 'recon'],
+  approver: ['review', 'retry', 'redeliver', 'recon'],
+  admin: EVERY_ACTION,
+};
+
+// may says whether a role may take an action; an unknown role may not.
+export function may(role, action) {
+  return Object.hasOwn(ROLE_ACTIONS, role ?? '') && ROLE_ACTIONS[role].includes(action);
+}
+
+// ---- 操作日志 (pure) ----
+
+export const AUDIT_OUTCOME = { done: '成功', refused: '被拒绝', failed: '失败' };
+const AUDIT_ACTION = {
+  'POST /orders': '创建订单',
+  'POST /orders/adopt': '补录外部支付',
+  'POST /orders/:out_trade_no/pay': '发起支付',
+  'POST /orders/:out_trade_no/shipping': '上传发货信息',
+  'POST /admin/api/orders/:out_trade_no/shipping': '上传发货信息',
+  'POST /refunds': '发起退款',
+  'POST /refunds/batch': '批量退款',
+  'POST /refunds/:out_refund_no/retry': '重试退款',
+  'POST /refunds/:out_refund_no/approve': '批准退款',
+  'POST /refunds/:out_refund_no/reject': '拒绝退款',
+  'POST /admin/api/reconciliations/:date': '对账',
+  'POST /admin/api/dead-letters/:id/redeliver': '重新投递通知',
+  'POST /dead-letters/:id/redeliver': '重新投递通知',
+  'POST /wallets/:openid/credits': '钱包入账',
+  'PUT /wallets/:openid/profile': '修改实名信息',
+};
+
+// auditAction names what an audit entry did, in Chinese when the route is known.
+export function auditAction(e) {
+  const key = `${e?.method ?? ''} ${e?.route ?? ''}`;
+  return Object.hasOwn(AUDIT_ACTION, key) ? AUDIT_ACTION[key] : key.trim() || '—';
+}
+
+// auditSubjectLink is where an entry's subject opens: the order's page for
+// an order, the day's reconciliation for a day, else the log of that subject.
+export function auditSubjectLink(e) {
+  const subject = e?.subject;
+  if (!subject) return '';
+  const route = e.route ?? '';
+  if (route.includes(':out_trade_no') || (e.method === 'POST' && ['/refunds', '/orders', '/orders/adopt'].includes(route))) {
+    return `#/orders/${encodeURIComponent(subject)}`;
+  }
+  if (route.includes(':date')) return `#/recon/${encodeURIComponent(subject)}`;
+  return `#/audit?subject=${encodeURIComponent(subject)}`;
+}
+
+// auditResult is an entry's result in words: 成功, or 被拒绝 / 失败 with the
+// HTTP status and the error code.
+export function auditResult(e) {
+  const outcome = label(AUDIT_OUTCOME, e?.outcome);
+  if (e?.outcome === 'done') return outcome;
+  return [outcome, e?.status ? `HTTP ${e.status}` : '', e?.code ?? ''].filter(Boolean).join(' · ');
+}
+
+// auditLine is one entry on one line, as the order and refund pages list
+// them: "operator-person（操作员）发起退款 ¥3.50 · 成功".
+export function auditLine(e) {
+  const who = `${e?.actor || '—'}${e?.role ? `（${label(ROLE_NAMES, e.role)}）` : ''}`;
+  const amount = Number.isSafeInteger(e?.amount_fen) && e.amount_fen > 0 ? ` ${formatFen(e.amount_fen)}` : '';
+  return `${who}${auditAction(e)}${amount} · ${auditResult(e)}`;
+}
 
 // parseCSVRecords splits CSV text into records of fields (RFC 4180 quoting:
 // "a, b" and "" for a quote), each with the line it starts on.
@@ -466,8 +560,47 @@ const enc = encodeURIComponent;
 
 // ---- Login ----
 
+// me is who the console is logged in as ({name, role}): asked of GET
+// /admin/api/me when the token is entered, and kept with the token for
+// this tab's session, so a reload asks nothing. A token kept without it (a
+// tab logged in before the console knew roles) offers every action, as
+// then: the server refuses what the role may not do either way.
+const ME_KEY = 'cloudpay.console.me';
+let me = null;
+const can = (action) => (me ? may(me.role, action) : true);
+
+function rememberedMe() {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(ME_KEY) ?? 'null');
+    return typeof v?.name === 'string' && typeof v?.role === 'string' ? { name: v.name, role: v.role } : null;
+  } catch {
+    return null;
+  }
+}
+
+// applyRole shows the actions of the logged-in role and hides the rest:
+// an element with data-action="x" is shown to roles that may take x, one
+// with data-denied="x" (why it is not there) to those that may not.
+function applyRole() {
+  for (const n of document.querySelectorAll('[data-action]')) show(n, can(n.dataset.action));
+  for (const n of document.querySelectorAll('[data-denied]')) show(n, !can(n.dataset.denied));
+  const who = $('#whoami');
+  who.textContent = me ? `${me.name}（${label(ROLE_NAMES, me.role)}）` : '角色未知';
+  who.title = me ? `角色：${me.role}` : '重新登录后按令牌的角色显示可执行的操作';
+  $('#app').dataset.role = me?.role ?? '';
+}
+
+// loginRefusal says why a token that is valid cannot use the console.
+function loginRefusal(e) {
+  if (e.code === 'FORBIDDEN_ROLE') {
+    return '该令牌是商户后端（service）令牌，不能登录运营后台。请使用 viewer、operator 或 approver 角色的令牌。';
+  }
+  return `无法确认令牌的角色：${describe(e)}`;
+}
+
 function showLogin(message) {
   stopPolling();
+  me = null;
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
   show($('#app'), false);
   show($('#login'), true);
@@ -480,6 +613,7 @@ function showLogin(message) {
 
 function logout(message) {
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(ME_KEY);
   showLogin(message);
 }
 
@@ -490,13 +624,14 @@ async function login(ev) {
   const button = $('#login-submit');
   button.disabled = true;
   sessionStorage.setItem(TOKEN_KEY, token);
+  sessionStorage.removeItem(ME_KEY);
   try {
-    await api('GET', '/refunds?limit=1'); // any admin route tells whether the token is good
+    // Who the token is: a 401 is back at the login (request does it), the
+    // back end's token is refused here.
+    const who = await api('GET', '/admin/api/me');
+    sessionStorage.setItem(ME_KEY, JSON.stringify({ name: who?.name ?? '', role: who?.role ?? '' }));
   } catch (e) {
-    if (e.status !== 401) {
-      sessionStorage.removeItem(TOKEN_KEY);
-      showLogin(describe(e));
-    }
+    if (e.status !== 401) logout(loginRefusal(e));
     return;
   } finally {
     button.disabled = false;
@@ -504,7 +639,11 @@ async function login(ev) {
   enterApp();
 }
 
+// enterApp shows the pages with the actions of the role the token was
+// logged in with.
 function enterApp() {
+  me = rememberedMe();
+  applyRole();
   show($('#login'), false);
   show($('#app'), true);
   if (!location.hash || location.hash === '#' || location.hash === '#/') location.hash = '#/orders';
@@ -549,6 +688,7 @@ function route() {
     case 'recon': run(() => reconPage()); break;
     case 'recon-day': run(() => reconDayPage(parts[1])); break;
     case 'dead-letters': run(() => deadLettersPage()); break;
+    case 'audit': run(() => auditPage(params)); break;
     default: location.hash = '#/orders';
   }
 }
@@ -627,6 +767,9 @@ async function orderPage(no) {
   resetShippingForm(no);
   $('#order-status').replaceChildren();
   fill($('#order-refunds tbody'), []);
+  fill($('#order-audit tbody'), []);
+  show($('#order-audit-empty'), false);
+  $('#order-audit-link').href = `#/audit?subject=${enc(no)}`;
   $('#order-refund').disabled = true;
   const d = await api('GET', `/admin/api/orders/${enc(no)}`);
   const o = d.order;
@@ -638,9 +781,12 @@ async function orderPage(no) {
   $('#order-description').textContent = o.description || '—';
   $('#order-attach').textContent = o.attach || '—';
   $('#order-method').textContent = label(PAY_METHOD, o.method);
+  const [txnLabel, tradeNoLabel] = PAYMENT_NUMBERS[provider(o.method) || 'wechat'];
+  $('#order-transaction-id-label').textContent = txnLabel;
+  $('#order-trade-no-label').textContent = tradeNoLabel;
   $('#order-transaction-id').textContent = o.transaction_id || '—';
-  // Without its own trade_no, the payment is known at WeChat by the order's number.
-  $('#order-trade-no').textContent = o.trade_no || (o.method && o.method !== 'balance' ? '同订单号' : '—');
+  // Without its own trade_no, the payment is known at WeChat or Alipay by the order's number.
+  $('#order-trade-no').textContent = o.trade_no || (provider(o.method) ? '同订单号' : '—');
   $('#order-paid-at').textContent = formatTime(o.paid_at);
   $('#order-shipping').replaceChildren(shippingBadge(o));
   $('#order-created-at').textContent = formatTime(o.created_at);
@@ -658,13 +804,68 @@ async function orderPage(no) {
     td(r.out_refund_no, 'mono'), el('td', {}, badge(REFUND_STATUS, r.status, 'refund')),
     td(formatFen(r.amount_fen), 'num'), td(r.reason || '—'), td(label(REFUND_SOURCE, r.source)),
     td(formatTime(r.created_at)), td(formatTime(r.succeeded_at)),
-    td(r.last_error ? `${r.last_error.message}（${r.last_error.code}）` : '—'))));
+    td(r.last_error ? `${r.last_error.message}（${r.last_error.code}）` : '—'),
+    el('td', { class: 'history', 'data-testid': `refund-history-${r.out_refund_no}` }, refundHistory(r, null)))));
   show($('#order-refunds-empty'), refunds.length === 0);
+  loadOrderAudit(d, routeSeq); // who did what: not waited for, the page is there without it
   const shippable = shippingState(o) !== '';
   const ship = $('#shipping-submit');
   ship.disabled = !shippable;
   ship.title = shippable ? '' : '只有在微信支付的已支付订单可上传发货信息';
   if (!$('#shipping-desc').value) $('#shipping-desc').value = [...(o.description ?? '')].slice(0, 120).join('');
+}
+
+// ---- 订单详情：操作记录 ----
+
+// The order page shows who did what to the order and to each of its
+// refunds: the audit entries whose subject is the order (its number, or
+// the WeChat number a refund named it by) or one of its refunds.
+const MAX_AUDITED_REFUNDS = 50; // WeChat's most refunds of one payment
+
+async function loadOrderAudit(d, seq) {
+  const o = d.order;
+  const refunds = (d.refunds ?? []).slice(0, MAX_AUDITED_REFUNDS);
+  const subjects = [...new Set([o.out_trade_no, o.transaction_id, ...refunds.map((r) => r.out_refund_no)].filter(Boolean))];
+  let lists;
+  try {
+    lists = await Promise.all(subjects.map((subject) => api('GET', `/admin/api/audit?${new URLSearchParams({ subject })}`)));
+  } catch (e) {
+    if (seq !== routeSeq || e.status === 401) return;
+    $('#order-audit-empty').textContent = `无法读取操作记录：${describe(e)}`;
+    show($('#order-audit-empty'), true);
+    for (const r of refunds) {
+      const cell = document.querySelector(`[data-testid="refund-history-${CSS.escape(r.out_refund_no)}"]`);
+      if (cell) cell.replaceChildren(refundHistory(r, []));
+    }
+    return;
+  }
+  if (seq !== routeSeq) return;
+  // Newest first, by the time itself: RFC 3339 strings with fractions of
+  // varying length do not sort as text.
+  const when = (e) => Date.parse(e.at) || 0;
+  const entries = lists.flatMap((l) => l?.entries ?? []).sort((a, b) => when(b) - when(a));
+  fill($('#order-audit tbody'), entries.map((e) => auditRow(e, false)));
+  $('#order-audit-empty').textContent = '暂无后台操作。';
+  show($('#order-audit-empty'), entries.length === 0);
+  for (const r of refunds) {
+    const cell = document.querySelector(`[data-testid="refund-history-${CSS.escape(r.out_refund_no)}"]`);
+    if (cell) cell.replaceChildren(refundHistory(r, entries.filter((e) => e.subject === r.out_refund_no)));
+  }
+}
+
+// refundHistory is a refund's who-did-what, compactly: who asked for it
+// (its creator's token), then each decision on it (approve, reject, retry)
+// from the audit log; entries null while they are being read.
+function refundHistory(r, entries) {
+  const lines = [];
+  if (r.created_by) lines.push(el('div', { text: `${r.created_by} 发起${r.four_eyes ? '（须他人批准）' : ''}` }));
+  for (const e of [...(entries ?? [])].reverse()) {
+    lines.push(el('div', { class: e.outcome === 'done' ? undefined : 'muted', title: formatTime(e.at), text: auditLine(e) }));
+  }
+  if (lines.length === 0) return entries === null ? '…' : '—';
+  const box = el('div', { class: 'lines' });
+  box.append(...lines);
+  return box;
 }
 
 // ---- 发货 ----
@@ -839,20 +1040,45 @@ async function requestsPage() {
   const refunds = (data.refunds ?? []).filter((r) => status || r.source === 'user');
   fill($('#requests-table tbody'), refunds.map((r) => {
     const actions = el('td', { class: 'actions' });
-    if (r.status === 'pending_review') {
+    if (r.status === 'pending_review' && can('review')) {
+      // Four eyes: a large refund is approved by another token than the one that asked for it.
+      const own = r.four_eyes && !!r.created_by && r.created_by === me?.name;
       actions.append(
-        el('button', { type: 'button', class: 'primary small', 'data-testid': `approve-${r.out_refund_no}`, text: '批准', onclick: () => openReview(r, 'approve') }),
+        el('button', {
+          type: 'button', class: 'primary small', 'data-testid': `approve-${r.out_refund_no}`, text: '批准', onclick: () => openReview(r, 'approve'),
+          disabled: own, title: own ? '四眼原则：须由发起人以外的审核员批准' : undefined,
+        }),
         el('button', { type: 'button', class: 'danger small', 'data-testid': `reject-${r.out_refund_no}`, text: '拒绝', onclick: () => openReview(r, 'reject') }));
     }
+    if (actions.childElementCount === 0) actions.textContent = '—';
+    const history = el('td', { class: 'history', 'data-testid': `request-history-${r.out_refund_no}` }, refundHistory(r, []),
+      el('button', {
+        type: 'button', class: 'link small', 'data-testid': `request-history-load-${r.out_refund_no}`, text: '操作记录',
+        onclick: (ev) => showRequestHistory(r, history, ev.currentTarget),
+      }));
     return el('tr', { 'data-testid': `request-row-${r.out_refund_no}` },
       td(r.out_refund_no, 'mono'),
       el('td', {}, el('a', { href: `#/orders/${enc(r.out_trade_no)}`, class: 'mono', text: r.out_trade_no })),
       td(r.openid, 'mono'), td(formatFen(r.amount_fen), 'num'), td(r.reason || '—'),
-      el('td', {}, badge(REFUND_STATUS, r.status, 'refund')), td(formatTime(r.created_at)), td(r.note || '—'), actions);
+      el('td', {}, badge(REFUND_STATUS, r.status, 'refund')), td(formatTime(r.created_at)), td(r.note || '—'), history, actions);
   }));
   const totals = status ? data.totals : null;
   $('#requests-totals').textContent = totals ? `共 ${totals.count} 笔，合计 ${formatFen(totals.amount_fen)}` : `本页 ${refunds.length} 笔`;
   show($('#requests-empty'), refunds.length === 0);
+}
+
+// showRequestHistory reads a refund's entries in the audit log when asked:
+// one call per refund opened, not one per row listed.
+async function showRequestHistory(r, cell, button) {
+  button.disabled = true;
+  try {
+    const data = await api('GET', `/admin/api/audit?${new URLSearchParams({ subject: r.out_refund_no })}`);
+    cell.replaceChildren(refundHistory(r, data?.entries ?? []));
+  } catch (e) {
+    if (e.status === 401) return;
+    button.disabled = false;
+    pageError(e);
+  }
 }
 
 let review = null;
@@ -1034,7 +1260,8 @@ async function pollBatch(id, seq) {
   el('td', {}, badge(REFUND_STATUS, it.status, 'refund')), td(it.error?.code ?? '—', 'mono'), td(it.error?.message ?? '—'))));
   const failed = items.filter((it) => it.status === 'failed');
   const retry = $('#batch-retry');
-  show(retry, failed.length > 0 && p.processing === 0);
+  show(retry, can('retry') && failed.length > 0 && p.processing === 0);
+  show($('#batch-retry-denied'), !can('retry') && failed.length > 0 && p.processing === 0);
   retry.textContent = `重试失败项（${failed.length}）`;
   retry.disabled = batchView?.retrying ?? false;
   if (p.processing > 0 || batchView?.retrying) {
@@ -1182,7 +1409,9 @@ async function reconDayPage(date) {
     try {
       r = await api('GET', `/admin/api/reconciliations/${enc(date)}`);
     } catch (e) {
-      if (e.code === 'NOT_FOUND') throw new ApiError(e.status, e.code, `${date} 尚未对账：点击“重新对账”立即对账`);
+      if (e.code === 'NOT_FOUND') {
+        throw new ApiError(e.status, e.code, can('recon') ? `${date} 尚未对账：点击“重新对账”立即对账` : `${date} 尚未对账`);
+      }
       throw e;
     }
   }
@@ -1266,9 +1495,9 @@ async function deadLettersPage() {
     el('td', {}, label(EVENT_TYPE, l.type), el('div', { class: 'muted mono', text: l.type })), td(l.subject, 'mono'),
     el('td', {}, badge(EVENT_STATUS, l.status, 'event')), el('td', { class: 'num', 'data-testid': 'attempts', text: String(l.attempts ?? 0) }),
     td(formatTime(l.created_at)), td(formatTime(l.last_attempt_at)), td(l.last_error || '—'),
-    el('td', { class: 'actions' }, el('button', {
+    el('td', { class: 'actions' }, can('redeliver') ? el('button', {
       type: 'button', class: 'small', 'data-testid': `redeliver-${l.id}`, text: '重新投递', onclick: (ev) => redeliver(l, ev.target),
-    })))));
+    }) : '—'))));
   show($('#dead-letters-empty'), list.length === 0);
 }
 
@@ -1287,6 +1516,81 @@ async function redeliver(l, button) {
   }
   pageError(null);
   await deadLettersPage();
+}
+
+// ---- 操作日志 ----
+
+const AUDIT_FILTERS = ['actor', 'subject', 'from', 'to'];
+const AUDIT_PAGE = 50; // the route's page
+let auditParams = null;
+let auditBefore = '';
+
+// auditRow is one entry as a table row: time, operator and role, what
+// (in words, then the function and route), the subject, the amount, the
+// result, and (on the 操作日志 page) the request id.
+function auditRow(e, withRequestID) {
+  const subjectLink = auditSubjectLink(e);
+  const subject = e.subject
+    ? el('td', {}, el('a', { href: subjectLink, class: 'mono', text: e.subject }))
+    : td('—');
+  const actor = withRequestID
+    ? el('a', { href: `#/audit?actor=${enc(e.actor ?? '')}`, text: e.actor || '—' })
+    : (e.actor || '—');
+  return el('tr', {
+    'data-testid': 'audit-row', 'data-actor': e.actor ?? '', 'data-subject': e.subject ?? '', 'data-outcome': e.outcome ?? '',
+    class: e.outcome === 'done' ? undefined : 'failed',
+  },
+  td(formatTime(e.at), 'nowrap'),
+  el('td', { class: 'nowrap' }, actor, el('div', { class: 'muted sub', text: label(ROLE_NAMES, e.role) })),
+  el('td', {}, auditAction(e), el('div', { class: 'muted mono sub', text: `${e.function ?? ''} · ${e.method ?? ''} ${e.route ?? ''}` })),
+  subject,
+  td(Number.isSafeInteger(e.amount_fen) && e.amount_fen > 0 ? formatFen(e.amount_fen) : '—', 'num'),
+  el('td', {}, badge(AUDIT_OUTCOME, e.outcome, 'audit'),
+    e.outcome === 'done' ? null : el('div', { class: 'muted mono sub', text: [e.status ? `HTTP ${e.status}` : '', e.code ?? ''].filter(Boolean).join(' · ') })),
+  withRequestID ? td(e.request_id || '—', 'mono') : null);
+}
+
+async function auditPage(params) {
+  const form = $('#audit-search');
+  for (const name of AUDIT_FILTERS) form.elements[name].value = params.get(name) ?? '';
+  auditParams = params;
+  await loadAudit(false);
+}
+
+async function loadAudit(append) {
+  const q = new URLSearchParams();
+  for (const name of AUDIT_FILTERS) {
+    const v = auditParams.get(name);
+    if (v) q.set(name, v);
+  }
+  if (append && auditBefore) q.set('before', auditBefore);
+  const seq = routeSeq;
+  const data = await api('GET', `/admin/api/audit?${q}`);
+  if (seq !== routeSeq) return;
+  const entries = data?.entries ?? [];
+  const rows = entries.map((e) => auditRow(e, true));
+  const tbody = $('#audit-table tbody');
+  if (append) tbody.append(...rows); else fill(tbody, rows);
+  // The next page is what is older than this page's oldest.
+  auditBefore = entries.length === AUDIT_PAGE ? entries[entries.length - 1].id : '';
+  show($('#audit-more'), !!auditBefore);
+  show($('#audit-empty'), tbody.children.length === 0);
+}
+
+function searchAudit(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const q = new URLSearchParams();
+  for (const name of AUDIT_FILTERS) {
+    const v = form.elements[name].value.trim();
+    if (v) q.set(name, v);
+  }
+  if (q.get('from') && q.get('to') && q.get('from') > q.get('to')) {
+    pageError(new ApiError(400, '', '开始日期不能晚于结束日期'));
+    return;
+  }
+  const hash = `#/audit?${q}`;
+  if (location.hash === hash) route(); else location.hash = hash;
 }
 
 // ---- Start ----
@@ -1317,6 +1621,9 @@ function start() {
   $('#recon-download').addEventListener('click', (ev) => downloadRecon(ev.currentTarget));
   $('#recon-rerun').addEventListener('click', (ev) => runRecon(reconDay, ev.currentTarget));
   $('#dead-letters-refresh').addEventListener('click', () => { pageError(null); deadLettersPage().catch(pageError); });
+  $('#audit-search').addEventListener('submit', searchAudit);
+  $('#audit-search').addEventListener('reset', () => { setTimeout(() => { location.hash = '#/audit'; }); });
+  $('#audit-more').addEventListener('click', () => loadAudit(true).catch((e) => { if (e.status !== 401) pageError(e); }));
   window.addEventListener('hashchange', route);
   if (sessionStorage.getItem(TOKEN_KEY)) enterApp(); else showLogin();
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,7 +28,7 @@ type Checkout struct {
 // is looked up: a bad link and a good link to no order answer the same
 // 404, so order numbers cannot be probed.
 func registerCheckout(r gin.IRoutes, svc *payment.Service, signer *checkout.Signer, log *slog.Logger) {
-	h := checkoutHandlers{svc: svc, signer: signer, log: orDiscard(log), now: time.Now,
+	h := checkoutHandlers{svc: svc, signer: signer, log: orDiscard(log), now: time.Now, methods: offered(svc),
 		asks: &wechatAsks{every: askWeChatEvery, last: map[string]time.Time{}}}
 	r.GET("/checkout/:out_trade_no", h.page)
 	r.GET("/checkout/:out_trade_no/status", h.status)
@@ -50,6 +51,20 @@ type checkoutHandlers struct {
 	log    *slog.Logger
 	now    func() time.Time
 	asks   *wechatAsks
+	// methods are the page's ways to pay that this deployment takes:
+	// WeChat's Native QR code on API v3, Alipay's when it is configured.
+	methods []cloudpay.PayMethod
+}
+
+// offered are the page's ways to pay that svc takes.
+func offered(svc *payment.Service) []cloudpay.PayMethod {
+	var out []cloudpay.PayMethod
+	for _, m := range checkout.Methods() {
+		if svc.Offers(m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // askWeChatEvery spaces the status route's questions to WeChat about one
@@ -89,9 +104,12 @@ func (a *wechatAsks) due(no string, now time.Time) bool {
 // linkRefused is the one answer to a link that is not good for an order.
 const linkRefused = "no such checkout link, or it has expired"
 
-// page shows the order: its QR code while it can be paid (a Native
-// payment, asked for again on every load: the same live code_url comes
-// back), else how it ended.
+// page shows the order: the QR code of the method the payer picked while
+// it can be paid (asked for again on every load: the same live code comes
+// back), else how it ended. Only a load asks for a payment, and a load
+// keeps its ?method=, so an open page never switches the order's live
+// payment by itself; the status it polls is the order's, paid by whichever
+// method.
 func (h checkoutHandlers) page(c *gin.Context) {
 	checkoutHeaders(c)
 	no, err := h.verify(c)
@@ -99,23 +117,46 @@ func (h checkoutHandlers) page(c *gin.Context) {
 		h.refuse(c, err)
 		return
 	}
-	p, err := h.svc.Pay(c, no, payment.PayRequest{Method: cloudpay.MethodNative})
+	q := c.Request.URL.Query()
+	query := checkout.Query(q.Get("exp"), q.Get("sig"))
+	method := h.method(c, no, q.Get("method"))
+	p, err := h.svc.Pay(c, no, payment.PayRequest{Method: method})
 	switch cloudpay.ErrorCode(err) {
 	case "":
-		q := c.Request.URL.Query()
-		h.render(c, http.StatusOK, h.pending(p, checkout.Query(q.Get("exp"), q.Get("sig"))))
+		h.render(c, http.StatusOK, h.pending(p, query))
 	case cloudpay.CodeOrderPaid, cloudpay.CodeOrderClosed, cloudpay.CodeOrderExpired:
 		o, err := h.svc.Status(c, no)
 		if err != nil {
-			h.unavailable(c, err)
+			h.unavailable(c, err, method, query)
 			return
 		}
 		h.render(c, http.StatusOK, h.ended(o))
 	case cloudpay.CodeOrderNotFound:
 		h.refuse(c, err)
 	default:
-		h.unavailable(c, err)
+		h.unavailable(c, err, method, query)
 	}
+}
+
+// method is the way to pay the page shows: the one picked (?method=) if
+// the page offers it; else the one the order is being paid by, if the page
+// offers it (a reload, or a link handed out after asking for it, keeps the
+// live QR code); else the first offered. Without any: Native, which fails
+// as before there was a choice.
+func (h checkoutHandlers) method(c *gin.Context, no, picked string) cloudpay.PayMethod {
+	if m := checkout.MethodParam(picked); slices.Contains(h.methods, m) {
+		return m
+	}
+	if len(h.methods) == 0 {
+		return cloudpay.MethodNative
+	}
+	if len(h.methods) > 1 {
+		// An error here is Pay's to report.
+		if o, err := h.svc.Order(c, no); err == nil && o.Status == cloudpay.OrderPaying && slices.Contains(h.methods, o.Method) {
+			return o.Method
+		}
+	}
+	return h.methods[0]
 }
 
 func (h checkoutHandlers) pending(p payment.Prepared, query string) checkout.Page {
@@ -126,21 +167,26 @@ func (h checkoutHandlers) pending(p payment.Prepared, query string) checkout.Pag
 	return checkout.Page{
 		State: checkout.Pending, OutTradeNo: p.Order.OutTradeNo, Description: p.Order.Description,
 		AmountFen: p.Order.AmountFen, CodeURL: p.CodeURL, ExpiresAt: end, Now: h.now(), StatusQuery: query,
+		Method: p.Method, Methods: h.methods,
 	}
 }
 
 // ended shows an order that can no longer be paid: paid (whatever its
-// refunds since), or expired or closed.
+// refunds since), under the name of the method that paid it, or expired
+// or closed.
 func (h checkoutHandlers) ended(o cloudpay.Order) checkout.Page {
-	state := checkout.Expired
+	page := checkout.Page{State: checkout.Expired, OutTradeNo: o.OutTradeNo, Description: o.Description,
+		AmountFen: o.AmountFen, Now: h.now(), Methods: h.methods}
 	if o.Status.Settled() == cloudpay.SettledPaid {
-		state = checkout.Paid
+		page.State, page.Method = checkout.Paid, o.Method
 	}
-	return checkout.Page{State: state, OutTradeNo: o.OutTradeNo, Description: o.Description, AmountFen: o.AmountFen, Now: h.now()}
+	return page
 }
 
 // status is what the page polls: the order as stored and, now and then,
-// as WeChat says, which records a payment whose callback has not come.
+// as WeChat or Alipay says (whichever holds its live attempts), which
+// records a payment whose notification has not come. It never asks for a
+// payment, so polling cannot switch the order's method.
 func (h checkoutHandlers) status(c *gin.Context) {
 	checkoutHeaders(c)
 	no, err := h.verify(c)
@@ -178,19 +224,20 @@ func (h checkoutHandlers) verify(c *gin.Context) (string, error) {
 // same whatever the reason; the reason goes to the access log.
 func (h checkoutHandlers) refuse(c *gin.Context, err error) {
 	_ = c.Error(err)
-	h.render(c, http.StatusNotFound, checkout.Page{State: checkout.Invalid})
+	h.render(c, http.StatusNotFound, checkout.Page{State: checkout.Invalid, Methods: h.methods})
 }
 
-// unavailable answers a payment that cannot be prepared now (WeChat
-// failing, a channel without Native) with the error's status and a page
-// that asks the payer to try again; the cause goes to the access log.
-func (h checkoutHandlers) unavailable(c *gin.Context, err error) {
+// unavailable answers a payment by method that cannot be prepared now
+// (WeChat or Alipay failing, a channel without Native) with the error's
+// status and a page that asks the payer to try again, or to pick another
+// method; the cause goes to the access log.
+func (h checkoutHandlers) unavailable(c *gin.Context, err error, method cloudpay.PayMethod, query string) {
 	_ = c.Error(err)
 	status := Status(cloudpay.ErrorCode(err))
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "1")
 	}
-	h.render(c, status, checkout.Page{State: checkout.Unavailable, Now: h.now()})
+	h.render(c, status, checkout.Page{State: checkout.Unavailable, Now: h.now(), Method: method, Methods: h.methods, StatusQuery: query})
 }
 
 func (h checkoutHandlers) render(c *gin.Context, status int, p checkout.Page) {

@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/alipay"
+	"github.com/cloudpay/cloudpay/shared/alipaysim"
 	"github.com/cloudpay/cloudpay/shared/checkout"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/payment"
@@ -34,6 +38,7 @@ type checkoutEnv struct {
 	url    string
 	svc    *payment.Service
 	sim    *wechatsim.Simulator
+	ali    *alipaysim.Simulator // with Alipay: its simulator, notifying a merchant that answers 503 too
 	signer *checkout.Signer
 	// shift moves the payment service's clock back, to make orders that
 	// are already past their expiry.
@@ -43,7 +48,12 @@ type checkoutEnv struct {
 // patience is testkit.Patience: how long a loaded machine may take.
 const patience = 5 * time.Minute
 
-func newCheckoutEnv(t *testing.T) *checkoutEnv {
+func newCheckoutEnv(t *testing.T) *checkoutEnv { return newCheckoutEnvWith(t, false) }
+
+// newAlipayCheckoutEnv is newCheckoutEnv with Alipay configured too.
+func newAlipayCheckoutEnv(t *testing.T) *checkoutEnv { return newCheckoutEnvWith(t, true) }
+
+func newCheckoutEnvWith(t *testing.T, withAlipay bool) *checkoutEnv {
 	t.Helper()
 	e := &checkoutEnv{t: t, signer: checkout.NewSigner("", "checkout-test-admin-token")}
 	lost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -64,7 +74,23 @@ func newCheckoutEnv(t *testing.T) *checkoutEnv {
 		t.Fatal(err)
 	}
 	clock := func() time.Time { return time.Now().Add(-time.Duration(e.shift.Load())) }
-	e.svc = payment.New(storetest.New(t), gw, payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440}, payment.WithClock(clock))
+	opts := []payment.Option{payment.WithClock(clock)}
+	if withAlipay {
+		e.ali = alipaysim.New(alipaysim.Config{RetryDelays: []time.Duration{}})
+		t.Cleanup(e.ali.Close)
+		aliSrv := httptest.NewServer(e.ali.Handler())
+		t.Cleanup(aliSrv.Close)
+		c, err := alipay.New(alipay.Config{
+			AppID: alipaysim.DevAppID, PrivateKey: alipaysim.DevAppPrivateKeyPEM, PublicKey: alipaysim.DevAlipayPublicKeyPEM,
+			SellerID: alipaysim.DevSellerID, NotifyURL: lost.URL + "/callbacks/alipay",
+			GatewayURL: aliSrv.URL + alipaysim.GatewayPath, Timeout: patience,
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts = append(opts, payment.WithAlipay(alipay.NewGateway(c)))
+	}
+	e.svc = payment.New(storetest.New(t), gw, payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440}, opts...)
 	r := newEngine("create-payment", orDiscard(nil))
 	registerCheckout(r, e.svc, e.signer, nil)
 	srv := httptest.NewServer(r)
@@ -241,6 +267,13 @@ func TestCheckoutPageToPaid(t *testing.T) {
 	if again := e.get(link); again.status != http.StatusOK || !strings.Contains(again.body, string(qr)) {
 		t.Fatalf("reload: %d, another QR code", again.status)
 	}
+	// Without Alipay there is nothing to choose, and asking for it changes nothing.
+	if tabs := methodTabs(p.body); len(tabs) != 0 || !strings.Contains(p.body, "<title>微信支付 ¥12.34</title>") {
+		t.Errorf("a page without Alipay offers %v, title %q", tabs, title(p.body))
+	}
+	if a := e.get(link + "&method=alipay"); a.status != http.StatusOK || !strings.Contains(a.body, string(qr)) || len(methodTabs(a.body)) != 0 {
+		t.Fatalf("?method=alipay without Alipay: %d, not the same page", a.status)
+	}
 
 	s := e.get(statusLink(link)).json(t)
 	if s["paid"] != false || s["expired"] != false || s["amount_fen"] != float64(1234) {
@@ -318,6 +351,226 @@ func TestCheckoutPageUnavailable(t *testing.T) {
 		t.Fatalf("the page when WeChat refuses: %d: %.500s", p.status, p.body)
 	}
 	guarded(t, "the unavailable page", p)
+}
+
+// methodTab is a link of the page's choice of method.
+type methodTab struct {
+	href    string
+	current bool
+}
+
+var methodTabRE = regexp.MustCompile(`<a id="method-(\w+)" class="method" href="([^"]*)"( aria-current="page")?>`)
+
+// methodTabs are the page's links to each method, by ?method= value.
+func methodTabs(body string) map[string]methodTab {
+	out := map[string]methodTab{}
+	for _, m := range methodTabRE.FindAllStringSubmatch(body, -1) {
+		out[m[1]] = methodTab{href: html.UnescapeString(m[2]), current: m[3] != ""}
+	}
+	return out
+}
+
+func title(body string) string {
+	_, rest, _ := strings.Cut(body, "<title>")
+	t, _, _ := strings.Cut(rest, "</title>")
+	return t
+}
+
+// liveTradeNo is the number the order's newest attempt is known by at
+// WeChat or Alipay.
+func (e *checkoutEnv) liveTradeNo(no string) (cloudpay.Order, string) {
+	e.t.Helper()
+	o, err := e.svc.Order(context.Background(), no)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if o.TradeNo != "" {
+		return o, o.TradeNo
+	}
+	return o, no
+}
+
+// qrOf is the page's QR code of content.
+func qrOf(t *testing.T, content string) string {
+	t.Helper()
+	svg, err := checkout.QRSVG(content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(svg)
+}
+
+// With Alipay configured the page offers both ways to pay, WeChat's first,
+// as links; the payer picks one and the page shows its QR code, whichever
+// is live. Reloads and status polls keep the method picked: only picking
+// another switches the order's live payment.
+func TestCheckoutAlipayChoice(t *testing.T) {
+	t.Parallel()
+	e := newAlipayCheckoutEnv(t)
+	const no = "CHKALI0001"
+	e.order(no, 29900, "年度会员")
+	link := e.link(no)
+	_, query, _ := strings.Cut(link, "?")
+
+	p := e.get(link)
+	if p.status != http.StatusOK || !shows(p.body, "state-pending") || title(p.body) != "微信支付 ¥299.00" {
+		t.Fatalf("the page: %d %q: %.500s", p.status, title(p.body), p.body)
+	}
+	v, ok := e.sim.Order(no)
+	if !ok || v.TradeType != "NATIVE" || !strings.Contains(p.body, qrOf(t, v.CodeURL)) {
+		t.Fatalf("the first page is not WeChat's QR code: %+v", v)
+	}
+	tabs := methodTabs(p.body)
+	want := map[string]methodTab{"wechat": {"?" + query + "&method=wechat", true}, "alipay": {"?" + query + "&method=alipay", false}}
+	if len(tabs) != 2 || tabs["wechat"] != want["wechat"] || tabs["alipay"] != want["alipay"] {
+		t.Fatalf("tabs %+v, want %+v", tabs, want)
+	}
+
+	// The payer picks Alipay: the link the tab names, relative to the page.
+	pick := strings.TrimSuffix(link, "?"+query) + tabs["alipay"].href
+	a := e.get(pick)
+	o, tradeNo := e.liveTradeNo(no)
+	if a.status != http.StatusOK || !shows(a.body, "state-pending") || o.Method != cloudpay.MethodAlipayQR || tradeNo == no {
+		t.Fatalf("?method=alipay: %d, order %s by %s under %s: %.500s", a.status, o.Status, o.Method, tradeNo, a.body)
+	}
+	trade, ok := e.ali.Trade(tradeNo)
+	if !ok || trade.QRCode == "" || trade.TotalFen != 29900 {
+		t.Fatalf("Alipay's trade %s: %+v %v", tradeNo, trade, ok)
+	}
+	alipayQR := qrOf(t, trade.QRCode)
+	if !strings.Contains(a.body, alipayQR) || strings.Contains(a.body, qrOf(t, v.CodeURL)) {
+		t.Fatal("the page does not show Alipay's qr_code alone")
+	}
+	for _, want := range []string{"<title>支付宝 ¥299.00</title>", `data-provider="alipay"`, `aria-label="支付宝二维码"`, "<strong>支付宝</strong>「扫一扫」"} {
+		if !strings.Contains(a.body, want) {
+			t.Errorf("the Alipay page lacks %s", want)
+		}
+	}
+	if tabs := methodTabs(a.body); !tabs["alipay"].current || tabs["wechat"].current {
+		t.Errorf("tabs on the Alipay page: %+v", tabs)
+	}
+
+	// Reloads (with the choice or without it) and polls: the same Alipay
+	// code, no new attempt, nothing asked of WeChat's prepay or close.
+	prepays, closes := len(e.sim.Calls("unifiedorder")), len(e.sim.Calls("closeorder"))
+	for _, u := range []string{pick, link, pick} {
+		if r := e.get(u); r.status != http.StatusOK || !strings.Contains(r.body, alipayQR) || !methodTabs(r.body)["alipay"].current {
+			t.Fatalf("reload %s: %d, not the Alipay code", u, r.status)
+		}
+		for range 3 {
+			if s := e.get(statusLink(link)).json(t); s["paid"] != false || s["expired"] != false {
+				t.Fatalf("status: %v", s)
+			}
+		}
+	}
+	if _, again := e.liveTradeNo(no); again != tradeNo {
+		t.Errorf("reloads and polls made a new attempt %s (was %s)", again, tradeNo)
+	}
+	if n, m := len(e.sim.Calls("unifiedorder"))-prepays, len(e.sim.Calls("closeorder"))-closes; n != 0 || m != 0 {
+		t.Errorf("reloads and polls asked WeChat for %d prepays and %d closes", n, m)
+	}
+
+	// Picking WeChat again: a new WeChat attempt, its code shown.
+	w := e.get(strings.TrimSuffix(link, "?"+query) + methodTabs(a.body)["wechat"].href)
+	o, wechatNo := e.liveTradeNo(no)
+	nv, ok := e.sim.Order(wechatNo)
+	if w.status != http.StatusOK || o.Method != cloudpay.MethodNative || !ok || !strings.Contains(w.body, qrOf(t, nv.CodeURL)) || strings.Contains(w.body, alipayQR) {
+		t.Fatalf("back to WeChat: %d, order by %s under %s", w.status, o.Method, wechatNo)
+	}
+
+	// The Alipay code, still on someone's screen, is paid after all (its
+	// notification lost): Alipay could not close a code nobody had scanned,
+	// so the page's status finds the payment, and the page says 支付成功.
+	if _, err := e.ali.Pay(context.Background(), tradeNo); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for {
+		a := e.get(statusLink(link))
+		if s := a.json(t); s["paid"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status after the old Alipay code was paid: %s", a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if p := e.get(link + "&method=wechat"); !shows(p.body, "state-paid") || !strings.Contains(p.body, `data-provider="alipay"`) {
+		t.Fatalf("the page after the Alipay payment: %d: %.500s", p.status, p.body)
+	}
+	if o, _ := e.liveTradeNo(no); o.Status != cloudpay.OrderPaid || o.Method != cloudpay.MethodAlipayQR {
+		t.Fatalf("order %s by %s", o.Status, o.Method)
+	}
+}
+
+// The Alipay QR code paid at Alipay, its notification lost: the page's
+// status turns to paid, and the page says 支付成功 under Alipay's name.
+func TestCheckoutAlipayToPaid(t *testing.T) {
+	t.Parallel()
+	e := newAlipayCheckoutEnv(t)
+	const no = "CHKALI0002"
+	e.order(no, 1234, "体验课")
+	link := e.link(no)
+	if p := e.get(link + "&method=alipay"); p.status != http.StatusOK || !shows(p.body, "state-pending") {
+		t.Fatalf("the Alipay page: %d", p.status)
+	}
+	_, tradeNo := e.liveTradeNo(no)
+	if _, err := e.ali.Pay(context.Background(), tradeNo); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for {
+		a := e.get(statusLink(link))
+		if s := a.json(t); s["paid"] == true && s["status"] == "paid" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status after paying at Alipay: %s", a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Whatever the link asks for, the order is paid.
+	for _, u := range []string{link, link + "&method=wechat", link + "&method=alipay"} {
+		p := e.get(u)
+		if p.status != http.StatusOK || !shows(p.body, "state-paid") || strings.Contains(p.body, "<svg") || len(methodTabs(p.body)) != 0 {
+			t.Fatalf("%s: %d: %.500s", u, p.status, p.body)
+		}
+		if !strings.Contains(p.body, `data-provider="alipay"`) || !strings.Contains(p.body, "¥12.34") {
+			t.Errorf("%s: the paid page is not Alipay's, or lacks the amount", u)
+		}
+	}
+	if o, _ := e.liveTradeNo(no); o.Status != cloudpay.OrderPaid || o.Method != cloudpay.MethodAlipayQR {
+		t.Fatalf("order %s by %s", o.Status, o.Method)
+	}
+}
+
+// When Alipay cannot prepare the QR code, the page says to try again and
+// links to WeChat's, which works.
+func TestCheckoutAlipayUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newAlipayCheckoutEnv(t)
+	const no = "CHKALI0003"
+	e.order(no, 500, "体验课")
+	if err := e.ali.AddFault(alipaysim.Fault{Method: alipaysim.MethodPrecreate, Mode: alipaysim.ModeFail, Count: 100}); err != nil {
+		t.Fatal(err)
+	}
+	link := e.link(no)
+	p := e.get(link + "&method=alipay")
+	if p.status < 400 || p.status == http.StatusNotFound || !shows(p.body, "state-unavailable") || strings.Contains(p.body, "¥") {
+		t.Fatalf("the page when Alipay fails: %d: %.500s", p.status, p.body)
+	}
+	guarded(t, "the unavailable Alipay page", p)
+	tabs := methodTabs(p.body)
+	if !tabs["alipay"].current || tabs["wechat"].href == "" {
+		t.Fatalf("tabs on the unavailable page: %+v", tabs)
+	}
+	path, _, _ := strings.Cut(link, "?")
+	w := e.get(path + tabs["wechat"].href)
+	_, tradeNo := e.liveTradeNo(no)
+	v, _ := e.sim.Order(tradeNo)
+	if w.status != http.StatusOK || !shows(w.body, "state-pending") || v.CodeURL == "" || !strings.Contains(w.body, qrOf(t, v.CodeURL)) {
+		t.Fatalf("WeChat's page after Alipay failed: %d: %.300s", w.status, w.body)
+	}
 }
 
 func TestCheckoutAssets(t *testing.T) {

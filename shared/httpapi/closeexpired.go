@@ -31,8 +31,9 @@ func CloseExpired(j *job.Job, dead DeadLetters, jobCfg JobConfig, admin AdminCon
 	})
 	if dead != nil {
 		h := deadLetterHandlers{dead: dead}
-		r.GET("/dead-letters", bearer(admin.Tokens), h.list)
-		r.POST("/dead-letters/:id/redeliver", bearer(admin.Tokens), h.redeliver)
+		g := newGuard("close-expired", admin)
+		r.GET("/dead-letters", g.console(), h.list)
+		r.POST("/dead-letters/:id/redeliver", append(g.act(deciders...), h.redeliver)...)
 	}
 	return r
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"net/http"
 	"strconv"
 
@@ -11,7 +12,8 @@ import (
 
 // mountConsole adds the console's page (no token: the page asks for one)
 // and its read routes (admin token).
-func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
+func mountConsole(r *gin.Engine, c Console, g guard) {
+	auth := g.console()
 	if c.Page != nil {
 		page := gin.WrapH(http.StripPrefix("/admin", c.Page))
 		// Relative, so it also works behind a prefix (/refund/admin locally).
@@ -24,6 +26,7 @@ func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
 		r.GET("/admin/", page)
 		r.GET("/admin/:file", page)
 	}
+	r.GET("/admin/api/me", auth, consoleMe)
 	if c.Views != nil {
 		h := consoleHandlers{views: c.Views}
 		r.GET("/admin/api/orders", auth, h.orders)
@@ -34,15 +37,18 @@ func mountConsole(r *gin.Engine, c Console, auth gin.HandlerFunc) {
 		h := reconHandlers{svc: c.Recon}
 		r.GET("/admin/api/reconciliations", auth, h.list)
 		r.GET("/admin/api/reconciliations/:date", auth, h.get)
-		r.POST("/admin/api/reconciliations/:date", auth, h.run)
+		r.POST("/admin/api/reconciliations/:date", append(g.act(cloudpay.RoleOperator, cloudpay.RoleApprover), h.run)...)
 	}
 	if c.Shipping != nil {
-		mountConsoleShipping(r, c.Shipping, auth)
+		mountConsoleShipping(r, c.Shipping, g)
+	}
+	if c.Audit != nil {
+		mountConsoleAudit(r, c.Audit, g)
 	}
 	if c.Dead != nil {
 		h := deadLetterHandlers{dead: c.Dead}
 		r.GET("/admin/api/dead-letters", auth, h.list)
-		r.POST("/admin/api/dead-letters/:id/redeliver", auth, h.redeliver)
+		r.POST("/admin/api/dead-letters/:id/redeliver", append(g.act(deciders...), h.redeliver)...)
 	}
 }
 

@@ -35,7 +35,7 @@ func TestConsoleFiltersOrdersByMethod(t *testing.T) {
 	t.Parallel()
 	s := newStack(t)
 	s.Paid("METHOD01", alice, 500)
-	for _, no := range []string{"METHOD02", "METHOD03", "METHOD04", "METHOD05"} {
+	for _, no := range []string{"METHOD02", "METHOD03", "METHOD04", "METHOD05", "METHOD06", "METHOD07"} {
 		if r := s.createOrder(no, alice, 300); r.status != http.StatusCreated {
 			t.Fatalf("create %s: %d %s", no, r.status, r.raw)
 		}
@@ -45,6 +45,8 @@ func TestConsoleFiltersOrdersByMethod(t *testing.T) {
 	s.setMethod("METHOD03", cloudpay.MethodH5, "")
 	s.setMethod("METHOD04", cloudpay.MethodBalance, "")
 	// METHOD05: no payment begun, no method.
+	s.setMethod("METHOD06", cloudpay.MethodAlipayQR, "METHOD06A2")
+	s.setMethod("METHOD07", cloudpay.MethodAlipayWap, "")
 
 	get := func(path string) response { return s.do("GET", s.RefundURL+path, nil, admin()) }
 	orders := func(r response) map[string]map[string]any {
@@ -68,10 +70,13 @@ func TestConsoleFiltersOrdersByMethod(t *testing.T) {
 		{"method=native", []string{"METHOD02"}},
 		{"method=h5", []string{"METHOD03"}},
 		{"method=balance", []string{"METHOD04"}},
+		{"method=alipay_qr", []string{"METHOD06"}},
+		{"method=alipay_wap", []string{"METHOD07"}},
+		{"method=alipay_qr&status=unpaid&openid=" + alice, []string{"METHOD06"}},
 		{"method=native&status=unpaid&openid=" + alice, []string{"METHOD02"}},
 		{"method=jsapi&status=unpaid", nil},
 		{"method=native&openid=" + bob, nil},
-		{"", []string{"METHOD01", "METHOD02", "METHOD03", "METHOD04", "METHOD05"}},
+		{"", []string{"METHOD01", "METHOD02", "METHOD03", "METHOD04", "METHOD05", "METHOD06", "METHOD07"}},
 	}
 	for _, tc := range tests {
 		t.Run("?"+tc.query, func(t *testing.T) {
@@ -94,6 +99,7 @@ func TestConsoleFiltersOrdersByMethod(t *testing.T) {
 		for no, want := range map[string]struct{ method, tradeNo any }{
 			"METHOD01": {"jsapi", nil}, "METHOD02": {"native", "METHOD02N2"}, "METHOD03": {"h5", nil},
 			"METHOD04": {"balance", nil}, "METHOD05": {nil, nil},
+			"METHOD06": {"alipay_qr", "METHOD06A2"}, "METHOD07": {"alipay_wap", nil},
 		} {
 			if o := all[no]; o["method"] != want.method || o["trade_no"] != want.tradeNo {
 				t.Errorf("%s: method %v trade_no %v, want %v %v", no, o["method"], o["trade_no"], want.method, want.tradeNo)
@@ -104,9 +110,14 @@ func TestConsoleFiltersOrdersByMethod(t *testing.T) {
 		if d.status != http.StatusOK || o["method"] != "native" || o["trade_no"] != "METHOD02N2" {
 			t.Errorf("order detail: %d %s", d.status, d.raw)
 		}
+		d = get("/admin/api/orders/METHOD06")
+		o, _ = d.body["order"].(map[string]any)
+		if d.status != http.StatusOK || o["method"] != "alipay_qr" || o["trade_no"] != "METHOD06A2" {
+			t.Errorf("Alipay order detail: %d %s", d.status, d.raw)
+		}
 	})
 
-	for _, q := range []string{"method=wechat", "method=JSAPI", "method=alipay", "method=%20", "method=jsapi&method=h5"} {
+	for _, q := range []string{"method=wechat", "method=JSAPI", "method=alipay", "method=alipay_pc", "method=%20", "method=jsapi&method=h5"} {
 		t.Run("refused ?"+q, func(t *testing.T) {
 			t.Parallel()
 			if r := get("/admin/api/orders?" + q); r.status != http.StatusBadRequest || r.errorCode() != "INVALID_FIELD" || r.errorField() != "method" {
@@ -128,7 +139,8 @@ func TestConsolePageHasTheMethodFilter(t *testing.T) {
 	html := string(page.raw)
 	for _, want := range []string{`<select id="orders-method" name="method">`, `<option value="jsapi">小程序 JSAPI</option>`,
 		`<option value="native">Native 扫码</option>`, `<option value="h5">H5</option>`, `<option value="balance">余额</option>`,
-		`<th>支付方式</th>`, `id="order-method"`, `id="order-trade-no"`} {
+		`<option value="alipay_qr">支付宝扫码</option>`, `<option value="alipay_wap">支付宝手机网站</option>`,
+		`<th>支付方式</th>`, `id="order-method"`, `id="order-trade-no"`, `id="order-transaction-id-label"`, `id="order-trade-no-label"`} {
 		if !strings.Contains(html, want) {
 			t.Errorf("the page lacks %s", want)
 		}

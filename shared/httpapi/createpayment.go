@@ -17,18 +17,19 @@ func CreatePayment(svc *payment.Service, ship *shipping.Service, admin AdminConf
 	log = orDiscard(log)
 	r := newEngine("create-payment", log)
 	h := createPaymentHandlers{svc: svc, checkoutLink: checkoutLinker(co.Signer, co.LinkTTL)}
-	r.POST("/orders", bearer(admin.Tokens), h.createOrder)
-	r.POST("/orders/adopt", bearer(admin.Tokens), h.adoptOrder)
-	r.GET("/orders/:out_trade_no", bearer(admin.Tokens), h.getOrder)
-	r.POST("/orders/:out_trade_no/pay", bearer(admin.Tokens), h.pay)
-	r.GET("/orders/:out_trade_no/payment", bearer(admin.Tokens), h.orderStatus)
+	g := newGuard("create-payment", admin)
+	r.POST("/orders", append(g.act(backEnd...), h.createOrder)...)
+	r.POST("/orders/adopt", append(g.act(movers...), h.adoptOrder)...)
+	r.GET("/orders/:out_trade_no", g.read(), h.getOrder)
+	r.POST("/orders/:out_trade_no/pay", append(g.act(backEnd...), h.pay)...)
+	r.GET("/orders/:out_trade_no/payment", g.read(), h.orderStatus)
 	r.POST("/payments", openID(users), h.createPayment)
 	r.GET("/payments/:out_trade_no", openID(users), h.paymentStatus)
 	if co.Signer != nil {
 		registerCheckout(r, svc, co.Signer, log)
 	}
 	if ship != nil {
-		registerShipping(r, ship, bearer(admin.Tokens))
+		registerShipping(r, ship, g)
 	}
 	return r
 }

@@ -22,12 +22,6 @@ import (
 	"github.com/cloudpay/cloudpay/shared/outbox"
 )
 
-// AdminConfig lists the bearer tokens of the merchant's back end; several
-// may be valid at once so a token can be rotated without downtime.
-type AdminConfig struct {
-	Tokens []string `env:"ADMIN_TOKENS, required"`
-}
-
 // UserConfig is how mini-program users are admitted. Cloud Hosting sets
 // X-WX-SOURCE on calls that came through WeChat; on a public domain (or a
 // Function URL without a trusted front) every X-WX-* header can be forged,
@@ -45,6 +39,8 @@ var statuses = map[cloudpay.Code]int{
 	cloudpay.CodeUnauthorized:        http.StatusUnauthorized,
 	cloudpay.CodeOpenIDRequired:      http.StatusUnauthorized,
 	cloudpay.CodeForbidden:           http.StatusForbidden,
+	cloudpay.CodeForbiddenRole:       http.StatusForbidden,
+	cloudpay.CodeFourEyes:            http.StatusForbidden,
 	cloudpay.CodeNotFound:            http.StatusNotFound,
 	cloudpay.CodeOrderNotFound:       http.StatusNotFound,
 	cloudpay.CodeMethodNotAllowed:    http.StatusMethodNotAllowed,
@@ -139,6 +135,7 @@ func newEngine(function string, log *slog.Logger) *gin.Engine {
 	r.ContextWithFallback = true
 	r.Use(requestID, accessLog(log), recoverJSON(log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, healthView{Function: function, Status: "ok"}) })
+	r.GET("/openapi.json", openAPI(function))
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, cloudpay.Errorf(cloudpay.CodeNotFound, "no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})

@@ -67,3 +67,33 @@ func TestReconciliationKnowsAttemptsAndTheBalance(t *testing.T) {
 		t.Fatalf("WeChat's payments on the day: %v, want the QR code's", r.Body["payments"])
 	}
 }
+
+// Alipay's payments and refunds are not looked for in WeChat's bill: a day
+// with only those has no differences.
+func TestReconciliationLeavesAlipayOut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// WeChat's clock runs two days ahead, so today's bill is ready for it.
+	s := testkit.New(t, testkit.Alipay(), testkit.Sim(func(c *wechatsim.Config) { c.Now = func() time.Time { return time.Now().Add(48 * time.Hour) } }))
+	day := s.Now().In(cloudpay.Beijing).Format(time.DateOnly)
+	if _, _, err := s.Payments.CreateOrder(ctx, payment.NewOrder{OutTradeNo: "RECONALI1", OpenID: testkit.Alice, AmountFen: 900, Description: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Payments.Pay(ctx, "RECONALI1", payment.PayRequest{Method: cloudpay.MethodAlipayQR}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Alipay.Pay(ctx, "RECONALI1"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := s.Refunds.Create(ctx, refund.NewRefund{OutTradeNo: "RECONALI1", AmountFen: 100, IdempotencyKey: "ali-recon-1"}); err != nil || r.Status != cloudpay.RefundSucceeded {
+		t.Fatalf("refund through Alipay: %+v, %v", r, err)
+	}
+	s.Advance(36 * time.Hour)
+	r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin())
+	if r.Status != http.StatusOK {
+		t.Fatalf("reconcile: %d %s", r.Status, r.Raw)
+	}
+	if diffs, _ := r.Body["differences"].([]any); len(diffs) != 0 {
+		t.Fatalf("differences: %v", diffs)
+	}
+}

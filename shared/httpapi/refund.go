@@ -22,6 +22,7 @@ type Console struct {
 	Recon    *recon.Service    // 对账: daily reconciliation reports
 	Shipping *shipping.Service // 发货: shipping entered from the order page
 	Page     http.Handler      // the single-page app, served at /admin/
+	Audit    AuditReader       // 操作日志: the audit log
 }
 
 // Refund is the refund function's handler: refunds, batches and reviews
@@ -31,16 +32,16 @@ func Refund(svc *refund.Service, console Console, admin AdminConfig, users UserC
 	log = orDiscard(log)
 	r := newEngine("refund", log)
 	h := refundHandlers{svc: svc}
-	auth := bearer(admin.Tokens)
-	mountConsole(r, console, auth)
-	r.POST("/refunds", auth, h.create)
-	r.GET("/refunds", auth, h.list)
-	r.POST("/refunds/batch", auth, h.createBatch)
-	r.GET("/refunds/batches/:batch_id", auth, h.batch)
-	r.GET("/refunds/:out_refund_no", auth, h.detail)
-	r.POST("/refunds/:out_refund_no/retry", auth, h.retry)
-	r.POST("/refunds/:out_refund_no/approve", auth, h.approve)
-	r.POST("/refunds/:out_refund_no/reject", auth, h.reject)
+	g := newGuard("refund", admin)
+	mountConsole(r, console, g)
+	r.POST("/refunds", append(g.act(movers...), h.create)...)
+	r.GET("/refunds", g.read(), h.list)
+	r.POST("/refunds/batch", append(g.act(movers...), h.createBatch)...)
+	r.GET("/refunds/batches/:batch_id", g.read(), h.batch)
+	r.GET("/refunds/:out_refund_no", g.read(), h.detail)
+	r.POST("/refunds/:out_refund_no/retry", append(g.act(deciders...), h.retry)...)
+	r.POST("/refunds/:out_refund_no/approve", append(g.act(deciders...), h.approve)...)
+	r.POST("/refunds/:out_refund_no/reject", append(g.act(deciders...), h.reject)...)
 	r.POST("/refund-requests", openID(users), h.request)
 	return r
 }
@@ -64,7 +65,7 @@ func (h refundHandlers) create(c *gin.Context) {
 	}
 	r, created, err := h.svc.Create(c, refund.NewRefund{
 		OutTradeNo: req.OutTradeNo, TransactionID: req.TransactionID, AmountFen: cloudpay.Fen(req.AmountFen),
-		Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
+		Reason: req.Reason, IdempotencyKey: req.IdempotencyKey, CreatedBy: caller(c).Name,
 	})
 	if err != nil {
 		fail(c, err)
@@ -101,7 +102,7 @@ func (h refundHandlers) createBatch(c *gin.Context) {
 		items[i] = refund.BatchItem{OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, Extra: it.Extra,
 			AmountFen: cloudpay.Fen(it.AmountFen), Reason: it.Reason, Key: it.Key}
 	}
-	id, created, err := h.svc.CreateBatch(c, refund.NewBatch{IdempotencyKey: req.IdempotencyKey, Label: req.Label, Items: items})
+	id, created, err := h.svc.CreateBatch(c, refund.NewBatch{IdempotencyKey: req.IdempotencyKey, Label: req.Label, Items: items, CreatedBy: caller(c).Name})
 	if err != nil {
 		fail(c, err)
 		return
@@ -162,15 +163,15 @@ type reviewRequest struct {
 	Note string `json:"note"`
 }
 
-func (h refundHandlers) approve(c *gin.Context) { h.review(c, h.svc.Approve) }
-func (h refundHandlers) reject(c *gin.Context)  { h.review(c, h.svc.Reject) }
+func (h refundHandlers) approve(c *gin.Context) { h.review(c, h.svc.ApproveAs) }
+func (h refundHandlers) reject(c *gin.Context)  { h.review(c, h.svc.RejectAs) }
 
-func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, no, note string) (cloudpay.Refund, error)) {
+func (h refundHandlers) review(c *gin.Context, decide func(ctx context.Context, no, note, by string) (cloudpay.Refund, error)) {
 	var req reviewRequest
 	if !bindOptional(c, &req) {
 		return
 	}
-	r, err := decide(c, c.Param("out_refund_no"), req.Note)
+	r, err := decide(c, c.Param("out_refund_no"), req.Note, caller(c).Name)
 	if err != nil {
 		fail(c, err)
 		return

@@ -14,11 +14,11 @@ import (
 type shippingHandlers struct{ svc *shipping.Service }
 
 // registerShipping adds the shipping routes to create-payment (bearer).
-func registerShipping(r gin.IRoutes, svc *shipping.Service, auth gin.HandlerFunc) {
+func registerShipping(r gin.IRoutes, svc *shipping.Service, g guard) {
 	h := shippingHandlers{svc: svc}
-	r.POST("/orders/:out_trade_no/shipping", auth, h.ship)
-	r.GET("/orders/:out_trade_no/shipping/:key", auth, h.get)
-	r.GET("/shipping/trade-managed", auth, h.tradeManaged)
+	r.POST("/orders/:out_trade_no/shipping", append(g.act(shippers...), h.ship)...)
+	r.GET("/orders/:out_trade_no/shipping/:key", g.read(), h.get)
+	r.GET("/shipping/trade-managed", g.read(), h.tradeManaged)
 }
 
 type shippingItemRequest struct {

@@ -150,6 +150,8 @@ type refundView struct {
 	BatchID        string       `json:"batch_id,omitempty"`
 	Label          string       `json:"label,omitempty"`
 	Note           string       `json:"note,omitempty"`
+	CreatedBy      string       `json:"created_by,omitempty"` // the named token that asked for it
+	FourEyes       bool         `json:"four_eyes,omitempty"`  // waits for another named token's approval
 	RefundID       string       `json:"refund_id,omitempty"`
 	Account        string       `json:"account,omitempty"`
 	Attempts       int          `json:"attempts"`
@@ -166,7 +168,7 @@ func viewRefund(r cloudpay.Refund) refundView {
 		AmountFen: int64(r.AmountFen), TotalFen: int64(r.TotalFen), Reason: r.Reason,
 		Status: string(r.Status), Retryable: r.Retryable, Source: r.Source,
 		IdempotencyKey: r.IdempotencyKey, BatchID: r.BatchID, Label: r.Label, Note: r.Note,
-		RefundID: r.RefundID, Account: r.Account, Attempts: r.Attempts, LastError: viewFailure(r.LastError),
+		CreatedBy: r.CreatedBy, FourEyes: r.FourEyes, RefundID: r.RefundID, Account: r.Account, Attempts: r.Attempts, LastError: viewFailure(r.LastError),
 		NotBefore: r.NotBefore, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, SucceededAt: r.SucceededAt,
 	}
 }

@@ -136,6 +136,7 @@ const (
 	colPrepayEnds   = "prepay_ends"
 	colShipments    = "shipments"
 	colTokens       = "access_tokens"
+	colAudit        = "audit"
 )
 
 // collections lists every collection the store uses; start-up creates them
@@ -143,7 +144,7 @@ const (
 // indexing) looks for them.
 var collections = []string{colOrders, colSettlements, colEvents, colRefunds, colRefundLedger, colAttempts, colBatches, colOutcomes,
 	colWallets, colWalletLedger, colWithdrawals, colWdOutcomes, colActions, colCursors, colSchema, colRecon, colBills,
-	colPrepays, colPrepayEnds, colShipments, colTokens}
+	colPrepays, colPrepayEnds, colShipments, colTokens, colAudit}
 
 // index is one secondary index of a collection.
 type index struct {
@@ -156,6 +157,9 @@ type index struct {
 // number); these serve the job's scans and the listings, and the unique
 // ones guard movements.
 var indexes = []index{
+	{colAudit, bson.D{{Key: "at", Value: -1}}, false},
+	{colAudit, bson.D{{Key: "actor", Value: 1}, {Key: "at", Value: -1}}, false},
+	{colAudit, bson.D{{Key: "subject", Value: 1}, {Key: "at", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "status", Value: 1}, {Key: "expires_at", Value: 1}}, false},
 	{colOrders, bson.D{{Key: "openid", Value: 1}, {Key: "created_at", Value: -1}}, false},
 	{colOrders, bson.D{{Key: "method", Value: 1}, {Key: "created_at", Value: -1}}, false},

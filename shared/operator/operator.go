@@ -72,7 +72,7 @@ func (s *Service) Orders(ctx context.Context, q OrderQuery) (OrdersPage, error) 
 	case q.Status != "" && !knownStatus(f.Status):
 		return OrdersPage{}, cloudpay.FieldError("status", "status %q is not an order status", q.Status)
 	case q.Method != "" && !f.Method.Valid():
-		return OrdersPage{}, cloudpay.FieldError("method", "method %q is not a payment method (jsapi, native, h5, balance)", q.Method)
+		return OrdersPage{}, cloudpay.FieldError("method", "method %q is not a payment method (jsapi, native, h5, balance, alipay_qr, alipay_wap)", q.Method)
 	case q.Shipping != "" && q.Shipping != "shipped" && q.Shipping != "partly_shipped" && q.Shipping != ShippingNone:
 		return OrdersPage{}, cloudpay.FieldError("shipping", "shipping %q must be shipped, partly_shipped or none", q.Shipping)
 	}

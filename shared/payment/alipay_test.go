@@ -428,3 +428,23 @@ func TestAlipaySwitchKeepsAskingAboutTheOldCode(t *testing.T) {
 		t.Fatalf("polling after the old code was paid: %s", st.Raw)
 	}
 }
+
+// WeChat's trade management knows nothing of Alipay payments: no automatic
+// virtual-goods upload is queued for one, and entering shipping is refused.
+func TestAlipayPaymentsAreNotShippedToWeChat(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay(), testkit.AutoVirtualShipping())
+	o := createOrder(t, s, "ALISHIP001", testkit.Alice, 300, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	paidAtAlipay(t, s, o.OutTradeNo)
+	if n := s.Count("shipments"); n != 0 {
+		t.Fatalf("%d shipments queued for an Alipay payment", n)
+	}
+	r := s.Do("POST", s.CreatePaymentURL+"/orders/"+o.OutTradeNo+"/shipping",
+		map[string]any{"idempotency_key": "k", "logistics_type": "virtual", "shipping_list": []any{map[string]any{"item_desc": "x"}}}, testkit.Admin())
+	if r.ErrorCode() != string(cloudpay.CodeShippingRefused) || !strings.Contains(r.ErrorMessage(), "Alipay") {
+		t.Fatalf("shipping an Alipay payment: %d %s", r.Status, r.Raw)
+	}
+}

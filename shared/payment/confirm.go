@@ -220,7 +220,7 @@ func (s *Service) paidTwice(ctx context.Context, o cloudpay.Order, tradeNo strin
 		"trade_no", tradeNo, "transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
 	return s.store.EnqueueEvent(ctx, cloudpay.NewEvent(cloudpay.EventPaymentDuplicate, tx.TransactionID, map[string]any{
 		"out_trade_no": o.OutTradeNo, "trade_no": tradeNo, "transaction_id": tx.TransactionID,
-		"amount_fen": int64(tx.TotalFen), "openid": tx.OpenID,
+		"amount_fen": int64(tx.TotalFen), "openid": tx.OpenID, "method": string(cloudpay.MethodOfTradeType(tx.TradeType)),
 	}, s.clock()))
 }
 

@@ -254,8 +254,8 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 		return err
 	}
 	for _, st := range paid {
-		if st.Method == cloudpay.MethodBalance {
-			continue // paid from the wallet: WeChat's bill never holds it
+		if st.PaidMethod().Provider() != cloudpay.ProviderWeChat {
+			continue // paid from the wallet or with Alipay: WeChat's bill never holds it
 		}
 		r.OurPayments++
 		r.OurPaymentsFen += st.AmountFen
@@ -269,8 +269,8 @@ func (s *Service) compare(ctx context.Context, r *Report, day time.Time, lines [
 		return err
 	}
 	for _, rf := range refunds {
-		if rf.PaidBy == cloudpay.MethodBalance {
-			continue // back to the wallet: WeChat's bill never holds it
+		if rf.PaidBy != "" && rf.PaidBy.Provider() != cloudpay.ProviderWeChat {
+			continue // back to the wallet or through Alipay: WeChat's bill never holds it
 		}
 		r.OurRefunds++
 		r.OurRefundsFen += rf.AmountFen

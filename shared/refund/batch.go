@@ -20,6 +20,7 @@ type NewBatch struct {
 	IdempotencyKey string
 	Label          string
 	Items          []BatchItem
+	CreatedBy      string // the named admin token asking
 }
 
 // CreateBatch records a batch and starts it in the background. The same
@@ -67,9 +68,14 @@ func (s *Service) CreateBatch(ctx context.Context, nb NewBatch) (string, bool, e
 		}
 	}
 	sum := sha256.Sum256([]byte("batch-key:" + nb.IdempotencyKey))
+	var total cloudpay.Fen
+	for _, it := range items {
+		total += it.AmountFen
+	}
 	b := Batch{
 		ID: "RB" + hex.EncodeToString(sum[:12]), IdempotencyKey: nb.IdempotencyKey, Label: nb.Label,
 		Digest: hex.EncodeToString(digest.Sum(nil)), Items: items, CreatedAt: s.clock(),
+		CreatedBy: nb.CreatedBy, FourEyes: s.cfg.FourEyesFen > 0 && total > s.cfg.FourEyesFen,
 	}
 	held, created, err := s.store.InsertBatch(ctx, b)
 	if err != nil {
@@ -182,6 +188,7 @@ func (s *Service) runItem(ctx context.Context, b Batch, it BatchItem) {
 	r := cloudpay.Refund{
 		OutRefundNo: it.OutRefundNo, OutTradeNo: it.OutTradeNo, TransactionID: it.TransactionID, AmountFen: it.AmountFen, Reason: it.Reason,
 		Source: cloudpay.SourceBatch, IdempotencyKey: it.Key, BatchID: b.ID, Label: b.Label,
+		CreatedBy: b.CreatedBy, FourEyes: b.FourEyes,
 	}
 	no, err := s.OrderOf(ctx, it.OutTradeNo, it.TransactionID)
 	if err == nil {

@@ -15,6 +15,11 @@ type Batch struct {
 	Digest         string      `bson:"digest"` // of the items, to tell a resubmission from a conflict
 	Items          []BatchItem `bson:"items"`
 	CreatedAt      time.Time   `bson:"created_at"`
+	// CreatedBy is the named admin token that asked; FourEyes marks a batch
+	// whose total is over REFUND_FOUR_EYES_FEN: each of its refunds waits for
+	// another named token's approval.
+	CreatedBy string `bson:"created_by,omitempty"`
+	FourEyes  bool   `bson:"four_eyes,omitempty"`
 	// CompletedAt is when every item was found with its refund: the job
 	// stops looking at the batch.
 	CompletedAt time.Time `bson:"completed_at,omitempty"` // omitempty: the driver ignores omitzero, and the job scans for its absence

@@ -28,6 +28,9 @@ type Config struct {
 	BatchConcurrency int           `env:"REFUND_BATCH_CONCURRENCY, default=8"`
 	MaxBatchItems    int           `env:"REFUND_MAX_BATCH_ITEMS, default=1000"`
 	RetryBudget      int           `env:"REFUND_RETRY_BUDGET, default=8"` // attempts before a refund failed for now is left to people
+	// FourEyesFen: an admin refund of more than this waits for approval by
+	// another named token than the one that asked (0: off).
+	FourEyesFen cloudpay.Fen `env:"REFUND_FOUR_EYES_FEN, default=0"`
 }
 
 // wechatMaxRate is WeChat's refund limit per merchant (calls per second).
@@ -203,6 +206,8 @@ type NewRefund struct {
 	AmountFen      cloudpay.Fen
 	Reason         string
 	IdempotencyKey string
+	// CreatedBy is the named admin token asking (empty: unnamed).
+	CreatedBy string
 }
 
 const (
@@ -251,6 +256,7 @@ func (s *Service) Create(ctx context.Context, n NewRefund) (cloudpay.Refund, boo
 	r := cloudpay.Refund{
 		OutRefundNo: cloudpay.OutRefundNoForKey(n.IdempotencyKey), OutTradeNo: no, TransactionID: n.TransactionID,
 		AmountFen: n.AmountFen, Reason: n.Reason, Source: cloudpay.SourceAdmin, IdempotencyKey: n.IdempotencyKey,
+		CreatedBy: n.CreatedBy, FourEyes: s.cfg.FourEyesFen > 0 && n.AmountFen > s.cfg.FourEyesFen,
 	}
 	return s.create(ctx, r)
 }
@@ -320,7 +326,7 @@ func (s *Service) create(ctx context.Context, r cloudpay.Refund) (cloudpay.Refun
 		r.PaidBy = st.Method
 	}
 	r.Status, r.Round = cloudpay.RefundApproved, 1
-	if r.Source == cloudpay.SourceUser {
+	if r.Source == cloudpay.SourceUser || r.FourEyes {
 		r.Status = cloudpay.RefundPendingReview
 	}
 	r.CreatedAt, r.UpdatedAt = now, now

@@ -41,18 +41,29 @@ func (s *Service) Request(ctx context.Context, openid, outTradeNo string, amount
 
 // Approve lets a requested refund go to WeChat, in its turn.
 func (s *Service) Approve(ctx context.Context, outRefundNo, note string) (cloudpay.Refund, error) {
-	return s.review(ctx, outRefundNo, note, cloudpay.EntryApprove)
+	return s.review(ctx, outRefundNo, note, "", cloudpay.EntryApprove)
+}
+
+// ApproveAs is Approve by the named admin token by: a refund waiting for a
+// second person (FourEyes) is approved only by another than its creator.
+func (s *Service) ApproveAs(ctx context.Context, outRefundNo, note, by string) (cloudpay.Refund, error) {
+	return s.review(ctx, outRefundNo, note, by, cloudpay.EntryApprove)
+}
+
+// RejectAs is Reject by the named admin token by.
+func (s *Service) RejectAs(ctx context.Context, outRefundNo, note, by string) (cloudpay.Refund, error) {
+	return s.review(ctx, outRefundNo, note, by, cloudpay.EntryReject)
 }
 
 // Reject refuses a requested refund and releases its amount.
 func (s *Service) Reject(ctx context.Context, outRefundNo, note string) (cloudpay.Refund, error) {
-	return s.review(ctx, outRefundNo, note, cloudpay.EntryReject)
+	return s.review(ctx, outRefundNo, note, "", cloudpay.EntryReject)
 }
 
 // review appends the one review entry a request may have: whichever of a
 // concurrent approve and reject lands first decides, and the other gets
 // REFUND_STATE.
-func (s *Service) review(ctx context.Context, outRefundNo, note string, kind cloudpay.RefundEntryKind) (cloudpay.Refund, error) {
+func (s *Service) review(ctx context.Context, outRefundNo, note, by string, kind cloudpay.RefundEntryKind) (cloudpay.Refund, error) {
 	if len([]rune(note)) > maxNote || !cloudpay.Printable(note) {
 		return cloudpay.Refund{}, cloudpay.FieldError("note", "note must be at most %d characters of printable text", maxNote)
 	}
@@ -63,8 +74,13 @@ func (s *Service) review(ctx context.Context, outRefundNo, note string, kind clo
 	if err != nil {
 		return cloudpay.Refund{}, err
 	}
-	if r.Source != cloudpay.SourceUser {
+	switch {
+	case r.Source != cloudpay.SourceUser && !r.FourEyes:
 		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeRefundState, "refund %s was not requested by a user; there is nothing to review", outRefundNo)
+	case r.FourEyes && kind == cloudpay.EntryApprove && (by == "" || by == r.CreatedBy):
+		// Four eyes: the person who asked for it cannot also let it go.
+		return cloudpay.Refund{}, cloudpay.Errorf(cloudpay.CodeFourEyes,
+			"refund %s of %s yuan needs the approval of another named token than %s, who asked for it", outRefundNo, r.AmountFen, r.CreatedBy)
 	}
 	now := s.clock()
 	e, _, err := s.store.AppendRefundEntry(ctx, r.OutTradeNo, reviewRef(outRefundNo),

@@ -212,8 +212,11 @@ func (s *Service) paidAtWeChat(ctx context.Context, outTradeNo string) (cloudpay
 		}
 		return st, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "order %s is not paid: shipping is uploaded for paid orders", outTradeNo)
 	}
-	if st.Method == cloudpay.MethodBalance {
+	switch st.PaidMethod().Provider() {
+	case "":
 		return st, cloudpay.Errorf(cloudpay.CodeShippingRefused, "order %s was paid from the wallet balance: WeChat holds no payment to ship", outTradeNo)
+	case cloudpay.ProviderAlipay:
+		return st, cloudpay.Errorf(cloudpay.CodeShippingRefused, "order %s was paid with Alipay: WeChat holds no payment to ship", outTradeNo)
 	}
 	return st, nil
 }
@@ -337,7 +340,7 @@ func (s *Service) Retry(ctx context.Context, limit int) (int, error) {
 // merchant chose it; close-expired sends it (WeChat may not know a payment
 // for some seconds after its notification).
 func (s *Service) AutoVirtual(ctx context.Context, o cloudpay.Order) error {
-	if !s.cfg.AutoVirtual || s.mp == nil || o.Method == cloudpay.MethodBalance || o.Adopted {
+	if !s.cfg.AutoVirtual || s.mp == nil || o.Method.Provider() != cloudpay.ProviderWeChat || o.Adopted {
 		return nil
 	}
 	now := s.clock()

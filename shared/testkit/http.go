@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
 // Response is an HTTP answer, read whole: its JSON body (if it is JSON)
@@ -80,6 +82,11 @@ func (s *Stack) Do(method, url string, body any, header map[string]string) Respo
 
 // Admin is the header of the merchant's back end or an operator.
 func Admin() map[string]string { return map[string]string{"Authorization": "Bearer " + AdminToken} }
+
+// As is the header of the named test token with role r (OPERATORS).
+func As(r cloudpay.Role) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + RoleToken(r)}
+}
 
 // User is the header Cloud Hosting sets on a mini-program user's call
 // (wx.cloud.callContainer), with the client's address in front.

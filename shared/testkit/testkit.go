@@ -22,6 +22,8 @@ package testkit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -32,6 +34,7 @@ import (
 	"github.com/cloudpay/cloudpay/shared/alipaysim"
 	"github.com/cloudpay/cloudpay/shared/app"
 	"github.com/cloudpay/cloudpay/shared/cloudhosting"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/httpapi"
 	"github.com/cloudpay/cloudpay/shared/job"
 	"github.com/cloudpay/cloudpay/shared/miniapp"
@@ -246,7 +249,7 @@ func New(t testing.TB, opts ...Option) *Stack {
 	ctx := context.Background()
 	create := s.build(app.CreatePayment(ctx, app.CreatePaymentConfig{Store: s.storeCfg, Channel: s.channelConfig(),
 		Payment: payment.Config{ExpireMinutes: 30, MaxExpireMinutes: 1440},
-		Admin:   httpapi.AdminConfig{Tokens: []string{OldAdminToken, AdminToken}}, Users: users, Shipping: s.shippingConfig()}, s.options()...))
+		Admin:   httpapi.AdminConfig{Tokens: []string{OldAdminToken, AdminToken}, Operators: operators()}, Users: users, Shipping: s.shippingConfig()}, s.options()...))
 	s.Payments, s.Shipping = create.Payments, create.Shipping
 	s.CreatePaymentURL = s.serve(create.Handler)
 
@@ -279,9 +282,31 @@ func New(t testing.TB, opts ...Option) *Stack {
 const jobBudget = 6 * Patience
 
 var (
-	admin = httpapi.AdminConfig{Tokens: []string{AdminToken}}
+	admin = httpapi.AdminConfig{Tokens: []string{AdminToken}, Operators: operators()}
 	users = httpapi.UserConfig{RequireWXSource: true}
 )
+
+// Named tokens, one per role (OPERATORS): "<role>-person" holds the token
+// RoleToken(role).
+func operators() []string {
+	var out []string
+	for _, r := range []cloudpay.Role{cloudpay.RoleViewer, cloudpay.RoleOperator, cloudpay.RoleApprover, cloudpay.RoleService} {
+		out = append(out, OperatorName(r)+":"+string(r)+":"+TokenHash(RoleToken(r)))
+	}
+	return out
+}
+
+// RoleToken is the test token of the operator named OperatorName(role).
+func RoleToken(r cloudpay.Role) string { return "test-token-" + string(r) }
+
+// OperatorName is the name of the test token with role r.
+func OperatorName(r cloudpay.Role) string { return string(r) + "-person" }
+
+// TokenHash is how OPERATORS holds a token: SHA-256, hex.
+func TokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
 
 // RestartCallback replaces payment-callback with a new instance on a new
 // store connection, as a redeployed or rescheduled function would be; the
