@@ -32,8 +32,8 @@ sdkwalk-deps:
 		npm ci --prefix $(SDKWALK) --ignore-scripts --no-audit --no-fund --loglevel=error || echo "npm ci failed: the SDK walk will be skipped" >&2; \
 	fi
 
+# go vet is make lint's (CI runs both): here it would only add its own compile.
 test: sdkwalk-deps ## every test: rules, end-to-end, concurrency, faults, crash points, fuzz seeds, an npm SDK against the simulator
-	$(GO) vet ./...
 	$(GO) test -race -count=1 -parallel $(TESTPARALLEL) -timeout 20m ./...
 
 test-short: ## fast lane: every package in -short mode, no race detector
