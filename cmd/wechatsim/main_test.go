@@ -19,6 +19,7 @@ import (
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/serve"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatpay"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
@@ -51,7 +52,7 @@ func TestRunSimulatorKeepsStateAcrossRestarts(t *testing.T) {
 				SubMchID: "1900000109", RefundSettleDelay: -time.Second, Signing: wechatsim.SignPublicKey}, ln, slog.New(slog.DiscardHandler))
 		}()
 		base = "http://" + ln.Addr().String()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(testkit.Patience)
 		for {
 			resp, err := http.Get(base + "/")
 			if err == nil {

@@ -3,6 +3,7 @@ package alipaysim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"github.com/smartwalle/alipay/v3"
 
 	"github.com/cloudpay/cloudpay/shared/alipaysim"
+	"github.com/cloudpay/cloudpay/shared/testkit"
 )
 
 // env is a simulator behind a real HTTP server and the real SDK pointed at it.
@@ -131,14 +133,14 @@ func (rc *receiver) received() []url.Values {
 	return append([]url.Values{}, rc.forms...)
 }
 
-// waitFor polls cond until it holds, failing the test after a deadline.
+// waitFor waits until cond holds (testkit.Eventually: a deadline sized for a
+// loaded machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	testkit.Eventually(t, func() error {
+		if !cond() {
+			return fmt.Errorf("waiting for %s", what)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	})
 }

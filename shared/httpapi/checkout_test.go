@@ -484,17 +484,7 @@ func TestCheckoutAlipayChoice(t *testing.T) {
 	if _, err := e.ali.Pay(context.Background(), tradeNo); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(patience)
-	for {
-		a := e.get(statusLink(link))
-		if s := a.json(t); s["paid"] == true {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status after the old Alipay code was paid: %s", a.body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.awaitPaidStatus(t, link, "after the old Alipay code was paid")
 	if p := e.get(link + "&method=wechat"); !shows(p.body, "state-paid") || !strings.Contains(p.body, `data-provider="alipay"`) {
 		t.Fatalf("the page after the Alipay payment: %d: %.500s", p.status, p.body)
 	}
@@ -518,17 +508,7 @@ func TestCheckoutAlipayToPaid(t *testing.T) {
 	if _, err := e.ali.Pay(context.Background(), tradeNo); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(patience)
-	for {
-		a := e.get(statusLink(link))
-		if s := a.json(t); s["paid"] == true && s["status"] == "paid" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("status after paying at Alipay: %s", a.body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	e.awaitPaidStatus(t, link, "after paying at Alipay")
 	// Whatever the link asks for, the order is paid.
 	for _, u := range []string{link, link + "&method=wechat", link + "&method=alipay"} {
 		p := e.get(u)
@@ -654,4 +634,20 @@ func changedFirst(sig string) string {
 		return "B" + sig[1:]
 	}
 	return "A" + sig[1:]
+}
+
+// awaitPaidStatus polls the page's status until it says paid.
+func (e *checkoutEnv) awaitPaidStatus(t *testing.T, link, when string) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		a := e.get(statusLink(link))
+		if s := a.json(t); s["paid"] == true && s["status"] == "paid" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %s: %s", when, a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/testkit"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
@@ -428,11 +429,15 @@ func runSDKWalk(t *testing.T, node, dir, prefix string) {
 	}
 	// The refund settles after its create reply and its notification is acknowledged
 	// after the script saw it: wait for WeChat to record the acknowledgement.
-	r, ok := sdkWalkWaitFor(t, 10*time.Second, func() (wechatsim.RefundView, bool) {
-		r, ok := sim.Refund(refundNo)
-		return r, ok && r.CallbackAcked
+	var r wechatsim.RefundView
+	testkit.Eventually(t, func() error {
+		var ok bool
+		if r, ok = sim.Refund(refundNo); !ok || !r.CallbackAcked {
+			return fmt.Errorf("refund %s: its notification not acknowledged yet: %+v", refundNo, r)
+		}
+		return nil
 	})
-	if !ok || r.Status != wechatsim.RefundSuccess || r.RefundID != s.Refund.RefundID || r.RefundFee != sdkWalkRefundFen ||
+	if r.Status != wechatsim.RefundSuccess || r.RefundID != s.Refund.RefundID || r.RefundFee != sdkWalkRefundFen ||
 		r.TotalFee != sdkWalkTotalFen || r.OutTradeNo != payNo {
 		t.Errorf("refund %s at WeChat: %+v", refundNo, r)
 	}
@@ -440,18 +445,5 @@ func runSDKWalk(t *testing.T, node, dir, prefix string) {
 	if !ok || b.State != wechatsim.TransferSuccess || b.UserName != sdkWalkUserName || b.AmountFen != sdkWalkTransferFen ||
 		b.TransferBillNo != s.Transfer.TransferBillNo || !b.CallbackAcked {
 		t.Errorf("transfer bill %s at WeChat: %+v (found %v)", billNo, b, ok)
-	}
-}
-
-// sdkWalkWaitFor polls cond until it reports true or d has passed, and returns its last value.
-func sdkWalkWaitFor[T any](t *testing.T, d time.Duration, cond func() (T, bool)) (T, bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		v, ok := cond()
-		if ok || time.Now().After(deadline) {
-			return v, ok
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
