@@ -13,7 +13,10 @@
 //     (cashier.go);
 //   - a paid trade's asynchronous notification (异步通知, trade_status_sync) is a signed
 //     form POST to notify_url, acknowledged only by the reply body "success" and otherwise
-//     redelivered on Alipay's ladder (notify.go).
+//     redelivered on Alipay's ladder (notify.go);
+//   - alipay.data.dataservice.bill.downloadurl.query answers a link, valid 30 seconds, to
+//     the day's trade bill (业务明细 ZIP) made of the simulator's own trades and refunds,
+//     which plants can make disagree with them for reconciliation tests (bill.go).
 //
 // The gateway checks what Alipay checks before any business rule: the app_id, the
 // request signature (RSA2 over the sorted parameters), the public parameters and
@@ -60,6 +63,8 @@ const (
 	MethodClose       = "alipay.trade.close"
 	MethodRefund      = "alipay.trade.refund"
 	MethodRefundQuery = "alipay.trade.fastpay.refund.query"
+	// MethodBillDownloadURL is 查询对账单下载地址 (bill.go).
+	MethodBillDownloadURL = "alipay.data.dataservice.bill.downloadurl.query"
 )
 
 // Trade statuses (trade_status), https://opendocs.alipay.com/open/02ekfh: WAIT_BUYER_PAY
@@ -115,6 +120,7 @@ type Simulator struct {
 	calls      []Call
 	deliveries []Delivery
 	faults     []*Fault
+	bills      billState
 }
 
 // Error is what the Go control methods return; the control routes render it as
@@ -171,14 +177,18 @@ func New(cfg Config) *Simulator {
 
 // Handler serves, rooted at "/":
 //
-// Alipay: GatewayPath, POST (form) or GET (query), for the methods Method*.
+// Alipay: GatewayPath, POST (form) or GET (query), for the methods Method*; GET
+// BillFilePath, at the root or under any prefix (the bill links the gateway hands out
+// point under the prefix the gateway was reached at), serves a bill's ZIP.
 //
 // Control (JSON unless told): POST ControlPrefix+"/scan" and "/pay" {"out_trade_no"} act
 // as the user DevBuyerID; GET "/trades/{out_trade_no}"; GET "/refunds?out_trade_no=";
 // POST "/notify" {"out_trade_no"} sends the trade's notification again; POST "/forge"
 // (ForgeRequest) sends a forged one; POST, GET, DELETE "/faults"; GET "/calls?method=";
 // GET "/notifications?out_trade_no="; POST "/cashier/pay" (form out_trade_no: the
-// cashier page's 付款 button; 302 to return_url).
+// cashier page's 付款 button; 302 to return_url); POST "/bills/plant" (BillPlant), GET
+// and DELETE "/bills/plants"; GET "/bills/{yyyy-MM-dd}" (the day's bill detail as
+// UTF-8 text, whatever the hour).
 func (s *Simulator) Handler() http.Handler { return s.handler }
 
 // Close stops background redeliveries and forged sends and waits for them. Replies held

@@ -7,16 +7,23 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 )
 
 const maxControlBody = 64 << 10
 
-// routes serves the gateway at GatewayPath and the control routes under ControlPrefix.
+// routes serves the gateway at GatewayPath, bill files at BillFilePath (under any
+// prefix: see billDownloadURL) and the control routes under ControlPrefix.
 func (s *Simulator) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc(GatewayPath, s.handleGateway)
+	mux.HandleFunc(BillFilePath, s.handleBillFile)
 	mux.Handle(ControlPrefix+"/", http.StripPrefix(ControlPrefix, s.controlRoutes()))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, BillFilePath) {
+			s.handleBillFile(w, r)
+			return
+		}
 		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND",
 			Message: "no route " + r.URL.Path + " (the gateway is " + GatewayPath + ", the simulator's own routes are under " + ControlPrefix + "/)"})
 	})
@@ -99,6 +106,7 @@ func (s *Simulator) controlRoutes() *http.ServeMux {
 	mux.HandleFunc("GET /notifications", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.Deliveries(r.URL.Query().Get("out_trade_no"))})
 	})
+	s.billControlRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusNotFound, Code: "NOT_FOUND", Message: "no control route " + r.Method + " " + r.URL.Path})
 	})

@@ -12,13 +12,13 @@ const FaultNotify = "notify"
 // Fault modes.
 //
 // A gateway method (alipay.trade.precreate, .query, .close, .refund,
-// .fastpay.refund.query) takes ModeFail, ModeTimeout and ModeDelay. With ModeFail the
-// call is answered Code (default 40004) and SubCode (default ACQ.SYSTEM_ERROR, "系统异常错误
-// 下该笔交易可能成功也可能失败，请调用查询订单API", which every trade method documents) without
-// taking effect; a 40004 answer is signed like any business answer, other codes are not
-// (gateway refusals). A Code without SubCode gets isp.unknow-error for 20000,
-// isv.invalid-parameter for 40002, isv.missing-signature for 40001, ACQ.SYSTEM_ERROR
-// otherwise.
+// .fastpay.refund.query, alipay.data.dataservice.bill.downloadurl.query) takes
+// ModeFail, ModeTimeout and ModeDelay. With ModeFail the call is answered Code (default
+// 40004) and SubCode (default ACQ.SYSTEM_ERROR, "系统异常错误下该笔交易可能成功也可能失败，请调用
+// 查询订单API", which every trade method documents) without taking effect; a 40004
+// answer is signed like any business answer, other codes are not (gateway refusals). A
+// Code without SubCode gets isp.unknow-error for 20000, isv.invalid-parameter for 40002,
+// isv.missing-signature for 40001, ACQ.SYSTEM_ERROR otherwise.
 //
 // FaultNotify takes ModeDuplicate, ModeDrop and ModeForge.
 const (
@@ -38,7 +38,7 @@ const maxFaultDelayMS = 60_000
 // faultModes lists the modes a fault method accepts (nil: unknown method).
 func faultModes(method string) []string {
 	switch method {
-	case MethodPrecreate, MethodQuery, MethodClose, MethodRefund, MethodRefundQuery:
+	case MethodPrecreate, MethodQuery, MethodClose, MethodRefund, MethodRefundQuery, MethodBillDownloadURL:
 		return []string{ModeFail, ModeTimeout, ModeDelay}
 	case FaultNotify:
 		return []string{ModeDuplicate, ModeDrop, ModeForge}
@@ -61,8 +61,8 @@ type Fault struct {
 func (s *Simulator) AddFault(f Fault) error {
 	modes := faultModes(f.Method)
 	if modes == nil {
-		return badField("method", fmt.Sprintf("unknown method %q (want %s, %s, %s, %s, %s or %s)", f.Method,
-			MethodPrecreate, MethodQuery, MethodClose, MethodRefund, MethodRefundQuery, FaultNotify))
+		return badField("method", fmt.Sprintf("unknown method %q (want %s, %s, %s, %s, %s, %s or %s)", f.Method,
+			MethodPrecreate, MethodQuery, MethodClose, MethodRefund, MethodRefundQuery, MethodBillDownloadURL, FaultNotify))
 	}
 	if !slices.Contains(modes, f.Mode) {
 		return badField("mode", fmt.Sprintf("mode %q is not valid for %q (want one of %v)", f.Mode, f.Method, modes))

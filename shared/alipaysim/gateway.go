@@ -64,6 +64,8 @@ var subMsgs = map[string]string{
 	"ACQ.REFUND_AMT_NOT_EQUAL_TOTAL":             "退款金额超限",
 	"ACQ.DISCORDANT_REPEAT_REQUEST":              "请求信息不一致",
 	"ACQ.SELLER_BALANCE_NOT_ENOUGH":              "卖家余额不足",
+	"isp.bill_not_exist":                         "账单不存在",
+	SubCodeNotSimulated:                          "模拟器不提供该账单",
 }
 
 func subMsg(subCode string) string {
@@ -230,6 +232,7 @@ type gatewayRequest struct {
 	biz       map[string]json.RawMessage
 	notifyURL string
 	returnURL string
+	base      string // where the gateway was reached, without GatewayPath (requestBase)
 }
 
 // text returns a biz_content member as text: a string's content or a number's literal.
@@ -247,11 +250,12 @@ type apiHandler func(*gatewayRequest) answer
 
 // apiMethods are the JSON methods (alipay.trade.wap.pay is a page: cashier.go).
 var apiMethods = map[string]func(*Simulator) apiHandler{
-	MethodPrecreate:   func(s *Simulator) apiHandler { return s.precreate },
-	MethodQuery:       func(s *Simulator) apiHandler { return s.query },
-	MethodClose:       func(s *Simulator) apiHandler { return s.closeTrade },
-	MethodRefund:      func(s *Simulator) apiHandler { return s.createRefund },
-	MethodRefundQuery: func(s *Simulator) apiHandler { return s.refundQuery },
+	MethodPrecreate:       func(s *Simulator) apiHandler { return s.precreate },
+	MethodQuery:           func(s *Simulator) apiHandler { return s.query },
+	MethodClose:           func(s *Simulator) apiHandler { return s.closeTrade },
+	MethodRefund:          func(s *Simulator) apiHandler { return s.createRefund },
+	MethodRefundQuery:     func(s *Simulator) apiHandler { return s.refundQuery },
+	MethodBillDownloadURL: func(s *Simulator) apiHandler { return s.billDownloadURLQuery },
 }
 
 const maxGatewayBody = 1 << 20
@@ -283,6 +287,7 @@ func (s *Simulator) handleGateway(w http.ResponseWriter, r *http.Request) {
 		s.writeAnswer(w, method, *refused)
 		return
 	}
+	req.base = requestBase(r)
 	handle := apiMethods[method](s)
 	f := s.consumeFault(method, ModeFail, ModeTimeout, ModeDelay)
 	if f == nil {
