@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cloudpay/cloudpay/shared/alipaysim"
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 	"github.com/cloudpay/cloudpay/shared/testkit"
+	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
 // Alipay in the console, end to end in headless Chromium on testkit's
@@ -22,7 +26,14 @@ func TestConsoleAlipayInChromium(t *testing.T) {
 		t.Skip("no browser for the console test: " + why)
 	}
 	started := time.Now()
-	s := testkit.New(t, testkit.Alipay())
+	// Alipay's day starts at noon (its bill of the day is read below);
+	// WeChat's clock moves two days on then, so its bill of the day is
+	// ready too.
+	var wechatAhead atomic.Int64
+	s := testkit.New(t, testkit.AlipayAtNoon(),
+		testkit.Sim(func(c *wechatsim.Config) {
+			c.Now = func() time.Time { return time.Now().Add(time.Duration(wechatAhead.Load())) }
+		}))
 	const (
 		wechatNo = "ALIUI00001" // paid in the mini-program
 		qrNo     = "ALIUI00002" // paid with Alipay's QR code
@@ -130,6 +141,44 @@ func TestConsoleAlipayInChromium(t *testing.T) {
 				t.Errorf("%s %q, want %q", css, got, want)
 			}
 		}
+	})
+
+	step("the day against Alipay's bill", func(t *testing.T) {
+		day := s.AlipayDay()
+		if _, err := s.Alipay.PlantBill(alipaysim.BillPlant{Date: day, Kind: "extra_payment", OutTradeNo: "OTHERALI01", AmountFen: 500}); err != nil {
+			t.Fatal(err)
+		}
+		s.AdvanceAlipay(36 * time.Hour) // past 10:00 the next day: Alipay's bill is ready
+		wechatAhead.Store(int64(48 * time.Hour))
+		b.click("#nav-recon")
+		b.exec(`document.querySelector('#recon-date').value = arguments[0]`, day)
+		b.click("#recon-run")
+		b.waitText("#recon-day-date", day)
+		b.waitText(`[data-testid="recon-total-alipay-payments"]`, "+1")
+		cells := func(css string) string {
+			return fmt.Sprint(b.exec(`return [...document.querySelectorAll(arguments[0])].map((tr) => [...tr.cells].map((c) => c.innerText).join(' | '))`, css))
+		}
+		got := cells(`#recon-totals tbody tr[data-testid^="recon-total-alipay-"]`)
+		want := "[" + strings.Join([]string{
+			"支付宝支付笔数 | 2 | 1 | +1",
+			"支付宝支付金额 | ¥34.90 | ¥29.90 | +¥5.00",
+			"支付宝退款笔数 | 0 | 0 | 一致",
+			"支付宝退款金额 | ¥0.00 | ¥0.00 | 一致",
+		}, " ") + "]"
+		if !strings.HasPrefix(got, strings.TrimSuffix(want, "]")) {
+			t.Errorf("Alipay's totals:\n got %s\nwant %s …", got, want)
+		}
+		if got := cells(`[data-testid="recon-total-payments"]`); !strings.HasPrefix(got, "[微信支付笔数 | ") {
+			t.Errorf("WeChat's row beside Alipay's: %s", got)
+		}
+		if got := b.text("#recon-totals-bill"); got != "渠道账单" {
+			t.Errorf("the bill column is %q with two bills", got)
+		}
+		diffs := cells("#recon-diffs tbody tr")
+		if !strings.HasPrefix(diffs, "[支付宝有、本系统无 | OTHERALI01 | ") || !strings.Contains(diffs, "¥5.00 | — | 已完成\nSUCCESS | — | 待处理 | paid at Alipay under a number cloudpay never issued") {
+			t.Errorf("Alipay's difference: %s", diffs)
+		}
+		b.screenshot(filepath.Join(screenshots, "recon-alipay.png"))
 	})
 
 	if errs := b.consoleErrors(); len(errs) > 0 {

@@ -191,11 +191,11 @@ func TestConsoleReconciliationInChromium(t *testing.T) {
 			t.Errorf("file %q of type %q, BOM %v", file.Name, file.Type, file.BOM)
 		}
 		want := strings.Join([]string{
-			"date,kind,out_trade_no,transaction_id,out_refund_no,wechat_yuan,our_yuan,wechat_state,our_state,resolved,note",
-			date + ",amount," + amount + "," + txn[amount] + ",,298.00,299.00,SUCCESS,paid,,",
-			date + ",missing_payment," + missing + "," + txn[missing] + ",,0.00,50.00,,paid,,",
-			date + ",status," + revoked + "," + txn[revoked] + ",,8.80,8.80,REVOKED,paid,,",
-			date + ",unknown_payment," + outside + "," + outsideTxn + ",,128.00,0.00,SUCCESS,,adopted,",
+			"date,channel,kind,out_trade_no,transaction_id,out_refund_no,bill_yuan,our_yuan,bill_state,our_state,resolved,note",
+			date + ",wechat,amount," + amount + "," + txn[amount] + ",,298.00,299.00,SUCCESS,paid,,",
+			date + ",wechat,missing_payment," + missing + "," + txn[missing] + ",,0.00,50.00,,paid,,",
+			date + ",wechat,status," + revoked + "," + txn[revoked] + ",,8.80,8.80,REVOKED,paid,,",
+			date + ",wechat,unknown_payment," + outside + "," + outsideTxn + ",,128.00,0.00,SUCCESS,,adopted,",
 		}, "\n") + "\n"
 		if got := strings.ReplaceAll(strings.TrimPrefix(file.Text, "\uFEFF"), "\r\n", "\n"); got != want {
 			t.Errorf("CSV:\n got %q\nwant %q", got, want)

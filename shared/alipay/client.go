@@ -32,6 +32,9 @@ type Client struct {
 	appID, sellerID, notifyURL string
 	timeout                    time.Duration
 	sdk                        sdkCalls
+	// files downloads what the gateway only links to (the daily bill),
+	// without the gateway's 1 MiB answer limit.
+	files *http.Client
 }
 
 // sdkCalls are the SDK client's methods this package uses, as closures
@@ -65,6 +68,8 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 		client = new(http.Client)
 		*client = *hc
 	}
+	files := new(http.Client)
+	*files = *client
 	client.Transport = gatewayTransport{base: client.Transport}
 
 	// The key was parsed by check; the SDK gets it back as PKCS#1 PEM,
@@ -96,7 +101,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 			return nil, errors.New("alipay configuration: ALIPAY_PUBLIC_CERT cannot be loaded")
 		}
 	}
-	return &Client{appID: cfg.AppID, sellerID: cfg.SellerID, notifyURL: cfg.NotifyURL, timeout: s.timeout,
+	return &Client{appID: cfg.AppID, sellerID: cfg.SellerID, notifyURL: cfg.NotifyURL, timeout: s.timeout, files: files,
 		sdk: sdkCalls{Request: c.Request, BuildURL: c.BuildURL, DecodeNotification: c.DecodeNotification}}, nil
 }
 

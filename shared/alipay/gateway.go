@@ -153,3 +153,9 @@ func (g *Gateway) ParseNotification(form url.Values) (wechat.Transaction, error)
 		TotalFen: n.TotalFen, MchID: n.SellerID, PaidAt: n.PaidAt, TradeType: TradeType,
 	}, nil
 }
+
+// DownloadTradeBill returns Alipay's trade bill of a Beijing day, as a
+// ZIP (Client.DownloadTradeBill).
+func (g *Gateway) DownloadTradeBill(ctx context.Context, day string) ([]byte, error) {
+	return g.c.DownloadTradeBill(ctx, day)
+}

@@ -257,14 +257,23 @@ func adopter(p *payment.Service) refund.Adopter {
 	}
 }
 
-// reconciler reconciles days against the channel's bills, adopting what
-// WeChat did that cloudpay did not see.
-func reconciler(f *Function, bills wechat.Bills, o options) *recon.Service {
+// reconciler reconciles days against the channels' bills — WeChat's, and
+// Alipay's when ali is configured — adopting what a channel did that
+// cloudpay did not see.
+func reconciler(f *Function, bills wechat.Bills, ali *alipay.Gateway, o options) *recon.Service {
+	var opts []recon.Option
+	if ali != nil {
+		opts = append(opts, recon.WithAlipay(ali, recon.AlipayLines))
+	}
 	return recon.New(f.Store, bills, recon.TradeLines, recon.Adopters{
 		Payment: func(ctx context.Context, transactionID string) error {
 			_, _, err := f.Payments.Adopt(ctx, payment.Outside{TransactionID: transactionID})
 			return err
 		},
 		Refund: f.Refunds.AdoptRefund,
-	}, o.log, o.now)
+		Attempt: func(ctx context.Context, tradeNo string) error {
+			_, err := f.Payments.AdoptAttempt(ctx, tradeNo)
+			return err
+		},
+	}, o.log, o.now, opts...)
 }

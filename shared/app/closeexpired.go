@@ -80,7 +80,7 @@ func CloseExpired(ctx context.Context, cfg CloseExpiredConfig, opts ...Option) (
 	f.Payments = payment.New(f.Store, gw, cfg.Payment, append(o.payment(f.Store, ali), payment.WithOnPaid(f.Shipping.AutoVirtual))...)
 	f.Refunds = refund.New(f.Store, gw, cfg.Refund, append(o.refund(f.Store, ali), refund.WithAdopter(adopter(f.Payments)))...)
 	f.onClose(f.Refunds.Close)
-	f.Recon = reconciler(f, gw, o)
+	f.Recon = reconciler(f, gw, ali, o)
 	jobOpts := append(o.job(), job.WithOutbox(f.Outbox), job.WithReconciler(f.Recon), job.WithShipping(f.Shipping))
 	if f.V3 != nil {
 		f.Withdrawals = withdraw.New(f.Store, f.V3, cfg.Withdraw, o.withdraw()...)

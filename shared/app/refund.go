@@ -73,7 +73,7 @@ func Refund(ctx context.Context, cfg RefundConfig, opts ...Option) (*Function, e
 	if f.Outbox, err = outbox.New(f.Store, cfg.Outbox, o.hc, o.outbox()...); err != nil {
 		return f.fail(err)
 	}
-	f.Recon = reconciler(f, gw, o)
+	f.Recon = reconciler(f, gw, ali, o)
 	ops := httpapi.Console{Views: operator.New(f.Store), Dead: f.Outbox, Recon: f.Recon, Shipping: f.Shipping, Page: console.Handler(), Audit: f.Store}
 	f.Handler = httpapi.Refund(f.Refunds, ops, auditedAdmin(cfg.Admin, f.Store), cfg.Users, o.log)
 	checkTradeManaged(ctx, f, o.log)

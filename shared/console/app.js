@@ -154,10 +154,20 @@ const WECHAT_REFUND_STATE = { SUCCESS: '退款成功', PROCESSING: '退款处理
 // What cloudpay holds: a settlement's outcome, or a refund's status.
 const OUR_PAYMENT_STATE = { paid: '已支付', closed: '已关闭' };
 
-// reconKind names a difference's kind in Chinese; one that cloudpay took
-// in from WeChat's bill says so.
+// Alipay's bill in the same words.
+const ALIPAY_RECON_KIND = {
+  unknown_payment: '支付宝有、本系统无', unknown_refund: '支付宝退款、本系统无',
+  missing_payment: '本系统有、支付宝账单无', missing_refund: '本系统退款、支付宝账单无',
+  amount: '支付宝金额不符', status: '支付宝状态不符',
+};
+// Every line of Alipay's trade bill is a completed payment or refund.
+const ALIPAY_STATE = { SUCCESS: '已完成' };
+
+// reconKind names a difference's kind in Chinese, and the bill it comes
+// from when that is Alipay's; one that cloudpay took in from the bill says
+// so.
 export function reconKind(d) {
-  const name = label(RECON_KIND, d?.kind);
+  const name = label(d?.channel === 'alipay' ? ALIPAY_RECON_KIND : RECON_KIND, d?.kind);
   return d?.resolved === 'adopted' ? `${name}（已补录）` : name;
 }
 
@@ -1434,14 +1444,27 @@ function showReport(r) {
   const total = (id, name, wechat, ours, fmt, delta) => el('tr', {
     'data-testid': `recon-total-${id}`, class: wechat !== ours ? 'differs' : undefined,
   }, el('th', { scope: 'row', text: name }), td(fmt(wechat), 'num'), td(fmt(ours), 'num'), td(delta(wechat - ours), 'num'));
+  // One channel's rows: WeChat's under the plain names (微信 when there
+  // are two bills), Alipay's (when Alipay is configured) under 支付宝 and
+  // testids of their own.
+  const channelTotals = (t, prefix, id) => [
+    total(`${id}payments`, `${prefix}支付笔数`, t.payments, t.our_payments, count, countDelta),
+    total(`${id}payments-amount`, `${prefix}支付金额`, t.payments_fen, t.our_payments_fen, formatFen, formatFenDelta),
+    total(`${id}refunds`, `${prefix}退款笔数`, t.refunds, t.our_refunds, count, countDelta),
+    total(`${id}refunds-amount`, `${prefix}退款金额`, t.refunds_fen, t.our_refunds_fen, formatFen, formatFenDelta),
+    el('tr', { 'data-testid': `recon-total-${id}fees` }, el('th', { scope: 'row', text: `${prefix}手续费` }),
+      td(formatFeeUnits(t.fee_units), 'num'), td('—', 'num'), td('—', 'num')),
+  ];
+  const alipay = r.alipay;
   fill($('#recon-totals tbody'), [
-    total('payments', '支付笔数', r.payments, r.our_payments, count, countDelta),
-    total('payments-amount', '支付金额', r.payments_fen, r.our_payments_fen, formatFen, formatFenDelta),
-    total('refunds', '退款笔数', r.refunds, r.our_refunds, count, countDelta),
-    total('refunds-amount', '退款金额', r.refunds_fen, r.our_refunds_fen, formatFen, formatFenDelta),
-    el('tr', { 'data-testid': 'recon-total-fees' }, el('th', { scope: 'row', text: '手续费' }),
-      td(formatFeeUnits(r.fee_units), 'num'), td('—', 'num'), td('—', 'num')),
+    ...channelTotals(r, alipay ? '微信' : '', ''),
+    ...(alipay ? channelTotals(alipay, '支付宝', 'alipay-') : []),
   ]);
+  show($('#recon-day-alipay-no-statement'), alipay?.status === 'no_statement');
+  // With two bills the columns name neither.
+  $('#recon-totals-bill').textContent = alipay ? '渠道账单' : '微信支付账单';
+  $('#recon-diffs-bill-amount').textContent = alipay ? '账单金额' : '微信金额';
+  $('#recon-diffs-bill-state').textContent = alipay ? '账单状态' : '微信状态';
 
   const diffs = r.differences ?? [];
   const open = diffs.filter((d) => d.resolved !== 'adopted').length;
@@ -1463,8 +1486,8 @@ function showReport(r) {
       : td(d.out_trade_no || '—', 'mono');
     return el('tr', { 'data-testid': `recon-diff-${i + 1}`, 'data-kind': d.kind },
       td(reconKind(d)), order, td(d.transaction_id || '—', 'mono'), td(d.out_refund_no || '—', 'mono'),
-      td(onlyOurs ? '—' : formatFen(d.wechat_fen), 'num'), td(onlyWeChat ? '—' : formatFen(d.our_fen), 'num'),
-      state(refund ? WECHAT_REFUND_STATE : WECHAT_PAYMENT_STATE, d.wechat_state),
+      td(onlyOurs ? '—' : formatFen(d.bill_fen ?? d.wechat_fen), 'num'), td(onlyWeChat ? '—' : formatFen(d.our_fen), 'num'),
+      state(d.channel === 'alipay' ? ALIPAY_STATE : refund ? WECHAT_REFUND_STATE : WECHAT_PAYMENT_STATE, d.bill_state ?? d.wechat_state),
       state(refund ? REFUND_STATUS : OUR_PAYMENT_STATE, d.our_state),
       el('td', {}, badge(RECON_RESOLVED, adopted ? 'adopted' : 'open', 'recon')), td(d.note || '—'));
   }));

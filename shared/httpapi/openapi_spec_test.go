@@ -195,8 +195,15 @@ var fieldDocs = map[string]*openapi.Obj{
 	"WithdrawRequest.amount_fen":          openapi.O("minimum", 1, "description", "within WITHDRAW_MIN_FEN…WITHDRAW_MAX_FEN and the daily limits"),
 	"CreditRequest.amount_fen":            openapi.O("minimum", 1),
 	"ProfileRequest.real_name":            openapi.O("description", "the name WeChat checks on transfers of 2000 CNY and more; never sent back"),
-	"ReconReport.status":                  openapi.O("enum", []any{"done", "no_statement"}),
+	"ReconReport.status":                  openapi.O("enum", []any{"done", "no_statement"}, "description", "WeChat's bill: done, or no_statement (WeChat has no bill for the day)"),
+	"ReconReport.alipay":                  openapi.O("description", "the day against Alipay's trade bill, when Alipay is configured; the report's own totals are WeChat's"),
+	"ReconTotals.status":                  openapi.O("enum", []any{"done", "no_statement"}),
 	"Difference.kind":                     openapi.O("enum", []any{"unknown_payment", "unknown_refund", "missing_payment", "missing_refund", "amount", "status"}),
+	"Difference.channel":                  openapi.O("enum", []any{"wechat", "alipay"}, "description", "whose bill"),
+	"Difference.bill_fen":                 openapi.O("description", "the amount in the channel's bill"),
+	"Difference.bill_state":               openapi.O("description", "the state in the channel's bill"),
+	"Difference.wechat_fen":               openapi.O("description", "bill_fen, under its name from when WeChat's was the only bill", "deprecated", true),
+	"Difference.wechat_state":             openapi.O("description", "bill_state, under its name from when WeChat's was the only bill", "deprecated", true),
 	"DeadLetter.status":                   openapi.O("description", "dead, or delivered after a redelivery"),
 	"CloudHostingReply.errcode":           openapi.O("description", "0 stops WeChat's retries; anything else asks for the callback again"),
 }
@@ -225,6 +232,7 @@ var componentNames = map[string]string{
 	"liveView":             "WeChatRefund",
 	"itemErrorView":        "ItemError",
 	"reportView":           "ReconReport",
+	"reconTotalsView":      "ReconTotals",
 	"reconSummaryView":     "ReconSummary",
 	"reconListView":        "ReconList",
 	"refundRequestRequest": "UserRefundRequest",
@@ -494,11 +502,11 @@ func refundSpec() function {
 				errs(cloudpay.CodeNotFound, cloudpay.CodeInvalidField).
 				ex(example{name: "day", summary: "a day reconciled", params: map[string]string{"date": exampleDate}, status: 200}),
 			op("POST", "/admin/api/reconciliations/:date", "Console: reconcile a day now").by(authAdmin).pathParam("date", "a Beijing day, YYYY-MM-DD").calls().
-				doc("Downloads WeChat's trade bill and compares it with the day's settlements and refunds; again is safe.").
+				doc("Downloads WeChat's trade bill — and Alipay's, when Alipay is configured — and compares each with the day's settlements and refunds through that channel; again is safe.").
 				answer(200, reportView{}, "the report").
 				errs(cloudpay.CodeInvalidField, cloudpay.CodeBillNotReady, cloudpay.CodeBillUnsupported).
 				ex(example{name: "day", summary: "reconcile a day", params: map[string]string{"date": exampleDate}, status: 200,
-					answer: reportView{Date: exampleDate, Status: "no_statement", Differences: []differenceView{}, CreatedAt: t0}}),
+					answer: reportView{Date: exampleDate, reconTotalsView: reconTotalsView{Status: "no_statement"}, Differences: []differenceView{}, CreatedAt: t0}}),
 			op("POST", "/admin/api/orders/:out_trade_no/shipping", "Console: upload an order's shipping").by(authAdmin).pathParam("out_trade_no", "the merchant's order number").
 				takes(shipRequest{}).calls().doc("As create-payment's POST /orders/{out_trade_no}/shipping.").
 				answer(201, shipmentView{}, "uploaded").answer(202, shipmentView{}, "recorded; WeChat could not take it yet").answer(200, shipmentView{}, "the same key again").

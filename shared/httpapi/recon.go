@@ -52,8 +52,8 @@ func (h reconHandlers) run(c *gin.Context) {
 }
 
 // csvHeader names the columns of a report's CSV.
-var csvHeader = []string{"date", "kind", "out_trade_no", "transaction_id", "out_refund_no",
-	"wechat_yuan", "our_yuan", "wechat_state", "our_state", "resolved", "note"}
+var csvHeader = []string{"date", "channel", "kind", "out_trade_no", "transaction_id", "out_refund_no",
+	"bill_yuan", "our_yuan", "bill_state", "our_state", "resolved", "note"}
 
 func writeReconCSV(c *gin.Context, r recon.Report) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
@@ -63,8 +63,8 @@ func writeReconCSV(c *gin.Context, r recon.Report) {
 	w := csv.NewWriter(c.Writer)
 	_ = w.Write(csvHeader)
 	for _, d := range r.Differences {
-		_ = w.Write([]string{r.Date, d.Kind, csvSafe(d.OutTradeNo), d.TransactionID, csvSafe(d.OutRefundNo),
-			yuan(int64(d.WeChatFen)), yuan(int64(d.OurFen)), csvSafe(d.WeChatState), csvSafe(d.OurState), d.Resolved, csvSafe(d.Note)})
+		_ = w.Write([]string{r.Date, channelOf(d), d.Kind, csvSafe(d.OutTradeNo), d.TransactionID, csvSafe(d.OutRefundNo),
+			yuan(int64(d.BillFen)), yuan(int64(d.OurFen)), csvSafe(d.BillState), csvSafe(d.OurState), d.Resolved, csvSafe(d.Note)})
 	}
 	w.Flush()
 }
@@ -109,46 +109,77 @@ func viewReconSummary(r recon.Report) reconSummaryView {
 	return v
 }
 
-// reportView is one day's reconciliation.
+// reportView is one day's reconciliation: its own totals are WeChat's
+// bill's, Alipay's are under alipay.
 type reportView struct {
-	Date           string           `json:"date"`
-	Status         string           `json:"status"`
-	Payments       int              `json:"payments"`
-	PaymentsFen    int64            `json:"payments_fen"`
-	Refunds        int              `json:"refunds"`
-	RefundsFen     int64            `json:"refunds_fen"`
-	FeeUnits       int64            `json:"fee_units"`
-	OurPayments    int              `json:"our_payments"`
-	OurPaymentsFen int64            `json:"our_payments_fen"`
-	OurRefunds     int              `json:"our_refunds"`
-	OurRefundsFen  int64            `json:"our_refunds_fen"`
-	Differences    []differenceView `json:"differences"`
-	CreatedAt      time.Time        `json:"created_at"`
+	Date string `json:"date"`
+	reconTotalsView
+	Alipay      *reconTotalsView `json:"alipay,omitempty"`
+	Differences []differenceView `json:"differences"`
+	CreatedAt   time.Time        `json:"created_at"`
+}
+
+// reconTotalsView is one channel's side of a day.
+type reconTotalsView struct {
+	Status         string `json:"status"`
+	Payments       int    `json:"payments"`
+	PaymentsFen    int64  `json:"payments_fen"`
+	Refunds        int    `json:"refunds"`
+	RefundsFen     int64  `json:"refunds_fen"`
+	FeeUnits       int64  `json:"fee_units"`
+	OurPayments    int    `json:"our_payments"`
+	OurPaymentsFen int64  `json:"our_payments_fen"`
+	OurRefunds     int    `json:"our_refunds"`
+	OurRefundsFen  int64  `json:"our_refunds_fen"`
+}
+
+func viewTotals(t recon.Totals) reconTotalsView {
+	return reconTotalsView{Status: t.Status, Payments: t.Payments, PaymentsFen: int64(t.PaymentsFen),
+		Refunds: t.Refunds, RefundsFen: int64(t.RefundsFen), FeeUnits: t.FeeUnits,
+		OurPayments: t.OurPayments, OurPaymentsFen: int64(t.OurPaymentsFen),
+		OurRefunds: t.OurRefunds, OurRefundsFen: int64(t.OurRefundsFen)}
 }
 
 type differenceView struct {
+	Channel       string `json:"channel"`
 	Kind          string `json:"kind"`
 	OutTradeNo    string `json:"out_trade_no,omitempty"`
 	TransactionID string `json:"transaction_id,omitempty"`
 	OutRefundNo   string `json:"out_refund_no,omitempty"`
-	WeChatFen     int64  `json:"wechat_fen"`
+	BillFen       int64  `json:"bill_fen"`
 	OurFen        int64  `json:"our_fen"`
-	WeChatState   string `json:"wechat_state,omitempty"`
+	BillState     string `json:"bill_state,omitempty"`
 	OurState      string `json:"our_state,omitempty"`
 	Resolved      string `json:"resolved,omitempty"`
 	Note          string `json:"note,omitempty"`
+	// The bill's amount and state under their names from when WeChat's
+	// was the only bill.
+	WeChatFen   int64  `json:"wechat_fen"`
+	WeChatState string `json:"wechat_state,omitempty"`
+}
+
+// channelOf names a difference's channel; reports made before Alipay's
+// bill was read hold WeChat's only.
+func channelOf(d recon.Difference) string {
+	if d.Channel == "" {
+		return recon.WeChat
+	}
+	return d.Channel
 }
 
 func viewReport(r recon.Report) reportView {
-	return reportView{
-		Date: r.Date, Status: r.Status, Payments: r.Payments, PaymentsFen: int64(r.PaymentsFen),
-		Refunds: r.Refunds, RefundsFen: int64(r.RefundsFen), FeeUnits: r.FeeUnits,
-		OurPayments: r.OurPayments, OurPaymentsFen: int64(r.OurPaymentsFen),
-		OurRefunds: r.OurRefunds, OurRefundsFen: int64(r.OurRefundsFen), CreatedAt: r.CreatedAt,
+	v := reportView{
+		Date: r.Date, reconTotalsView: viewTotals(r.Totals), CreatedAt: r.CreatedAt,
 		Differences: mapSlice(r.Differences, func(d recon.Difference) differenceView {
-			return differenceView{Kind: d.Kind, OutTradeNo: d.OutTradeNo, TransactionID: d.TransactionID,
-				OutRefundNo: d.OutRefundNo, WeChatFen: int64(d.WeChatFen), OurFen: int64(d.OurFen),
-				WeChatState: d.WeChatState, OurState: d.OurState, Resolved: d.Resolved, Note: d.Note}
+			return differenceView{Channel: channelOf(d), Kind: d.Kind, OutTradeNo: d.OutTradeNo, TransactionID: d.TransactionID,
+				OutRefundNo: d.OutRefundNo, BillFen: int64(d.BillFen), OurFen: int64(d.OurFen),
+				BillState: d.BillState, OurState: d.OurState, Resolved: d.Resolved, Note: d.Note,
+				WeChatFen: int64(d.BillFen), WeChatState: d.BillState}
 		}),
 	}
+	if r.Alipay != nil {
+		a := viewTotals(*r.Alipay)
+		v.Alipay = &a
+	}
+	return v
 }

@@ -68,14 +68,13 @@ func TestReconciliationKnowsAttemptsAndTheBalance(t *testing.T) {
 	}
 }
 
-// Alipay's payments and refunds are not looked for in WeChat's bill: a day
-// with only those has no differences.
+// Alipay's payments and refunds are not looked for in WeChat's bill (they
+// are in Alipay's): a day with only those has no differences.
 func TestReconciliationLeavesAlipayOut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	// WeChat's clock runs two days ahead, so today's bill is ready for it.
-	s := testkit.New(t, testkit.Alipay(), testkit.Sim(func(c *wechatsim.Config) { c.Now = func() time.Time { return time.Now().Add(48 * time.Hour) } }))
-	day := s.Now().In(cloudpay.Beijing).Format(time.DateOnly)
+	s, day, later := alipayDay(t)
 	if _, _, err := s.Payments.CreateOrder(ctx, payment.NewOrder{OutTradeNo: "RECONALI1", OpenID: testkit.Alice, AmountFen: 900, Description: "x"}); err != nil {
 		t.Fatal(err)
 	}
@@ -89,11 +88,15 @@ func TestReconciliationLeavesAlipayOut(t *testing.T) {
 		t.Fatalf("refund through Alipay: %+v, %v", r, err)
 	}
 	s.Advance(36 * time.Hour)
+	later(36 * time.Hour) // Alipay's bill of the day is ready too
 	r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin())
 	if r.Status != http.StatusOK {
 		t.Fatalf("reconcile: %d %s", r.Status, r.Raw)
 	}
 	if diffs, _ := r.Body["differences"].([]any); len(diffs) != 0 {
 		t.Fatalf("differences: %v", diffs)
+	}
+	if ali, _ := r.Body["alipay"].(map[string]any); ali["payments"] != 1.0 || ali["our_payments"] != 1.0 || ali["refunds"] != 1.0 || ali["our_refunds"] != 1.0 {
+		t.Fatalf("Alipay's part: %v", ali)
 	}
 }

@@ -133,3 +133,47 @@ func secondPayment(o cloudpay.Order, tx wechat.Transaction) error {
 		"payment %s is a second payment of order %s, which was paid by %s; refund it in the merchant platform",
 		tx.TransactionID, o.OutTradeNo, o.TransactionID)
 }
+
+// AdoptAttempt records a payment that a channel's bill shows under one of
+// cloudpay's own numbers (an order's, or one of its attempts') and that
+// cloudpay missed: reconciliation's adoption for any channel. The channel
+// that carried the attempt — WeChat or Alipay, by the attempt's method —
+// is asked, and only its answer is recorded, as for a callback; a bill is
+// evidence to look, not proof. A number cloudpay never issued is
+// CodeOrderNotFound (a payment made elsewhere: Adopt, for WeChat's); a
+// second payment of a paid order is CodeOrderConflict, with its
+// payment.duplicate event.
+func (s *Service) AdoptAttempt(ctx context.Context, tradeNo string) (cloudpay.Order, error) {
+	if !cloudpay.ValidOutTradeNo(tradeNo) {
+		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
+	}
+	o, err := s.orderOf(ctx, tradeNo)
+	if err != nil {
+		return cloudpay.Order{}, fmt.Errorf("adopt %s: %w", tradeNo, err)
+	}
+	method := cloudpay.MethodJSAPI // an order prepaid before attempts were stored
+	if p, found, err := s.store.Prepay(ctx, tradeNo); err != nil {
+		return cloudpay.Order{}, fmt.Errorf("adopt %s: %w", tradeNo, err)
+	} else if found {
+		method = p.Method
+	}
+	if !method.Outside() {
+		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "%s was paid from the wallet: no channel holds it", tradeNo)
+	}
+	tx, err := s.gateway(method).QueryOrder(ctx, tradeNo)
+	if err != nil {
+		return cloudpay.Order{}, fmt.Errorf("adopt %s: %w", tradeNo, err)
+	}
+	if !tx.State.Paid() {
+		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "the channel says %s is %s, not paid", tradeNo, tx.State)
+	}
+	settled, won, err := s.settlePaid(ctx, o, tradeNo, tx, "reconciliation")
+	if err != nil {
+		return cloudpay.Order{}, fmt.Errorf("adopt %s: %w", tradeNo, err)
+	}
+	if won {
+		s.log.InfoContext(ctx, "payment found by reconciliation", "out_trade_no", o.OutTradeNo, "trade_no", tradeNo,
+			"transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
+	}
+	return settled, secondPayment(settled, tx)
+}

@@ -448,3 +448,51 @@ func TestAlipayPaymentsAreNotShippedToWeChat(t *testing.T) {
 		t.Fatalf("shipping an Alipay payment: %d %s", r.Status, r.Raw)
 	}
 }
+
+// Reconciliation's adoption of a payment a bill shows under one of
+// cloudpay's numbers: Alipay is asked about that attempt and only its
+// answer counts — a number cloudpay never issued, and an attempt Alipay
+// holds no payment for, are refused with nothing recorded; a payment
+// Alipay took is recorded once, however often it is adopted.
+func TestAdoptAttemptAsksTheAttemptsChannel(t *testing.T) {
+	t.Parallel()
+	s := testkit.New(t, testkit.Alipay())
+	if _, err := s.Payments.AdoptAttempt(ctx, "NOTOURS001"); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotFound {
+		t.Fatalf("a number cloudpay never issued: %v", err)
+	}
+	o := createOrder(t, s, "ALIADOPT01", testkit.Alice, 900, 30)
+	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
+		t.Fatalf("pay: %s", r.Raw)
+	}
+	if _, err := s.Payments.AdoptAttempt(ctx, o.OutTradeNo); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotPaid {
+		t.Fatalf("a QR code nobody paid: %v", err)
+	}
+	if got := s.Order(o.OutTradeNo); got.Status == cloudpay.OrderPaid {
+		t.Fatal("recorded as paid before Alipay took the money")
+	}
+	if err := s.Alipay.AddFault(alipaysim.Fault{Method: alipaysim.FaultNotify, Mode: alipaysim.ModeDrop, Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	trade, err := s.Alipay.Pay(ctx, o.OutTradeNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Concurrently(4, func(int) {
+		if got, err := s.Payments.AdoptAttempt(ctx, o.OutTradeNo); err != nil || got.Status != cloudpay.OrderPaid {
+			t.Errorf("adopt the paid attempt: %s, %v", got.Status, err)
+		}
+	})
+	got := s.Order(o.OutTradeNo)
+	if got.Status != cloudpay.OrderPaid || got.TransactionID != trade.TradeNo || got.Method != cloudpay.MethodAlipayQR {
+		t.Fatalf("the adopted payment: %+v", got)
+	}
+	paid := 0
+	for _, e := range s.Events(o.OutTradeNo) {
+		if e.Type == cloudpay.EventOrderPaid {
+			paid++
+		}
+	}
+	if paid != 1 {
+		t.Fatalf("order.paid raised %d times", paid)
+	}
+}

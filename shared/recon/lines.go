@@ -33,3 +33,26 @@ func TradeLines(raw []byte) ([]Line, error) {
 	}
 	return lines, nil
 }
+
+// AlipayLines reads Alipay's trade bill (the ZIP as downloaded) into
+// reconciliation lines: a payment line per 交易 row, a refund line per
+// 退款 row, under the refund's out_request_no — cloudpay's refund number.
+// Every row of the bill is a completed payment or refund (SUCCESS); a
+// refund row's amounts are negative in the bill and positive here. The
+// fee is 服务费 charged, less fees returned.
+func AlipayLines(raw []byte) ([]Line, error) {
+	t, err := bill.ParseAlipayTradeZip(raw)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]Line, 0, len(t.Rows))
+	for _, r := range t.Rows {
+		l := Line{TransactionID: r.TradeNo, OutTradeNo: r.OutTradeNo, State: "SUCCESS",
+			AmountFen: r.TotalFen, FeeUnits: -int64(bill.FeeOf(r.ServiceFeeFen))}
+		if r.Type == bill.AlipayRefund {
+			l.Refund, l.OutRefundNo, l.AmountFen = true, r.OutRequestNo, -r.TotalFen
+		}
+		lines = append(lines, l)
+	}
+	return lines, nil
+}

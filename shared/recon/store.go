@@ -14,11 +14,13 @@ type Store interface {
 	SettlementsPaidBetween(ctx context.Context, from, to time.Time) ([]cloudpay.Settlement, error)
 	RefundsSucceededBetween(ctx context.Context, from, to time.Time) ([]cloudpay.Refund, error)
 	Settlement(ctx context.Context, outTradeNo string) (cloudpay.Settlement, bool, error)
+	// Order tells cloudpay's own numbers from others' (CodeOrderNotFound).
+	Order(ctx context.Context, outTradeNo string) (cloudpay.Order, error)
 	// Prepay finds the order of a payment attempt's WeChat number.
 	Prepay(ctx context.Context, tradeNo string) (cloudpay.Prepay, bool, error)
 	Refund(ctx context.Context, outRefundNo string) (cloudpay.Refund, error)
 
-	// WeChat's bills as downloaded, kept (gzip) beside the reports.
+	// The channels' bills as downloaded, kept (gzip) beside the reports.
 	SaveBill(ctx context.Context, b Bill) error
 
 	// Reports, one per day.

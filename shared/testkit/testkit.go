@@ -117,9 +117,13 @@ type Stack struct {
 	set      settings
 	storeCfg mongostore.Config
 	clock    atomic.Pointer[time.Time]
-	callback atomic.Pointer[http.Handler] // swapped by RestartCallback
-	handlers map[string]http.Handler      // by server URL
-	client   *http.Client
+	// With AlipayAtNoon: the Alipay simulator's day and how far its clock
+	// was moved on.
+	alipayNoon  time.Time
+	alipayAhead atomic.Int64
+	callback    atomic.Pointer[http.Handler] // swapped by RestartCallback
+	handlers    map[string]http.Handler      // by server URL
+	client      *http.Client
 }
 
 type settings struct {
@@ -133,6 +137,7 @@ type settings struct {
 	certs       bool
 	alipay      bool
 	sim         func(*wechatsim.Config)
+	alipayNoon  bool
 }
 
 // Option changes what New builds.
@@ -173,6 +178,13 @@ func WithdrawConfig(cfg withdraw.Config) Option { return func(s *settings) { s.w
 // Alipay configures Alipay beside WeChat Pay (ALIPAY_* settings), against an
 // Alipay simulator (Stack.Alipay) with the development application.
 func Alipay() Option { return func(s *settings) { s.alipay = true } }
+
+// AlipayAtNoon configures Alipay (as Alipay does) with a simulator whose
+// clock starts at noon of today in Beijing (AlipayDay) and runs on from
+// there, so that a test's payments never straddle midnight; AdvanceAlipay
+// moves it on (past 10:00 the next day, Alipay's bill of the day is
+// ready).
+func AlipayAtNoon() Option { return func(s *settings) { s.alipay, s.alipayNoon = true, true } }
 
 // Sim adjusts the simulator's configuration after the stack's own.
 func Sim(f func(*wechatsim.Config)) Option { return func(s *settings) { s.sim = f } }
@@ -236,10 +248,19 @@ func New(t testing.TB, opts ...Option) *Stack {
 	t.Cleanup(simSrv.Close)
 	s.SimURL = simSrv.URL
 	if s.set.alipay {
-		s.Alipay = alipaysim.New(alipaysim.Config{
+		aliCfg := alipaysim.Config{
 			RetryDelays: []time.Duration{time.Hour}, // tests redeliver explicitly
 			HTTPClient:  &http.Client{Timeout: Patience},
-		})
+		}
+		if s.set.alipayNoon {
+			today := time.Now().In(cloudpay.Beijing)
+			s.alipayNoon = time.Date(today.Year(), today.Month(), today.Day(), 12, 0, 0, 0, cloudpay.Beijing)
+			start := time.Now()
+			aliCfg.Now = func() time.Time {
+				return s.alipayNoon.Add(time.Since(start) + time.Duration(s.alipayAhead.Load()))
+			}
+		}
+		s.Alipay = alipaysim.New(aliCfg)
 		t.Cleanup(s.Alipay.Close)
 		aliSrv := httptest.NewServer(s.Alipay.Handler())
 		t.Cleanup(aliSrv.Close)
@@ -338,6 +359,13 @@ func (s *Stack) Now() time.Time {
 	}
 	return time.Now()
 }
+
+// AlipayDay is the Beijing day of the Alipay simulator's noon
+// (AlipayAtNoon), as 2006-01-02.
+func (s *Stack) AlipayDay() string { return s.alipayNoon.Format(time.DateOnly) }
+
+// AdvanceAlipay moves the Alipay simulator's clock on by d (AlipayAtNoon).
+func (s *Stack) AdvanceAlipay(d time.Duration) { s.alipayAhead.Add(int64(d)) }
 
 // Advance moves the stack's clock forward by d; from then on it stands
 // still until the next Advance. The simulator keeps the wall clock.
