@@ -43,8 +43,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/text/encoding/simplifiedchinese"
-
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
@@ -172,15 +170,13 @@ func ParseAlipayTradeZip(zipData []byte) (AlipayTrade, error) {
 	if len(zr.File) > maxAlipayEntries {
 		return AlipayTrade{}, errorf(1, "", "the archive has %d entries, more than %d", len(zr.File), maxAlipayEntries)
 	}
-	gbk := simplifiedchinese.GBK.NewDecoder()
 	var detail *zip.File
 	names := make([]string, 0, len(zr.File))
 	for _, f := range zr.File {
 		name := f.Name
 		if f.Flags&0x800 == 0 { // no UTF-8 flag: the name is GBK
-			if n, err := gbk.String(name); err == nil {
-				name = n
-			}
+			text, _ := decodeGBK([]byte(name))
+			name = string(text)
 		}
 		names = append(names, strconv.Quote(name))
 		if !strings.HasSuffix(name, alipaySuffix) {
@@ -198,15 +194,9 @@ func ParseAlipayTradeZip(zipData []byte) (AlipayTrade, error) {
 	if err != nil {
 		return AlipayTrade{}, errorf(1, "", "the detail file: %v", err)
 	}
-	text, err := gbk.Bytes(raw)
-	if err != nil {
-		return AlipayTrade{}, errorf(1, "", "the detail file is not GBK: %v", err)
-	}
-	// The decoder writes U+FFFD for a byte sequence that is not GBK (GBK has
-	// no U+FFFD of its own). A trail byte is never '\n', so lines count the
-	// same before and after decoding.
-	if i := bytes.IndexRune(text, utf8.RuneError); i >= 0 {
-		return AlipayTrade{}, errorf(1+bytes.Count(text[:i], []byte("\n")), "", "the line is not GBK")
+	text, bad := decodeGBK(raw)
+	if bad >= 0 { // a trail byte is never '\n': the line is the lead byte's
+		return AlipayTrade{}, errorf(1+bytes.Count(raw[:bad], []byte("\n")), "", "the line is not GBK")
 	}
 	return ParseAlipayTrade(text)
 }
@@ -665,7 +655,7 @@ func FormatAlipayTradeZip(t AlipayTrade) ([]byte, error) {
 		{base + ".csv", FormatAlipayTrade(t)},
 		{base + "(汇总).csv", formatAlipaySummary(t)},
 	} {
-		h := &zip.FileHeader{Name: string(toGBK([]byte(f.name))), Method: zip.Deflate, NonUTF8: true}
+		h := &zip.FileHeader{Name: string(encodeGBK([]byte(f.name))), Method: zip.Deflate, NonUTF8: true}
 		if !t.ExportedAt.IsZero() {
 			h.Modified = t.ExportedAt.In(cloudpay.Beijing)
 		}
@@ -673,7 +663,7 @@ func FormatAlipayTradeZip(t AlipayTrade) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("bill: zip %s: %w", f.name, err)
 		}
-		if _, err := w.Write(toGBK(bytes.ReplaceAll(f.body, []byte("\n"), []byte("\r\n")))); err != nil {
+		if _, err := w.Write(encodeGBK(bytes.ReplaceAll(f.body, []byte("\n"), []byte("\r\n")))); err != nil {
 			return nil, fmt.Errorf("bill: zip %s: %w", f.name, err)
 		}
 	}
@@ -681,28 +671,4 @@ func FormatAlipayTradeZip(t AlipayTrade) ([]byte, error) {
 		return nil, fmt.Errorf("bill: zip: %w", err)
 	}
 	return buf.Bytes(), nil
-}
-
-// toGBK encodes UTF-8 text to GBK, writing "?" for each rune GBK lacks (and
-// for invalid UTF-8).
-func toGBK(text []byte) []byte {
-	enc := simplifiedchinese.GBK.NewEncoder()
-	if b, err := enc.Bytes(text); err == nil {
-		return b
-	}
-	// Rare: find the runes one by one.
-	out := make([]byte, 0, len(text))
-	var one [utf8.UTFMax]byte
-	for len(text) > 0 {
-		r, size := utf8.DecodeRune(text)
-		if r < utf8.RuneSelf {
-			out = append(out, text[0])
-		} else if b, err := enc.Bytes(one[:utf8.EncodeRune(one[:], r)]); err == nil {
-			out = append(out, b...)
-		} else {
-			out = append(out, '?')
-		}
-		text = text[size:]
-	}
-	return out
 }
