@@ -148,9 +148,17 @@ func TestConsoleAlipayInChromium(t *testing.T) {
 		if _, err := s.Alipay.PlantBill(alipaysim.BillPlant{Date: day, Kind: "extra_payment", OutTradeNo: "OTHERALI01", AmountFen: 500}); err != nil {
 			t.Fatal(err)
 		}
-		s.AdvanceAlipay(36 * time.Hour) // past 10:00 the next day: Alipay's bill is ready
 		wechatAhead.Store(int64(48 * time.Hour))
 		b.click("#nav-recon")
+		// Alipay's bill of a day not over is refused: WeChat's part is
+		// kept, Alipay's waits, and the page says so.
+		b.exec(`document.querySelector('#recon-date').value = arguments[0]`, day)
+		b.click("#recon-run")
+		b.waitText("#recon-day-alipay-pending", "支付宝账单未取得")
+		b.click("#recon-back")
+		b.waitText(`[data-testid="recon-row-`+day+`"]`, "支付宝账单未取得")
+
+		s.AdvanceAlipay(36 * time.Hour) // past 10:00 the next day: Alipay's bill is ready
 		b.exec(`document.querySelector('#recon-date').value = arguments[0]`, day)
 		b.click("#recon-run")
 		b.waitText("#recon-day-date", day)
@@ -170,6 +178,9 @@ func TestConsoleAlipayInChromium(t *testing.T) {
 		}
 		if got := cells(`[data-testid="recon-total-payments"]`); !strings.HasPrefix(got, "[微信支付笔数 | ") {
 			t.Errorf("WeChat's row beside Alipay's: %s", got)
+		}
+		if got := b.exec(`return document.querySelector('#recon-day-alipay-pending').hidden`); got != true {
+			t.Error("Alipay's part still shown as waiting once compared")
 		}
 		if got := b.text("#recon-totals-bill"); got != "渠道账单" {
 			t.Errorf("the bill column is %q with two bills", got)

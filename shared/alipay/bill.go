@@ -63,6 +63,11 @@ func (c *Client) DownloadTradeBill(ctx context.Context, day string) ([]byte, err
 	}
 	res, err := c.files.Do(req)
 	if err != nil {
+		// The link's token is a credential for 30 seconds: out of the logs.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+		}
 		return nil, fail(ctx, op, err)
 	}
 	defer res.Body.Close()
@@ -80,4 +85,16 @@ func (c *Client) DownloadTradeBill(ctx context.Context, day string) ([]byte, err
 		return nil, unreadable(op, fmt.Errorf("the bill link answered %d bytes that are not a ZIP", len(data)))
 	}
 	return data, nil
+}
+
+// noDowngrade follows at most ten redirects of a bill link, never from
+// https to plain http.
+func noDowngrade(req *http.Request, via []*http.Request) error {
+	switch {
+	case len(via) >= 10:
+		return errors.New("alipay: the bill link redirects too often")
+	case via[0].URL.Scheme == "https" && req.URL.Scheme != "https":
+		return errors.New("alipay: the bill link redirects from https to " + req.URL.Scheme)
+	}
+	return nil
 }

@@ -70,6 +70,7 @@ func New(cfg Config, hc *http.Client) (*Client, error) {
 	}
 	files := new(http.Client)
 	*files = *client
+	files.CheckRedirect = noDowngrade
 	client.Transport = gatewayTransport{base: client.Transport}
 
 	// The key was parsed by check; the SDK gets it back as PKCS#1 PEM,

@@ -263,7 +263,7 @@ func adopter(p *payment.Service) refund.Adopter {
 func reconciler(f *Function, bills wechat.Bills, ali *alipay.Gateway, o options) *recon.Service {
 	var opts []recon.Option
 	if ali != nil {
-		opts = append(opts, recon.WithAlipay(ali, recon.AlipayLines))
+		opts = append(opts, recon.WithAlipay(ali, recon.AlipayLines(ali.MerchantID())))
 	}
 	return recon.New(f.Store, bills, recon.TradeLines, recon.Adopters{
 		Payment: func(ctx context.Context, transactionID string) error {
@@ -271,8 +271,8 @@ func reconciler(f *Function, bills wechat.Bills, ali *alipay.Gateway, o options)
 			return err
 		},
 		Refund: f.Refunds.AdoptRefund,
-		Attempt: func(ctx context.Context, tradeNo string) error {
-			_, err := f.Payments.AdoptAttempt(ctx, tradeNo)
+		Attempt: func(ctx context.Context, channel, tradeNo string) error {
+			_, err := f.Payments.AdoptAttempt(ctx, channel, tradeNo)
 			return err
 		},
 	}, o.log, o.now, opts...)

@@ -142,6 +142,8 @@ export function shippingState(o) {
 export const SHIPMENT_STATUS = { uploaded: '已上传', pending: '排队重试中', refused: '微信拒绝' };
 
 export const RECON_STATUS = { done: '已对账', no_statement: '无账单' };
+// Alipay's part of a day, when it is not compared yet (the job tries again).
+export const ALIPAY_RECON_STATUS = { not_ready: '支付宝账单未生成', failed: '支付宝账单未取得' };
 const RECON_KIND = {
   unknown_payment: '微信有、本系统无', unknown_refund: '微信退款、本系统无',
   missing_payment: '本系统有、微信账单无', missing_refund: '本系统退款、微信账单无',
@@ -1369,7 +1371,8 @@ async function reconPage() {
   const list = data.reports ?? [];
   fill($('#recon-table tbody'), list.map((r) => el('tr', { 'data-testid': `recon-row-${r.date}` },
     el('td', {}, el('a', { href: `#/recon/${enc(r.date)}`, class: 'mono', 'data-testid': `recon-link-${r.date}`, text: r.date })),
-    el('td', {}, badge(RECON_STATUS, r.status, 'recon')),
+    el('td', {}, badge(RECON_STATUS, r.status, 'recon'),
+      ALIPAY_RECON_STATUS[r.alipay_status] ? badge(ALIPAY_RECON_STATUS, r.alipay_status, 'recon') : null),
     td(String(r.differences ?? 0), 'num'),
     td(String(r.unresolved ?? 0), r.unresolved ? 'num attention' : 'num'),
     td(formatTime(r.created_at)))));
@@ -1461,6 +1464,9 @@ function showReport(r) {
     ...(alipay ? channelTotals(alipay, '支付宝', 'alipay-') : []),
   ]);
   show($('#recon-day-alipay-no-statement'), alipay?.status === 'no_statement');
+  const pending = ALIPAY_RECON_STATUS[alipay?.status];
+  $('#recon-day-alipay-pending').textContent = pending ? `${pending}：${alipay.error || ''}（定时任务会再次对账，也可点击“重新对账”）` : '';
+  show($('#recon-day-alipay-pending'), !!pending);
   // With two bills the columns name neither.
   $('#recon-totals-bill').textContent = alipay ? '渠道账单' : '微信支付账单';
   $('#recon-diffs-bill-amount').textContent = alipay ? '账单金额' : '微信金额';

@@ -63,7 +63,7 @@ func writeReconCSV(c *gin.Context, r recon.Report) {
 	w := csv.NewWriter(c.Writer)
 	_ = w.Write(csvHeader)
 	for _, d := range r.Differences {
-		_ = w.Write([]string{r.Date, channelOf(d), d.Kind, csvSafe(d.OutTradeNo), d.TransactionID, csvSafe(d.OutRefundNo),
+		_ = w.Write([]string{r.Date, channelOf(d), d.Kind, csvSafe(d.OutTradeNo), csvSafe(d.TransactionID), csvSafe(d.OutRefundNo),
 			yuan(int64(d.BillFen)), yuan(int64(d.OurFen)), csvSafe(d.BillState), csvSafe(d.OurState), d.Resolved, csvSafe(d.Note)})
 	}
 	w.Flush()
@@ -97,10 +97,16 @@ type reconSummaryView struct {
 	Differences int       `json:"differences"`
 	Unresolved  int       `json:"unresolved"`
 	CreatedAt   time.Time `json:"created_at"`
+	// AlipayStatus is the status of the day against Alipay's bill, when
+	// Alipay is configured.
+	AlipayStatus string `json:"alipay_status,omitempty"`
 }
 
 func viewReconSummary(r recon.Report) reconSummaryView {
 	v := reconSummaryView{Date: r.Date, Status: r.Status, Differences: len(r.Differences), CreatedAt: r.CreatedAt}
+	if r.Alipay != nil {
+		v.AlipayStatus = r.Alipay.Status
+	}
 	for _, d := range r.Differences {
 		if d.Resolved == "" {
 			v.Unresolved++
@@ -131,13 +137,14 @@ type reconTotalsView struct {
 	OurPaymentsFen int64  `json:"our_payments_fen"`
 	OurRefunds     int    `json:"our_refunds"`
 	OurRefundsFen  int64  `json:"our_refunds_fen"`
+	Error          string `json:"error,omitempty"`
 }
 
 func viewTotals(t recon.Totals) reconTotalsView {
 	return reconTotalsView{Status: t.Status, Payments: t.Payments, PaymentsFen: int64(t.PaymentsFen),
 		Refunds: t.Refunds, RefundsFen: int64(t.RefundsFen), FeeUnits: t.FeeUnits,
 		OurPayments: t.OurPayments, OurPaymentsFen: int64(t.OurPaymentsFen),
-		OurRefunds: t.OurRefunds, OurRefundsFen: int64(t.OurRefundsFen)}
+		OurRefunds: t.OurRefunds, OurRefundsFen: int64(t.OurRefundsFen), Error: t.Error}
 }
 
 type differenceView struct {

@@ -14,16 +14,17 @@ import (
 	"github.com/cloudpay/cloudpay/shared/payment"
 	"github.com/cloudpay/cloudpay/shared/refund"
 	"github.com/cloudpay/cloudpay/shared/testkit"
+	"github.com/cloudpay/cloudpay/shared/wechat"
 	"github.com/cloudpay/cloudpay/shared/wechatsim"
 )
 
 // alipayDay is a stack with Alipay whose simulator's day is today's
 // (Beijing), from noon, and whose WeChat has served today's bill already.
 // later moves Alipay's clock on.
-func alipayDay(t *testing.T) (s *testkit.Stack, day string, later func(time.Duration)) {
+func alipayDay(t *testing.T, opts ...testkit.Option) (s *testkit.Stack, day string, later func(time.Duration)) {
 	t.Helper()
-	s = testkit.New(t, testkit.AlipayAtNoon(),
-		testkit.Sim(func(c *wechatsim.Config) { c.Now = func() time.Time { return time.Now().Add(48 * time.Hour) } }))
+	s = testkit.New(t, append([]testkit.Option{testkit.AlipayAtNoon(),
+		testkit.Sim(func(c *wechatsim.Config) { c.Now = func() time.Time { return time.Now().Add(48 * time.Hour) } })}, opts...)...)
 	return s, s.AlipayDay(), s.AdvanceAlipay
 }
 
@@ -105,8 +106,10 @@ func TestReconciliationReadsAlipaysBill(t *testing.T) {
 	plant(t, s, alipaysim.BillPlant{Date: day, Kind: "extra_refund", OutTradeNo: "ALIREC001", OutRequestNo: "MANUAL0001", AmountFen: 100})
 	plant(t, s, alipaysim.BillPlant{Date: day, Kind: "missing_refund", OutRequestNo: lost.OutRefundNo})
 
-	// Before Alipay's bill exists the day cannot be reconciled.
-	if r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin()); r.Status == http.StatusOK {
+	// Before Alipay's bill exists WeChat's part is kept and Alipay's waits,
+	// with no differences made up from nothing.
+	if r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin()); r.Status != http.StatusOK ||
+		r.Body["alipay"].(map[string]any)["status"] != "failed" || len(differencesOf(r)) != 0 {
 		t.Fatalf("reconciled before Alipay's bill of %s exists: %s", day, r.Raw)
 	}
 	later(36 * time.Hour) // past 10:00 the next day, at Alipay
@@ -188,39 +191,96 @@ func TestReconciliationReadsAlipaysBill(t *testing.T) {
 	if ev := s.Events(day + ":alipay:unknown_payment:ALIREC002"); len(ev) != 1 {
 		t.Fatalf("the adoption's event: %d", len(ev))
 	}
+	// Alipay's request numbers are unique within a trade only.
+	if ev := s.Events(day + ":alipay:unknown_refund:ALIREC001:MANUAL0001"); len(ev) != 1 {
+		t.Fatalf("the unknown refund's event: %d", len(ev))
+	}
 }
 
-// Alipay's bill that cannot be had stops the day (a later pass tries
-// again) and stores nothing; a day Alipay has no bill for is compared with
-// nothing, so what cloudpay took through Alipay shows as missing.
+// A payment Alipay's bill shows under a number cloudpay used with another
+// channel (here the wallet) is not that order's payment: reported, never
+// adopted, whatever its amount; the order keeps its own payment.
+func TestReconciliationKeepsChannelsApart(t *testing.T) {
+	t.Parallel()
+	s, day, later := alipayDay(t, testkit.Channel(wechat.V3)) // the wallet is on API v3
+	ctx := context.Background()
+	if _, _, err := s.Withdrawals.Credit(ctx, testkit.Alice, "top-up", 1000, "top-up"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Payments.CreateOrder(ctx, payment.NewOrder{OutTradeNo: "ALIBAL0001", OpenID: testkit.Alice, AmountFen: 300, Description: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Payments.PayFromBalance(ctx, testkit.Alice, "ALIBAL0001"); err != nil {
+		t.Fatal(err)
+	}
+	plant(t, s, alipaysim.BillPlant{Date: day, Kind: "extra_payment", OutTradeNo: "ALIBAL0001", AmountFen: 300})
+	later(36 * time.Hour)
+	r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin())
+	if r.Status != http.StatusOK {
+		t.Fatalf("reconcile: %d %s", r.Status, r.Raw)
+	}
+	if got := differencesOf(r); len(got) != 1 || got[0] != "alipay unknown_payment ALIBAL0001 <nil> bill=300 ours=0" {
+		t.Fatalf("differences: %v", got)
+	}
+	if note := r.Body["differences"].([]any)[0].(map[string]any)["note"]; !strings.Contains(fmt.Sprint(note), "used with the wallet") {
+		t.Errorf("note: %v", note)
+	}
+	if o := s.Order("ALIBAL0001"); o.Method != cloudpay.MethodBalance || o.TransactionID != "" {
+		t.Errorf("the wallet-paid order after Alipay's bill: %+v", o)
+	}
+}
+
+// Alipay's bill does not hold the day up: one Alipay cannot give now, or
+// one not made yet for a day cloudpay took money through Alipay, keeps
+// WeChat's part and leaves Alipay's to be tried again (failed, not_ready),
+// with no false differences; once the bill is there the day is compared.
+// A day without Alipay business and without Alipay's bill is compared with
+// nothing.
 func TestReconciliationWithoutAlipaysBill(t *testing.T) {
 	t.Parallel()
 	s, day, later := alipayDay(t)
 	payWithAlipay(t, s, "ALINOBILL1", 1500)
 	later(36 * time.Hour)
+	reconcile := func(date string) map[string]any {
+		t.Helper()
+		r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+date, nil, testkit.Admin())
+		if r.Status != http.StatusOK {
+			t.Fatalf("reconcile %s: %d %s", date, r.Status, r.Raw)
+		}
+		if got := differencesOf(r); len(got) != 0 {
+			t.Fatalf("differences on %s: %v", date, got)
+		}
+		ali, _ := r.Body["alipay"].(map[string]any)
+		return ali
+	}
+	fault := func(subCode string) {
+		t.Helper()
+		if err := s.Alipay.AddFault(alipaysim.Fault{Method: alipaysim.MethodBillDownloadURL, Mode: alipaysim.ModeFail, SubCode: subCode, Count: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	if err := s.Alipay.AddFault(alipaysim.Fault{Method: alipaysim.MethodBillDownloadURL, Mode: alipaysim.ModeFail, SubCode: "ACQ.SYSTEM_ERROR", Count: 1}); err != nil {
-		t.Fatal(err)
+	fault("ACQ.SYSTEM_ERROR")
+	if ali := reconcile(day); ali["status"] != "failed" || !strings.Contains(fmt.Sprint(ali["error"]), "ACQ.SYSTEM_ERROR") {
+		t.Fatalf("Alipay's part when its bill is refused: %v", ali)
 	}
-	r := s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin())
-	if r.Status < 500 || r.ErrorMessage() == "" {
-		t.Fatalf("Alipay's bill refused: %d %s", r.Status, r.Raw)
-	}
-	if g := s.Do("GET", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin()); g.Status != http.StatusNotFound {
-		t.Fatalf("a report was stored without Alipay's bill: %d %s", g.Status, g.Raw)
+	list := s.Do("GET", s.RefundURL+"/admin/api/reconciliations", nil, testkit.Admin())
+	if reports, _ := list.Body["reports"].([]any); len(reports) != 1 || reports[0].(map[string]any)["alipay_status"] != "failed" {
+		t.Fatalf("the list: %s", list.Raw)
 	}
 
-	if err := s.Alipay.AddFault(alipaysim.Fault{Method: alipaysim.MethodBillDownloadURL, Mode: alipaysim.ModeFail, SubCode: "isp.bill_not_exist", Count: 1}); err != nil {
-		t.Fatal(err)
+	fault("isp.bill_not_exist") // for a day cloudpay took money through Alipay
+	if ali := reconcile(day); ali["status"] != "not_ready" {
+		t.Fatalf("Alipay's part without its bill yet: %v", ali)
 	}
-	r = s.Do("POST", s.RefundURL+"/admin/api/reconciliations/"+day, nil, testkit.Admin())
-	if r.Status != http.StatusOK {
-		t.Fatalf("reconcile: %d %s", r.Status, r.Raw)
+
+	if ali := reconcile(day); ali["status"] != "done" || ali["payments"] != 1.0 || ali["our_payments"] != 1.0 {
+		t.Fatalf("Alipay's part once its bill is there: %v", ali)
 	}
-	if ali, _ := r.Body["alipay"].(map[string]any); ali["status"] != "no_statement" || ali["our_payments"] != 1.0 {
-		t.Fatalf("Alipay's part without a bill: %v", ali)
-	}
-	if got := differencesOf(r); len(got) != 1 || got[0] != "alipay missing_payment ALINOBILL1 <nil> bill=0 ours=1500" {
-		t.Fatalf("differences: %v", got)
+
+	before := s.AlipayNoon().AddDate(0, 0, -1).Format(time.DateOnly)
+	fault("isp.bill_not_exist") // a day without Alipay business
+	if ali := reconcile(before); ali["status"] != "no_statement" {
+		t.Fatalf("Alipay's part of a day without Alipay's bill nor business: %v", ali)
 	}
 }

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
@@ -41,10 +42,12 @@ func (j *Job) reconcileDays(ctx context.Context, p *pass) {
 		if _, done := j.reconciled.Load(date); done {
 			continue
 		}
-		if _, err := j.recon.Get(ctx, date); err == nil {
+		// A report whose Alipay part has no bill yet, or failed, is done
+		// again (WeChat's part with it: again is safe).
+		if r, err := j.recon.Get(ctx, date); err == nil && r.Complete() {
 			j.reconciled.Store(date, true)
 			continue
-		} else if cloudpay.ErrorCode(err) != cloudpay.CodeNotFound {
+		} else if err != nil && cloudpay.ErrorCode(err) != cloudpay.CodeNotFound {
 			p.fail("reconciliation", date, err)
 			continue
 		}
@@ -57,7 +60,8 @@ func (j *Job) reconcileDays(ctx context.Context, p *pass) {
 			p.report.Skipped++
 			continue
 		}
-		if _, err := j.recon.Reconcile(ctx, date); err != nil {
+		r, err := j.recon.Reconcile(ctx, date)
+		if err != nil {
 			switch cloudpay.ErrorCode(err) {
 			case cloudpay.CodeBillNotReady: // a later pass, within the hour
 			case cloudpay.CodeBillUnsupported:
@@ -67,7 +71,12 @@ func (j *Job) reconcileDays(ctx context.Context, p *pass) {
 			}
 			continue
 		}
-		j.reconciled.Store(date, true)
 		p.report.Reconciled = append(p.report.Reconciled, date)
+		if !r.Complete() {
+			// Kept with WeChat's part; Alipay's is tried again a spacing later.
+			p.fail("reconciliation", date, fmt.Errorf("the day against Alipay's bill is %s: %s", r.Alipay.Status, r.Alipay.Error))
+			continue
+		}
+		j.reconciled.Store(date, true)
 	}
 }

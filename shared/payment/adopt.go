@@ -134,16 +134,17 @@ func secondPayment(o cloudpay.Order, tx wechat.Transaction) error {
 		tx.TransactionID, o.OutTradeNo, o.TransactionID)
 }
 
-// AdoptAttempt records a payment that a channel's bill shows under one of
+// AdoptAttempt records a payment that channel's bill shows under one of
 // cloudpay's own numbers (an order's, or one of its attempts') and that
-// cloudpay missed: reconciliation's adoption for any channel. The channel
-// that carried the attempt — WeChat or Alipay, by the attempt's method —
-// is asked, and only its answer is recorded, as for a callback; a bill is
-// evidence to look, not proof. A number cloudpay never issued is
-// CodeOrderNotFound (a payment made elsewhere: Adopt, for WeChat's); a
-// second payment of a paid order is CodeOrderConflict, with its
-// payment.duplicate event.
-func (s *Service) AdoptAttempt(ctx context.Context, tradeNo string) (cloudpay.Order, error) {
+// cloudpay missed: reconciliation's adoption for any channel. The number
+// must be one cloudpay used with that channel (the attempt's method says
+// which: WeChat or Alipay); the channel is asked, and only its answer is
+// recorded, as for a callback — a bill is evidence to look, not proof. A
+// number cloudpay never issued is CodeOrderNotFound (a payment made
+// elsewhere: Adopt, for WeChat's); one used with another channel or the
+// wallet, CodeOrderConflict; a second payment of a paid order is
+// CodeOrderConflict, with its payment.duplicate event.
+func (s *Service) AdoptAttempt(ctx context.Context, channel, tradeNo string) (cloudpay.Order, error) {
 	if !cloudpay.ValidOutTradeNo(tradeNo) {
 		return cloudpay.Order{}, cloudpay.FieldError("out_trade_no", "out_trade_no must be 6-32 characters of digits, letters and _-|*")
 	}
@@ -157,8 +158,9 @@ func (s *Service) AdoptAttempt(ctx context.Context, tradeNo string) (cloudpay.Or
 	} else if found {
 		method = p.Method
 	}
-	if !method.Outside() {
-		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderNotPaid, "%s was paid from the wallet: no channel holds it", tradeNo)
+	if method.Provider() != channel {
+		return cloudpay.Order{}, cloudpay.Errorf(cloudpay.CodeOrderConflict,
+			"cloudpay used %s with %s, not %s: a payment through %s under it is not the order's", tradeNo, usedWith(method), channel, channel)
 	}
 	tx, err := s.gateway(method).QueryOrder(ctx, tradeNo)
 	if err != nil {
@@ -176,4 +178,12 @@ func (s *Service) AdoptAttempt(ctx context.Context, tradeNo string) (cloudpay.Or
 			"transaction_id", tx.TransactionID, "amount_fen", tx.TotalFen)
 	}
 	return settled, secondPayment(settled, tx)
+}
+
+// usedWith names where an attempt's method takes the money.
+func usedWith(m cloudpay.PayMethod) string {
+	if p := m.Provider(); p != "" {
+		return p
+	}
+	return "the wallet"
 }

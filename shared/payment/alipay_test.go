@@ -457,15 +457,19 @@ func TestAlipayPaymentsAreNotShippedToWeChat(t *testing.T) {
 func TestAdoptAttemptAsksTheAttemptsChannel(t *testing.T) {
 	t.Parallel()
 	s := testkit.New(t, testkit.Alipay())
-	if _, err := s.Payments.AdoptAttempt(ctx, "NOTOURS001"); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotFound {
+	if _, err := s.Payments.AdoptAttempt(ctx, cloudpay.ProviderAlipay, "NOTOURS001"); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotFound {
 		t.Fatalf("a number cloudpay never issued: %v", err)
 	}
 	o := createOrder(t, s, "ALIADOPT01", testkit.Alice, 900, 30)
 	if r := alipayPay(t, s, o.OutTradeNo, map[string]any{"method": "alipay_qr"}); r.Status != http.StatusOK {
 		t.Fatalf("pay: %s", r.Raw)
 	}
-	if _, err := s.Payments.AdoptAttempt(ctx, o.OutTradeNo); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotPaid {
+	if _, err := s.Payments.AdoptAttempt(ctx, cloudpay.ProviderAlipay, o.OutTradeNo); cloudpay.ErrorCode(err) != cloudpay.CodeOrderNotPaid {
 		t.Fatalf("a QR code nobody paid: %v", err)
+	}
+	// The number was used with Alipay: WeChat's word about it is not asked.
+	if _, err := s.Payments.AdoptAttempt(ctx, cloudpay.ProviderWeChat, o.OutTradeNo); cloudpay.ErrorCode(err) != cloudpay.CodeOrderConflict {
+		t.Fatalf("an Alipay number adopted through WeChat: %v", err)
 	}
 	if got := s.Order(o.OutTradeNo); got.Status == cloudpay.OrderPaid {
 		t.Fatal("recorded as paid before Alipay took the money")
@@ -478,7 +482,7 @@ func TestAdoptAttemptAsksTheAttemptsChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Concurrently(4, func(int) {
-		if got, err := s.Payments.AdoptAttempt(ctx, o.OutTradeNo); err != nil || got.Status != cloudpay.OrderPaid {
+		if got, err := s.Payments.AdoptAttempt(ctx, cloudpay.ProviderAlipay, o.OutTradeNo); err != nil || got.Status != cloudpay.OrderPaid {
 			t.Errorf("adopt the paid attempt: %s, %v", got.Status, err)
 		}
 	})

@@ -2,8 +2,11 @@ package recon
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/cloudpay/cloudpay/shared/bill"
+	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
 
 // TradeLines reads WeChat's trade bill (ALL) into reconciliation lines: a
@@ -40,19 +43,31 @@ func TradeLines(raw []byte) ([]Line, error) {
 // Every row of the bill is a completed payment or refund (SUCCESS); a
 // refund row's amounts are negative in the bill and positive here. The
 // fee is 服务费 charged, less fees returned.
-func AlipayLines(raw []byte) ([]Line, error) {
-	t, err := bill.ParseAlipayTradeZip(raw)
-	if err != nil {
-		return nil, err
-	}
-	lines := make([]Line, 0, len(t.Rows))
-	for _, r := range t.Rows {
-		l := Line{TransactionID: r.TradeNo, OutTradeNo: r.OutTradeNo, State: "SUCCESS",
-			AmountFen: r.TotalFen, FeeUnits: -int64(bill.FeeOf(r.ServiceFeeFen))}
-		if r.Type == bill.AlipayRefund {
-			l.Refund, l.OutRefundNo, l.AmountFen = true, r.OutRequestNo, -r.TotalFen
+//
+// The link to the bill is not signed, so the bill must say it is the day's
+// and, when pid (the merchant's Alipay PID, ALIPAY_SELLER_ID) is known,
+// the merchant's: its 账号 is the PID followed by four digits.
+func AlipayLines(pid string) AlipayParser {
+	return func(day time.Time, raw []byte) ([]Line, error) {
+		t, err := bill.ParseAlipayTradeZip(raw)
+		if err != nil {
+			return nil, err
 		}
-		lines = append(lines, l)
+		switch {
+		case !t.Day.Equal(day):
+			return nil, fmt.Errorf("the bill is of %s, not of %s", t.Day.In(cloudpay.Beijing).Format(time.DateOnly), day.Format(time.DateOnly))
+		case pid != "" && !strings.HasPrefix(t.Account, pid):
+			return nil, fmt.Errorf("the bill is of account %s, not of the merchant %s", t.Account, pid)
+		}
+		lines := make([]Line, 0, len(t.Rows))
+		for _, r := range t.Rows {
+			l := Line{TransactionID: r.TradeNo, OutTradeNo: r.OutTradeNo, State: "SUCCESS",
+				AmountFen: r.TotalFen, FeeUnits: -int64(bill.FeeOf(r.ServiceFeeFen))}
+			if r.Type == bill.AlipayRefund {
+				l.Refund, l.OutRefundNo, l.AmountFen = true, r.OutRequestNo, -r.TotalFen
+			}
+			lines = append(lines, l)
+		}
+		return lines, nil
 	}
-	return lines, nil
 }

@@ -78,6 +78,10 @@ type Difference struct {
 const (
 	Done        = "done"         // compared; the differences are all there are
 	NoStatement = "no_statement" // the channel has no bill for the day: compared with nothing
+	// Alipay's part only, which does not stop the day (WeChat's is kept)
+	// and is tried again by the job: not compared yet.
+	NotReady = "not_ready" // Alipay has no bill yet for a day cloudpay moved money through Alipay
+	Failed   = "failed"    // Alipay's bill could not be had or read (Totals.Error says why)
 )
 
 // Totals is one channel's side of a day: its bill's lines and what
@@ -94,6 +98,8 @@ type Totals struct {
 	OurPaymentsFen cloudpay.Fen `bson:"our_payments_fen"`
 	OurRefunds     int          `bson:"our_refunds"`
 	OurRefundsFen  cloudpay.Fen `bson:"our_refunds_fen"`
+	// Error says why a part is NotReady or Failed.
+	Error string `bson:"error,omitempty"`
 }
 
 // Report is one day's reconciliation. Its own totals are WeChat's (as
@@ -105,6 +111,12 @@ type Report struct {
 	Alipay      *Totals      `bson:"alipay,omitempty"`
 	Differences []Difference `bson:"differences"`
 	CreatedAt   time.Time    `bson:"created_at"`
+}
+
+// Complete reports whether every channel's bill of the day was compared
+// (or the channel had none); an incomplete day is reconciled again.
+func (r Report) Complete() bool {
+	return r.Alipay == nil || r.Alipay.Status == Done || r.Alipay.Status == NoStatement
 }
 
 // Bill is one of the channels' bills as downloaded: the day's evidence
@@ -125,14 +137,19 @@ type Adopters struct {
 	Payment func(ctx context.Context, transactionID string) error
 	// Refund adopts a refund WeChat holds under outRefundNo (refund.Service.AdoptRefund).
 	Refund func(ctx context.Context, outRefundNo, outTradeNo string) error
-	// Attempt records a payment a channel holds under one of cloudpay's
-	// own numbers, asking the channel that carried it
-	// (payment.Service.AdoptAttempt); Alipay's unknown payments.
-	Attempt func(ctx context.Context, tradeNo string) error
+	// Attempt records a payment channel holds under one of cloudpay's own
+	// numbers, asking that channel, which must be the one cloudpay used
+	// the number with (payment.Service.AdoptAttempt); Alipay's unknown
+	// payments.
+	Attempt func(ctx context.Context, channel, tradeNo string) error
 }
 
 // Parser reads a downloaded trade bill into lines (shared/bill).
 type Parser func(raw []byte) ([]Line, error)
+
+// AlipayParser reads Alipay's trade bill of day into lines, refusing a
+// bill of another day or another merchant (AlipayLines).
+type AlipayParser func(day time.Time, raw []byte) ([]Line, error)
 
 // AlipayBills is Alipay's daily trade bill (alipay.Gateway).
 type AlipayBills interface {
@@ -147,7 +164,7 @@ type Service struct {
 	bills       wechat.Bills
 	parse       Parser
 	alipay      AlipayBills // nil: Alipay is not configured
-	parseAlipay Parser
+	parseAlipay AlipayParser
 	adopt       Adopters
 	log         *slog.Logger
 	now         func() time.Time
@@ -158,7 +175,7 @@ type Option func(*Service)
 
 // WithAlipay reconciles each day against Alipay's trade bill too, read by
 // parse (AlipayLines).
-func WithAlipay(bills AlipayBills, parse Parser) Option {
+func WithAlipay(bills AlipayBills, parse AlipayParser) Option {
 	return func(s *Service) { s.alipay, s.parseAlipay = bills, parse }
 }
 
@@ -198,10 +215,19 @@ func (s *Service) Reconcile(ctx context.Context, date string) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	wechatLines, status, err := s.download(ctx, date, string(wechat.TradeBill), s.parse,
+	if day.After(s.now()) {
+		return Report{}, cloudpay.FieldError("date", "%s has not begun in Beijing: no bill can hold it", date)
+	}
+	raw, status, err := s.download(ctx, date, string(wechat.TradeBill),
 		func() ([]byte, error) { return s.bills.DownloadBill(ctx, wechat.TradeBill, date) })
 	if err != nil {
 		return Report{}, err
+	}
+	var wechatLines []Line
+	if raw != nil {
+		if wechatLines, err = s.parse(raw); err != nil {
+			return Report{}, unreadableBill("WeChat", date, err)
+		}
 	}
 	// The fund-flow bill is kept beside it where the channel has one (API
 	// v3): the day's movements of the merchant's balance, for people.
@@ -212,23 +238,12 @@ func (s *Service) Reconcile(ctx context.Context, date string) (Report, error) {
 	} else if code := cloudpay.ErrorCode(err); code != cloudpay.CodeBillUnsupported && code != cloudpay.CodeNoStatement {
 		s.log.WarnContext(ctx, "fund-flow bill not downloaded", "date", date, "error", err)
 	}
-	var alipayLines []Line
-	var alipayStatus string
-	if s.alipay != nil {
-		alipayLines, alipayStatus, err = s.download(ctx, date, alipayTradeBill, s.parseAlipay,
-			func() ([]byte, error) { return s.alipay.DownloadTradeBill(ctx, date) })
-		if err != nil {
-			return Report{}, err
-		}
-	}
-
 	r := Report{Date: date, Totals: Totals{Status: status}, CreatedAt: s.now().UTC()}
 	if err := s.compare(ctx, &r.Totals, &r.Differences, WeChat, day, wechatLines); err != nil {
 		return Report{}, err
 	}
 	if s.alipay != nil {
-		r.Alipay = &Totals{Status: alipayStatus}
-		if err := s.compare(ctx, r.Alipay, &r.Differences, Alipay, day, alipayLines); err != nil {
+		if r.Alipay, err = s.reconcileAlipay(ctx, &r.Differences, date, day); err != nil {
 			return Report{}, err
 		}
 	}
@@ -252,9 +267,10 @@ func (s *Service) Reconcile(ctx context.Context, date string) (Report, error) {
 // alipayTradeBill is the kind Alipay's trade bill is kept under.
 const alipayTradeBill = "alipay_trade"
 
-// download fetches one channel's trade bill, keeps it and reads its lines.
-// A day without a bill is compared with nothing (NoStatement).
-func (s *Service) download(ctx context.Context, date, kind string, parse Parser, fetch func() ([]byte, error)) ([]Line, string, error) {
+// download fetches one channel's trade bill and keeps it, before reading
+// it, so that a bill that cannot be read is there for a person. A day
+// without a bill is compared with nothing (NoStatement, raw nil).
+func (s *Service) download(ctx context.Context, date, kind string, fetch func() ([]byte, error)) ([]byte, string, error) {
 	raw, err := fetch()
 	switch cloudpay.ErrorCode(err) {
 	case "":
@@ -263,14 +279,80 @@ func (s *Service) download(ctx context.Context, date, kind string, parse Parser,
 	default:
 		return nil, "", err
 	}
-	lines, err := parse(raw)
-	if err != nil {
-		return nil, "", fmt.Errorf("reconcile %s: the %s bill: %w", date, kind, err)
-	}
 	if err := s.keep(ctx, date, kind, raw); err != nil {
 		return nil, "", err
 	}
-	return lines, Done, nil
+	return raw, Done, nil
+}
+
+// unreadableBill is a channel's bill that cannot be read: the channel's
+// failure (502), not the service's.
+func unreadableBill(channel, date string, err error) error {
+	return &cloudpay.Error{Code: cloudpay.CodeWeChatError,
+		Message: fmt.Sprintf("%s's bill of %s cannot be read: %v", channel, date, err), Err: err}
+}
+
+// reconcileAlipay compares the day with Alipay's trade bill. Unlike
+// WeChat's, Alipay's bill does not hold the day up: when it cannot be had
+// or read, WeChat's part is kept and Alipay's is NotReady or Failed, which
+// the job tries again; only the store's failures are errors.
+//
+// Alipay answers isp.bill_not_exist both for a day without a bill and for
+// a bill not made yet ("一般于次日9点前生成，特殊情况可能延迟",
+// https://opendocs.alipay.com/open/204/106262): a day on which cloudpay
+// took or gave back money through Alipay has a bill, so it is waited for.
+func (s *Service) reconcileAlipay(ctx context.Context, diffs *[]Difference, date string, day time.Time) (*Totals, error) {
+	t := &Totals{}
+	raw, status, err := s.download(ctx, date, alipayTradeBill,
+		func() ([]byte, error) { return s.alipay.DownloadTradeBill(ctx, date) })
+	if err != nil && isStoreError(err) {
+		return nil, err
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "Alipay's bill not downloaded", "date", date, "error", err)
+		t.Status, t.Error = Failed, errorText(err)
+		return t, nil
+	}
+	if status == NoStatement {
+		ours, err := s.recorded(ctx, day)
+		if err != nil {
+			return nil, err
+		}
+		if ours.through(Alipay) {
+			t.Status, t.Error = NotReady, "Alipay has no bill of the day yet, though cloudpay took or gave back money through Alipay on it"
+			return t, nil
+		}
+	}
+	var lines []Line
+	if raw != nil {
+		if lines, err = s.parseAlipay(day, raw); err != nil {
+			s.log.WarnContext(ctx, "Alipay's bill cannot be read", "date", date, "error", err)
+			t.Status, t.Error = Failed, "Alipay's bill cannot be read: "+err.Error()
+			return t, nil
+		}
+	}
+	t.Status = status
+	return t, s.compare(ctx, t, diffs, Alipay, day, lines)
+}
+
+// isStoreError tells the store's failures (the run's) from the channel's
+// (Alipay's part's).
+func isStoreError(err error) bool {
+	switch cloudpay.ErrorCode(err) {
+	case cloudpay.CodeStoreBusy, cloudpay.CodeInternal:
+		return true
+	}
+	var ce *cloudpay.Error
+	return !errors.As(err, &ce)
+}
+
+// errorText is an error for people: the domain's message, else the error.
+func errorText(err error) string {
+	var e *cloudpay.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }
 
 // keep stores a downloaded bill, compressed.
@@ -303,6 +385,15 @@ func mismatchEvent(date string, d Difference, now time.Time) cloudpay.Event {
 	}
 	key := date + ":" + d.Kind + ":" + number
 	if channelOf(d) != WeChat {
+		// Alipay's out_request_no is unique within its trade only
+		// ("需要保证在交易号下唯一", https://opendocs.alipay.com/open/02ekfk),
+		// and a row of another system's may lack out_trade_no.
+		if d.OutRefundNo != "" {
+			number = d.OutTradeNo + ":" + d.OutRefundNo
+		}
+		if number == "" {
+			number = d.TransactionID
+		}
 		key = date + ":" + channelOf(d) + ":" + d.Kind + ":" + number
 	}
 	data := map[string]any{
@@ -319,6 +410,31 @@ func mismatchEvent(date string, d Difference, now time.Time) cloudpay.Event {
 type recordedDay struct {
 	paid    []cloudpay.Settlement
 	refunds []cloudpay.Refund
+}
+
+// through reports whether any of the day's payments or refunds went
+// through channel.
+func (r recordedDay) through(channel string) bool {
+	for _, st := range r.paid {
+		if st.PaidMethod().Provider() == channel {
+			return true
+		}
+	}
+	for _, rf := range r.refunds {
+		if refundChannel(rf) == channel {
+			return true
+		}
+	}
+	return false
+}
+
+// refundChannel is the channel a refund went back through: its payment's
+// ("" for the wallet), WeChat's for refunds made before refunds kept it.
+func refundChannel(rf cloudpay.Refund) string {
+	if rf.PaidBy == "" {
+		return WeChat
+	}
+	return rf.PaidBy.Provider()
 }
 
 // recorded reads cloudpay's side of day: payments by their payment time,
@@ -389,11 +505,7 @@ func (s *Service) compare(ctx context.Context, t *Totals, diffs *[]Difference, c
 		}
 	}
 	for _, rf := range ours.refunds {
-		paidBy := rf.PaidBy.Provider()
-		if rf.PaidBy == "" {
-			paidBy = WeChat // refunded before refunds kept how the payment was made
-		}
-		if paidBy != channel {
+		if refundChannel(rf) != channel {
 			continue // back to the wallet or through the other channel: this bill never holds it
 		}
 		t.OurRefunds++
@@ -431,8 +543,42 @@ func (s *Service) orderNo(ctx context.Context, tradeNo string) (string, error) {
 	return p.OutTradeNo, nil
 }
 
+// usedWith tells whether cloudpay used a payment number (ours) and with
+// which channel: its attempt's ("" for a wallet attempt), WeChat's for an
+// order without stored attempts (prepaid before they were kept, or
+// adopted from WeChat).
+func (s *Service) usedWith(ctx context.Context, tradeNo string) (channel string, ours bool, err error) {
+	p, found, err := s.store.Prepay(ctx, tradeNo)
+	if err != nil || found {
+		return p.Method.Provider(), found, err
+	}
+	if ours, err := s.ordered(ctx, tradeNo); err != nil || !ours {
+		return "", false, err
+	}
+	return WeChat, true, nil
+}
+
 func (c comparison) payment(ctx context.Context, l Line) error {
 	s := c.s
+	used, ours, err := s.usedWith(ctx, l.OutTradeNo)
+	if err != nil {
+		return err
+	}
+	if ours && used != c.channel {
+		// Another system's payment under a number cloudpay used with the
+		// other channel (or the wallet): not that order's, whatever its
+		// amount.
+		if l.State == "SUCCESS" {
+			with := used
+			if with == "" {
+				with = "the wallet"
+			}
+			c.add(Difference{Kind: UnknownPayment, OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID,
+				BillFen: l.AmountFen, BillState: l.State,
+				Note: "paid through " + c.channel + " under " + l.OutTradeNo + ", a number cloudpay used with " + with + ": not that order's payment; look in the merchant platform"})
+		}
+		return nil
+	}
 	no, err := s.orderNo(ctx, l.OutTradeNo)
 	if err != nil {
 		return err
@@ -487,7 +633,7 @@ func (c comparison) adoptPayment(ctx context.Context, l Line, orderNo string, se
 			return "", "paid at Alipay under a number cloudpay never issued: look in Alipay's merchant platform (cloudpay adopts payments made elsewhere from WeChat only)", err
 		}
 	}
-	resolved, note = s.tryAdopt(ctx, func() error { return s.adopt.Attempt(ctx, l.OutTradeNo) }, s.adopt.Attempt != nil)
+	resolved, note = s.tryAdopt(ctx, func() error { return s.adopt.Attempt(ctx, c.channel, l.OutTradeNo) }, s.adopt.Attempt != nil)
 	return resolved, note, nil
 }
 
@@ -512,6 +658,22 @@ func (c comparison) refund(ctx context.Context, l Line) error {
 	}
 	d := Difference{OutTradeNo: l.OutTradeNo, TransactionID: l.TransactionID, OutRefundNo: l.OutRefundNo,
 		BillFen: l.AmountFen, BillState: l.State}
+	if found {
+		order, err := s.orderNo(ctx, l.OutTradeNo)
+		if err != nil {
+			return err
+		}
+		if refundChannel(rf) != c.channel || rf.OutTradeNo != order {
+			// Another refund under one of cloudpay's refund numbers: not ours.
+			if l.State == "SUCCESS" {
+				d.Kind = UnknownRefund
+				d.Note = "refunded through " + c.channel + " under " + l.OutRefundNo + ", the number of cloudpay's refund of order " +
+					rf.OutTradeNo + ": not that refund; look in the merchant platform"
+				c.add(d)
+			}
+			return nil
+		}
+	}
 	switch {
 	case !found && l.State == "SUCCESS" && c.channel == WeChat:
 		d.Kind = UnknownRefund
@@ -547,7 +709,10 @@ func (s *Service) tryAdopt(ctx context.Context, adopt func() error, enabled bool
 		if errors.As(err, &e) {
 			msg = e.Message
 		}
-		return "", "not adopted: " + string(cloudpay.ErrorCode(err)) + ": " + msg
+		if code := cloudpay.ErrorCode(err); code != "" {
+			msg = string(code) + ": " + msg
+		}
+		return "", "not adopted: " + msg
 	}
 	return "adopted", ""
 }

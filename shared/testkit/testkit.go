@@ -362,7 +362,10 @@ func (s *Stack) Now() time.Time {
 
 // AlipayDay is the Beijing day of the Alipay simulator's noon
 // (AlipayAtNoon), as 2006-01-02.
-func (s *Stack) AlipayDay() string { return s.alipayNoon.Format(time.DateOnly) }
+func (s *Stack) AlipayDay() string { return s.AlipayNoon().Format(time.DateOnly) }
+
+// AlipayNoon is when the Alipay simulator's clock started (AlipayAtNoon).
+func (s *Stack) AlipayNoon() time.Time { return s.alipayNoon }
 
 // AdvanceAlipay moves the Alipay simulator's clock on by d (AlipayAtNoon).
 func (s *Stack) AdvanceAlipay(d time.Duration) { s.alipayAhead.Add(int64(d)) }
