@@ -24,6 +24,12 @@ package bill
 // says exactly what they add up). Amounts are read exactly into
 // cloudpay.Fen.
 //
+// The detail is read as a stream (ScanAlipayTradeZip): the ZIP entry
+// through its size limit, a GBK decoder, lines of at most 64 KiB, and
+// encoding/csv line by line, so that memory stays flat whatever the day's
+// rows (a function has 128 MB; reading the text whole copied it five times
+// over). ParseAlipayTradeZip collects the rows.
+//
 // Quoting: no source shows how Alipay writes a field holding a comma or a
 // double quote. The rows are read with encoding/csv (RFC 4180 quoting, bare
 // quotes in unquoted fields tolerated), so Alipay's unquoted fields read as
@@ -33,6 +39,7 @@ package bill
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -139,10 +146,13 @@ const (
 // Limits against a hostile ZIP: the detail file is at most
 // maxAlipayDetailBytes uncompressed (a day of a busy merchant is far less),
 // and an archive of more than maxAlipayEntries entries (Alipay's has two;
-// older downloads had four) is refused.
+// older downloads had four) is refused. A line holds at most
+// maxAlipayLineBytes before its LF (a row is a few hundred bytes), so that
+// no input makes the reader buffer more.
 const (
 	maxAlipayDetailBytes = 64 << 20
 	maxAlipayEntries     = 16
+	maxAlipayLineBytes   = 64 << 10
 )
 
 // alipaySuffix ends the detail file's name (the summary's ends with
@@ -153,22 +163,87 @@ const alipaySuffix = "业务明细.csv"
 // (the entry whose GBK-decoded name ends with 业务明细.csv, not the (汇总)
 // one), decodes it from GBK and parses it. Errors are *ParseError; those
 // about the archive itself are on line 1, those in the detail file on its
-// line.
+// line. It holds every row: ScanAlipayTradeZip does not.
 func ParseAlipayTradeZip(zipData []byte) (AlipayTrade, error) {
+	var rows []AlipayRow
+	t, err := ScanAlipayTradeZip(zipData, func(r AlipayRow) error {
+		rows = append(rows, r)
+		return nil
+	})
+	return withRows(t, rows, err)
+}
+
+// ScanAlipayTradeZip reads the detail file of Alipay's ZIP row by row,
+// calling row for each (in file order) without holding the file's text; the
+// preamble (account, day) is in the returned AlipayTrade, whose Rows stay
+// nil. An error from row stops the scan and is returned.
+//
+// Rows come before the file is known whole: after an error, those given
+// were of a bill that is refused. The refusals are ParseAlipayTradeZip's,
+// and where a file has several the same one is reported: as by a reader of
+// the whole file, an error reading the archive first, then the first byte
+// sequence that is not GBK, then the parser's.
+func ScanAlipayTradeZip(zipData []byte, row func(AlipayRow) error) (AlipayTrade, error) {
+	detail, err := alipayDetailFile(zipData)
+	if err != nil {
+		return AlipayTrade{}, err
+	}
+	if detail.UncompressedSize64 > maxAlipayDetailBytes {
+		return AlipayTrade{}, errorf(1, "", "the detail file: %d bytes uncompressed, more than %d",
+			detail.UncompressedSize64, maxAlipayDetailBytes)
+	}
+	rc, err := detail.Open()
+	if err != nil {
+		return AlipayTrade{}, errorf(1, "", "the detail file: %v", err)
+	}
+	defer rc.Close()
+	src := &limitedEntry{r: rc, limit: maxAlipayDetailBytes}
+	dec := newGBKReader(src)
+	var rowErr error
+	t, err := ScanAlipayTrade(dec, func(r AlipayRow) error {
+		if dec.bad >= 0 {
+			return errNotGBK // reported below
+		}
+		rowErr = row(r)
+		return rowErr
+	})
+	if rowErr != nil {
+		return AlipayTrade{}, rowErr
+	}
+	if err != nil {
+		// The rest may hold an error that comes first.
+		_, _ = io.Copy(io.Discard, dec)
+	}
+	switch {
+	case src.err != nil:
+		return AlipayTrade{}, errorf(1, "", "the detail file: %v", src.err)
+	case dec.bad >= 0:
+		return AlipayTrade{}, errorf(dec.badLine, "", "the line is not GBK")
+	case err != nil:
+		return AlipayTrade{}, err
+	}
+	return t, nil
+}
+
+// errNotGBK stops a scan at a row read after a sequence that is not GBK.
+var errNotGBK = errors.New("bill: not GBK")
+
+// alipayDetailFile finds the detail file in the archive.
+func alipayDetailFile(zipData []byte) (*zip.File, error) {
 	// archive/zip reads the whole central directory, a few hundred bytes of
 	// memory per entry, before len(zr.File) can be checked: count the
 	// entries' signatures first (compressed data may hold a few by chance).
 	if n := bytes.Count(zipData, []byte("PK\x01\x02")); n > 64*maxAlipayEntries {
-		return AlipayTrade{}, errorf(1, "", "the archive has about %d entries, more than %d", n, maxAlipayEntries)
+		return nil, errorf(1, "", "the archive has about %d entries, more than %d", n, maxAlipayEntries)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(zipData), int64(len(zipData)))
 	// ErrInsecurePath (a name like ../x, or a GBK byte 0x5C read as a
 	// backslash) does not matter: nothing is written to disk.
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return AlipayTrade{}, errorf(1, "", "not a ZIP archive: %v", err)
+		return nil, errorf(1, "", "not a ZIP archive: %v", err)
 	}
 	if len(zr.File) > maxAlipayEntries {
-		return AlipayTrade{}, errorf(1, "", "the archive has %d entries, more than %d", len(zr.File), maxAlipayEntries)
+		return nil, errorf(1, "", "the archive has %d entries, more than %d", len(zr.File), maxAlipayEntries)
 	}
 	var detail *zip.File
 	names := make([]string, 0, len(zr.File))
@@ -183,217 +258,330 @@ func ParseAlipayTradeZip(zipData []byte) (AlipayTrade, error) {
 			continue
 		}
 		if detail != nil {
-			return AlipayTrade{}, errorf(1, "", "the archive has two detail files (*%s)", alipaySuffix)
+			return nil, errorf(1, "", "the archive has two detail files (*%s)", alipaySuffix)
 		}
 		detail = f
 	}
 	if detail == nil {
-		return AlipayTrade{}, errorf(1, "", "the archive has no detail file (*%s) among %s", alipaySuffix, strings.Join(names, ", "))
+		return nil, errorf(1, "", "the archive has no detail file (*%s) among %s", alipaySuffix, strings.Join(names, ", "))
 	}
-	raw, err := readZipEntry(detail, maxAlipayDetailBytes)
-	if err != nil {
-		return AlipayTrade{}, errorf(1, "", "the detail file: %v", err)
-	}
-	text, bad := decodeGBK(raw)
-	if bad >= 0 { // a trail byte is never '\n': the line is the lead byte's
-		return AlipayTrade{}, errorf(1+bytes.Count(raw[:bad], []byte("\n")), "", "the line is not GBK")
-	}
-	return ParseAlipayTrade(text)
+	return detail, nil
 }
 
-// readZipEntry reads f whole, refusing more than limit bytes whatever its
-// header claims.
-func readZipEntry(f *zip.File, limit int64) ([]byte, error) {
-	if f.UncompressedSize64 > uint64(limit) {
-		return nil, fmt.Errorf("%d bytes uncompressed, more than %d", f.UncompressedSize64, limit)
+// limitedEntry reads a ZIP entry, refusing more than limit bytes whatever
+// its header claims. err is the first error but io.EOF; it sticks.
+type limitedEntry struct {
+	r        io.Reader
+	n, limit int64 // n bytes read
+	err      error
+}
+
+func (e *limitedEntry) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
 	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, err
+	p = p[:min(int64(len(p)), e.limit+1-e.n)]
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	switch {
+	case err != nil && err != io.EOF:
+		e.err = err
+	case e.n > e.limit:
+		e.err = fmt.Errorf("more than %d bytes uncompressed", e.limit)
+	default:
+		return n, err
 	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("more than %d bytes uncompressed", limit)
-	}
-	return b, nil
+	return n, e.err
 }
 
 // ParseAlipayTrade parses the detail file, already decoded to UTF-8.
 // Row times are returned in UTC, Day at midnight in cloudpay.Beijing. Every
 // error is a *ParseError naming the line (and the column) at fault.
 func ParseAlipayTrade(data []byte) (AlipayTrade, error) {
-	data = bytes.TrimPrefix(data, []byte("\ufeff"))
-	var (
-		t                  AlipayTrade
-		header             *line
-		body               []line // the header and the rows
-		ended              bool
-		last               int
-		payments, refunds  []alipayCount
-		numPay, numRefunds int
-	)
-	for n := 1; len(data) > 0; n++ {
-		raw := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			raw, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		last = n
-		raw = bytes.TrimSuffix(raw, []byte("\r"))
-		if !utf8.Valid(raw) {
-			return AlipayTrade{}, errorf(n, "", "the line is not UTF-8")
-		}
-		if len(bytes.TrimSpace(raw)) == 0 {
-			continue
-		}
-		l := line{n, string(raw)}
-		if !strings.HasPrefix(l.text, "#") {
-			if ended {
-				return AlipayTrade{}, errorf(n, "", "unexpected row after the end marker (%s)", alipayEnd)
-			}
-			if header == nil {
-				header = &l
-			}
-			body = append(body, l)
-			continue
-		}
-		if header != nil && strings.Contains(l.text, alipayEnd) {
-			ended = true
-			continue
-		}
-		name, value, ok := hashLine(l.text)
-		if !ok {
-			continue // a comment
-		}
-		var err error
-		switch name {
-		case alipayAccount:
-			t.Account, err = bracketed(l, name, value)
-		case alipayStart:
-			var start time.Time
-			if start, err = alipayTime(l, name, value); err == nil {
-				t.Day = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, cloudpay.Beijing)
-			}
-		case alipayExported:
-			var at time.Time
-			if at, err = alipayTime(l, name, value); err == nil {
-				t.ExportedAt = at.UTC()
-			}
-		case alipayPayments, alipayRefunds:
-			var c alipayCount
-			if c, err = countOf(l, name, value); err == nil && name == alipayPayments {
-				payments = append(payments, c)
-			} else if err == nil {
-				refunds = append(refunds, c)
-			}
-		}
-		if err != nil {
-			return AlipayTrade{}, err
-		}
-	}
-	if header == nil {
-		if last == 0 {
-			return AlipayTrade{}, errorf(1, "", "the bill is empty")
-		}
-		return AlipayTrade{}, errorf(last+1, "", "the header row is missing")
-	}
-	if !ended {
-		return AlipayTrade{}, errorf(last+1, "", "the end marker (a # line with %s) is missing: the file is cut short", alipayEnd)
-	}
+	var rows []AlipayRow
+	t, err := ScanAlipayTrade(bytes.NewReader(data), func(r AlipayRow) error {
+		rows = append(rows, r)
+		return nil
+	})
+	return withRows(t, rows, err)
+}
 
-	records, err := readCSV(body)
+// withRows is the result of a scan that collected rows (none is an empty
+// slice, not nil).
+func withRows(t AlipayTrade, rows []AlipayRow, err error) (AlipayTrade, error) {
 	if err != nil {
 		return AlipayTrade{}, err
 	}
-	cols := records[0]
-	idx := make(map[string]int, len(cols))
-	for i, c := range cols {
-		c = asciiParens.Replace(c)
-		if c == "" {
-			continue // unnamed: ignored like any column not known
-		}
-		if _, dup := idx[c]; dup {
-			return AlipayTrade{}, errorf(header.n, c, "the column appears twice in the header")
-		}
-		idx[c] = i
+	if rows == nil {
+		rows = []AlipayRow{}
 	}
-	if err := requireColumns(*header, idx, alipayRequired); err != nil {
-		return AlipayTrade{}, err
-	}
-	t.Rows = make([]AlipayRow, 0, len(records)-1)
-	for i, fields := range records[1:] {
-		r, err := alipayRowOf(&cells{l: body[i+1], idx: idx, fields: fields})
-		if err != nil {
-			return AlipayTrade{}, err
-		}
-		if r.Type == AlipayPayment {
-			numPay++
-		} else {
-			numRefunds++
-		}
-		t.Rows = append(t.Rows, r)
-	}
-	for _, c := range payments {
-		if c.n != numPay {
-			return AlipayTrade{}, errorf(c.l.n, "", "交易合计 says %d payments, the rows hold %d", c.n, numPay)
-		}
-	}
-	for _, c := range refunds {
-		if c.n != numRefunds {
-			return AlipayTrade{}, errorf(c.l.n, "", "退款合计 says %d refunds, the rows hold %d", c.n, numRefunds)
-		}
-	}
+	t.Rows = rows
 	return t, nil
 }
 
-// readCSV splits the header and the rows into trimmed fields: every row
-// must have as many as the header, and stay on its line.
-func readCSV(body []line) ([][]string, error) {
-	texts := make([]string, len(body))
-	ends := make([]int64, len(body)) // the input offset after each line
-	var off int64
-	for i, l := range body {
-		texts[i] = l.text
-		off += int64(len(l.text)) + 1
-		ends[i] = off
+// ScanAlipayTrade is ScanAlipayTradeZip for the detail file already
+// decoded to UTF-8, read from r line by line. Its errors are those of
+// ParseAlipayTrade, row's, and r's (wrapped).
+func ScanAlipayTrade(r io.Reader, row func(AlipayRow) error) (AlipayTrade, error) {
+	s := alipayScan{row: row}
+	s.csv = csv.NewReader(&s.feed)
+	s.csv.LazyQuotes = true
+	s.csv.FieldsPerRecord = -1 // counted against the header's here
+	s.csv.ReuseRecord = true
+	br := bufio.NewReader(r)
+	if bom, err := br.Peek(len("\ufeff")); string(bom) == "\ufeff" {
+		_, _ = br.Discard(len(bom))
+	} else if err != nil && err != io.EOF {
+		return AlipayTrade{}, fmt.Errorf("bill: reading the bill: %w", err)
 	}
-	r := csv.NewReader(strings.NewReader(strings.Join(texts, "\n")))
-	r.LazyQuotes = true
-	r.FieldsPerRecord = 0 // the header's
-	records := make([][]string, 0, len(body))
-	for {
-		rec, err := r.Read()
+	var long []byte // a line longer than br's buffer
+	last := 0
+	for n := 1; ; n++ {
+		text, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long[:0], text...)
+			for err == bufio.ErrBufferFull && len(long) <= maxAlipayLineBytes {
+				text, err = br.ReadSlice('\n')
+				long = append(long, text...)
+			}
+			text = long
+		}
+		text = bytes.TrimSuffix(text, []byte("\n"))
+		if err == bufio.ErrBufferFull || len(text) > maxAlipayLineBytes {
+			return AlipayTrade{}, errorf(n, "", "the line is longer than %d bytes", maxAlipayLineBytes)
+		}
+		if err != nil && err != io.EOF {
+			return AlipayTrade{}, fmt.Errorf("bill: reading the bill: %w", err)
+		}
+		if err == io.EOF && len(text) == 0 {
+			break
+		}
+		last = n
+		if lerr := s.line(n, bytes.TrimSuffix(text, []byte("\r"))); lerr != nil {
+			return AlipayTrade{}, lerr
+		}
 		if err == io.EOF {
 			break
 		}
-		if err != nil && !errors.Is(err, csv.ErrFieldCount) {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) || pe.StartLine < 1 || pe.StartLine > len(body) {
-				return nil, errorf(body[len(body)-1].n, "", "%v", err)
-			}
-			return nil, errorf(body[pe.StartLine-1].n, "", "%v", pe.Err)
-		}
-		// A record starts on the line after the last one's and ends there:
-		// a quote left open must not swallow the next rows.
-		start, _ := r.FieldPos(0)
-		at := body[min(max(start, 1), len(body))-1]
-		if start != len(records)+1 || r.InputOffset() > ends[start-1] {
-			return nil, errorf(at.n, "", "a quoted field runs past the end of the line")
-		}
-		if err != nil {
-			return nil, errorf(at.n, "", "the row has %d fields, the header has %d columns", len(rec), r.FieldsPerRecord)
-		}
-		for i, f := range rec {
-			rec[i] = strings.Trim(f, " \t")
-		}
-		records = append(records, rec)
 	}
-	return records, nil
+	return s.end(last)
+}
+
+// alipayScan is ScanAlipayTrade between two lines.
+//
+// The refusals are reported as a reader of the whole file would: the first
+// of a line itself (too long, not UTF-8, a "#" line unreadable, a row after
+// the end marker) at once, then a missing header or end marker, then the
+// first CSV error, then the first other error of the header or the rows,
+// then the counts. So an error in the rows is kept (and rows stop being
+// given) while the lines after it are read.
+type alipayScan struct {
+	t                 AlipayTrade
+	row               func(AlipayRow) error
+	header            int  // the header's line; 0 before it
+	ended             bool // the end marker was read
+	csv               *csv.Reader
+	feed              lineFeed
+	idx               map[string]int // the header's columns; nil before it is read
+	cols              int            // how many fields the header has
+	open              int            // the line of a record a quote left open; 0: none
+	openRec           []string
+	csvErr, rowErr    error
+	numPay, numRefund int
+	payments, refunds alipayCounts
+}
+
+// line reads the line numbered n (its line end cut).
+func (s *alipayScan) line(n int, text []byte) error {
+	if !utf8.Valid(text) {
+		return errorf(n, "", "the line is not UTF-8")
+	}
+	if len(bytes.TrimSpace(text)) == 0 {
+		return nil
+	}
+	if text[0] != '#' {
+		if s.ended {
+			return errorf(n, "", "unexpected row after the end marker (%s)", alipayEnd)
+		}
+		if s.header == 0 {
+			s.header = n
+		}
+		return s.record(n, text)
+	}
+	if s.header > 0 && bytes.Contains(text, []byte(alipayEnd)) {
+		s.ended = true
+		return s.closeOpen()
+	}
+	l := line{n, string(text)}
+	name, value, ok := hashLine(l.text)
+	if !ok {
+		return nil // a comment
+	}
+	switch name {
+	case alipayAccount:
+		account, err := bracketed(l, name, value)
+		if err != nil {
+			return err
+		}
+		s.t.Account = account
+	case alipayStart:
+		start, err := alipayTime(l, name, value)
+		if err != nil {
+			return err
+		}
+		s.t.Day = time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, cloudpay.Beijing)
+	case alipayExported:
+		at, err := alipayTime(l, name, value)
+		if err != nil {
+			return err
+		}
+		s.t.ExportedAt = at.UTC()
+	case alipayPayments, alipayRefunds:
+		c, err := countOf(l, name, value)
+		if err != nil {
+			return err
+		}
+		if name == alipayPayments {
+			s.payments.add(n, c)
+		} else {
+			s.refunds.add(n, c)
+		}
+	}
+	return nil
+}
+
+// record reads the header or a row with encoding/csv; each must stay on
+// its line.
+func (s *alipayScan) record(n int, text []byte) error {
+	if s.csvErr != nil {
+		return nil
+	}
+	if s.open > 0 {
+		s.csvErr = errorf(s.open, "", "a quoted field runs past the end of the line")
+		s.open, s.openRec = 0, nil
+		return nil
+	}
+	s.feed.set(text)
+	rec, err := s.csv.Read()
+	if errors.Is(err, errLineEnd) {
+		// Another row makes it an error; the end marker ends it here, as
+		// the end of a file would.
+		s.open, s.openRec = n, rec
+		return nil
+	}
+	if err != nil {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		s.csvErr = errorf(n, "", "%v", err)
+		return nil
+	}
+	return s.fields(n, rec)
+}
+
+// closeOpen ends, at the end marker, a record a quote left open.
+func (s *alipayScan) closeOpen() error {
+	if s.open == 0 {
+		return nil
+	}
+	n, rec := s.open, s.openRec
+	s.open, s.openRec = 0, nil
+	rec[len(rec)-1] = strings.TrimSuffix(rec[len(rec)-1], "\n")
+	return s.fields(n, rec)
+}
+
+// fields reads the header's or a row's fields, and gives the row to row.
+func (s *alipayScan) fields(n int, rec []string) error {
+	for i, f := range rec {
+		rec[i] = strings.Trim(f, " \t")
+	}
+	if s.idx == nil {
+		s.cols = len(rec)
+		s.idx = make(map[string]int, len(rec))
+		for i, c := range rec {
+			c = asciiParens.Replace(c)
+			if c == "" {
+				continue // unnamed: ignored like any column not known
+			}
+			if _, dup := s.idx[c]; dup {
+				s.rowErr = errorf(n, c, "the column appears twice in the header")
+				return nil
+			}
+			s.idx[c] = i
+		}
+		s.rowErr = requireColumns(line{n: n}, s.idx, alipayRequired)
+		return nil
+	}
+	if len(rec) != s.cols {
+		s.csvErr = errorf(n, "", "the row has %d fields, the header has %d columns", len(rec), s.cols)
+		return nil
+	}
+	if s.rowErr != nil {
+		return nil
+	}
+	r, err := alipayRowOf(&cells{l: line{n: n}, idx: s.idx, fields: rec})
+	if err != nil {
+		s.rowErr = err
+		return nil
+	}
+	if r.Type == AlipayPayment {
+		s.numPay++
+	} else {
+		s.numRefund++
+	}
+	return s.row(r)
+}
+
+// end judges the file once its last line, numbered last, is read.
+func (s *alipayScan) end(last int) (AlipayTrade, error) {
+	switch {
+	case s.header == 0 && last == 0:
+		return AlipayTrade{}, errorf(1, "", "the bill is empty")
+	case s.header == 0:
+		return AlipayTrade{}, errorf(last+1, "", "the header row is missing")
+	case !s.ended:
+		return AlipayTrade{}, errorf(last+1, "", "the end marker (a # line with %s) is missing: the file is cut short", alipayEnd)
+	case s.csvErr != nil:
+		return AlipayTrade{}, s.csvErr
+	case s.rowErr != nil:
+		return AlipayTrade{}, s.rowErr
+	}
+	if c, ok := s.payments.wrong(s.numPay); ok {
+		return AlipayTrade{}, errorf(c.line, "", "交易合计 says %d payments, the rows hold %d", c.n, s.numPay)
+	}
+	if c, ok := s.refunds.wrong(s.numRefund); ok {
+		return AlipayTrade{}, errorf(c.line, "", "退款合计 says %d refunds, the rows hold %d", c.n, s.numRefund)
+	}
+	return s.t, nil
+}
+
+// errLineEnd is what a csv.Reader gets from lineFeed past the line: with
+// LazyQuotes, a quoted field open there ends, and the record comes with
+// this error. The scan then reads no more records (another row is an
+// error; the end marker ends the rows).
+var errLineEnd = errors.New("bill: end of the line")
+
+// lineFeed gives a csv.Reader one line and its LF, then errLineEnd.
+type lineFeed struct {
+	text []byte
+	lf   bool // the LF is still to give
+}
+
+func (f *lineFeed) set(text []byte) { f.text, f.lf = text, true }
+
+func (f *lineFeed) Read(p []byte) (int, error) {
+	n := copy(p, f.text)
+	f.text = f.text[n:]
+	if len(f.text) == 0 && f.lf && n < len(p) {
+		p[n] = '\n'
+		n++
+		f.lf = false
+	}
+	if n == 0 {
+		return 0, errLineEnd
+	}
+	return n, nil
 }
 
 // alipayRowOf reads one row and checks it is a payment or a refund with
@@ -433,10 +621,30 @@ func alipayRowOf(c *cells) (AlipayRow, error) {
 	return r, nil
 }
 
-// alipayCount is what a 交易合计 or 退款合计 line says: N笔.
-type alipayCount struct {
-	l line
-	n int
+// alipayCounts is what the 交易合计 (or 退款合计) lines say, in constant
+// space: the first line, and the first saying another count than it.
+// Whatever the rows hold, the first line at odds with them is one of the
+// two.
+type alipayCounts struct{ first, other alipayCount }
+
+// alipayCount is one line's N笔; line 0: none.
+type alipayCount struct{ line, n int }
+
+func (c *alipayCounts) add(line, n int) {
+	switch {
+	case c.first.line == 0:
+		c.first = alipayCount{line, n}
+	case c.other.line == 0 && n != c.first.n:
+		c.other = alipayCount{line, n}
+	}
+}
+
+// wrong is the first line whose count is not rows.
+func (c *alipayCounts) wrong(rows int) (alipayCount, bool) {
+	if c.first.line != 0 && c.first.n != rows {
+		return c.first, true
+	}
+	return c.other, c.other.line != 0
 }
 
 // hashLine cuts a "#name：value" line (full-width or ASCII colon) whose
@@ -458,13 +666,13 @@ func hashLine(text string) (name, value string, ok bool) {
 }
 
 // countOf reads the count of a totals line: "1笔，…" of "#交易合计：1笔，…".
-func countOf(l line, name, value string) (alipayCount, error) {
+func countOf(l line, name, value string) (int, error) {
 	s, _, ok := strings.Cut(value, "笔")
 	n, err := parseCount(s)
 	if !ok || err != nil || strings.Contains(s, ".") {
-		return alipayCount{}, errorf(l.n, "", "%s is not followed by a count N笔", name)
+		return 0, errorf(l.n, "", "%s is not followed by a count N笔", name)
 	}
-	return alipayCount{l, n}, nil
+	return n, nil
 }
 
 // bracketed reads "[value]…" of "#账号：[20880000000000000156]".

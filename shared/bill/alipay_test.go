@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"compress/flate"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -191,6 +195,19 @@ func TestParseAlipayTradeWithoutPreamble(t *testing.T) {
 	}
 }
 
+// A line of 64 KiB (before its LF) reads; one byte more is refused
+// (TestParseAlipayTradeRefuses).
+func TestParseAlipayTradeLongestLine(t *testing.T) {
+	t.Parallel()
+	got, err := bill.ParseAlipayTrade(replaceLine([]byte(alipaySample), 1, "#"+strings.Repeat("x", 64<<10-1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := alipaySampleTrade(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
 func TestParseAlipayTradeRefuses(t *testing.T) {
 	t.Parallel()
 	sample := []byte(alipaySample)
@@ -238,6 +255,16 @@ func TestParseAlipayTradeRefuses(t *testing.T) {
 		{"field missing", replaceLine(sample, sampleRefundLine, strings.TrimSuffix(lines[sampleRefundLine-1], ",")),
 			sampleRefundLine, "", "the row has 24 fields, the header has 25 columns"},
 		{"quote runs over", row(samplePayLine, 3, `"洗衣订单`), samplePayLine, "", "past the end of the line"},
+		// On the last row the open quote ends with the line, as at the end of
+		// a file, and swallows the fields after it.
+		{"quote open on the last row", row(sampleRefundLine, 3, `"洗衣订单`), sampleRefundLine, "", "the row has 4 fields"},
+		{"line too long", replaceLine(sample, 2, "#"+strings.Repeat("x", 64<<10)), 2, "", "longer than 65536 bytes"},
+		{"line too long, no line end", []byte(strings.Repeat("x", 64<<10+1)), 1, "", "longer than 65536 bytes"},
+		{"a bad row, then no end marker", row(samplePayLine, 2, "转账")[:strings.Index(alipaySample, "#---------------------------------------"+
+			"--业务明细列表结束")], sampleEndLine, "", "end marker"},
+		{"a bad row, then a bad count", replaceLine(row(samplePayLine, 2, "转账"), samplePayTotals, "#交易合计：一笔"), samplePayTotals, "", "not followed by a count"},
+		{"a bad row, then a field missing", replaceLine(row(samplePayLine, 2, "转账"), sampleRefundLine, strings.TrimSuffix(lines[sampleRefundLine-1], ",")),
+			sampleRefundLine, "", "the row has 24 fields"},
 		{"row after the end", replaceLine(sample, samplePayTotals+2, lines[samplePayLine-1]), samplePayTotals + 2, "", "after the end marker"},
 		{"not UTF-8", replaceLine(sample, samplePayLine, "\xff\xfe"), samplePayLine, "", "not UTF-8"},
 		{"account unreadable", replaceLine(sample, 2, "#账号：20880000000000000156"), 2, "", "账号 is not followed by a [value]"},
@@ -419,6 +446,23 @@ func TestFormatAlipayTradeZipReplacesWhatGBKLacks(t *testing.T) {
 	}
 }
 
+// deflated is data compressed as a ZIP entry holds it, and its CRC.
+func deflated(t *testing.T, data []byte) ([]byte, uint32) {
+	t.Helper()
+	var buf bytes.Buffer
+	fw, err := flate.NewWriter(&buf, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), crc32.ChecksumIEEE(data)
+}
+
 // bomb is a deflated detail file of zeros just over the 64 MiB limit.
 func bomb(t *testing.T) (compressed []byte, size uint64, crc uint32) {
 	t.Helper()
@@ -447,8 +491,8 @@ func TestParseAlipayTradeZipRefuses(t *testing.T) {
 	summaryName := gbk(t, "20880000000000000156_20261003_业务明细(汇总).csv")
 	detail := gbk(t, alipaySample)
 	compressed, size, crc := bomb(t)
-	// rawZip holds the bomb with the sizes its header claims.
-	rawZip := func(claimed uint64) []byte {
+	// rawZip holds deflated data with the sizes its header claims.
+	rawZip := func(compressed []byte, crc uint32, claimed uint64) []byte {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
 		w, err := zw.CreateRaw(&zip.FileHeader{Name: string(detailName), Method: zip.Deflate, NonUTF8: true,
@@ -470,6 +514,9 @@ func TestParseAlipayTradeZipRefuses(t *testing.T) {
 	}
 	many[16] = zipEntry{detailName, detail}
 	badGBK := bytes.Replace(detail, gbk(t, "洗衣订单"), []byte{0xd2, 0xff}, 1)
+	badCompressed, badCRC := deflated(t, badGBK)
+	// 43 KB of GBK, over 64 KiB once decoded.
+	longLine := gbk(t, string(replaceLine([]byte(alipaySample), 2, "#"+strings.Repeat("长", 64<<10/3+1))))
 	for _, c := range []struct {
 		name     string
 		data     []byte
@@ -482,11 +529,19 @@ func TestParseAlipayTradeZipRefuses(t *testing.T) {
 		{"two details", zipOf(t, zipEntry{detailName, detail}, zipEntry{append([]byte("x"), detailName...), detail}), 1, "two detail files"},
 		{"too many entries", zipOf(t, many...), 1, "17 entries, more than 16"},
 		{"too many directory signatures", bytes.Repeat([]byte("PK\x01\x02"), 1025), 1, "about 1025 entries, more than 16"},
-		{"bomb", rawZip(size), 1, "67108865 bytes uncompressed, more than 67108864"},
+		{"bomb", rawZip(compressed, crc, size), 1, "67108865 bytes uncompressed, more than 67108864"},
 		// archive/zip stops at the size the header claims; the LimitReader
 		// stands behind it.
-		{"bomb with a lying header", rawZip(1000), 1, "zip: not a valid zip file"},
+		{"bomb with a lying header", rawZip(compressed, crc, 1000), 1, "zip: not a valid zip file"},
 		{"not GBK", zipOf(t, zipEntry{detailName, badGBK}), samplePayLine, "not GBK"},
+		// Whatever the order in the file, an error reading the archive comes
+		// first, then the first sequence that is not GBK, then the parser's.
+		{"not GBK after a refusal of the parser", zipOf(t, zipEntry{detailName, bytes.Replace(badGBK, gbk(t, "#账号：["), gbk(t, "#账号："), 1)}),
+			samplePayLine, "not GBK"},
+		{"not GBK, then a read error", rawZip(badCompressed, badCRC, uint64(len(badGBK)-1)), 1, "zip: not a valid zip file"},
+		{"a line too long", zipOf(t, zipEntry{detailName, longLine}), 2, "longer than 65536 bytes"},
+		{"not GBK after a line too long", zipOf(t, zipEntry{detailName, bytes.Replace(longLine, gbk(t, "洗衣订单"), []byte{0xd2, 0xff}, 1)}),
+			samplePayLine, "not GBK"},
 		{"UTF-8 inside", zipOf(t, zipEntry{detailName, []byte(alipaySample)}), 1, "not GBK"},
 		{"a refusal of the parser", zipOf(t, zipEntry{detailName, gbk(t, strings.Join(strings.Split(alipaySample, "\n")[:sampleEndLine-1], "\n"))}),
 			sampleEndLine, "end marker"},
@@ -496,5 +551,128 @@ func TestParseAlipayTradeZipRefuses(t *testing.T) {
 			_, err := bill.ParseAlipayTradeZip(c.data)
 			wantParseError(t, err, c.line, "", c.contains)
 		})
+	}
+}
+
+// ScanAlipayTradeZip gives every row in order and keeps none.
+func TestScanAlipayTradeZip(t *testing.T) {
+	t.Parallel()
+	want := awkwardTrade()
+	z, err := bill.FormatAlipayTradeZip(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []bill.AlipayRow
+	got, err := bill.ScanAlipayTradeZip(z, func(r bill.AlipayRow) error {
+		rows = append(rows, r)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rows, want.Rows) {
+		t.Fatalf("rows given:\n%+v\nwant\n%+v", rows, want.Rows)
+	}
+	if want.Rows = nil; !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// An error from row stops the scan at once and is returned as it is.
+func TestScanAlipayTradeZipStopsAtRowsError(t *testing.T) {
+	t.Parallel()
+	z, err := bill.FormatAlipayTradeZip(awkwardTrade())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	_, err = bill.ScanAlipayTradeZip(z, func(bill.AlipayRow) error {
+		if calls++; calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if err != stop || calls != 2 {
+		t.Fatalf("err %v after %d rows, want stop after 2", err, calls)
+	}
+}
+
+// Rows are given until one is refused, none after it; a read error is
+// returned wrapped.
+func TestScanAlipayTradeStops(t *testing.T) {
+	t.Parallel()
+	lines := strings.Split(alipaySample, "\n")
+	badRefund := strings.Replace(lines[sampleRefundLine-1], "退款", "转账", 1)
+	for _, c := range []struct {
+		name string
+		r    io.Reader
+		rows int
+		line int
+	}{
+		{"bad refund", bytes.NewReader(replaceLine([]byte(alipaySample), sampleRefundLine, badRefund)), 1, sampleRefundLine},
+		{"bad refund first", bytes.NewReader(replaceLine(replaceLine([]byte(alipaySample), samplePayLine, badRefund), sampleRefundLine, lines[samplePayLine-1])),
+			0, samplePayLine},
+		{"read error", io.MultiReader(strings.NewReader(strings.Join(lines[:sampleRefundLine], "\n")), iotest.ErrReader(io.ErrUnexpectedEOF)), 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rows := 0
+			_, err := bill.ScanAlipayTrade(c.r, func(bill.AlipayRow) error {
+				rows++
+				return nil
+			})
+			if rows != c.rows {
+				t.Fatalf("%d rows given, want %d (%v)", rows, c.rows, err)
+			}
+			if c.line == 0 {
+				if !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("err %v, want the reader's", err)
+				}
+				return
+			}
+			wantParseError(t, err, c.line, "业务类型", "neither")
+		})
+	}
+}
+
+// The scan holds a few lines of the detail file, never its text: while
+// rows are given, the live heap stays far below the detail's size. Not
+// parallel: the heap is the whole test binary's.
+func TestScanAlipayTradeZipHoldsNoText(t *testing.T) {
+	tr := alipaySampleTrade()
+	rows := make([]bill.AlipayRow, 25000)
+	for i := range rows {
+		rows[i] = tr.Rows[i%2]
+		rows[i].TradeNo = fmt.Sprintf("20261003220014%014d", i)
+	}
+	tr.Rows = rows
+	detail := len(bill.FormatAlipayTrade(tr))
+	z, err := bill.FormatAlipayTradeZip(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(rows)
+	tr, rows = bill.AlipayTrade{}, nil
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.GC() // and what sync.Pools held
+	runtime.ReadMemStats(&m)
+	before, peak := m.HeapAlloc, uint64(0)
+	n := 0
+	_, err = bill.ScanAlipayTradeZip(z, func(bill.AlipayRow) error {
+		if n++; n%5000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+		}
+		return nil
+	})
+	if err != nil || n != want {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	t.Logf("detail %d bytes (ZIP %d); live heap grew by at most %d bytes", detail, len(z), int64(peak)-int64(before))
+	if grew := int64(peak) - int64(before); grew > int64(detail)/8 {
+		t.Fatalf("the live heap grew by %d bytes while scanning a detail of %d", grew, detail)
 	}
 }

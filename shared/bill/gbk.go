@@ -2,6 +2,7 @@ package bill
 
 import (
 	_ "embed"
+	"io"
 	"sync"
 	"unicode/utf8"
 )
@@ -45,25 +46,104 @@ func isGBKTrail(b byte) bool { return 0x40 <= b && b <= 0xfe && b != 0x7f }
 func decodeGBK(b []byte) (text []byte, bad int) {
 	text = make([]byte, 0, len(b)+len(b)/2)
 	bad = -1
-	for i, size := 0, 1; i < len(b); i += size {
-		c := b[i]
-		r := rune(c)
-		size = 1
-		switch {
-		case c < utf8.RuneSelf:
-		case c == 0x80:
-			r = '€'
-		case c < 0xff && i+1 < len(b) && isGBKTrail(b[i+1]):
-			r, size = gbkPair(c, b[i+1]), 2
-		default:
-			r = utf8.RuneError
-		}
+	for i := 0; i < len(b); {
+		r, size := gbkRune(b[i:], false)
 		if r == utf8.RuneError && bad < 0 {
 			bad = i
 		}
 		text = utf8.AppendRune(text, r)
+		i += size
 	}
 	return text, bad
+}
+
+// gbkRune decodes the sequence b starts with (b not empty): its rune,
+// utf8.RuneError when it is not GBK, and its size. more says bytes may
+// follow b: a lead byte ending b is then undecided (size 0).
+func gbkRune(b []byte, more bool) (r rune, size int) {
+	switch c := b[0]; {
+	case c < utf8.RuneSelf:
+		return rune(c), 1
+	case c == 0x80:
+		return '€', 1
+	case c == 0xff:
+		return utf8.RuneError, 1
+	case len(b) > 1 && isGBKTrail(b[1]):
+		return gbkPair(c, b[1]), 2
+	case len(b) == 1 && more:
+		return 0, 0
+	}
+	return utf8.RuneError, 1
+}
+
+// gbkReader decodes the GBK read from r to UTF-8 exactly as decodeGBK
+// decodes the whole input, however r splits it (a pair may straddle two
+// reads), in constant memory. bad is the input offset of the first sequence
+// that is not GBK, -1 while there is none, and badLine the line it is on
+// (a trail byte is never '\n').
+type gbkReader struct {
+	r       io.Reader
+	in      [gbkChunk]byte
+	lo, hi  int                // in[lo:hi] is read and not yet decoded
+	err     error              // r's, returned once all before it is
+	out     [3 * gbkChunk]byte // a byte decodes to at most 3 (U+FFFD, €)
+	text    []byte             // decoded, not yet returned: a tail of out
+	off     int64              // input bytes decoded
+	lines   int                // '\n' among them
+	bad     int64
+	badLine int
+}
+
+// gbkChunk is how many bytes a gbkReader reads at a time.
+const gbkChunk = 4096
+
+func newGBKReader(r io.Reader) *gbkReader { return &gbkReader{r: r, bad: -1} }
+
+func (d *gbkReader) Read(p []byte) (int, error) {
+	for len(d.text) == 0 {
+		if d.lo == d.hi && d.err != nil {
+			return 0, d.err
+		}
+		if !d.fill() {
+			return 0, nil // r gave nothing: let the caller decide how often to retry
+		}
+	}
+	n := copy(p, d.text)
+	d.text = d.text[n:]
+	return n, nil
+}
+
+// fill reads more of r and decodes all it can; false when r gave neither
+// a byte nor an error.
+func (d *gbkReader) fill() bool {
+	d.hi = copy(d.in[:], d.in[d.lo:d.hi]) // at most a lead byte
+	d.lo = 0
+	if d.err == nil {
+		n, err := d.r.Read(d.in[d.hi:])
+		d.hi += n
+		d.err = err
+		if n == 0 && err == nil {
+			return false
+		}
+	}
+	text := d.out[:0]
+	for d.lo < d.hi {
+		r, size := gbkRune(d.in[d.lo:d.hi], d.err == nil)
+		if size == 0 {
+			break
+		}
+		if r == utf8.RuneError && d.bad < 0 {
+			d.bad, d.badLine = d.off, d.lines+1
+		}
+		if d.in[d.lo] == '\n' {
+			d.lines++
+		}
+		text = utf8.AppendRune(text, r)
+		d.lo += size
+		d.off += int64(size)
+	}
+	d.text = text
+	return true
 }
 
 // gbkEncoding maps each rune of the Basic Multilingual Plane to its GBK

@@ -2,7 +2,11 @@ package bill
 
 import (
 	"bytes"
+	"io"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/simplifiedchinese"
@@ -90,6 +94,7 @@ func FuzzGBK(f *testing.F) {
 		if !bytes.Equal(got, want) || (bad >= 0) != bytes.ContainsRune(want, utf8.RuneError) {
 			t.Fatalf("% x decodes to %q (bad %d), x/text to %q", data, got, bad, want)
 		}
+		checkGBKReader(t, data)
 		if bad >= 0 { // bad starts the first sequence x/text refuses
 			before, _ := dec.Bytes(data[:bad])
 			from, _ := dec.Bytes(data[bad:])
@@ -101,4 +106,114 @@ func FuzzGBK(f *testing.F) {
 			t.Fatalf("%q encodes to % x, x/text to % x", data, got, want)
 		}
 	})
+}
+
+// chunkReader reads at most n bytes at a time.
+type chunkReader struct {
+	r io.Reader
+	n int
+}
+
+func (c chunkReader) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// checkGBKReader: gbkReader decodes data as decodeGBK does, and finds the
+// same first bad sequence, whether data comes whole, a byte at a time (every
+// pair then straddles two reads), 7 bytes at a time, or is read out a byte
+// at a time.
+func checkGBKReader(t *testing.T, data []byte) {
+	t.Helper()
+	want, wantBad := decodeGBK(data)
+	wantLine := 0
+	if wantBad >= 0 {
+		wantLine = 1 + bytes.Count(data[:wantBad], []byte("\n"))
+	}
+	for name, r := range map[string]func() io.Reader{
+		"whole":    func() io.Reader { return bytes.NewReader(data) },
+		"1 byte":   func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) },
+		"7 bytes":  func() io.Reader { return chunkReader{bytes.NewReader(data), 7} },
+		"with EOF": func() io.Reader { return iotest.DataErrReader(chunkReader{bytes.NewReader(data), 7}) },
+	} {
+		for _, out := range []string{"whole", "1 byte"} {
+			d := newGBKReader(r())
+			var got []byte
+			var err error
+			if out == "whole" {
+				got, err = io.ReadAll(d)
+			} else {
+				got, err = io.ReadAll(iotest.OneByteReader(d))
+			}
+			if err != nil || !bytes.Equal(got, want) || d.bad != int64(wantBad) || d.badLine != wantLine {
+				t.Fatalf("% x read %s, out %s: %q (bad %d on line %d, %v); decodeGBK: %q (bad %d on line %d)",
+					data, name, out, got, d.bad, d.badLine, err, want, wantBad, wantLine)
+			}
+		}
+	}
+	if err := iotest.TestReader(newGBKReader(chunkReader{bytes.NewReader(data), 7}), want); err != nil {
+		t.Fatalf("% x: %v", data, err)
+	}
+}
+
+// gbkReader decodes as decodeGBK does however its input is split: random
+// bytes (mostly lead and trail bytes, with LF, 0x80 and 0xFF), and the
+// cases at the end of a read.
+func TestGBKReaderAsDecodeGBK(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	some := []byte{'\n', 'a', 0x80, 0xff, 0x81, 0xfe, 0x40, 0x7e, 0x7f, 0xa1, 0xd2, 0xb5}
+	for range 200 {
+		data := make([]byte, rng.IntN(3*gbkChunk))
+		for i := range data {
+			if rng.IntN(4) == 0 {
+				data[i] = some[rng.IntN(len(some))]
+			} else {
+				data[i] = byte(0x81 + rng.IntN(0x7e))
+			}
+		}
+		checkGBKReader(t, data)
+	}
+	for _, s := range []string{"", "\xd2", "\xd2\xb5", "a\xd2", "\xd2\n", "\xd2\xd2\xb5", "\n\n\xff", "\x80\xa1"} {
+		checkGBKReader(t, []byte(s))
+	}
+	// A lead byte last in the reader's buffer, its trail byte in the next read.
+	pair := append(bytes.Repeat([]byte("a"), gbkChunk-1), 0xd2, 0xb5, 0xd2, '\n', 0xd2)
+	checkGBKReader(t, pair)
+	got, err := io.ReadAll(newGBKReader(bytes.NewReader(pair)))
+	if want := strings.Repeat("a", gbkChunk-1) + "业\ufffd\n\ufffd"; err != nil || string(got) != want {
+		t.Fatalf("got %q, %v", got[gbkChunk-1:], err)
+	}
+}
+
+// A read error comes after the text before it, and stays.
+func TestGBKReaderError(t *testing.T) {
+	t.Parallel()
+	d := newGBKReader(io.MultiReader(strings.NewReader("a\xd2\xb5"), iotest.ErrReader(io.ErrUnexpectedEOF)))
+	got, err := io.ReadAll(d)
+	if string(got) != "a业" || err != io.ErrUnexpectedEOF {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if n, err := d.Read(make([]byte, 8)); n != 0 || err != io.ErrUnexpectedEOF {
+		t.Fatalf("then %d, %v", n, err)
+	}
+	// A read that gives nothing is passed on, not retried without end.
+	d = newGBKReader(&nothingFirst{r: strings.NewReader("\xd2\xb5")})
+	if n, err := d.Read(make([]byte, 8)); n != 0 || err != nil {
+		t.Fatalf("first read %d, %v; want 0, nil", n, err)
+	}
+	if got, err := io.ReadAll(d); string(got) != "业" || err != nil {
+		t.Fatalf("then %q, %v", got, err)
+	}
+}
+
+// nothingFirst gives nothing on its first read.
+type nothingFirst struct {
+	r    io.Reader
+	done bool
+}
+
+func (n *nothingFirst) Read(p []byte) (int, error) {
+	if !n.done {
+		n.done = true
+		return 0, nil
+	}
+	return n.r.Read(p)
 }

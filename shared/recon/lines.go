@@ -49,24 +49,26 @@ func TradeLines(raw []byte) ([]Line, error) {
 // the merchant's: its 账号 is the PID followed by four digits.
 func AlipayLines(pid string) AlipayParser {
 	return func(day time.Time, raw []byte) ([]Line, error) {
-		t, err := bill.ParseAlipayTradeZip(raw)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case !t.Day.Equal(day):
-			return nil, fmt.Errorf("the bill is of %s, not of %s", t.Day.In(cloudpay.Beijing).Format(time.DateOnly), day.Format(time.DateOnly))
-		case pid != "" && !strings.HasPrefix(t.Account, pid):
-			return nil, fmt.Errorf("the bill is of account %s, not of the merchant %s", t.Account, pid)
-		}
-		lines := make([]Line, 0, len(t.Rows))
-		for _, r := range t.Rows {
+		// Row by row: a busy day's bill is tens of megabytes of text, more
+		// than a function's memory holds several times over.
+		var lines []Line
+		t, err := bill.ScanAlipayTradeZip(raw, func(r bill.AlipayRow) error {
 			l := Line{TransactionID: r.TradeNo, OutTradeNo: r.OutTradeNo, State: "SUCCESS",
 				AmountFen: r.TotalFen, FeeUnits: -int64(bill.FeeOf(r.ServiceFeeFen))}
 			if r.Type == bill.AlipayRefund {
 				l.Refund, l.OutRefundNo, l.AmountFen = true, r.OutRequestNo, -r.TotalFen
 			}
 			lines = append(lines, l)
+			return nil
+		})
+		if err != nil {
+			return nil, err // the rows seen before it are dropped with it
+		}
+		switch {
+		case !t.Day.Equal(day):
+			return nil, fmt.Errorf("the bill is of %s, not of %s", t.Day.In(cloudpay.Beijing).Format(time.DateOnly), day.Format(time.DateOnly))
+		case pid != "" && !strings.HasPrefix(t.Account, pid):
+			return nil, fmt.Errorf("the bill is of account %s, not of the merchant %s", t.Account, pid)
 		}
 		return lines, nil
 	}
