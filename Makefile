@@ -49,7 +49,11 @@ screenshots: ## refresh docs/console/*.png and docs/checkout-*.png from the brow
 
 fuzz: ## run each fuzz target for FUZZTIME
 	$(GO) test -run='^$$' -fuzz=FuzzDecodeRequests -fuzztime=$(FUZZTIME) ./shared/httpapi
-	$(GO) test -run='^$$' -fuzz=FuzzParsePayCallback -fuzztime=$(FUZZTIME) ./shared/cloudhosting
+	$(GO) test -run='^$$' -fuzz='^FuzzParsePayCallback$$' -fuzztime=$(FUZZTIME) ./shared/cloudhosting
+	$(GO) test -run='^$$' -fuzz='^FuzzParseRefundCallback$$' -fuzztime=$(FUZZTIME) ./shared/cloudhosting
+	@for t in FuzzParseTrade FuzzParseFundFlow FuzzParseAlipayTrade FuzzParseAlipayTradeZip FuzzGBK; do \
+		$(GO) test -run='^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) ./shared/bill || exit 1; \
+	done
 
 build: ## static, stripped binaries of the deployable functions into bin/
 	@mkdir -p bin
