@@ -1,11 +1,8 @@
 package httpapi_test
 
 import (
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cloudpay/cloudpay/shared/testkit"
 )
@@ -90,23 +87,11 @@ func (s *stack) payWithCallbackHeld(no, openid string, fen int64) (response, map
 	return wrap(paid), body
 }
 
-// whileBusy sends a request again, after its Retry-After, while the store
-// answers 503 STORE_BUSY, as the contract tells a client to
-// (docs/design.md §3): on a loaded machine contention makes that answer
-// correct, and the concurrency tests are about the answers that follow. A
-// 503 without the code and the header is returned at once, for the test
-// to fail on. retried says whether the request was sent more than once,
-// since a repeat of a request that took effect answers 200, not 201.
-func whileBusy(send func() response) (r response, retried bool) {
-	deadline := time.Now().Add(testkit.Patience)
-	for {
-		r = send()
-		after, err := strconv.Atoi(r.header.Get("Retry-After"))
-		if r.status != http.StatusServiceUnavailable || r.errorCode() != "STORE_BUSY" || err != nil || time.Now().After(deadline) {
-			return r, retried
-		}
-		retried = true
-		wait := time.Duration(after) * time.Second
-		time.Sleep(wait + rand.N(wait+1)) // spread the retries: in lockstep they would collide again
-	}
+// whileBusy is testkit.WhileBusy for this package's responses.
+func whileBusy(send func() response) (response, bool) {
+	r, retried := testkit.WhileBusy(func() testkit.Response {
+		r := send()
+		return testkit.Response{Status: r.status, Header: r.header, Raw: r.raw, Body: r.body}
+	})
+	return wrap(r), retried
 }

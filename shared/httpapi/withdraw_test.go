@@ -83,63 +83,6 @@ func TestWithdrawalEndToEnd(t *testing.T) {
 	s.CheckWallet(alice)
 }
 
-func TestConcurrentWithdrawalsNeverOverdraw(t *testing.T) {
-	t.Parallel()
-	s := newStack(t, testkit.Channel(wechat.V3))
-	for i := range 5 {
-		if r := s.credit(alice, fmt.Sprintf("c-%d", i), 2000); r.status != http.StatusCreated {
-			t.Fatalf("credit: %d %s", r.status, r.raw)
-		}
-	}
-	// 200 withdrawals of 100..298 fen (about 40,000 in all) against 10,000.
-	const n = 200
-	var wg sync.WaitGroup
-	results := make([]response, n)
-	retried := make([]bool, n)
-	for i := range n {
-		wg.Go(func() {
-			results[i], retried[i] = whileBusy(func() response { return s.withdraw(alice, int64(100+i%100*2), fmt.Sprintf("wd-%d", i)) })
-		})
-	}
-	wg.Wait()
-	var frozen int64
-	accepted := map[string]int64{}
-	for i, r := range results {
-		switch {
-		case r.status == http.StatusCreated, r.status == http.StatusOK && retried[i]:
-			accepted[str(r.body["id"])] = int64(100 + i%100*2)
-			frozen += int64(100 + i%100*2)
-		case r.status == http.StatusUnprocessableEntity:
-			if r.errorCode() != "INSUFFICIENT_BALANCE" {
-				t.Fatalf("refusal: %s", r.raw)
-			}
-		default:
-			t.Fatalf("withdrawal %d: %d %s", i, r.status, r.raw)
-		}
-	}
-	if frozen > 10_000 || len(accepted) == 0 {
-		t.Fatalf("accepted %d withdrawals for %d fen of 10,000", len(accepted), frozen)
-	}
-	entries := s.CheckWallet(alice)
-	tail := entries[len(entries)-1]
-	if int64(tail.FrozenFen) != frozen || tail.AvailableFen != cloudpay.Fen(10_000-frozen) {
-		t.Fatalf("wallet %+v, accepted %d fen", tail, frozen)
-	}
-	sent := map[string]int{}
-	for _, c := range s.SimCalls("transfer") {
-		body, _ := c["body"].(map[string]any)
-		sent[str(body["out_bill_no"])]++
-	}
-	for id := range accepted {
-		if sent[id] != 1 {
-			t.Errorf("withdrawal %s sent %d times", id, sent[id])
-		}
-	}
-	if len(sent) != len(accepted) {
-		t.Fatalf("%d bills at WeChat, %d withdrawals accepted", len(sent), len(accepted))
-	}
-}
-
 func TestCreditPostedConcurrentlyCountsOnce(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, testkit.Channel(wechat.V3))

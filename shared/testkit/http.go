@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/cloudpay/cloudpay/shared/cloudpay"
 )
@@ -78,6 +81,27 @@ func (s *Stack) Do(method, url string, body any, header map[string]string) Respo
 	out := Response{Status: resp.StatusCode, Header: resp.Header, Raw: raw}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
+}
+
+// WhileBusy sends a request again, after its Retry-After, while the store
+// answers 503 STORE_BUSY, as the contract tells a client to
+// (docs/design.md §3): on a loaded machine contention makes that answer
+// correct, and the concurrency tests are about the answers that follow. A
+// 503 without the code and the header is returned at once, for the test
+// to fail on. retried says whether the request was sent more than once,
+// since a repeat of a request that took effect answers 200, not 201.
+func WhileBusy(send func() Response) (r Response, retried bool) {
+	deadline := time.Now().Add(Patience)
+	for {
+		r = send()
+		after, err := strconv.Atoi(r.Header.Get("Retry-After"))
+		if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "STORE_BUSY" || err != nil || time.Now().After(deadline) {
+			return r, retried
+		}
+		retried = true
+		wait := time.Duration(after) * time.Second
+		time.Sleep(wait + rand.N(wait+1)) // spread the retries: in lockstep they would collide again
+	}
 }
 
 // Admin is the header of the merchant's back end or an operator.
